@@ -1,0 +1,117 @@
+"""create_app(settings): the ASGI application with every enabled module mounted."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import Counter, Histogram
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from onecity import __version__
+from onecity.core import alerts_api, ngsi, ops
+from onecity.core.auth import api as auth_api
+from onecity.core.devices import api as devices_api
+from onecity.core.http import error_body, install_error_handlers
+from onecity.core.platform import Platform
+from onecity.core.workers import Loop, liveness_loop
+from onecity.settings import Settings
+from onecity.web import pages
+
+MAX_BODY = 4 * 1024 * 1024
+
+REQUESTS = Counter("onecity_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("onecity_http_request_seconds", "HTTP request latency", ["method", "route"])
+
+
+class BodyLimit:
+    """Refuse request bodies over MAX_BODY with 413 before reading them whole."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY:
+                await _send_json(send, 413, error_body(
+                    "too_large", f"request body over {MAX_BODY // 1024 // 1024} MiB", None))
+                return
+        seen = 0
+
+        async def limited() -> MutableMapping[str, Any]:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > MAX_BODY:
+                    raise _TooBig
+            return msg
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooBig:
+            await _send_json(send, 413, error_body("too_large", "request body too large", None))
+
+
+class _TooBig(Exception):
+    pass
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    import json
+
+    raw = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(raw)).encode())]})
+    await send({"type": "http.response.body", "body": raw})
+
+
+def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
+    settings = settings or Settings()
+    plat = platform or Platform(settings)
+    loops: list[Loop] = []
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.run_workers:
+            loops.append(liveness_loop(plat))
+            for loop in loops:
+                loop.start()
+        yield
+        for loop in loops:
+            loop.stop()
+
+    app = FastAPI(
+        title="OneCity API",
+        version=__version__,
+        description="Smart Taipei, One City: devices, telemetry, alerts and city modules.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.platform = plat
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def _metrics(request: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        LATENCY.labels(request.method, route).observe(time.perf_counter() - t0)
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        return response
+
+    for router in (auth_api.router, devices_api.router, alerts_api.router, ops.router,
+                   ngsi.router, pages.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(packages=[("onecity.web", "static")]), name="static")
+    app.add_middleware(BodyLimit)  # type: ignore[arg-type]
+    return app

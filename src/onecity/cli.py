@@ -1,0 +1,182 @@
+"""The `onecity` command: a thin Typer front over the services."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from onecity.settings import Settings
+
+app = typer.Typer(help="OneCity: Smart Taipei, One City.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.")
+users_app = typer.Typer(help="People and access.")
+devices_app = typer.Typer(help="Devices.")
+audit_app = typer.Typer(help="The audit log.")
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(devices_app, name="devices")
+app.add_typer(audit_app, name="audit")
+console = Console()
+
+KEYS_FILE = Path("var/demo-device-keys.json")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration to the configured database."""
+    from onecity.bootstrap import migrate, seed_reference
+    from onecity.core.platform import Platform
+
+    s = Settings()
+    migrate(s.database_url)
+    seed_reference(Platform(s))
+    console.print(f"[green]database at head[/green] ({s.database_url.split('@')[-1]})")
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the API and dashboard."""
+    import uvicorn
+
+    uvicorn.run("onecity.app:create_app", factory=True, host=host, port=port,
+                workers=workers, log_level="info")
+
+
+@app.command()
+def demo(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    youbike: int = 150,
+    bins: int = 150,
+    rate: float = 40.0,
+) -> None:
+    """Migrate, load the demo city, start simulated devices and serve the dashboard."""
+    import uvicorn
+
+    from onecity.app import create_app
+    from onecity.bootstrap import DEMO_USERS, migrate, seed_demo
+    from onecity.core.platform import Platform
+    from onecity.simulator import Simulator, load_devices
+
+    os.environ.setdefault("ONECITY_ENVIRONMENT", "demo")
+    os.environ.setdefault("ONECITY_TOTP_REQUIRED_ROLES", "")
+    os.environ.setdefault("ONECITY_RUN_WORKERS", "true")
+    settings = Settings()
+    with console.status("migrating the embedded database…"):
+        migrate(settings.database_url)
+    plat = Platform(settings)
+    with console.status("loading the demo city (real Taipei places)…"):
+        seed_demo(plat, KEYS_FILE, youbike=youbike, bins=bins)
+    table = Table(title=f"OneCity demo: http://{host}:{port}/")
+    for col in ("username", "password", "role", "department"):
+        table.add_column(col)
+    for u in DEMO_USERS:
+        table.add_row(u.username, u.password, str(u.role), u.department or "-")
+    console.print(table)
+    from onecity.core.models import Device
+
+    with plat.db.read() as s:
+        types = {d.id: d.type for d in s.query(Device).all()}
+    sim = Simulator(load_devices(KEYS_FILE, types, None),
+                    server=f"http://{host}:{port}", seq_file=Path("var/demo-seq.json"))
+    threading.Thread(target=lambda: (time.sleep(2), sim.run(rate)), daemon=True).start()
+    uvicorn.run(create_app(settings, plat), host=host, port=port, log_level="warning")
+    sim.stopping.set()
+
+
+@app.command()
+def ingest() -> None:
+    """Run the MQTT ingester (QoS 1, persistent session) and the outbox relay."""
+    from onecity.core.devices.mqtt import run_ingester
+
+    run_ingester(Settings())
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    role: Annotated[str, typer.Option(help="admin, operator, crew, officer, …")],
+    department: Annotated[str | None, typer.Option(help="department code, e.g. epb")] = None,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                          confirmation_prompt=True)] = "",
+) -> None:
+    """Create a user (audited as done by the CLI operator)."""
+    from onecity.core.errors import AppError
+    from onecity.core.platform import Platform
+
+    p = Platform(Settings())
+    try:
+        p.auth.create_user(f"cli:{os.environ.get('USER', 'root')}", username=username,
+                           password=password, role=role, department=department)
+    except AppError as e:
+        console.print(f"[red]{e.detail}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"[green]created {username} ({role}, {department or '-'})[/green]")
+
+
+@users_app.command("totp")
+def users_totp(username: str) -> None:
+    """Enrol (or re-enrol) a TOTP second factor and print the secret."""
+    from onecity.core.platform import Platform
+
+    p = Platform(Settings())
+    secret = p.auth.enrol_totp(f"cli:{os.environ.get('USER', 'root')}", username)
+    console.print(f"TOTP secret for {username}: [bold]{secret}[/bold]")
+
+
+@devices_app.command("simulate")
+def devices_simulate(
+    count: Annotated[int, typer.Option(help="how many devices")] = 100,
+    rate: Annotated[float, typer.Option(help="messages per second, all devices together")] = 50,
+    server: str = "http://127.0.0.1:8000",
+    mqtt: Annotated[str, typer.Option(help="host:port to publish over MQTT instead")] = "",
+    duration: Annotated[float | None, typer.Option(help="seconds; default forever")] = None,
+    keys_file: Path = KEYS_FILE,
+) -> None:
+    """Simulated devices at real Taipei places, reporting with their own keys."""
+    from rich.progress import Progress
+
+    from onecity.simulator import Simulator, load_devices
+
+    if not keys_file.exists():
+        console.print(f"[red]{keys_file} not found: run `onecity demo` (or seed) first[/red]")
+        raise typer.Exit(2)
+    sim = Simulator(load_devices(keys_file, {}, count), server="" if mqtt else server,
+                    mqtt=mqtt, seq_file=Path("var/sim-seq.json"))
+    with Progress(console=console) as progress:
+        task = progress.add_task("sending", total=None)
+        t = threading.Thread(target=sim.run, args=(rate, duration), daemon=True)
+        t.start()
+        try:
+            while t.is_alive():
+                progress.update(task, description=f"sent {sim.sent} (failed {sim.failed})")
+                t.join(0.5)
+        except KeyboardInterrupt:
+            sim.stopping.set()
+            t.join()
+    console.print(f"sent {sim.sent} messages, {sim.failed} failed attempts (retried)")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit hash chain; name every edited or deleted record."""
+    from onecity.core import audit
+    from onecity.core.platform import Platform
+
+    p = Platform(Settings())
+    with p.db.read() as s:
+        n, findings = audit.verify(s)
+    if not findings:
+        console.print(f"[green]audit log intact: {n} records verified[/green]")
+        return
+    for f in findings:
+        console.print(f"[red]record {f.seq}: {f.problem}[/red]")
+    console.print(f"[red]audit log TAMPERED: {len(findings)} problem(s) in {n} records[/red]")
+    raise typer.Exit(1)

@@ -1,0 +1,1 @@
+"""The shared platform every domain module stands on. Imports no domain module."""

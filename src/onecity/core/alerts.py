@@ -1,0 +1,200 @@
+"""Alerts: raised by threshold rules (with hysteresis) and by liveness; acknowledged and
+resolved by people, with who and when."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from onecity.core import audit, events
+from onecity.core.db import utcnow
+from onecity.core.errors import Conflict, Invalid, NotFound
+from onecity.core.models import Alert, AlertRule
+
+Decision = Literal["raise", "clear"] | None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: int
+    name: str
+    key: str
+    direction: str
+    raise_at: float
+    clear_at: float
+    severity: str
+    device_type: str | None
+    device_id: str | None
+
+    def applies_to(self, device_id: str, device_type: str) -> bool:
+        if self.device_id is not None:
+            return self.device_id == device_id
+        return self.device_type is None or self.device_type == device_type
+
+
+def decide(rule: Rule, value: float, active: bool) -> Decision:
+    """Threshold with hysteresis: raise at `raise_at`, clear only once back past `clear_at`."""
+    if rule.direction == "above":
+        if not active and value >= rule.raise_at:
+            return "raise"
+        if active and value <= rule.clear_at:
+            return "clear"
+    else:
+        if not active and value <= rule.raise_at:
+            return "raise"
+        if active and value >= rule.clear_at:
+            return "clear"
+    return None
+
+
+def validate_rule(direction: str, raise_at: float, clear_at: float) -> None:
+    if direction not in ("above", "below"):
+        raise Invalid("direction must be 'above' or 'below'", field="direction")
+    if direction == "above" and clear_at > raise_at:
+        raise Invalid("for 'above', clear_at must not exceed raise_at", field="clear_at")
+    if direction == "below" and clear_at < raise_at:
+        raise Invalid("for 'below', clear_at must not be below raise_at", field="clear_at")
+
+
+def load_rules(session: Session) -> list[Rule]:
+    rows = session.execute(select(AlertRule).where(AlertRule.enabled.is_(True))).scalars()
+    return [
+        Rule(r.id, r.name, r.key, r.direction, r.raise_at, r.clear_at, r.severity,
+             r.device_type, r.device_id)
+        for r in rows
+    ]
+
+
+def _insert(session: Session) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def open_alert(
+    session: Session,
+    *,
+    device_id: str,
+    department: str | None,
+    kind: str,
+    dedupe_key: str,
+    severity: str,
+    message: str,
+    value: float | None = None,
+    rule_id: int | None = None,
+) -> int | None:
+    """Open an alert unless an unresolved one exists for this device and condition."""
+    ins = _insert(session)
+    stmt = (
+        ins(Alert)
+        .values(
+            device_id=device_id, kind=kind, rule_id=rule_id, dedupe_key=dedupe_key,
+            severity=severity, state="open", message=message, value=value, opened_at=utcnow(),
+        )
+        .on_conflict_do_nothing(
+            index_elements=["device_id", "dedupe_key"],
+            index_where=Alert.state != "resolved",
+        )
+        .returning(Alert.id)
+    )
+    alert_id = session.execute(stmt).scalar()
+    if alert_id is not None:
+        events.emit(
+            session, "alert.opened",
+            {"alert_id": alert_id, "device_id": device_id, "kind": kind, "severity": severity,
+             "message": message, "value": value},
+            department,
+        )
+    return alert_id
+
+
+def auto_resolve(
+    session: Session, device_id: str, dedupe_key: str, department: str | None, why: str
+) -> list[int]:
+    ids = list(
+        session.execute(
+            update(Alert)
+            .where(Alert.device_id == device_id, Alert.dedupe_key == dedupe_key,
+                   Alert.state != "resolved")
+            .values(state="resolved", resolved_at=utcnow(), resolved_by="system")
+            .returning(Alert.id)
+        ).scalars()
+    )
+    for alert_id in ids:
+        events.emit(session, "alert.resolved",
+                    {"alert_id": alert_id, "device_id": device_id, "by": "system", "why": why},
+                    department)
+    return ids
+
+
+def evaluate(
+    session: Session,
+    rules: Sequence[Rule],
+    latest: Iterable[tuple[str, str, str | None, str, float]],
+) -> None:
+    """Apply rules to the newest value of each (device, key) in a batch.
+    `latest` yields (device_id, device_type, department, key, value)."""
+    pairs: list[tuple[Rule, str, str | None, float]] = []
+    for device_id, device_type, dept, key, value in latest:
+        for rule in rules:
+            if rule.key == key and rule.applies_to(device_id, device_type):
+                pairs.append((rule, device_id, dept, value))
+    if not pairs:
+        return
+    device_ids = {p[1] for p in pairs}
+    active = set(
+        session.execute(
+            select(Alert.device_id, Alert.dedupe_key).where(
+                Alert.device_id.in_(device_ids), Alert.state != "resolved",
+                Alert.kind == "threshold",
+            )
+        ).tuples()
+    )
+    for rule, device_id, dept, value in pairs:
+        dedupe = f"rule:{rule.id}"
+        decision = decide(rule, value, (device_id, dedupe) in active)
+        if decision == "raise":
+            verb = "≥" if rule.direction == "above" else "≤"
+            open_alert(
+                session, device_id=device_id, department=dept, kind="threshold",
+                dedupe_key=dedupe, severity=rule.severity, rule_id=rule.id, value=value,
+                message=f"{rule.name}: {rule.key} = {value:g} ({verb} {rule.raise_at:g})",
+            )
+        elif decision == "clear":
+            auto_resolve(session, device_id, dedupe, dept,
+                         f"{rule.key} back to {value:g}")
+
+
+def transition(
+    session: Session, alert: Alert, action: Literal["acknowledge", "resolve"], actor: str,
+    department: str | None, source: str = "",
+) -> Alert:
+    now: datetime = utcnow()
+    if alert.state == "resolved":
+        raise Conflict(f"alert {alert.id} is already resolved", code="already_resolved")
+    if action == "acknowledge":
+        if alert.state == "acknowledged":
+            raise Conflict(f"alert {alert.id} is already acknowledged",
+                           code="already_acknowledged")
+        alert.state, alert.acknowledged_at, alert.acknowledged_by = "acknowledged", now, actor
+    else:
+        if alert.acknowledged_at is None:
+            alert.acknowledged_at, alert.acknowledged_by = now, actor
+        alert.state, alert.resolved_at, alert.resolved_by = "resolved", now, actor
+    audit.append(session, actor=actor, action=f"alert.{action}", target=f"alert:{alert.id}",
+                 source=source)
+    events.emit(session, f"alert.{'acknowledged' if action == 'acknowledge' else 'resolved'}",
+                {"alert_id": alert.id, "device_id": alert.device_id, "by": actor}, department)
+    return alert
+
+
+def get(session: Session, alert_id: int) -> Alert:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}")
+    return alert

@@ -1,0 +1,147 @@
+"""Alerts (list, acknowledge, resolve) and the threshold rules that raise them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select
+
+from onecity.core import alerts, audit
+from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.db import utcnow
+from onecity.core.errors import NotFound
+from onecity.core.http import platform, principal, source
+from onecity.core.models import Alert, AlertRule, Device
+from onecity.core.platform import Platform
+
+router = APIRouter(prefix="/api/v1", tags=["alerts"])
+
+
+class AlertOut(BaseModel):
+    id: int
+    device_id: str
+    device_name: str
+    department: str
+    location: dict[str, object] | None
+    kind: str
+    severity: str
+    state: str
+    message: str
+    value: float | None
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+
+
+class AlertPage(BaseModel):
+    items: list[AlertOut]
+    next_cursor: int | None
+    as_of: datetime
+
+
+class RuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")]
+    direction: Literal["above", "below"]
+    raise_at: float
+    clear_at: float
+    severity: Literal["info", "warning", "critical"] = "warning"
+    device_type: Annotated[str, StringConstraints(max_length=64)] | None = None
+    device_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class RuleOut(RuleIn):
+    id: int
+    enabled: bool = Field(default=True)
+
+
+def _out(a: Alert, d: Device) -> AlertOut:
+    loc = {"type": "Point", "coordinates": [d.lon, d.lat]} if d.lon is not None else None
+    return AlertOut(
+        id=a.id, device_id=a.device_id, device_name=d.name, department=d.department_code,
+        location=loc, kind=a.kind, severity=a.severity, state=a.state, message=a.message,
+        value=a.value, opened_at=a.opened_at, acknowledged_at=a.acknowledged_at,
+        acknowledged_by=a.acknowledged_by, resolved_at=a.resolved_at, resolved_by=a.resolved_by,
+    )
+
+
+@router.get("/alerts", response_model=AlertPage)
+def list_alerts(
+    who: Principal = Depends(principal),
+    p: Platform = Depends(platform),
+    state: Literal["open", "acknowledged", "resolved", "active"] | None = "active",
+    device_id: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AlertPage:
+    require(who, Perm.ALERTS_READ)
+    q = select(Alert, Device).join(Device, Device.id == Alert.device_id)
+    if not who.city_wide:
+        q = q.where(Device.department_code == who.department)
+    if state == "active":
+        q = q.where(Alert.state != "resolved")
+    elif state:
+        q = q.where(Alert.state == state)
+    if device_id:
+        q = q.where(Alert.device_id == device_id)
+    if cursor:
+        q = q.where(Alert.id < cursor)
+    with p.db.read() as s:
+        rows = list(s.execute(q.order_by(Alert.id.desc()).limit(limit + 1)).tuples())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return AlertPage(items=[_out(a, d) for a, d in rows],
+                     next_cursor=rows[-1][0].id if more else None, as_of=utcnow())
+
+
+def _act(alert_id: int, action: Literal["acknowledge", "resolve"], who: Principal,
+         p: Platform, src: str) -> AlertOut:
+    require(who, Perm.ALERTS_HANDLE)
+    with p.db.session() as s:
+        a = alerts.get(s, alert_id)
+        d = s.get(Device, a.device_id)
+        if d is None or not who.sees_department(d.department_code):
+            raise NotFound(f"no alert {alert_id}")
+        alerts.transition(s, a, action, who.username, d.department_code, src)
+        return _out(a, d)
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
+def acknowledge(alert_id: int, request: Request, who: Principal = Depends(principal),
+                p: Platform = Depends(platform)) -> AlertOut:
+    return _act(alert_id, "acknowledge", who, p, source(request))
+
+
+@router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
+def resolve(alert_id: int, request: Request, who: Principal = Depends(principal),
+            p: Platform = Depends(platform)) -> AlertOut:
+    return _act(alert_id, "resolve", who, p, source(request))
+
+
+@router.get("/alert-rules", response_model=list[RuleOut])
+def list_rules(who: Principal = Depends(principal),
+               p: Platform = Depends(platform)) -> list[RuleOut]:
+    require(who, Perm.ALERTS_READ)
+    with p.db.read() as s:
+        return [RuleOut.model_validate(r, from_attributes=True)
+                for r in s.execute(select(AlertRule).order_by(AlertRule.id)).scalars()]
+
+
+@router.post("/alert-rules", response_model=RuleOut, status_code=201)
+def create_rule(body: RuleIn, request: Request, who: Principal = Depends(principal),
+                p: Platform = Depends(platform)) -> RuleOut:
+    require(who, Perm.RULES_WRITE)
+    alerts.validate_rule(body.direction, body.raise_at, body.clear_at)
+    with p.db.session() as s:
+        r = AlertRule(**body.model_dump())
+        s.add(r)
+        s.flush()
+        audit.append(s, actor=who.username, action="rule.create", target=f"rule:{r.id}",
+                     source=source(request), detail=body.model_dump())
+        return RuleOut.model_validate(r, from_attributes=True)

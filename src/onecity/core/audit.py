@@ -1,0 +1,129 @@
+"""Append-only, hash-chained audit log: who did what, when, from where, and how it ended.
+
+Each record's hash covers its own fields and the previous record's hash, so editing a record
+breaks its own hash and deleting one breaks the sequence or the chain. The single `audit_head`
+row is updated first in every append, which serialises appenders on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from onecity.core.db import utcnow
+from onecity.core.models import AuditHead, AuditRecord
+
+GENESIS = "0" * 64
+
+
+def record_hash(
+    *,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    target: str,
+    source: str,
+    outcome: str,
+    detail: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    body = json.dumps(
+        [seq, at.isoformat(), actor, action, target, source, outcome, detail, prev_hash],
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def append(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    outcome: str = "ok",
+    target: str = "",
+    source: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditRecord:
+    """Add one record in the caller's transaction (it commits with the change it describes)."""
+    head = session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(seq=AuditHead.seq + 1)
+        .returning(AuditHead.seq, AuditHead.last_hash)
+    ).one_or_none()
+    if head is None:
+        session.add(AuditHead(id=1, seq=1, last_hash=GENESIS))
+        session.flush()
+        seq, prev = 1, GENESIS
+    else:
+        seq, prev = int(head[0]), str(head[1])
+    at = utcnow().replace(microsecond=(utcnow().microsecond // 1000) * 1000)
+    fields: dict[str, Any] = {
+        "seq": seq,
+        "at": at,
+        "actor": actor[:100],
+        "action": action,
+        "target": target[:200],
+        "source": source[:64],
+        "outcome": outcome,
+        "detail": detail or {},
+    }
+    h = record_hash(prev_hash=prev, **fields)
+    rec = AuditRecord(prev_hash=prev, hash=h, **fields)
+    session.add(rec)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=h))
+    return rec
+
+
+@dataclass(frozen=True)
+class Finding:
+    seq: int
+    problem: str
+
+
+def verify(session: Session) -> tuple[int, list[Finding]]:
+    """Walk the chain. Returns (records checked, findings); no findings means intact."""
+    findings: list[Finding] = []
+    expected_seq = 1
+    prev = GENESIS
+    count = 0
+    rows = session.execute(select(AuditRecord).order_by(AuditRecord.seq)).scalars()
+    for rec in rows:
+        count += 1
+        if rec.seq != expected_seq:
+            for missing in range(expected_seq, rec.seq):
+                findings.append(Finding(missing, "record deleted (sequence gap)"))
+        if rec.prev_hash != prev:
+            findings.append(Finding(rec.seq, "chain broken: previous hash does not match"))
+        recomputed = record_hash(
+            seq=rec.seq,
+            at=rec.at,
+            actor=rec.actor,
+            action=rec.action,
+            target=rec.target,
+            source=rec.source,
+            outcome=rec.outcome,
+            detail=rec.detail,
+            prev_hash=rec.prev_hash,
+        )
+        if recomputed != rec.hash:
+            findings.append(Finding(rec.seq, "record edited: contents do not match its hash"))
+        prev = rec.hash
+        expected_seq = rec.seq + 1
+    head = session.get(AuditHead, 1)
+    if head is not None:
+        if head.seq >= expected_seq:
+            for missing in range(expected_seq, head.seq + 1):
+                findings.append(Finding(missing, "record deleted (after the last one kept)"))
+        elif head.last_hash != prev:
+            findings.append(Finding(head.seq, "chain tip does not match the last record"))
+    return count, findings

@@ -1,0 +1,1 @@
+"""People and access: roles, permissions, passwords, TOTP, sessions, device keys."""

@@ -1,0 +1,78 @@
+"""The one place that says who may do what. Routes ask `require(principal, permission)`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from onecity.core.errors import Forbidden
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    CREW = "crew"
+    OFFICER = "officer"
+    SUPERVISOR = "supervisor"
+    DISPATCHER = "dispatcher"
+    CONTRACTOR = "contractor"
+    SCHOOL_GUARD = "school_guard"
+    CITIZEN = "citizen"
+
+
+class Perm(StrEnum):
+    DEVICES_READ = "devices:read"
+    DEVICES_WRITE = "devices:write"
+    DEVICE_KEYS = "devices:keys"
+    TELEMETRY_READ = "telemetry:read"
+    TELEMETRY_EXPORT = "telemetry:export"
+    ALERTS_READ = "alerts:read"
+    ALERTS_HANDLE = "alerts:handle"
+    RULES_WRITE = "rules:write"
+    USERS_ADMIN = "users:admin"
+    AUDIT_READ = "audit:read"
+    CITY_WIDE = "scope:city"  # sees every department's records, not only its own
+
+
+_STAFF_READ = {Perm.DEVICES_READ, Perm.TELEMETRY_READ, Perm.ALERTS_READ}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
+    Role.ADMIN: frozenset(Perm),
+    Role.SUPERVISOR: frozenset(
+        _STAFF_READ
+        | {Perm.ALERTS_HANDLE, Perm.DEVICES_WRITE, Perm.RULES_WRITE, Perm.TELEMETRY_EXPORT}
+    ),
+    Role.OPERATOR: frozenset(
+        _STAFF_READ | {Perm.ALERTS_HANDLE, Perm.DEVICES_WRITE, Perm.DEVICE_KEYS}
+    ),
+    Role.DISPATCHER: frozenset(_STAFF_READ | {Perm.ALERTS_HANDLE}),
+    Role.CREW: frozenset(_STAFF_READ | {Perm.ALERTS_HANDLE}),
+    Role.OFFICER: frozenset(_STAFF_READ),
+    Role.SCHOOL_GUARD: frozenset({Perm.DEVICES_READ, Perm.ALERTS_READ, Perm.ALERTS_HANDLE}),
+    Role.CONTRACTOR: frozenset({Perm.DEVICES_READ}),
+    Role.CITIZEN: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    username: str
+    role: Role
+    department: str | None
+    session_id: int | None = None
+
+    def can(self, perm: Perm) -> bool:
+        return perm in ROLE_PERMISSIONS[self.role]
+
+    @property
+    def city_wide(self) -> bool:
+        return self.can(Perm.CITY_WIDE)
+
+    def sees_department(self, department: str | None) -> bool:
+        return self.city_wide or (department is not None and department == self.department)
+
+
+def require(principal: Principal, perm: Perm) -> None:
+    if not principal.can(perm):
+        raise Forbidden(f"role '{principal.role}' may not {perm.value.replace(':', ' ')}")

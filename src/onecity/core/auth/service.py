@@ -1,0 +1,217 @@
+"""Login, sessions and user administration. Each function is one unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from onecity.core import audit
+from onecity.core.auth.permissions import Principal, Role
+from onecity.core.auth.secrets import (
+    check_password,
+    check_totp,
+    hash_password,
+    new_token,
+    new_totp_secret,
+    token_hash,
+)
+from onecity.core.db import Database, utcnow
+from onecity.core.errors import Conflict, Invalid, Locked, NotFound, Unauthenticated
+from onecity.core.models import AuthSession, Department, User
+from onecity.settings import Settings
+
+# Refreshing last_seen_at on every request would make every read a write; a minute is plenty
+# of resolution for a 30-minute idle limit.
+_TOUCH_EVERY = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    expires_in_s: int
+    principal: Principal
+
+
+class AuthService:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+
+    # --- login -----------------------------------------------------------------------------
+    def login(
+        self, username: str, password: str, totp: str | None, source: str = ""
+    ) -> LoginResult:
+        now = utcnow()
+        with self.db.session() as s:
+            user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+            if user is not None and user.locked_until is not None and user.locked_until > now:
+                audit.append(s, actor=username, action="login", outcome="locked", source=source)
+                minutes = int((user.locked_until - now).total_seconds() // 60) + 1
+                raise Locked(
+                    f"too many failed logins; try again in {minutes} minute(s)",
+                    code="account_locked",
+                )
+            ok = check_password(user.password_hash if user else None, password)
+            if user is None or not ok or user.disabled:
+                if user is not None:
+                    user.failed_logins += 1
+                    if user.failed_logins >= self.settings.login_max_failures:
+                        user.locked_until = now + timedelta(
+                            minutes=self.settings.login_lock_minutes
+                        )
+                        user.failed_logins = 0
+                audit.append(s, actor=username, action="login", outcome="denied", source=source)
+                # Commit the failure count, then tell the client.
+                s.commit()
+                raise Unauthenticated("wrong username or password", code="bad_credentials")
+            needs_totp = user.totp_secret is not None or user.role in self.settings.totp_roles
+            if needs_totp:
+                if user.totp_secret is None:
+                    audit.append(s, actor=username, action="login", outcome="denied",
+                                 source=source, detail={"reason": "totp not enrolled"})
+                    s.commit()
+                    raise Unauthenticated(
+                        "your role requires a TOTP second factor; ask an administrator to "
+                        "enrol one (onecity users totp USERNAME)",
+                        code="totp_enrolment_required",
+                    )
+                if not totp:
+                    raise Unauthenticated(
+                        "enter the 6-digit code from your authenticator app",
+                        code="totp_required", field="totp",
+                    )
+                if not check_totp(user.totp_secret, totp):
+                    user.failed_logins += 1
+                    if user.failed_logins >= self.settings.login_max_failures:
+                        user.locked_until = now + timedelta(
+                            minutes=self.settings.login_lock_minutes
+                        )
+                        user.failed_logins = 0
+                    audit.append(s, actor=username, action="login", outcome="denied",
+                                 source=source, detail={"reason": "bad totp"})
+                    s.commit()
+                    raise Unauthenticated("wrong TOTP code", code="bad_totp", field="totp")
+            user.failed_logins = 0
+            user.locked_until = None
+            token = new_token()
+            sess = AuthSession(
+                token_hash=token_hash(token),
+                user_id=user.id,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + timedelta(hours=self.settings.session_max_hours),
+                ip=source,
+            )
+            s.add(sess)
+            s.flush()
+            audit.append(s, actor=username, action="login", outcome="ok", source=source)
+            principal = Principal(
+                user.id, user.username, Role(user.role), user.department_code, sess.id
+            )
+        return LoginResult(token, self.settings.session_idle_minutes * 60, principal)
+
+    def logout(self, principal: Principal, source: str = "") -> None:
+        with self.db.session() as s:
+            s.execute(
+                update(AuthSession)
+                .where(AuthSession.id == principal.session_id)
+                .values(ended_at=utcnow())
+            )
+            audit.append(s, actor=principal.username, action="logout", source=source)
+
+    def authenticate(self, token: str) -> Principal:
+        """Turn a bearer token or session cookie into a principal, enforcing the idle limit."""
+        now = utcnow()
+        idle = timedelta(minutes=self.settings.session_idle_minutes)
+        with self.db.read() as s:
+            row = s.execute(
+                select(AuthSession, User)
+                .join(User, User.id == AuthSession.user_id)
+                .where(AuthSession.token_hash == token_hash(token))
+            ).one_or_none()
+        if row is None:
+            raise Unauthenticated("unknown or expired token; log in again", code="bad_token")
+        sess, user = row
+        if sess.ended_at is not None or user.disabled:
+            raise Unauthenticated("this session has ended; log in again", code="session_ended")
+        if sess.expires_at <= now:
+            raise Unauthenticated("this session has expired; log in again", code="session_expired")
+        if sess.last_seen_at + idle <= now:
+            raise Unauthenticated(
+                f"session ended after {self.settings.session_idle_minutes} idle minutes; "
+                "log in again",
+                code="session_idle",
+            )
+        if now - sess.last_seen_at >= _TOUCH_EVERY:
+            with self.db.session() as s:
+                s.execute(
+                    update(AuthSession).where(AuthSession.id == sess.id).values(last_seen_at=now)
+                )
+        return Principal(user.id, user.username, Role(user.role), user.department_code, sess.id)
+
+    # --- administration --------------------------------------------------------------------
+    def create_user(
+        self,
+        actor: str,
+        *,
+        username: str,
+        password: str,
+        role: str,
+        department: str | None,
+        display_name: str = "",
+        source: str = "",
+    ) -> User:
+        if role not in {r.value for r in Role}:
+            raise Invalid(f"unknown role '{role}'", field="role")
+        if len(password) < 8:
+            raise Invalid("password must be at least 8 characters", field="password")
+        with self.db.session() as s:
+            if department is not None and s.get(Department, department) is None:
+                raise Invalid(f"unknown department '{department}'", field="department")
+            if s.execute(select(User.id).where(User.username == username)).first():
+                raise Conflict(f"user '{username}' already exists", field="username")
+            user = User(
+                username=username,
+                password_hash=hash_password(password),
+                role=role,
+                department_code=department,
+                display_name=display_name or username,
+            )
+            s.add(user)
+            s.flush()
+            audit.append(s, actor=actor, action="user.create", target=username, source=source,
+                         detail={"role": role, "department": department})
+        return user
+
+    def set_role(self, actor: str, username: str, role: str, department: str | None,
+                 source: str = "") -> User:
+        if role not in {r.value for r in Role}:
+            raise Invalid(f"unknown role '{role}'", field="role")
+        with self.db.session() as s:
+            user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+            if user is None:
+                raise NotFound(f"no user '{username}'")
+            if department is not None and s.get(Department, department) is None:
+                raise Invalid(f"unknown department '{department}'", field="department")
+            before = {"role": user.role, "department": user.department_code}
+            user.role = role
+            user.department_code = department
+            audit.append(s, actor=actor, action="permission.change", target=username,
+                         source=source,
+                         detail={"before": before, "after": {"role": role,
+                                                              "department": department}})
+        return user
+
+    def enrol_totp(self, actor: str, username: str, source: str = "") -> str:
+        secret = new_totp_secret()
+        with self.db.session() as s:
+            user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+            if user is None:
+                raise NotFound(f"no user '{username}'")
+            user.totp_secret = secret
+            audit.append(s, actor=actor, action="user.totp_enrol", target=username,
+                         source=source)
+        return secret

@@ -1,0 +1,1 @@
+"""Device registry, device credentials, telemetry ingest and queries, liveness."""

@@ -1,0 +1,128 @@
+"""Request and response shapes for devices and telemetry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+DeviceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+ValueKey = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+]
+
+
+class GeoPoint(BaseModel):
+    """A GeoJSON Point (RFC 7946): [longitude, latitude] in WGS84."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    type: Literal["Point"]
+    coordinates: Annotated[list[float], Field(min_length=2, max_length=3)]
+
+
+class DeviceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    id: DeviceId
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    type: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
+    department: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    location: GeoPoint | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    heartbeat_s: Annotated[int, Field(ge=5, le=7 * 86400)] = 300
+
+
+class DevicePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    location: GeoPoint | None = None
+    metadata: dict[str, Any] | None = None
+    status: Literal["active", "maintenance", "retired"] | None = None
+    heartbeat_s: Annotated[int, Field(ge=5, le=7 * 86400)] | None = None
+
+
+class DeliveryOut(BaseModel):
+    received: int
+    duplicates: int
+    gaps: int
+    rejected: int
+    readings: int
+    first_seq: int | None
+    last_seq: int | None
+
+
+class DeviceOut(BaseModel):
+    id: str
+    name: str
+    type: str
+    department: str
+    location: dict[str, Any] | None
+    district: str | None
+    metadata: dict[str, Any]
+    status: str
+    connectivity: str
+    heartbeat_s: int
+    last_seen_at: datetime | None
+
+
+class DeviceDetail(DeviceOut):
+    delivery: DeliveryOut
+    latest: dict[str, dict[str, Any]]
+
+
+class DevicePage(BaseModel):
+    items: list[DeviceOut]
+    next_cursor: str | None
+    total: int
+    as_of: datetime
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    device_id: str
+    key: str = Field(description="The full key. Shown once; only its hash is stored.")
+
+
+class KeyInfo(BaseModel):
+    key_id: str
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class TelemetryMessage(BaseModel):
+    """One message from a device: its sequence number, when it measured, and what."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    seq: Annotated[int, Field(ge=0, le=2**63 - 1)]
+    ts: datetime | Annotated[int, Field(ge=0, le=2**53)] = Field(
+        description="ISO 8601 with time zone, or epoch milliseconds"
+    )
+    values: Annotated[dict[ValueKey, float | bool], Field(min_length=1, max_length=100)]
+
+
+class TelemetryBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    messages: Annotated[list[TelemetryMessage], Field(min_length=1)]
+
+
+class IngestResult(BaseModel):
+    accepted: int
+    duplicates: int
+    readings: int
+
+
+class Point(BaseModel):
+    ts: datetime
+    value: float | None = None
+    min: float | None = None
+    max: float | None = None
+    count: int | None = None
+
+
+class Series(BaseModel):
+    device_id: str
+    key: str
+    bucket_s: int | None
+    points: list[Point]
+    as_of: datetime

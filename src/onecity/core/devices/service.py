@@ -1,0 +1,302 @@
+"""Device registry, credentials, telemetry queries and liveness. One unit of work per call."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from onecity.core import alerts, audit, events
+from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.auth.secrets import new_device_key, same_hash, split_device_key, token_hash
+from onecity.core.db import Database, utcnow
+from onecity.core.devices import schemas as sc
+from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
+from onecity.core.geo import CityProfile, geojson_point, point_from_geojson
+from onecity.core.models import DeliveryAccount, Department, Device, DeviceCredential, Reading
+
+MAX_PAGE = 1000
+MAX_POINTS = 5000
+
+
+def device_out(d: Device) -> sc.DeviceOut:
+    return sc.DeviceOut(
+        id=d.id, name=d.name, type=d.type, department=d.department_code,
+        location=geojson_point(d.lon, d.lat), district=d.district, metadata=d.meta,
+        status=d.status, connectivity=d.connectivity, heartbeat_s=d.heartbeat_s,
+        last_seen_at=d.last_seen_at,
+    )
+
+
+def delivery_out(a: DeliveryAccount | None) -> sc.DeliveryOut:
+    if a is None:
+        return sc.DeliveryOut(received=0, duplicates=0, gaps=0, rejected=0, readings=0,
+                              first_seq=None, last_seq=None)
+    span = (a.max_seq - a.min_seq + 1) if a.max_seq is not None and a.min_seq is not None else 0
+    return sc.DeliveryOut(
+        received=a.received, duplicates=a.duplicates, gaps=max(span - a.received, 0),
+        rejected=a.rejected, readings=a.readings, first_seq=a.min_seq, last_seq=a.max_seq,
+    )
+
+
+class DeviceService:
+    def __init__(self, db: Database, city: CityProfile) -> None:
+        self.db = db
+        self.city = city
+
+    # --- registry --------------------------------------------------------------------------
+    def _visible(self, s: Session, who: Principal, device_id: str) -> Device:
+        d = s.get(Device, device_id)
+        if d is None or not who.sees_department(d.department_code):
+            # Not 403: a device of another department is none of this user's business.
+            raise NotFound(f"no device '{device_id}'")
+        return d
+
+    def register(self, who: Principal, body: sc.DeviceIn, source: str = "") -> sc.DeviceOut:
+        require(who, Perm.DEVICES_WRITE)
+        if not who.sees_department(body.department):
+            raise Forbidden("you may only register devices for your own department",
+                            field="department")
+        lon = lat = None
+        district = None
+        if body.location is not None:
+            lon, lat = point_from_geojson(body.location.model_dump())
+            district = self.city.place(lon, lat).district
+        with self.db.session() as s:
+            if s.get(Department, body.department) is None:
+                raise Invalid(f"unknown department '{body.department}'", field="department")
+            if s.get(Device, body.id) is not None:
+                raise Conflict(f"device '{body.id}' already exists", field="id")
+            d = Device(
+                id=body.id, name=body.name, type=body.type, department_code=body.department,
+                lon=lon, lat=lat, district=district, meta=body.metadata,
+                heartbeat_s=body.heartbeat_s,
+            )
+            s.add(d)
+            s.flush()
+            audit.append(s, actor=who.username, action="device.create", target=body.id,
+                         source=source)
+            events.emit(s, "device.registered", {"device_id": d.id}, d.department_code)
+            return device_out(d)
+
+    def update(self, who: Principal, device_id: str, patch: sc.DevicePatch,
+               source: str = "") -> sc.DeviceOut:
+        require(who, Perm.DEVICES_WRITE)
+        with self.db.session() as s:
+            d = self._visible(s, who, device_id)
+            changed = patch.model_dump(exclude_unset=True)
+            if "location" in changed:
+                if patch.location is None:
+                    d.lon = d.lat = None
+                    d.district = None
+                else:
+                    d.lon, d.lat = point_from_geojson(patch.location.model_dump())
+                    d.district = self.city.place(d.lon, d.lat).district
+            for name in ("name", "status", "heartbeat_s"):
+                if name in changed and changed[name] is not None:
+                    setattr(d, name, changed[name])
+            if patch.metadata is not None:
+                d.meta = patch.metadata
+            audit.append(s, actor=who.username, action="device.update", target=device_id,
+                         source=source, detail={"fields": sorted(changed)})
+            return device_out(d)
+
+    def get(self, who: Principal, device_id: str) -> sc.DeviceDetail:
+        require(who, Perm.DEVICES_READ)
+        with self.db.read() as s:
+            d = self._visible(s, who, device_id)
+            acc = s.get(DeliveryAccount, device_id)
+            latest = self._latest(s, device_id)
+            return sc.DeviceDetail(**device_out(d).model_dump(), delivery=delivery_out(acc),
+                                   latest=latest)
+
+    def list_page(
+        self,
+        who: Principal,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        type_: str | None = None,
+        connectivity: str | None = None,
+        department: str | None = None,
+        cursor: str | None = None,
+        limit: int = 200,
+    ) -> sc.DevicePage:
+        require(who, Perm.DEVICES_READ)
+        if not 1 <= limit <= MAX_PAGE:
+            raise Invalid(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+        q = select(Device)
+        if not who.city_wide:
+            q = q.where(Device.department_code == who.department)
+        if department:
+            q = q.where(Device.department_code == department)
+        if bbox is not None:
+            w, so, e, n = bbox
+            q = q.where(Device.lon.between(w, e), Device.lat.between(so, n))
+        if type_:
+            q = q.where(Device.type == type_)
+        if connectivity:
+            q = q.where(Device.connectivity == connectivity)
+        with self.db.read() as s:
+            total = int(s.execute(select(func.count()).select_from(q.subquery())).scalar() or 0)
+            if cursor:
+                q = q.where(Device.id > cursor)
+            rows = list(s.execute(q.order_by(Device.id).limit(limit + 1)).scalars())
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return sc.DevicePage(
+            items=[device_out(d) for d in rows],
+            next_cursor=rows[-1].id if more else None,
+            total=total,
+            as_of=utcnow(),
+        )
+
+    # --- credentials -----------------------------------------------------------------------
+    def issue_key(self, who: Principal, device_id: str, label: str = "",
+                  source: str = "") -> sc.KeyOut:
+        require(who, Perm.DEVICE_KEYS)
+        key_id, secret, full = new_device_key()
+        with self.db.session() as s:
+            self._visible(s, who, device_id)
+            s.add(DeviceCredential(key_id=key_id, device_id=device_id,
+                                   secret_hash=token_hash(secret), label=label[:100]))
+            audit.append(s, actor=who.username, action="device.key_issue",
+                         target=f"{device_id}/{key_id}", source=source)
+        return sc.KeyOut(key_id=key_id, device_id=device_id, key=full)
+
+    def revoke_key(self, who: Principal, device_id: str, key_id: str, source: str = "") -> None:
+        require(who, Perm.DEVICE_KEYS)
+        with self.db.session() as s:
+            self._visible(s, who, device_id)
+            cred = s.get(DeviceCredential, key_id)
+            if cred is None or cred.device_id != device_id:
+                raise NotFound(f"no key '{key_id}' for device '{device_id}'")
+            if cred.revoked_at is not None:
+                raise Conflict(f"key '{key_id}' is already revoked")
+            cred.revoked_at = utcnow()
+            audit.append(s, actor=who.username, action="device.key_revoke",
+                         target=f"{device_id}/{key_id}", source=source)
+
+    def list_keys(self, who: Principal, device_id: str) -> list[sc.KeyInfo]:
+        require(who, Perm.DEVICE_KEYS)
+        with self.db.read() as s:
+            self._visible(s, who, device_id)
+            creds = s.execute(
+                select(DeviceCredential).where(DeviceCredential.device_id == device_id)
+                .order_by(DeviceCredential.created_at)
+            ).scalars()
+            return [sc.KeyInfo(key_id=c.key_id, label=c.label, created_at=c.created_at,
+                               revoked_at=c.revoked_at) for c in creds]
+
+    def authenticate_key(self, key: str) -> str:
+        parts = split_device_key(key)
+        if parts is None:
+            raise Unauthenticated("malformed device key", code="bad_device_key")
+        key_id, secret = parts
+        with self.db.read() as s:
+            row = s.execute(
+                select(DeviceCredential, Device.status)
+                .join(Device, Device.id == DeviceCredential.device_id)
+                .where(DeviceCredential.key_id == key_id)
+            ).one_or_none()
+        if row is None or not same_hash(row[0].secret_hash, token_hash(secret)):
+            raise Unauthenticated("unknown device key", code="bad_device_key")
+        if row[0].revoked_at is not None:
+            raise Unauthenticated("this device key has been revoked", code="revoked_device_key")
+        if row[1] == "retired":
+            raise Forbidden("this device is retired", code="device_retired")
+        return str(row[0].device_id)
+
+    # --- telemetry queries -----------------------------------------------------------------
+    @staticmethod
+    def _latest(s: Session, device_id: str) -> dict[str, dict[str, Any]]:
+        newest = (
+            select(Reading.key, func.max(Reading.ts_ms).label("ts"))
+            .where(Reading.device_id == device_id)
+            .group_by(Reading.key)
+            .subquery()
+        )
+        rows = s.execute(
+            select(Reading.key, Reading.ts_ms, Reading.value).where(
+                Reading.device_id == device_id,
+                tuple_(Reading.key, Reading.ts_ms).in_(select(newest.c.key, newest.c.ts)),
+            )
+        )
+        return {
+            k: {"value": v, "ts": datetime.fromtimestamp(ts / 1000, UTC).isoformat()}
+            for k, ts, v in rows
+        }
+
+    def series(
+        self, who: Principal, device_id: str, key: str, start: datetime, end: datetime,
+        bucket_s: int | None,
+    ) -> sc.Series:
+        require(who, Perm.TELEMETRY_READ)
+        if start.tzinfo is None or end.tzinfo is None:
+            raise Invalid("from and to need a time zone", field="from")
+        if end <= start:
+            raise Invalid("'to' must be after 'from'", field="to")
+        if bucket_s is not None and not 1 <= bucket_s <= 366 * 86400:
+            raise Invalid("bucket must be between 1 s and a year", field="bucket")
+        a, b = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+        if bucket_s is None and (b - a) > 0:
+            pass
+        with self.db.read() as s:
+            self._visible(s, who, device_id)
+            base = (Reading.device_id == device_id, Reading.key == key,
+                    Reading.ts_ms >= a, Reading.ts_ms < b)
+            points: list[sc.Point] = []
+            if bucket_s is None:
+                rows = s.execute(
+                    select(Reading.ts_ms, Reading.value).where(*base)
+                    .order_by(Reading.ts_ms).limit(MAX_POINTS + 1)
+                ).all()
+                if len(rows) > MAX_POINTS:
+                    raise Invalid(
+                        f"more than {MAX_POINTS} points in range; ask for a bucket "
+                        "(e.g. bucket=60) to downsample", field="bucket")
+                points = [sc.Point(ts=_dt(t), value=v) for t, v in rows]
+            else:
+                bms = bucket_s * 1000
+                if (b - a) // bms > MAX_POINTS:
+                    raise Invalid(f"more than {MAX_POINTS} buckets; use a larger bucket",
+                                  field="bucket")
+                bucket = ((Reading.ts_ms / bms) * bms).label("b")
+                rows2 = s.execute(
+                    select(bucket, func.avg(Reading.value), func.min(Reading.value),
+                           func.max(Reading.value), func.count())
+                    .where(*base).group_by(bucket).order_by(bucket)
+                ).all()
+                points = [sc.Point(ts=_dt(int(t)), value=float(avg), min=mn, max=mx,
+                                   count=int(c)) for t, avg, mn, mx, c in rows2]
+        return sc.Series(device_id=device_id, key=key, bucket_s=bucket_s, points=points,
+                         as_of=utcnow())
+
+    # --- liveness --------------------------------------------------------------------------
+    def mark_offline(self, now: datetime | None = None) -> list[str]:
+        """Declare offline every online device past its heartbeat deadline; raise alerts.
+        Safe to run in several processes: the UPDATE decides who does each device."""
+        now = now or utcnow()
+        with self.db.session() as s:
+            gone = list(
+                s.execute(
+                    update(Device)
+                    .where(Device.connectivity == "online", Device.offline_after < now,
+                           Device.status == "active")
+                    .values(connectivity="offline")
+                    .returning(Device.id, Device.department_code, Device.last_seen_at)
+                ).tuples()
+            )
+            for dev, dept, seen in gone:
+                alerts.open_alert(
+                    s, device_id=dev, department=dept, kind="offline", dedupe_key="offline",
+                    severity="warning",
+                    message=f"no data since {seen.isoformat() if seen else 'never'}",
+                )
+                events.emit(s, "device.offline", {"device_id": dev}, dept)
+        return [g[0] for g in gone]
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)

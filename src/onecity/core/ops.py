@@ -1,0 +1,178 @@
+"""Operations and reference endpoints: health, metrics, city profile, geo, audit, live events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from sqlalchemy import select, text
+
+from onecity.core import audit, events
+from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.errors import Invalid
+from onecity.core.http import platform, principal
+from onecity.core.models import AuditRecord
+from onecity.core.platform import Platform
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(p: Platform = Depends(platform)) -> JSONResponse:
+    try:
+        with p.db.read() as s:
+            s.execute(text("SELECT 1"))
+    except Exception as exc:  # readiness reports, never raises
+        return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, 503)
+    return JSONResponse({"status": "ready", "database": p.db.dialect})
+
+
+@router.get("/metrics", response_class=Response)
+def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/api/v1/city", tags=["geo"])
+def city(p: Platform = Depends(platform)) -> dict[str, Any]:
+    return p.city.public()
+
+
+@router.get("/api/v1/geo/districts", tags=["geo"])
+def districts(p: Platform = Depends(platform)) -> Response:
+    return Response(json.dumps(p.city.districts.geojson, ensure_ascii=False),
+                    media_type="application/geo+json",
+                    headers={"Cache-Control": "public, max-age=3600"})
+
+
+class PlaceOut(BaseModel):
+    lon: float
+    lat: float
+    twd97_x: float
+    twd97_y: float
+    district: str | None
+    district_code: str | None
+    village: str | None
+    village_code: str | None
+
+
+Lon = Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)]
+Lat = Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)]
+
+
+@router.get("/api/v1/geo/place", response_model=PlaceOut, tags=["geo"])
+def place(
+    p: Platform = Depends(platform),
+    lon: Lon | None = None,
+    lat: Lat | None = None,
+    x: Annotated[float | None, Query(allow_inf_nan=False, ge=-1e7, le=1e7)] = None,
+    y: Annotated[float | None, Query(allow_inf_nan=False, ge=-1e7, le=1e8)] = None,
+) -> PlaceOut:
+    """District and village of a point given in WGS84 (lon, lat) or TWD97 TM2 (x, y)."""
+    if lon is not None and lat is not None:
+        px, py = p.city.to_projected(lon, lat)
+    elif x is not None and y is not None:
+        px, py = x, y
+        lon, lat = p.city.from_projected(x, y)
+    else:
+        raise Invalid("give lon and lat (WGS84) or x and y (TWD97 TM2)", field="lon")
+    pl = p.city.place(lon, lat)
+    return PlaceOut(lon=lon, lat=lat, twd97_x=px, twd97_y=py, district=pl.district,
+                    district_code=pl.district_code, village=pl.village,
+                    village_code=pl.village_code)
+
+
+class AuditOut(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    source: str
+    outcome: str
+    detail: dict[str, Any]
+
+
+class VerifyOut(BaseModel):
+    records: int
+    intact: bool
+    findings: list[dict[str, Any]]
+
+
+@router.get("/api/v1/audit", response_model=list[AuditOut], tags=["audit"])
+def audit_list(
+    who: Principal = Depends(principal),
+    p: Platform = Depends(platform),
+    before: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[AuditOut]:
+    require(who, Perm.AUDIT_READ)
+    q = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
+    if before:
+        q = q.where(AuditRecord.seq < before)
+    with p.db.read() as s:
+        return [AuditOut.model_validate(r, from_attributes=True) for r in s.execute(q).scalars()]
+
+
+@router.get("/api/v1/audit/verify", response_model=VerifyOut, tags=["audit"])
+def audit_verify(who: Principal = Depends(principal),
+                 p: Platform = Depends(platform)) -> VerifyOut:
+    require(who, Perm.AUDIT_READ)
+    with p.db.read() as s:
+        n, findings = audit.verify(s)
+    return VerifyOut(records=n, intact=not findings,
+                     findings=[{"seq": f.seq, "problem": f.problem} for f in findings])
+
+
+@router.get("/api/v1/events/stream", tags=["events"],
+            responses={200: {"content": {"text/event-stream": {}}}})
+async def event_stream(
+    request: Request,
+    who: Principal = Depends(principal),
+    p: Platform = Depends(platform),
+    after: Annotated[int | None, Query(ge=0)] = None,
+) -> StreamingResponse:
+    """Server-sent events from the outbox, filtered to what the caller may see. Resumable
+    with the standard Last-Event-ID header."""
+    require(who, Perm.ALERTS_READ)
+    header = request.headers.get("last-event-id", "")
+    start = after if after is not None else (int(header) if header.isdigit() else None)
+    if start is None:
+        start = await asyncio.to_thread(events.last_id, p.db)
+
+    async def gen() -> AsyncIterator[str]:
+        cursor = start
+        yield f"retry: 2000\nevent: hello\ndata: {json.dumps({'after': cursor})}\n\n"
+        idle = 0
+        while not await request.is_disconnected():
+            batch = await asyncio.to_thread(events.since, p.db, cursor)
+            for ev in batch:
+                cursor = ev.id
+                if ev.department_code is not None and not who.sees_department(
+                    ev.department_code
+                ):
+                    continue
+                body = json.dumps({"id": ev.id, "type": ev.type, "payload": ev.payload,
+                                   "at": ev.created_at.isoformat()}, ensure_ascii=False)
+                yield f"id: {ev.id}\nevent: {ev.type}\ndata: {body}\n\n"
+            if not batch:
+                idle += 1
+                if idle % 15 == 0:
+                    yield ": keep-alive\n\n"
+                await asyncio.sleep(1.0)
+            else:
+                idle = 0
+
+    return StreamingResponse(gen(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,0 +1,32 @@
+"""The platform object: settings, database, city profile and the core services, built once
+per process by create_app or the CLI and handed to whoever needs them."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from onecity.core.auth.service import AuthService
+from onecity.core.db import Database
+from onecity.core.devices.ingest import Ingester
+from onecity.core.devices.service import DeviceService
+from onecity.core.geo import CityProfile
+from onecity.settings import Settings
+
+
+class Platform:
+    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+        self.settings = settings
+        self.db = db or Database(settings.database_url)
+        self.city = CityProfile.load(settings.city)
+
+    @cached_property
+    def auth(self) -> AuthService:
+        return AuthService(self.db, self.settings)
+
+    @cached_property
+    def devices(self) -> DeviceService:
+        return DeviceService(self.db, self.city)
+
+    @cached_property
+    def ingester(self) -> Ingester:
+        return Ingester(self.db, self.settings)

@@ -1,0 +1,61 @@
+"""One typed settings object, read from ONECITY_* environment variables at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me-demo-secret"  # noqa: S105 - the value start-up refuses outside demo/dev
+
+
+class Settings(BaseSettings):
+    """Every knob OneCity reads. Never instantiated at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="ONECITY_", extra="ignore")
+
+    environment: Literal["demo", "dev", "test", "production"] = "dev"
+    database_url: str = "sqlite:///var/onecity.db"
+    secret_key: str = DEFAULT_SECRET
+    city: str = "taipei"
+    # Comma-separated list of modules to mount; core is always mounted.
+    modules: str = ""
+
+    mqtt_host: str = ""
+    mqtt_port: int = 1883
+    mqtt_client_id: str = "onecity-ingester"
+    mqtt_qos: int = Field(1, ge=0, le=2)
+
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    login_max_failures: int = 5
+    login_lock_minutes: int = 10
+    totp_required_roles: str = "admin"
+
+    telemetry_retention_days: int = 400
+    telemetry_max_batch: int = 1000
+    telemetry_future_skew_s: int = 300
+    telemetry_max_age_days: int = 30
+    heartbeat_grace_factor: float = 3.0
+
+    run_workers: bool = False
+    map_tile_url: str = ""
+    media_dir: Path = Path("var/media")
+
+    @property
+    def totp_roles(self) -> frozenset[str]:
+        return frozenset(r.strip() for r in self.totp_required_roles.split(",") if r.strip())
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @model_validator(mode="after")
+    def _enforce_non_default_secret(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEFAULT_SECRET:
+            raise ValueError(
+                "ONECITY_SECRET_KEY is the demo default; set a long random secret for production"
+            )
+        return self

@@ -1,0 +1,1 @@
+"""The dashboard shell: pages, templates and vendored static assets."""
