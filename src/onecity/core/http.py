@@ -57,8 +57,17 @@ def error_body(code: str, detail: str, field: str | None) -> dict[str, Any]:
     return {"error": code, "detail": detail, "field": field}
 
 
+# Pydantic names the union member that failed inside `loc`; a client needs only the field.
+_UNION_TAGS = {"float", "int", "bool", "str", "datetime", "list", "dict", "constrained-int",
+               "constrained-str", "GeoPoint", "none"}
+
+
 def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(x) for x in loc if x not in ("body", "query", "path", "header")]
+    parts = [
+        str(x) for x in loc
+        if x not in ("body", "query", "path", "header", "cookie")
+        and not (isinstance(x, str) and (x in _UNION_TAGS or "[" in x))
+    ]
     out = ""
     for part in parts:
         if part.isdigit():

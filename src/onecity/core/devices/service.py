@@ -262,7 +262,8 @@ class DeviceService:
                 if (b - a) // bms > MAX_POINTS:
                     raise Invalid(f"more than {MAX_POINTS} buckets; use a larger bucket",
                                   field="bucket")
-                bucket = ((Reading.ts_ms / bms) * bms).label("b")
+                # Raw "/" on two integers is integer division on both SQLite and PostgreSQL.
+                bucket = (Reading.ts_ms.op("/")(bms) * bms).label("b")
                 rows2 = s.execute(
                     select(bucket, func.avg(Reading.value), func.min(Reading.value),
                            func.max(Reading.value), func.count())

@@ -1,0 +1,117 @@
+"""Shared fixtures: a migrated database per backend (SQLite file, real PostgreSQL), the app,
+and users of every role."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from onecity.app import create_app
+from onecity.bootstrap import migrate, seed_reference
+from onecity.core.auth.secrets import hash_password
+from onecity.core.models import Base, User
+from onecity.core.platform import Platform
+from onecity.settings import Settings
+
+PG_ADMIN_URL = os.environ.get(
+    "ONECITY_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+PASSWORD = "correct-horse-battery"
+
+
+def _pg_url(name: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A PostgreSQL database of this test run's own, migrated once, dropped at the end."""
+    name = f"onecity_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = _pg_url(name)
+    migrate(url)
+    yield url
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tpl") / "template.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+def _truncate_pg(url: str) -> None:
+    eng = create_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with eng.begin() as c:
+        c.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    eng.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each integration test runs on both databases, each time from an empty schema."""
+    if request.param == "sqlite":
+        dst = tmp_path / "onecity.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), dst)
+        return f"sqlite:///{dst}"
+    url: str = request.getfixturevalue("pg_database")
+    _truncate_pg(url)
+    return url
+
+
+def make_settings(db_url: str, **over: object) -> Settings:
+    base: dict[str, object] = {"environment": "test", "database_url": db_url,
+                               "totp_required_roles": ""}
+    base.update(over)
+    return Settings(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return make_settings(db_url)
+
+
+@pytest.fixture
+def platform(settings: Settings) -> Iterator[Platform]:
+    p = Platform(settings)
+    seed_reference(p)
+    yield p
+    p.db.dispose()
+
+
+@pytest.fixture
+def client(platform: Platform) -> Iterator[TestClient]:
+    with TestClient(create_app(platform.settings, platform)) as c:
+        yield c
+
+
+def add_user(p: Platform, username: str, role: str, department: str | None) -> None:
+    with p.db.session() as s:
+        s.add(User(username=username, display_name=username,
+                   password_hash=hash_password(PASSWORD), role=role,
+                   department_code=department))
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:
+    r = client.post("/api/v1/auth/login", json={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+@pytest.fixture
+def admin(client: TestClient, platform: Platform) -> dict[str, str]:
+    add_user(platform, "root.admin", "admin", "doit")
+    return login(client, "root.admin")
