@@ -73,8 +73,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def make_settings(db_url: str, **over: object) -> Settings:
-    base: dict[str, object] = {"environment": "test", "database_url": db_url,
-                               "totp_required_roles": ""}
+    base: dict[str, object] = {
+        "environment": "test",
+        "database_url": db_url,
+        "totp_required_roles": "",
+    }
     base.update(over)
     return Settings(**base)  # type: ignore[arg-type]
 
@@ -100,9 +103,15 @@ def client(platform: Platform) -> Iterator[TestClient]:
 
 def add_user(p: Platform, username: str, role: str, department: str | None) -> None:
     with p.db.session() as s:
-        s.add(User(username=username, display_name=username,
-                   password_hash=hash_password(PASSWORD), role=role,
-                   department_code=department))
+        s.add(
+            User(
+                username=username,
+                display_name=username,
+                password_hash=hash_password(PASSWORD),
+                role=role,
+                department_code=department,
+            )
+        )
 
 
 def login(client: TestClient, username: str, password: str = PASSWORD) -> dict[str, str]:

@@ -40,8 +40,13 @@ class BodyLimit:
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY:
-                await _send_json(send, 413, error_body(
-                    "too_large", f"request body over {MAX_BODY // 1024 // 1024} MiB", None))
+                await _send_json(
+                    send,
+                    413,
+                    error_body(
+                        "too_large", f"request body over {MAX_BODY // 1024 // 1024} MiB", None
+                    ),
+                )
                 return
         seen = 0
 
@@ -68,9 +73,16 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     import json
 
     raw = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(raw)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(raw)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": raw})
 
 
@@ -109,9 +121,15 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         REQUESTS.labels(request.method, route, str(response.status_code)).inc()
         return response
 
-    for router in (auth_api.router, devices_api.router, alerts_api.router, ops.router,
-                   ngsi.router, pages.router):
+    for router in (
+        auth_api.router,
+        devices_api.router,
+        alerts_api.router,
+        ops.router,
+        ngsi.router,
+        pages.router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(packages=[("onecity.web", "static")]), name="static")
-    app.add_middleware(BodyLimit)  # type: ignore[arg-type]
+    app.add_middleware(BodyLimit)
     return app

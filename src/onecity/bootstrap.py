@@ -72,54 +72,111 @@ def demo_devices(p: Platform, youbike: int, bins: int) -> list[dict[str, object]
         lon, lat = float(st["longitude"]), float(st["latitude"])
         if not _in_bounds(p, lon, lat):
             continue
-        out.append({"id": f"ybk-{st['sno']}", "name": st["sna"].replace("YouBike2.0_", ""),
-                    "type": "bike_dock", "department": "doit", "lon": lon, "lat": lat,
-                    "meta": {"docks": int(st["total"]), "address": st["ar"]}})
+        out.append(
+            {
+                "id": f"ybk-{st['sno']}",
+                "name": st["sna"].replace("YouBike2.0_", ""),
+                "type": "bike_dock",
+                "department": "doit",
+                "lon": lon,
+                "lat": lat,
+                "meta": {"docks": int(st["total"]), "address": st["ar"]},
+            }
+        )
     litter = json.loads((base / "taipei_pedestrian_bins.json").read_text("utf-8"))
     for b in litter[:bins]:
         lon, lat = float(b["longitude"]), float(b["latitude"])
         if not _in_bounds(p, lon, lat):
             continue
-        out.append({"id": b["id"], "name": b["address"], "type": "litter_bin",
-                    "department": "epb", "lon": lon, "lat": lat,
-                    "meta": {"address": b["address"]}})
+        out.append(
+            {
+                "id": b["id"],
+                "name": b["address"],
+                "type": "litter_bin",
+                "department": "epb",
+                "lon": lon,
+                "lat": lat,
+                "meta": {"address": b["address"]},
+            }
+        )
     return out
 
 
 def seed_demo(p: Platform, keys_file: Path, youbike: int = 150, bins: int = 150) -> None:
     """Demo users, devices at real Taipei places with keys (written to keys_file), rules."""
     seed_reference(p)
-    keys: dict[str, str] = (
-        json.loads(keys_file.read_text()) if keys_file.exists() else {}
-    )
+    keys: dict[str, str] = json.loads(keys_file.read_text()) if keys_file.exists() else {}
     with p.db.session() as s:
         for u in DEMO_USERS:
             if s.execute(select(User.id).where(User.username == u.username)).first() is None:
-                s.add(User(username=u.username, display_name=u.username,
-                           password_hash=hash_password(u.password), role=u.role,
-                           department_code=u.department))
+                s.add(
+                    User(
+                        username=u.username,
+                        display_name=u.username,
+                        password_hash=hash_password(u.password),
+                        role=u.role,
+                        department_code=u.department,
+                    )
+                )
         for d in demo_devices(p, youbike, bins):
             if s.get(Device, str(d["id"])) is None:
                 lon, lat = float(d["lon"]), float(d["lat"])  # type: ignore[arg-type]
-                s.add(Device(id=d["id"], name=d["name"], type=d["type"],
-                             department_code=d["department"], lon=lon, lat=lat,
-                             district=p.city.place(lon, lat).district, meta=d["meta"],
-                             heartbeat_s=30))
+                s.add(
+                    Device(
+                        id=d["id"],
+                        name=d["name"],
+                        type=d["type"],
+                        department_code=d["department"],
+                        lon=lon,
+                        lat=lat,
+                        district=p.city.place(lon, lat).district,
+                        meta=d["meta"],
+                        heartbeat_s=30,
+                    )
+                )
             if str(d["id"]) not in keys:
                 s.flush()
                 key_id, secret, full = new_device_key()
-                s.add(DeviceCredential(key_id=key_id, device_id=str(d["id"]),
-                                       secret_hash=token_hash(secret), label="demo"))
+                s.add(
+                    DeviceCredential(
+                        key_id=key_id,
+                        device_id=str(d["id"]),
+                        secret_hash=token_hash(secret),
+                        label="demo",
+                    )
+                )
                 keys[str(d["id"])] = full
         if s.execute(select(AlertRule.id)).first() is None:
-            s.add_all([
-                AlertRule(name="Litter bin nearly full", device_type="litter_bin",
-                          key="fill", direction="above", raise_at=0.8, clear_at=0.5,
-                          severity="warning"),
-                AlertRule(name="Bin fire risk", device_type="litter_bin", key="temperature",
-                          direction="above", raise_at=60, clear_at=45, severity="critical"),
-                AlertRule(name="Dock empty", device_type="bike_dock", key="bikes",
-                          direction="below", raise_at=0, clear_at=2, severity="info"),
-            ])
+            s.add_all(
+                [
+                    AlertRule(
+                        name="Litter bin nearly full",
+                        device_type="litter_bin",
+                        key="fill",
+                        direction="above",
+                        raise_at=0.8,
+                        clear_at=0.5,
+                        severity="warning",
+                    ),
+                    AlertRule(
+                        name="Bin fire risk",
+                        device_type="litter_bin",
+                        key="temperature",
+                        direction="above",
+                        raise_at=60,
+                        clear_at=45,
+                        severity="critical",
+                    ),
+                    AlertRule(
+                        name="Dock empty",
+                        device_type="bike_dock",
+                        key="bikes",
+                        direction="below",
+                        raise_at=0,
+                        clear_at=2,
+                        severity="info",
+                    ),
+                ]
+            )
     keys_file.parent.mkdir(parents=True, exist_ok=True)
     keys_file.write_text(json.dumps(keys, indent=0))

@@ -45,8 +45,14 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the API and dashboard."""
     import uvicorn
 
-    uvicorn.run("onecity.app:create_app", factory=True, host=host, port=port,
-                workers=workers, log_level="info")
+    uvicorn.run(
+        "onecity.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
 
 
 @app.command()
@@ -84,9 +90,17 @@ def demo(
 
     with plat.db.read() as s:
         types = {d.id: d.type for d in s.query(Device).all()}
-    sim = Simulator(load_devices(KEYS_FILE, types, None),
-                    server=f"http://{host}:{port}", seq_file=Path("var/demo-seq.json"))
-    threading.Thread(target=lambda: (time.sleep(2), sim.run(rate)), daemon=True).start()
+    sim = Simulator(
+        load_devices(KEYS_FILE, types, None),
+        server=f"http://{host}:{port}",
+        seq_file=Path("var/demo-seq.json"),
+    )
+
+    def _simulate() -> None:
+        time.sleep(2)  # let the server bind first
+        sim.run(rate)
+
+    threading.Thread(target=_simulate, daemon=True).start()
     uvicorn.run(create_app(settings, plat), host=host, port=port, log_level="warning")
     sim.stopping.set()
 
@@ -104,8 +118,9 @@ def users_create(
     username: str,
     role: Annotated[str, typer.Option(help="admin, operator, crew, officer, …")],
     department: Annotated[str | None, typer.Option(help="department code, e.g. epb")] = None,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
-                                          confirmation_prompt=True)] = "",
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
 ) -> None:
     """Create a user (audited as done by the CLI operator)."""
     from onecity.core.errors import AppError
@@ -113,8 +128,13 @@ def users_create(
 
     p = Platform(Settings())
     try:
-        p.auth.create_user(f"cli:{os.environ.get('USER', 'root')}", username=username,
-                           password=password, role=role, department=department)
+        p.auth.create_user(
+            f"cli:{os.environ.get('USER', 'root')}",
+            username=username,
+            password=password,
+            role=role,
+            department=department,
+        )
     except AppError as e:
         console.print(f"[red]{e.detail}[/red]")
         raise typer.Exit(2) from None
@@ -148,8 +168,12 @@ def devices_simulate(
     if not keys_file.exists():
         console.print(f"[red]{keys_file} not found: run `onecity demo` (or seed) first[/red]")
         raise typer.Exit(2)
-    sim = Simulator(load_devices(keys_file, {}, count), server="" if mqtt else server,
-                    mqtt=mqtt, seq_file=Path("var/sim-seq.json"))
+    sim = Simulator(
+        load_devices(keys_file, {}, count),
+        server="" if mqtt else server,
+        mqtt=mqtt,
+        seq_file=Path("var/sim-seq.json"),
+    )
     with Progress(console=console) as progress:
         task = progress.add_task("sending", total=None)
         t = threading.Thread(target=sim.run, args=(rate, duration), daemon=True)

@@ -38,8 +38,11 @@ class SimDevice:
             if rng.random() < 0.0005:
                 temp = rng.uniform(62, 80)  # something smouldering inside
             self.state.update(fill=fill, temperature=temp)
-            values = {"fill": round(fill, 3), "temperature": round(temp, 1),
-                      "battery": round(max(0.05, 1 - self.seq * 1e-5), 3)}
+            values = {
+                "fill": round(fill, 3),
+                "temperature": round(temp, 1),
+                "battery": round(max(0.05, 1 - self.seq * 1e-5), 3),
+            }
         else:
             docks = self.state.setdefault("docks", float(rng.randint(10, 40)))
             bikes = self.state.get("bikes", float(rng.randint(0, int(docks))))
@@ -50,8 +53,15 @@ class SimDevice:
 
 
 class Simulator:
-    def __init__(self, devices: list[SimDevice], *, server: str = "", mqtt: str = "",
-                 seq_file: Path | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        devices: list[SimDevice],
+        *,
+        server: str = "",
+        mqtt: str = "",
+        seq_file: Path | None = None,
+        seed: int | None = None,
+    ) -> None:
         self.devices = devices
         self.server = server.rstrip("/")
         self.mqtt = mqtt
@@ -107,8 +117,11 @@ class Simulator:
             return
         assert client is not None
         try:
-            r = client.post(f"{self.server}/api/v1/telemetry", json={"messages": d.pending},
-                            headers={"X-Device-Key": d.key})
+            r = client.post(
+                f"{self.server}/api/v1/telemetry",
+                json={"messages": d.pending},
+                headers={"X-Device-Key": d.key},
+            )
         except httpx.HTTPError:
             self.failed += 1
             return  # kept in pending: the next tick retries with the same numbers
@@ -121,9 +134,10 @@ class Simulator:
 
 def _mqtt_client(hostport: str) -> Any:
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
     host, _, port = hostport.partition(":")
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"onecity-sim-{time.time_ns()}")
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"onecity-sim-{time.time_ns()}")
     c.connect(host, int(port or 1883))
     c.loop_start()
     return c

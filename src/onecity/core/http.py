@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -62,7 +63,7 @@ _UNION_TAGS = {"float", "int", "bool", "str", "datetime", "list", "dict", "const
                "constrained-str", "GeoPoint", "none"}
 
 
-def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
+def _loc_to_field(loc: Sequence[Any]) -> str:
     parts = [
         str(x) for x in loc
         if x not in ("body", "query", "path", "header", "cookie")

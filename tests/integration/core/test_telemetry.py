@@ -10,9 +10,17 @@ from onecity.core.platform import Platform
 
 
 def _device(client: TestClient, admin: dict[str, str], device_id: str = "bin-1") -> str:
-    r = client.post("/api/v1/devices", headers=admin, json={
-        "id": device_id, "name": "Bin at City Hall", "type": "litter_bin", "department": "epb",
-        "location": {"type": "Point", "coordinates": [121.5645, 25.0375]}})
+    r = client.post(
+        "/api/v1/devices",
+        headers=admin,
+        json={
+            "id": device_id,
+            "name": "Bin at City Hall",
+            "type": "litter_bin",
+            "department": "epb",
+            "location": {"type": "Point", "coordinates": [121.5645, 25.0375]},
+        },
+    )
     assert r.status_code == 201, r.text
     assert r.json()["district"] == "信義區"
     k = client.post(f"/api/v1/devices/{device_id}/keys", headers=admin, json={"label": "t"})
@@ -23,9 +31,12 @@ def _device(client: TestClient, admin: dict[str, str], device_id: str = "bin-1")
 
 def _msgs(seqs: list[int], value: float = 0.5) -> dict[str, object]:
     now = int(time.time() * 1000)
-    return {"messages": [{"seq": s, "ts": now - 1000 + s, "values": {"fill": value,
-                                                                    "temperature": 20.0}}
-                         for s in seqs]}
+    return {
+        "messages": [
+            {"seq": s, "ts": now - 1000 + s, "values": {"fill": value, "temperature": 20.0}}
+            for s in seqs
+        ]
+    }
 
 
 def _delivery(client: TestClient, admin: dict[str, str], device_id: str = "bin-1") -> dict:
@@ -65,20 +76,30 @@ def test_bad_batches_change_nothing(client: TestClient, admin: dict[str, str]) -
     now = int(time.time() * 1000)
     cases = [
         (b'{"messages": [', 400, None),
-        (b'{"messages": [{"seq": 1, "ts": %d, "values": {"fill": NaN}}]}' % now, 422,
-         "messages[0].values.fill"),
-        (b'{"messages": [{"seq": "x", "ts": %d, "values": {"fill": 1}}]}' % now, 422,
-         "messages[0].seq"),
-        (b'{"messages": [{"seq": 1, "ts": %d, "values": {"fill": 1}}]}' % (now + 3_600_000),
-         422, "messages[0].ts"),
-        (b'{"messages": [{"seq": 1, "ts": 1000, "values": {"fill": 1}}]}', 422,
-         "messages[0].ts"),
-        (b'{"messages": [{"seq": 1, "ts": %d, "values": {"fill": 1}},'
-         b' {"seq": 1, "ts": %d, "values": {"fill": 2}}]}' % (now, now), 422,
-         "messages[1].seq"),
+        (
+            b'{"messages": [{"seq": 1, "ts": %d, "values": {"fill": NaN}}]}' % now,
+            422,
+            "messages[0].values.fill",
+        ),
+        (
+            b'{"messages": [{"seq": "x", "ts": %d, "values": {"fill": 1}}]}' % now,
+            422,
+            "messages[0].seq",
+        ),
+        (
+            b'{"messages": [{"seq": 1, "ts": %d, "values": {"fill": 1}}]}' % (now + 3_600_000),
+            422,
+            "messages[0].ts",
+        ),
+        (b'{"messages": [{"seq": 1, "ts": 1000, "values": {"fill": 1}}]}', 422, "messages[0].ts"),
+        (
+            b'{"messages": [{"seq": 1, "ts": %d, "values": {"fill": 1}},'
+            b' {"seq": 1, "ts": %d, "values": {"fill": 2}}]}' % (now, now),
+            422,
+            "messages[1].seq",
+        ),
         (b'{"messages": []}', 422, "messages"),
-        (b'{"messages": [{"seq": 1, "ts": %d, "values": {}}]}' % now, 422,
-         "messages[0].values"),
+        (b'{"messages": [{"seq": 1, "ts": %d, "values": {}}]}' % now, 422, "messages[0].values"),
     ]
     for body, status, field in cases:
         r = client.post("/api/v1/telemetry", headers=h, content=body)
@@ -97,8 +118,12 @@ def test_keys_unknown_and_revoked(client: TestClient, admin: dict[str, str]) -> 
     key = _device(client, admin)
     assert client.post("/api/v1/telemetry", json=_msgs([1])).status_code == 401
     bogus = "ock_0123456789abcdef_nope"
-    assert client.post("/api/v1/telemetry", headers={"X-Device-Key": bogus},
-                       json=_msgs([1])).status_code == 401
+    assert (
+        client.post(
+            "/api/v1/telemetry", headers={"X-Device-Key": bogus}, json=_msgs([1])
+        ).status_code
+        == 401
+    )
     key_id = key.split("_")[1]
     assert client.delete(f"/api/v1/devices/bin-1/keys/{key_id}", headers=admin).status_code == 204
     r = client.post("/api/v1/telemetry", headers={"X-Device-Key": key}, json=_msgs([1]))
@@ -113,8 +138,9 @@ def test_series_raw_and_downsampled(client: TestClient, admin: dict[str, str]) -
     client.post("/api/v1/telemetry", headers={"X-Device-Key": key}, json={"messages": msgs})
     raw = client.get("/api/v1/devices/bin-1/telemetry", headers=admin, params={"key": "fill"})
     assert raw.status_code == 200 and len(raw.json()["points"]) == 60
-    per_min = client.get("/api/v1/devices/bin-1/telemetry", headers=admin,
-                         params={"key": "fill", "bucket": 60}).json()["points"]
+    per_min = client.get(
+        "/api/v1/devices/bin-1/telemetry", headers=admin, params={"key": "fill", "bucket": 60}
+    ).json()["points"]
     assert len(per_min) == 10
     assert per_min[0]["count"] == 6
     assert abs(per_min[0]["value"] - 0.025) < 1e-9
@@ -125,16 +151,26 @@ def test_threshold_alert_with_hysteresis(
     client: TestClient, admin: dict[str, str], platform: Platform
 ) -> None:
     key = _device(client, admin)
-    r = client.post("/api/v1/alert-rules", headers=admin, json={
-        "name": "Bin full", "key": "fill", "direction": "above", "raise_at": 0.8,
-        "clear_at": 0.5, "device_type": "litter_bin"})
+    r = client.post(
+        "/api/v1/alert-rules",
+        headers=admin,
+        json={
+            "name": "Bin full",
+            "key": "fill",
+            "direction": "above",
+            "raise_at": 0.8,
+            "clear_at": 0.5,
+            "device_type": "litter_bin",
+        },
+    )
     assert r.status_code == 201, r.text
     h = {"X-Device-Key": key}
 
     def send(seq: int, v: float) -> list[dict]:
         client.post("/api/v1/telemetry", headers=h, json=_msgs([seq], v))
         return client.get("/api/v1/alerts", headers=admin, params={"state": "active"}).json()[
-            "items"]
+            "items"
+        ]
 
     assert send(1, 0.85)[0]["message"].startswith("Bin full")
     assert len(send(2, 0.9)) == 1  # still one alert, not a second
