@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,7 +18,7 @@ from onecity.core.auth import api as auth_api
 from onecity.core.devices import api as devices_api
 from onecity.core.http import error_body, install_error_handlers
 from onecity.core.platform import Platform
-from onecity.core.workers import Loop, liveness_loop
+from onecity.core.workers import Loop, liveness_loop, retention_loop
 from onecity.settings import Settings
 from onecity.web import pages
 
@@ -65,6 +65,34 @@ class BodyLimit:
             await _send_json(send, 413, error_body("too_large", "request body too large", None))
 
 
+class Metrics:
+    """Request count and latency per route template, as plain ASGI (no per-request task)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: MutableMapping[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = str(scope.get("method", ""))
+            LATENCY.labels(method, route).observe(time.perf_counter() - t0)
+            REQUESTS.labels(method, route, str(status)).inc()
+
+
 class _TooBig(Exception):
     pass
 
@@ -94,7 +122,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.run_workers:
-            loops.append(liveness_loop(plat))
+            loops.extend([liveness_loop(plat), retention_loop(plat)])
             for loop in loops:
                 loop.start()
         yield
@@ -112,15 +140,6 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.state.platform = plat
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def _metrics(request: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        LATENCY.labels(request.method, route).observe(time.perf_counter() - t0)
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        return response
-
     for router in (
         auth_api.router,
         devices_api.router,
@@ -132,4 +151,5 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         app.include_router(router)
     app.mount("/static", StaticFiles(packages=[("onecity.web", "static")]), name="static")
     app.add_middleware(BodyLimit)
+    app.add_middleware(Metrics)
     return app

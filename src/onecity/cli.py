@@ -19,10 +19,12 @@ db_app = typer.Typer(help="Database schema.")
 users_app = typer.Typer(help="People and access.")
 devices_app = typer.Typer(help="Devices.")
 audit_app = typer.Typer(help="The audit log.")
+telemetry_app = typer.Typer(help="Telemetry storage.")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(devices_app, name="devices")
 app.add_typer(audit_app, name="audit")
+app.add_typer(telemetry_app, name="telemetry")
 console = Console()
 
 KEYS_FILE = Path("var/demo-device-keys.json")
@@ -204,3 +206,17 @@ def audit_verify() -> None:
         console.print(f"[red]record {f.seq}: {f.problem}[/red]")
     console.print(f"[red]audit log TAMPERED: {len(findings)} problem(s) in {n} records[/red]")
     raise typer.Exit(1)
+
+
+@telemetry_app.command("purge")
+def telemetry_purge(
+    days: Annotated[int | None, typer.Option(help="default: ONECITY_TELEMETRY_RETENTION_DAYS")] = None,
+) -> None:
+    """Delete readings older than the retention period."""
+    from onecity.core.db import Database
+    from onecity.core.devices.retention import purge
+
+    s = Settings()
+    keep = days or s.telemetry_retention_days
+    n = purge(Database(s.database_url), keep)
+    console.print(f"deleted {n} readings older than {keep} days")

@@ -34,3 +34,9 @@ class Loop(threading.Thread):
 
 def liveness_loop(p: Platform, every_s: float = 5.0) -> Loop:
     return Loop("liveness", every_s, p.devices.mark_offline)
+
+
+def retention_loop(p: Platform, every_s: float = 3600.0) -> Loop:
+    from onecity.core.devices.retention import purge
+
+    return Loop("retention", every_s, lambda: purge(p.db, p.settings.telemetry_retention_days))

@@ -1,0 +1,35 @@
+"""Telemetry retention: readings older than the configured number of days are deleted in
+bounded chunks, so a purge never holds a long lock on a busy table. Delivery accounts are
+kept: they count what was received, not what is still stored. On TimescaleDB a deployment
+would use a retention policy (drop_chunks) instead; this is the portable path."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import text
+
+from onecity.core.db import Database
+
+CHUNK = 20_000
+
+
+def purge(db: Database, retention_days: int, now_ms: int | None = None) -> int:
+    """Delete readings older than `retention_days`; returns how many were deleted."""
+    if retention_days < 1:
+        raise ValueError("retention must be at least one day")
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    cutoff = now - retention_days * 86_400_000
+    # ctid and rowid are each engine's physical row id: the cheapest way to delete a chunk.
+    rid = "ctid" if db.dialect == "postgresql" else "rowid"
+    stmt = text(
+        f"DELETE FROM readings WHERE {rid} IN "  # noqa: S608 - rid is one of two constants
+        f"(SELECT {rid} FROM readings WHERE ts_ms < :cutoff LIMIT :n)"
+    )
+    total = 0
+    while True:
+        with db.session() as s:
+            n = s.execute(stmt, {"cutoff": cutoff, "n": CHUNK}).rowcount
+        total += n
+        if n < CHUNK:
+            return total
