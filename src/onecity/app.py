@@ -13,7 +13,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onecity import __version__
-from onecity.core import alerts_api, ngsi, ops
+from onecity.core import alerts_api, modules, ngsi, ops
 from onecity.core.auth import api as auth_api
 from onecity.core.devices import api as devices_api
 from onecity.core.http import error_body, install_error_handlers
@@ -149,6 +149,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         pages.router,
     ):
         app.include_router(router)
+    app.state.modules = modules.load(settings.modules)
+    for module in app.state.modules:
+        for router in module.routers:
+            app.include_router(router)
     app.mount("/static", StaticFiles(packages=[("onecity.web", "static")]), name="static")
     app.add_middleware(BodyLimit)
     app.add_middleware(Metrics)
