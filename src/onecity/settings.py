@@ -42,6 +42,7 @@ class Settings(BaseSettings):
 
     run_workers: bool = False
     map_tile_url: str = ""
+    map_tile_attribution: str = ""
     media_dir: Path = Path("var/media")
 
     @property

@@ -1,0 +1,133 @@
+/* One device: details, delivery accounts (what was received, duplicated, lost, rejected),
+   latest values, a telemetry chart with CSV export, and its active alerts. */
+(function () {
+  "use strict";
+  const { page, t, el, api, show } = OC;
+  const id = page.device_id;
+  const base = "/api/v1/devices/" + encodeURIComponent(id);
+  const REFRESH_MS = 30000;
+  const devFresh = new OC.Freshness("device");
+  const chartFresh = new OC.Freshness("chart");
+  const alertFresh = new OC.Freshness("device-alerts");
+  const keySel = document.getElementById("chart-key");
+  const rangeSel = document.getElementById("chart-range");
+  const csv = document.getElementById("csv");
+  const errorBox = document.getElementById("dev-error");
+  const $ = (x) => document.getElementById(x);
+
+  function renderHeader(d) {
+    $("dev-name").textContent = d.name;
+    document.title = d.name + " · " + document.title.split(" · ").slice(1).join(" · ");
+    $("dev-sub").textContent = [OC.typeName(d.type), d.district, OC.deptName(d.department), d.id].filter(Boolean).join(" · ");
+    const conn = $("dev-conn");
+    conn.hidden = false;
+    conn.className = "conn conn-" + d.connectivity;
+    conn.textContent = t("conn." + d.connectivity);
+  }
+
+  function renderDelivery(a) {
+    for (const k of ["received", "readings", "duplicates", "gaps", "rejected"]) $("d-" + k).textContent = OC.num(a[k]);
+    const expected = a.first_seq != null ? a.last_seq - a.first_seq + 1 : 0;
+    $("d-loss").textContent = expected ? ((100 * a.gaps) / expected).toFixed(a.gaps ? 2 : 0) + " %" : "–";
+    $("s-gaps").classList.toggle("bad", a.gaps > 0);
+    $("s-loss").classList.toggle("bad", a.gaps > 0);
+    $("s-rejected").classList.toggle("bad", a.rejected > 0);
+    $("s-duplicates").classList.toggle("warn", a.duplicates > 0);
+    $("d-seq").textContent = a.first_seq != null ? t("delivery.seq_range", { first: a.first_seq, last: a.last_seq }) : t("delivery.no_data");
+  }
+
+  function renderLatest(latest) {
+    const keys = Object.keys(latest).sort();
+    $("latest").replaceChildren(
+      ...keys.map((k) =>
+        el("tr", {}, el("th", { scope: "row", text: k }), el("td", { class: "num", text: OC.num(latest[k].value) }), el("td", { text: OC.dateTime(latest[k].ts) }))
+      )
+    );
+    $("latest-none").hidden = keys.length > 0;
+    const chosen = keySel.value;
+    if (keys.join() !== Array.from(keySel.options, (o) => o.value).join()) {
+      keySel.replaceChildren(...keys.map((k) => el("option", { value: k, text: k })));
+      if (keys.includes(chosen)) keySel.value = chosen;
+    }
+  }
+
+  function renderDetails(d) {
+    const rows = [
+      ["device.id", d.id],
+      ["device.type", OC.typeName(d.type)],
+      ["device.department", OC.deptName(d.department)],
+      ["device.district", d.district || "–"],
+      ["device.status", t("status." + d.status)],
+      ["device.connectivity", t("conn." + d.connectivity)],
+      ["device.heartbeat", t("device.heartbeat_s", { s: d.heartbeat_s })],
+      ["device.last_seen", d.last_seen_at ? OC.dateTime(d.last_seen_at) : t("map.never")],
+      ["device.location", d.location ? d.location.coordinates.map((c) => c.toFixed(6)).join(", ") : "–"],
+    ];
+    $("details").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: t(k) }), el("dd", { text: v })]));
+  }
+
+  async function loadDevice() {
+    try {
+      const d = await api(base);
+      show(errorBox, "");
+      renderHeader(d);
+      renderDelivery(d.delivery);
+      renderLatest(d.latest);
+      renderDetails(d);
+      devFresh.mark();
+      return d;
+    } catch (err) {
+      show(errorBox, err.status === 404 ? t("device.not_found") : t("err.generic", { detail: err.detail }));
+      return null;
+    }
+  }
+
+  async function loadChart() {
+    const key = keySel.value;
+    const figure = $("chart");
+    if (csv) csv.hidden = !key;
+    if (!key) {
+      figure.replaceChildren(el("p", { class: "empty", text: t("chart.no_keys") }));
+      return;
+    }
+    const spanS = Number(rangeSel.value);
+    const bucket = spanS > 86400 ? 600 : 60;
+    const end = new Date();
+    const start = new Date(end.getTime() - spanS * 1000);
+    const q = new URLSearchParams({ key: key, bucket: String(bucket), from: start.toISOString(), to: end.toISOString() });
+    if (csv) csv.href = base + "/telemetry.csv?" + new URLSearchParams({ key: key, from: start.toISOString(), to: end.toISOString() });
+    try {
+      const r = await api(base + "/telemetry?" + q);
+      OC.lineChart(figure, r.points, { key: key, start: start, end: end, bucketS: bucket });
+      chartFresh.mark(r.as_of);
+    } catch (err) {
+      figure.replaceChildren(el("p", { class: "error", text: t("err.generic", { detail: err.detail }) }));
+    }
+  }
+
+  async function loadAlerts() {
+    try {
+      const r = await api("/api/v1/alerts?" + new URLSearchParams({ state: "active", device_id: id }));
+      $("dev-alerts").replaceChildren(...r.items.map((a) => OC.alertItem(a, { device: false })));
+      $("dev-alerts-none").hidden = r.items.length > 0;
+      alertFresh.mark(r.as_of);
+    } catch (err) {
+      show(errorBox, t("err.generic", { detail: err.detail }));
+    }
+  }
+
+  async function loadAll() {
+    if (await loadDevice()) await Promise.all([loadChart(), loadAlerts()]);
+  }
+  const reload = OC.debounce(loadAll, 250);
+  keySel.addEventListener("change", loadChart);
+  rangeSel.addEventListener("change", loadChart);
+  const mine = (ev) => ev.payload && ev.payload.device_id === id;
+  ["device.online", "device.offline", "alert.opened", "alert.acknowledged", "alert.resolved"].forEach((type) =>
+    OC.live.on(type, (ev) => mine(ev) && reload())
+  );
+  OC.live.on("connected", reload);
+  setInterval(loadAll, REFRESH_MS);
+  loadAll();
+  OC.live.start();
+})();

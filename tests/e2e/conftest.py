@@ -1,0 +1,164 @@
+"""A real OneCity server on a free port (uvicorn in a thread, its own SQLite file, the demo
+city seeded) and, for tests marked `browser`, Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import select, update
+
+from onecity.app import create_app
+from onecity.bootstrap import migrate, seed_demo
+from onecity.core.db import utcnow
+from onecity.core.models import AuthSession, Device, User
+from onecity.core.platform import Platform
+from onecity.settings import Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+SHOTS = Path(__file__).parent / "screenshots"
+PASSWORD = "onecity-demo"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    platform: Platform
+    keys: dict[str, str]
+    seqs: dict[str, int]
+
+    def post_telemetry(
+        self, device_id: str, values: dict[str, float], *, ago_s: float = 0.0, skip: int = 0
+    ) -> dict[str, Any]:
+        """One message from a device, with its key and the next sequence number (or `skip`
+        numbers further on, as if messages were lost on the way)."""
+        seq = self.seqs.get(device_id, 0) + 1 + skip
+        self.seqs[device_id] = seq
+        ts = int((time.time() - ago_s) * 1000)
+        r = httpx.post(
+            f"{self.url}/api/v1/telemetry",
+            headers={"X-Device-Key": self.keys[device_id]},
+            json={"messages": [{"seq": seq, "ts": ts, "values": values}]},
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    def age_sessions(self, username: str, minutes: float) -> None:
+        """Make the user's sessions look idle for `minutes` (as if nobody touched them)."""
+        past = utcnow() - timedelta(minutes=minutes)
+        with self.platform.db.session() as s:
+            uid = s.execute(select(User.id).where(User.username == username)).scalar_one()
+            s.execute(
+                update(AuthSession).where(AuthSession.user_id == uid).values(last_seen_at=past)
+            )
+
+    def miss_heartbeat(self, device_id: str) -> None:
+        """Move the device's heartbeat deadline into the past; the liveness loop (every 5 s)
+        then declares it offline, as if it had gone quiet."""
+        with self.platform.db.session() as s:
+            s.execute(
+                update(Device)
+                .where(Device.id == device_id)
+                .values(offline_after=utcnow() - timedelta(seconds=1))
+            )
+
+    def token(self, username: str) -> str:
+        r = httpx.post(
+            f"{self.url}/api/v1/auth/login",
+            json={"username": username, "password": PASSWORD},
+            timeout=10,
+        )
+        assert r.status_code == 200, r.text
+        token: str = r.json()["token"]
+        return token
+
+    def bins(self) -> list[str]:
+        return sorted(k for k in self.keys if not k.startswith("ybk-"))
+
+    def docks(self) -> list[str]:
+        return sorted(k for k in self.keys if k.startswith("ybk-"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    folder = tmp_path_factory.mktemp("e2e")
+    url = f"sqlite:///{folder / 'onecity.db'}"
+    migrate(url)
+    settings = Settings(
+        environment="test", database_url=url, totp_required_roles="", run_workers=True
+    )
+    platform = Platform(settings)
+    keys_file = folder / "keys.json"
+    seed_demo(platform, keys_file, youbike=40, bins=40)
+    app = create_app(settings, platform)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
+        )
+    )
+    thread = threading.Thread(target=server.run, name="e2e-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive(), "the server thread died during start-up"
+        assert time.monotonic() < deadline, "the server did not start in 20 s"
+        time.sleep(0.05)
+    keys: dict[str, str] = json.loads(keys_file.read_text())
+    yield LiveServer(f"http://127.0.0.1:{port}", platform, keys, {})
+    server.should_exit = True
+    thread.join(timeout=10)
+    platform.db.dispose()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "Debian chromium is not installed at /usr/bin/chromium "
+            "(`make browser` or `make test` installs it)"
+        )
+    if shutil.which(str(CHROMIUM)) is None:
+        pytest.skip(f"{CHROMIUM} is not executable")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("the playwright package is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def shots() -> Path:
+    SHOTS.mkdir(exist_ok=True)
+    return SHOTS
