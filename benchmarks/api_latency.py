@@ -20,14 +20,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import print_json, print_table, served, temp_pg_database  # noqa: E402
-
-from onecity.bootstrap import migrate, seed_reference  # noqa: E402
-from onecity.core.auth.secrets import hash_password  # noqa: E402
-from onecity.core.devices.ingest import Msg  # noqa: E402
-from onecity.core.models import Device, User  # noqa: E402
-from onecity.core.platform import Platform  # noqa: E402
-from onecity.settings import Settings  # noqa: E402
+from _common import print_json, print_table, served, temp_pg_database
+from onecity.bootstrap import migrate, seed_reference
+from onecity.core.auth.secrets import hash_password
+from onecity.core.devices.ingest import Msg
+from onecity.core.models import Device, User
+from onecity.core.platform import Platform
+from onecity.settings import Settings
 
 
 def seed(url: str, devices: int) -> list[str]:

@@ -146,10 +146,15 @@ def users_create(
 @users_app.command("totp")
 def users_totp(username: str) -> None:
     """Enrol (or re-enrol) a TOTP second factor and print the secret."""
+    from onecity.core.errors import AppError
     from onecity.core.platform import Platform
 
     p = Platform(Settings())
-    secret = p.auth.enrol_totp(f"cli:{os.environ.get('USER', 'root')}", username)
+    try:
+        secret = p.auth.enrol_totp(f"cli:{os.environ.get('USER', 'root')}", username)
+    except AppError as e:
+        console.print(f"[red]{e.detail}[/red]")
+        raise typer.Exit(2) from None
     console.print(f"TOTP secret for {username}: [bold]{secret}[/bold]")
 
 
@@ -210,7 +215,9 @@ def audit_verify() -> None:
 
 @telemetry_app.command("purge")
 def telemetry_purge(
-    days: Annotated[int | None, typer.Option(help="default: ONECITY_TELEMETRY_RETENTION_DAYS")] = None,
+    days: Annotated[
+        int | None, typer.Option(help="default: ONECITY_TELEMETRY_RETENTION_DAYS")
+    ] = None,
 ) -> None:
     """Delete readings older than the retention period."""
     from onecity.core.db import Database

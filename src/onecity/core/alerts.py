@@ -194,7 +194,9 @@ def transition(
 
 
 def get(session: Session, alert_id: int) -> Alert:
-    alert = session.get(Alert, alert_id)
+    """The alert, locked until the unit of work ends: two people acting on it at once are
+    serialised, so the second sees the first's change (and gets a 409), not a stale copy."""
+    alert = session.get(Alert, alert_id, with_for_update=True)
     if alert is None:
         raise NotFound(f"no alert {alert_id}")
     return alert

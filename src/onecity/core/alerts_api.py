@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
@@ -13,11 +13,13 @@ from onecity.core import alerts, audit
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import utcnow
 from onecity.core.errors import NotFound
-from onecity.core.http import platform, principal, source
+from onecity.core.http import MAX_INT32, platform, principal, reject_nul, source
 from onecity.core.models import Alert, AlertRule, Device
 from onecity.core.platform import Platform
 
-router = APIRouter(prefix="/api/v1", tags=["alerts"])
+router = APIRouter(prefix="/api/v1", tags=["alerts"], dependencies=[Depends(reject_nul)])
+
+AlertId = Annotated[int, Path(ge=1, le=MAX_INT32)]
 
 
 class AlertOut(BaseModel):
@@ -77,7 +79,7 @@ def list_alerts(
     p: Platform = Depends(platform),
     state: Literal["open", "acknowledged", "resolved", "active"] | None = "active",
     device_id: Annotated[str | None, Query(max_length=64)] = None,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_INT32)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AlertPage:
     require(who, Perm.ALERTS_READ)
@@ -113,13 +115,13 @@ def _act(alert_id: int, action: Literal["acknowledge", "resolve"], who: Principa
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
-def acknowledge(alert_id: int, request: Request, who: Principal = Depends(principal),
+def acknowledge(alert_id: AlertId, request: Request, who: Principal = Depends(principal),
                 p: Platform = Depends(platform)) -> AlertOut:
     return _act(alert_id, "acknowledge", who, p, source(request))
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
-def resolve(alert_id: int, request: Request, who: Principal = Depends(principal),
+def resolve(alert_id: AlertId, request: Request, who: Principal = Depends(principal),
             p: Platform = Depends(platform)) -> AlertOut:
     return _act(alert_id, "resolve", who, p, source(request))
 

@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from onecity.core.db import utcnow
@@ -54,19 +56,26 @@ def append(
     detail: dict[str, Any] | None = None,
 ) -> AuditRecord:
     """Add one record in the caller's transaction (it commits with the change it describes)."""
-    head = session.execute(
+    bump = (
         update(AuditHead)
         .where(AuditHead.id == 1)
         .values(seq=AuditHead.seq + 1)
         .returning(AuditHead.seq, AuditHead.last_hash)
-    ).one_or_none()
+    )
+    head = session.execute(bump).one_or_none()
     if head is None:
-        session.add(AuditHead(id=1, seq=1, last_hash=GENESIS))
-        session.flush()
-        seq, prev = 1, GENESIS
-    else:
-        seq, prev = int(head[0]), str(head[1])
-    at = utcnow().replace(microsecond=(utcnow().microsecond // 1000) * 1000)
+        # The very first record. Two first appenders may race: ON CONFLICT makes the loser
+        # wait for the winner's head row and then take the next number after it.
+        dialect = session.get_bind().dialect.name
+        ins = pg_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(
+            ins(AuditHead).values(id=1, seq=0, last_hash=GENESIS)
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        head = session.execute(bump).one()
+    seq, prev = int(head[0]), str(head[1])
+    now = utcnow()
+    at = now.replace(microsecond=(now.microsecond // 1000) * 1000)
     fields: dict[str, Any] = {
         "seq": seq,
         "at": at,
@@ -120,6 +129,8 @@ def verify(session: Session) -> tuple[int, list[Finding]]:
         prev = rec.hash
         expected_seq = rec.seq + 1
     head = session.get(AuditHead, 1)
+    if head is None and count:
+        findings.append(Finding(expected_seq - 1, "chain tip (audit_head) deleted"))
     if head is not None:
         if head.seq >= expected_seq:
             for missing in range(expected_seq, head.seq + 1):

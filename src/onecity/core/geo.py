@@ -143,7 +143,9 @@ class CityProfile:
         }
 
 
-def point_from_geojson(obj: dict[str, Any] | None, field_name: str = "location") -> tuple[float, float]:
+def point_from_geojson(
+    obj: dict[str, Any] | None, field_name: str = "location"
+) -> tuple[float, float]:
     if obj is None or obj.get("type") != "Point":
         raise Invalid("expected a GeoJSON Point", field=field_name)
     coords = obj.get("coordinates")
@@ -174,8 +176,13 @@ def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 
 
 def bbox_around(lon: float, lat: float, radius_m: float) -> tuple[float, float, float, float]:
-    dlat = math.degrees(radius_m / EARTH_RADIUS_M)
-    dlon = dlat / max(math.cos(math.radians(lat)), 1e-6)
+    """A box holding every point within radius_m of (lon, lat), for a cheap index pre-filter."""
+    delta = radius_m / EARTH_RADIUS_M
+    dlat = math.degrees(delta)
+    # The circle's widest point is not due east: its longitude offset is asin(sin d / cos lat),
+    # a little more than d / cos lat. A circle reaching over a pole spans every longitude.
+    reach = math.sin(min(delta, math.pi / 2)) / max(math.cos(math.radians(lat)), 1e-12)
+    dlon = 180.0 if delta >= math.pi / 2 or reach >= 1 else math.degrees(math.asin(reach))
     return lon - dlon, lat - dlat, lon + dlon, lat + dlat
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from onecity.core.auth.permissions import Principal
-from onecity.core.errors import AppError, Unauthenticated
+from onecity.core.errors import AppError, Invalid, Unauthenticated
 from onecity.core.platform import Platform
 
 SESSION_COOKIE = "onecity_session"
@@ -52,6 +53,57 @@ def device_key(request: Request, p: Platform = Depends(platform)) -> str:
         raise Unauthenticated("send the device key in the X-Device-Key header",
                               code="no_device_key")
     return p.devices.authenticate_key(key)
+
+
+# Largest ids the tables can hold: alerts use INTEGER, the audit sequence BIGINT. Bounding
+# path and query ids by them keeps an absurd number a 422 instead of a database error.
+MAX_INT32 = 2**31 - 1
+MAX_INT64 = 2**63 - 1
+
+
+def _nul_path(doc: Any) -> str | None:
+    """Where in a parsed JSON document the first string (or key) with a NUL character is.
+    Iterative, so a deeply nested document cannot exhaust the stack."""
+    todo: list[tuple[Any, str]] = [(doc, "")]
+    while todo:
+        value, at = todo.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return at
+        elif isinstance(value, list):
+            todo.extend((item, f"{at}[{i}]") for i, item in reversed(list(enumerate(value))))
+        elif isinstance(value, dict):
+            for k in value:
+                if "\x00" in k:
+                    return f"{at}.{k}" if at else k
+            todo.extend((item, f"{at}.{k}" if at else k)
+                        for k, item in reversed(list(value.items())))
+    return None
+
+
+async def reject_nul(request: Request) -> None:
+    """PostgreSQL text cannot hold a NUL character, so refuse one at the door (422, naming the
+    field) rather than fail in the database (500). Applies to path, query and JSON body."""
+    where: str | None = None
+    for name, value in request.path_params.items():
+        if "\x00" in str(value):
+            where = name
+    for name, value in request.query_params.multi_items():
+        if where is None and ("\x00" in name or "\x00" in value):
+            where = name
+    if where is None and "\x00" in request.scope.get("path", ""):
+        where = "path"
+    if where is None and "json" in request.headers.get("content-type", ""):
+        body = await request.body()
+        if b"\\u0000" in body:  # only then is a (slower) walk of the document needed
+            try:
+                where = _nul_path(json.loads(body))
+            except (ValueError, RecursionError):
+                return  # body validation answers malformed JSON itself
+    if where is not None:
+        field = where.replace("\x00", "\\u0000") or None
+        raise Invalid(f"{field or 'request body'}: contains a NUL character (\\u0000), "
+                      "which cannot be stored", field=field)
 
 
 def error_body(code: str, detail: str, field: str | None) -> dict[str, Any]:
@@ -100,7 +152,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        codes = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed",
+                 413: "too_large"}
         return JSONResponse(
             error_body(codes.get(exc.status_code, "http_error"), str(exc.detail), None),
             exc.status_code,

@@ -15,17 +15,24 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from onecity.core.auth.permissions import Perm, Principal, require
-from onecity.core.errors import Invalid, NotFound
+from onecity.core.errors import AppError, NotFound
 from onecity.core.geo import bbox_around, haversine_m
-from onecity.core.http import platform, principal
+from onecity.core.http import platform, principal, reject_nul
 from onecity.core.models import Device
 from onecity.core.platform import Platform
 
-router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"])
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], dependencies=[Depends(reject_nul)])
 
 CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
 URN = "urn:ngsi-ld:Device:"
 _NEAR = re.compile(r"^near;maxDistance==(\d+(\.\d+)?)$")
+
+
+class BadRequestData(AppError):
+    """NGSI-LD's own name for a malformed query, which the specification answers with 400."""
+
+    status = 400
+    code = "BadRequestData"
 
 
 def entity(d: Device, key_values: bool) -> dict[str, Any]:
@@ -60,8 +67,8 @@ def _ld(body: Any) -> JSONResponse:
 def query_entities(
     who: Principal = Depends(principal),
     p: Platform = Depends(platform),
-    type: Annotated[str | None, Query(max_length=200)] = None,  # noqa: A002 - NGSI-LD's word
-    id: Annotated[str | None, Query(max_length=2000)] = None,  # noqa: A002
+    type: Annotated[str | None, Query(max_length=200)] = None,  # NGSI-LD's parameter names
+    id: Annotated[str | None, Query(max_length=2000)] = None,
     georel: Annotated[str | None, Query(max_length=100)] = None,
     geometry: Annotated[str | None, Query(max_length=20)] = None,
     coordinates: Annotated[str | None, Query(max_length=200)] = None,
@@ -71,8 +78,8 @@ def query_entities(
 ) -> JSONResponse:
     require(who, Perm.DEVICES_READ)
     if not type and not id and not georel:
-        raise Invalid("give at least one of type, id or a geo-query (NGSI-LD §6.4.3.2)",
-                      field="type", code="BadRequestData")
+        raise BadRequestData("give at least one of type, id or a geo-query (NGSI-LD §6.4.3.2)",
+                             field="type")
     kv = "keyValues" in (options or "").split(",")
     q = select(Device)
     if not who.city_wide:
@@ -82,25 +89,27 @@ def query_entities(
         if "Device" not in types:
             return _ld([])
     if id:
-        ids = [i.strip() for i in id.split(",") if i.strip()]
-        if any(not i.startswith(URN) for i in ids):
+        # An id that is not a Device URN matches nothing, but does not hide the others.
+        ids = [i.strip()[len(URN):] for i in id.split(",") if i.strip().startswith(URN)]
+        if not ids:
             return _ld([])
-        q = q.where(Device.id.in_([i[len(URN):] for i in ids]))
+        q = q.where(Device.id.in_(ids))
     near: tuple[float, float, float] | None = None
     if georel:
         m = _NEAR.match(georel)
         if not m or geometry != "Point" or not coordinates:
-            raise Invalid("only georel=near;maxDistance==M with geometry=Point and "
-                          "coordinates=[lon,lat] is supported", field="georel",
-                          code="BadRequestData")
+            raise BadRequestData("only georel=near;maxDistance==M with geometry=Point and "
+                                 "coordinates=[lon,lat] is supported", field="georel")
         try:
-            lon, lat = (float(v) for v in json.loads(coordinates))
-        except (ValueError, TypeError):
-            raise Invalid("coordinates must be [lon,lat]", field="coordinates",
-                          code="BadRequestData") from None
+            point = json.loads(coordinates)
+        except (ValueError, RecursionError):
+            point = None
+        if not (isinstance(point, list) and len(point) == 2 and all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in point)):
+            raise BadRequestData("coordinates must be [lon,lat] numbers", field="coordinates")
+        lon, lat = float(point[0]), float(point[1])
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            raise Invalid("coordinates out of range", field="coordinates",
-                          code="BadRequestData")
+            raise BadRequestData("coordinates out of range", field="coordinates")
         near = (lon, lat, float(m.group(1)))
         w, s_, e, n = bbox_around(lon, lat, near[2])
         q = q.where(Device.lon.between(w, e), Device.lat.between(s_, n))

@@ -17,11 +17,11 @@ from sqlalchemy import select, text
 from onecity.core import audit, events
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.errors import Invalid
-from onecity.core.http import platform, principal
+from onecity.core.http import MAX_INT64, platform, principal, reject_nul
 from onecity.core.models import AuditRecord
 from onecity.core.platform import Platform
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], dependencies=[Depends(reject_nul)])
 
 
 @router.get("/healthz")
@@ -114,7 +114,7 @@ class VerifyOut(BaseModel):
 def audit_list(
     who: Principal = Depends(principal),
     p: Platform = Depends(platform),
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_INT64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditOut]:
     require(who, Perm.AUDIT_READ)
@@ -141,13 +141,14 @@ async def event_stream(
     request: Request,
     who: Principal = Depends(principal),
     p: Platform = Depends(platform),
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_INT64)] = None,
 ) -> StreamingResponse:
     """Server-sent events from the outbox, filtered to what the caller may see. Resumable
     with the standard Last-Event-ID header."""
     require(who, Perm.ALERTS_READ)
     header = request.headers.get("last-event-id", "")
-    start = after if after is not None else (int(header) if header.isdigit() else None)
+    resume = int(header) if header.isdigit() and len(header) < 19 else None
+    start = after if after is not None else resume
     if start is None:
         start = await asyncio.to_thread(events.last_id, p.db)
 

@@ -29,7 +29,7 @@ def test_dependencies_come_first() -> None:
 
 
 def test_missing_dependency_is_named() -> None:
-    with pytest.raises(ValueError, match="fake_b.*fake_a"):
+    with pytest.raises(ValueError, match=r"fake_b.*fake_a"):
         load("fake_b")
 
 

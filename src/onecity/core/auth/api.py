@@ -9,11 +9,11 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import select
 
 from onecity.core.auth.permissions import Perm, Principal, require
-from onecity.core.http import SESSION_COOKIE, platform, principal, source
+from onecity.core.http import SESSION_COOKIE, platform, principal, reject_nul, source
 from onecity.core.models import User
 from onecity.core.platform import Platform
 
-router = APIRouter(prefix="/api/v1", tags=["auth"])
+router = APIRouter(prefix="/api/v1", tags=["auth"], dependencies=[Depends(reject_nul)])
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
@@ -27,7 +27,7 @@ class LoginIn(BaseModel):
 
 class LoginOut(BaseModel):
     token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth 2 token type, not a secret
     idle_timeout_s: int
     username: str
     role: str
@@ -138,6 +138,7 @@ def enrol_totp(username: str, request: Request, who: Principal = Depends(princip
         require(who, Perm.USERS_ADMIN)
     import pyotp
 
-    secret = p.auth.enrol_totp(who.username, username, source(request))
+    secret = p.auth.enrol_totp(who.username, username, source(request),
+                               may_replace=who.can(Perm.USERS_ADMIN))
     uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="OneCity")
     return TotpOut(username=username, secret=secret, otpauth_uri=str(uri))

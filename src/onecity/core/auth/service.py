@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
 
 from onecity.core import audit
 from onecity.core.auth.permissions import Principal, Role
@@ -19,7 +19,14 @@ from onecity.core.auth.secrets import (
     token_hash,
 )
 from onecity.core.db import Database, utcnow
-from onecity.core.errors import Conflict, Invalid, Locked, NotFound, Unauthenticated
+from onecity.core.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    Locked,
+    NotFound,
+    Unauthenticated,
+)
 from onecity.core.models import AuthSession, Department, User
 from onecity.settings import Settings
 
@@ -46,9 +53,14 @@ class AuthService:
     ) -> LoginResult:
         now = utcnow()
         with self.db.session() as s:
-            user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
+            # Locked for the whole attempt: concurrent wrong passwords must each count, not
+            # overwrite one another's failed_logins (SQLite's BEGIN IMMEDIATE does the same).
+            user = s.execute(
+                select(User).where(User.username == username).with_for_update()
+            ).scalar_one_or_none()
             if user is not None and user.locked_until is not None and user.locked_until > now:
                 audit.append(s, actor=username, action="login", outcome="locked", source=source)
+                s.commit()  # the refusal is evidence too: keep its audit record
                 minutes = int((user.locked_until - now).total_seconds() // 60) + 1
                 raise Locked(
                     f"too many failed logins; try again in {minutes} minute(s)",
@@ -79,6 +91,9 @@ class AuthService:
                         code="totp_enrolment_required",
                     )
                 if not totp:
+                    audit.append(s, actor=username, action="login", outcome="denied",
+                                 source=source, detail={"reason": "totp missing"})
+                    s.commit()
                     raise Unauthenticated(
                         "enter the 6-digit code from your authenticator app",
                         code="totp_required", field="totp",
@@ -181,7 +196,11 @@ class AuthService:
                 display_name=display_name or username,
             )
             s.add(user)
-            s.flush()
+            try:
+                s.flush()
+            except IntegrityError:
+                # A concurrent create of the same username committed first.
+                raise Conflict(f"user '{username}' already exists", field="username") from None
             audit.append(s, actor=actor, action="user.create", target=username, source=source,
                          detail={"role": role, "department": department})
         return user
@@ -205,12 +224,18 @@ class AuthService:
                                                               "department": department}})
         return user
 
-    def enrol_totp(self, actor: str, username: str, source: str = "") -> str:
+    def enrol_totp(self, actor: str, username: str, source: str = "",
+                   *, may_replace: bool = True) -> str:
+        """A new TOTP secret for the user. `may_replace=False` (people enrolling themselves)
+        refuses to overwrite an existing one: else a stolen session could swap the factor."""
         secret = new_totp_secret()
         with self.db.session() as s:
             user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
             if user is None:
                 raise NotFound(f"no user '{username}'")
+            if user.totp_secret is not None and not may_replace:
+                raise Forbidden("a TOTP factor is already enrolled; ask an administrator to "
+                                "reset it", code="totp_already_enrolled")
             user.totp_secret = secret
             audit.append(s, actor=actor, action="user.totp_enrol", target=username,
                          source=source)

@@ -14,11 +14,12 @@ from onecity.core import audit
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.devices import schemas as sc
 from onecity.core.devices.ingest import to_msgs
+from onecity.core.errors import Invalid
 from onecity.core.geo import parse_bbox
-from onecity.core.http import device_key, platform, principal, source
+from onecity.core.http import device_key, platform, principal, reject_nul, source
 from onecity.core.platform import Platform
 
-router = APIRouter(prefix="/api/v1", tags=["devices"])
+router = APIRouter(prefix="/api/v1", tags=["devices"], dependencies=[Depends(reject_nul)])
 
 
 class KeyIn(BaseModel):
@@ -31,7 +32,7 @@ def list_devices(
     who: Principal = Depends(principal),
     p: Platform = Depends(platform),
     bbox: str | None = Query(None, description="west,south,east,north (WGS84)"),
-    type: Annotated[str | None, Query(max_length=64)] = None,  # noqa: A002 - the API's word
+    type: Annotated[str | None, Query(max_length=64)] = None,  # the API's parameter name
     connectivity: Literal["online", "offline", "unknown"] | None = None,
     department: Annotated[str | None, Query(max_length=32)] = None,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
@@ -81,12 +82,18 @@ def revoke_key(device_id: str, key_id: str, request: Request,
 
 
 def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """The query window: naive times are UTC, and 'from' defaults to a day before 'to'."""
     end = end or datetime.now(UTC)
-    start = start or end - timedelta(hours=24)
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
     if end.tzinfo is None:
         end = end.replace(tzinfo=UTC)
+    if start is None:
+        try:
+            start = end - timedelta(hours=24)
+        except OverflowError:
+            raise Invalid("'to' is too early for the default one-day window; give 'from'",
+                          field="to") from None
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
     return start, end
 
 

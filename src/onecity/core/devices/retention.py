@@ -29,7 +29,7 @@ def purge(db: Database, retention_days: int, now_ms: int | None = None) -> int:
     total = 0
     while True:
         with db.session() as s:
-            n = s.execute(stmt, {"cutoff": cutoff, "n": CHUNK}).rowcount
+            n = int(s.connection().execute(stmt, {"cutoff": cutoff, "n": CHUNK}).rowcount)
         total += n
         if n < CHUNK:
             return total

@@ -73,7 +73,7 @@ class DeviceDetail(DeviceOut):
 class DevicePage(BaseModel):
     items: list[DeviceOut]
     next_cursor: str | None
-    total: int
+    total: int | None = Field(description="matching devices; given on the first page only")
     as_of: datetime
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from onecity.core import alerts, audit, events
@@ -75,7 +76,11 @@ class DeviceService:
                 heartbeat_s=body.heartbeat_s,
             )
             s.add(d)
-            s.flush()
+            try:
+                s.flush()
+            except IntegrityError:
+                # Another registration of the same id committed between our check and insert.
+                raise Conflict(f"device '{body.id}' already exists", field="id") from None
             audit.append(s, actor=who.username, action="device.create", target=body.id,
                          source=source)
             events.emit(s, "device.registered", {"device_id": d.id}, d.department_code)
@@ -139,9 +144,14 @@ class DeviceService:
         if connectivity:
             q = q.where(Device.connectivity == connectivity)
         with self.db.read() as s:
-            total = int(s.execute(select(func.count()).select_from(q.subquery())).scalar() or 0)
+            # The total is counted on the first page only: later pages are a cheap seek.
+            total: int | None = None
             if cursor:
                 q = q.where(Device.id > cursor)
+            else:
+                total = int(
+                    s.execute(select(func.count()).select_from(q.subquery())).scalar() or 0
+                )
             rows = list(s.execute(q.order_by(Device.id).limit(limit + 1)).scalars())
         more = len(rows) > limit
         rows = rows[:limit]
@@ -169,7 +179,8 @@ class DeviceService:
         require(who, Perm.DEVICE_KEYS)
         with self.db.session() as s:
             self._visible(s, who, device_id)
-            cred = s.get(DeviceCredential, key_id)
+            # Locked so that of two concurrent revokes one wins and the other gets the 409.
+            cred = s.get(DeviceCredential, key_id, with_for_update=True)
             if cred is None or cred.device_id != device_id:
                 raise NotFound(f"no key '{key_id}' for device '{device_id}'")
             if cred.revoked_at is not None:

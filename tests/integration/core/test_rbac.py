@@ -1,0 +1,344 @@
+"""Who may do what, over HTTP, for every role and every endpoint group, on both databases.
+
+The matrix below is the access policy written out by hand, not read from the code under test:
+if someone widens or narrows a role in permissions.py, this test says which door moved."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from onecity.core import alerts
+from onecity.core.platform import Platform
+from tests.conftest import add_user, login
+
+ROLES = [
+    "admin",
+    "operator",
+    "crew",
+    "officer",
+    "supervisor",
+    "dispatcher",
+    "contractor",
+    "school_guard",
+    "citizen",
+]
+
+# Y = allowed (2xx), - = refused (403). Columns in the order of ROLES.
+MATRIX = """
+endpoint          admin operator crew officer supervisor dispatcher contractor school_guard citizen
+users.list          Y      -      -     -        -          -          -           -         -
+users.create        Y      -      -     -        -          -          -           -         -
+users.set_role      Y      -      -     -        -          -          -           -         -
+devices.list        Y      Y      Y     Y        Y          Y          Y           Y         -
+devices.get         Y      Y      Y     Y        Y          Y          Y           Y         -
+devices.create      Y      Y      -     -        Y          -          -           -         -
+devices.patch       Y      Y      -     -        Y          -          -           -         -
+keys.issue          Y      Y      -     -        -          -          -           -         -
+keys.list           Y      Y      -     -        -          -          -           -         -
+keys.revoke         Y      Y      -     -        -          -          -           -         -
+telemetry.read      Y      Y      Y     Y        Y          Y          -           -         -
+telemetry.export    Y      -      -     -        Y          -          -           -         -
+alerts.list         Y      Y      Y     Y        Y          Y          -           Y         -
+alerts.ack          Y      Y      Y     -        Y          Y          -           Y         -
+alerts.resolve      Y      Y      Y     -        Y          Y          -           Y         -
+rules.list          Y      Y      Y     Y        Y          Y          -           Y         -
+rules.create        Y      -      -     -        Y          -          -           -         -
+audit.list          Y      -      -     -        -          -          -           -         -
+audit.verify        Y      -      -     -        -          -          -           -         -
+ngsi.query          Y      Y      Y     Y        Y          Y          Y           Y         -
+ngsi.get            Y      Y      Y     Y        Y          Y          Y           Y         -
+"""
+
+
+def _expected() -> dict[str, dict[str, bool]]:
+    lines = [ln.split() for ln in MATRIX.strip().splitlines()]
+    header, rows = lines[0][1:], lines[1:]
+    assert header == ROLES
+    return {role: {r[0]: r[1 + i] == "Y" for r in rows} for i, role in enumerate(ROLES)}
+
+
+EXPECTED = _expected()
+POINT = {"type": "Point", "coordinates": [121.5645, 25.0375]}
+
+
+@dataclass
+class World:
+    """Things each role's requests act on, made fresh for that role so writes do not collide."""
+
+    role: str
+    key_id: str
+    alert_ack: int
+    alert_resolve: int
+
+
+def _device(client: TestClient, admin: dict[str, str], device_id: str, dept: str) -> None:
+    r = client.post(
+        "/api/v1/devices",
+        headers=admin,
+        json={
+            "id": device_id,
+            "name": device_id,
+            "type": "litter_bin",
+            "department": dept,
+            "location": POINT,
+        },
+    )
+    assert r.status_code == 201, r.text
+
+
+def _alert(platform: Platform, device_id: str, tag: str) -> int:
+    with platform.db.session() as s:
+        got = alerts.open_alert(
+            s,
+            device_id=device_id,
+            department="epb",
+            kind="threshold",
+            dedupe_key=tag,
+            severity="warning",
+            message=tag,
+        )
+    assert got is not None
+    return got
+
+
+def _world(client: TestClient, admin: dict[str, str], platform: Platform, role: str) -> World:
+    k = client.post("/api/v1/devices/bin-1/keys", headers=admin, json={"label": role})
+    assert k.status_code == 201, k.text
+    return World(
+        role,
+        k.json()["key_id"],
+        _alert(platform, "bin-1", f"{role}:a"),
+        _alert(platform, "bin-1", f"{role}:r"),
+    )
+
+
+Call = Callable[[TestClient, dict[str, str], World], Response]
+
+CALLS: dict[str, tuple[Call, int]] = {
+    "users.list": (lambda c, h, w: c.get("/api/v1/users", headers=h), 200),
+    "users.create": (
+        lambda c, h, w: c.post(
+            "/api/v1/users",
+            headers=h,
+            json={
+                "username": f"new.{w.role}",
+                "password": "a-long-password",
+                "role": "crew",
+                "department": "epb",
+            },
+        ),
+        201,
+    ),
+    "users.set_role": (
+        lambda c, h, w: c.put(
+            "/api/v1/users/target.user/role",
+            headers=h,
+            json={"role": "officer", "department": "police"},
+        ),
+        200,
+    ),
+    "devices.list": (lambda c, h, w: c.get("/api/v1/devices", headers=h), 200),
+    "devices.get": (lambda c, h, w: c.get("/api/v1/devices/bin-1", headers=h), 200),
+    "devices.create": (
+        lambda c, h, w: c.post(
+            "/api/v1/devices",
+            headers=h,
+            json={"id": f"new-{w.role}", "name": "n", "type": "litter_bin", "department": "epb"},
+        ),
+        201,
+    ),
+    "devices.patch": (
+        lambda c, h, w: c.patch(
+            "/api/v1/devices/bin-1", headers=h, json={"name": f"renamed by {w.role}"}
+        ),
+        200,
+    ),
+    "keys.issue": (lambda c, h, w: c.post("/api/v1/devices/bin-1/keys", headers=h, json={}), 201),
+    "keys.list": (lambda c, h, w: c.get("/api/v1/devices/bin-1/keys", headers=h), 200),
+    "keys.revoke": (
+        lambda c, h, w: c.delete(f"/api/v1/devices/bin-1/keys/{w.key_id}", headers=h),
+        204,
+    ),
+    "telemetry.read": (
+        lambda c, h, w: c.get("/api/v1/devices/bin-1/telemetry", headers=h, params={"key": "fill"}),
+        200,
+    ),
+    "telemetry.export": (
+        lambda c, h, w: c.get(
+            "/api/v1/devices/bin-1/telemetry.csv", headers=h, params={"key": "fill"}
+        ),
+        200,
+    ),
+    "alerts.list": (lambda c, h, w: c.get("/api/v1/alerts", headers=h), 200),
+    "alerts.ack": (
+        lambda c, h, w: c.post(f"/api/v1/alerts/{w.alert_ack}/acknowledge", headers=h),
+        200,
+    ),
+    "alerts.resolve": (
+        lambda c, h, w: c.post(f"/api/v1/alerts/{w.alert_resolve}/resolve", headers=h),
+        200,
+    ),
+    "rules.list": (lambda c, h, w: c.get("/api/v1/alert-rules", headers=h), 200),
+    "rules.create": (
+        lambda c, h, w: c.post(
+            "/api/v1/alert-rules",
+            headers=h,
+            json={
+                "name": w.role,
+                "key": "fill",
+                "direction": "above",
+                "raise_at": 1,
+                "clear_at": 0.5,
+            },
+        ),
+        201,
+    ),
+    "audit.list": (lambda c, h, w: c.get("/api/v1/audit", headers=h), 200),
+    "audit.verify": (lambda c, h, w: c.get("/api/v1/audit/verify", headers=h), 200),
+    "ngsi.query": (
+        lambda c, h, w: c.get("/ngsi-ld/v1/entities", headers=h, params={"type": "Device"}),
+        200,
+    ),
+    "ngsi.get": (
+        lambda c, h, w: c.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Device:bin-1", headers=h),
+        200,
+    ),
+}
+
+
+def test_matrix_covers_every_endpoint_group() -> None:
+    assert set(CALLS) == set(EXPECTED["admin"])
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_matrix(
+    client: TestClient, admin: dict[str, str], platform: Platform, role: str
+) -> None:
+    _device(client, admin, "bin-1", "epb")
+    add_user(platform, "target.user", "crew", "epb")
+    add_user(platform, f"the.{role}", role, None if role == "citizen" else "epb")
+    who = login(client, f"the.{role}")
+    world = _world(client, admin, platform, role)
+    wrong: dict[str, str] = {}
+    for name, (call, ok_status) in CALLS.items():
+        r = call(client, who, world)
+        want = ok_status if EXPECTED[role][name] else 403
+        if r.status_code != want:
+            wrong[name] = f"expected {want}, got {r.status_code}: {r.text[:120]}"
+        elif want == 403:
+            assert r.json() == {"error": "forbidden", "detail": r.json()["detail"], "field": None}
+            assert role in r.json()["detail"]
+    assert wrong == {}
+
+
+SAMPLE = [
+    ("GET", "/api/v1/users"),
+    ("GET", "/api/v1/devices"),
+    ("GET", "/api/v1/devices/bin-1"),
+    ("POST", "/api/v1/devices/bin-1/keys"),
+    ("GET", "/api/v1/alerts"),
+    ("GET", "/api/v1/audit/verify"),
+    ("GET", "/ngsi-ld/v1/entities?type=Device"),
+    ("GET", "/api/v1/auth/me"),
+    ("POST", "/api/v1/auth/logout"),
+]
+
+
+def test_no_token_is_401_with_challenge(client: TestClient) -> None:
+    client.cookies.clear()
+    for method, url in SAMPLE:
+        r = client.request(method, url)
+        assert r.status_code == 401, (url, r.text)
+        assert r.headers["www-authenticate"] == "Bearer"
+        assert r.json()["error"] == "not_logged_in"
+        assert set(r.json()) == {"error", "detail", "field"}
+
+
+@pytest.mark.parametrize("header", ["Bearer nonsense", "Bearer ", "Basic dXNlcjpwYXNz"])
+def test_bad_token_is_401(client: TestClient, admin: dict[str, str], header: str) -> None:
+    client.cookies.clear()
+    for method, url in SAMPLE:
+        r = client.request(method, url, headers={"Authorization": header})
+        assert r.status_code == 401, (url, r.text)
+        assert r.headers["www-authenticate"] == "Bearer"
+        assert r.json()["error"] in {"bad_token", "not_logged_in"}
+
+
+def test_session_cookie_works_like_the_bearer_token(client: TestClient, platform: Platform) -> None:
+    add_user(platform, "epb.crew", "crew", "epb")
+    login(client, "epb.crew")  # the client keeps the HttpOnly cookie the login set
+    assert client.get("/api/v1/auth/me").json()["username"] == "epb.crew"
+    assert client.get("/api/v1/users").status_code == 403
+
+
+def test_department_scoping(client: TestClient, admin: dict[str, str], platform: Platform) -> None:
+    _device(client, admin, "bin-1", "epb")
+    _device(client, admin, "cam-9", "police")
+    police_alert = _alert(platform, "cam-9", "p")
+    add_user(platform, "epb.op", "operator", "epb")
+    op = login(client, "epb.op")
+
+    listed = client.get("/api/v1/devices", headers=op).json()
+    assert [d["id"] for d in listed["items"]] == ["bin-1"] and listed["total"] == 1
+    assert (
+        client.get("/api/v1/devices", headers=op, params={"department": "police"}).json()["items"]
+        == []
+    )
+    for method, url in [
+        ("GET", "/api/v1/devices/cam-9"),
+        ("PATCH", "/api/v1/devices/cam-9"),
+        ("GET", "/api/v1/devices/cam-9/keys"),
+        ("POST", "/api/v1/devices/cam-9/keys"),
+        ("GET", "/api/v1/devices/cam-9/telemetry?key=fill"),
+        ("POST", f"/api/v1/alerts/{police_alert}/acknowledge"),
+        ("GET", "/ngsi-ld/v1/entities/urn:ngsi-ld:Device:cam-9"),
+    ]:
+        r = client.request(method, url, headers=op, json={} if method != "GET" else None)
+        assert r.status_code == 404, (url, r.text)
+        assert "cam-9" in r.text or str(police_alert) in r.text
+    # A missing device and another department's device look the same from outside.
+    assert client.get("/api/v1/devices/nope", headers=op).json()["detail"] == "no device 'nope'"
+    assert client.get("/api/v1/devices/cam-9", headers=op).json()["detail"] == "no device 'cam-9'"
+    r = client.post(
+        "/api/v1/devices",
+        headers=op,
+        json={"id": "cam-10", "name": "c", "type": "camera", "department": "police"},
+    )
+    assert r.status_code == 403 and r.json()["field"] == "department"
+    assert [a["device_id"] for a in client.get("/api/v1/alerts", headers=op).json()["items"]] == []
+    ngsi = client.get("/ngsi-ld/v1/entities", headers=op, params={"type": "Device"}).json()
+    assert [e["id"] for e in ngsi] == ["urn:ngsi-ld:Device:bin-1"]
+
+    everything = client.get("/api/v1/devices", headers=admin).json()
+    assert sorted(d["id"] for d in everything["items"]) == ["bin-1", "cam-9"]
+    assert client.get("/api/v1/devices/cam-9", headers=admin).status_code == 200
+    assert [a["id"] for a in client.get("/api/v1/alerts", headers=admin).json()["items"]] == [
+        police_alert
+    ]
+
+
+def test_role_change_takes_effect_on_the_next_request(
+    client: TestClient, admin: dict[str, str], platform: Platform
+) -> None:
+    add_user(platform, "epb.officer", "officer", "epb")
+    h = login(client, "epb.officer")
+    body = {"id": "x-1", "name": "x", "type": "litter_bin", "department": "epb"}
+    assert client.post("/api/v1/devices", headers=h, json=body).status_code == 403
+    r = client.put(
+        "/api/v1/users/epb.officer/role",
+        headers=admin,
+        json={"role": "operator", "department": "epb"},
+    )
+    assert r.status_code == 200 and r.json()["role"] == "operator"
+    assert client.post("/api/v1/devices", headers=h, json=body).status_code == 201
+    r = client.put(
+        "/api/v1/users/epb.officer/role",
+        headers=admin,
+        json={"role": "citizen", "department": None},
+    )
+    assert client.get("/api/v1/devices", headers=h).status_code == 403
