@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -18,7 +18,7 @@ from onecity import __version__
 from onecity.core import alerts_api, modules, ngsi, ops
 from onecity.core.auth import api as auth_api
 from onecity.core.devices import api as devices_api
-from onecity.core.http import error_body, install_error_handlers
+from onecity.core.http import error_body, install_error_handlers, reject_nul
 from onecity.core.platform import Platform
 from onecity.core.workers import Loop, liveness_loop, retention_loop
 from onecity.settings import Settings
@@ -139,6 +139,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         docs_url=None,  # served below from vendored assets: no CDN
         redoc_url=None,
         openapi_url="/openapi.json",
+        # Every route, core or module: a NUL byte is refused before it can reach the database.
+        dependencies=[Depends(reject_nul)],
     )
 
     @app.get("/docs", include_in_schema=False)

@@ -13,11 +13,11 @@ from onecity.core import alerts, audit
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import utcnow
 from onecity.core.errors import NotFound
-from onecity.core.http import MAX_INT32, platform, principal, reject_nul, source
+from onecity.core.http import MAX_INT32, platform, principal, source
 from onecity.core.models import Alert, AlertRule, Device
 from onecity.core.platform import Platform
 
-router = APIRouter(prefix="/api/v1", tags=["alerts"], dependencies=[Depends(reject_nul)])
+router = APIRouter(prefix="/api/v1", tags=["alerts"])
 
 AlertId = Annotated[int, Path(ge=1, le=MAX_INT32)]
 

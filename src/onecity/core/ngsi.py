@@ -17,11 +17,11 @@ from sqlalchemy import select
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.errors import AppError, NotFound
 from onecity.core.geo import bbox_around, haversine_m
-from onecity.core.http import platform, principal, reject_nul
+from onecity.core.http import platform, principal
 from onecity.core.models import Device
 from onecity.core.platform import Platform
 
-router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], dependencies=[Depends(reject_nul)])
+router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"])
 
 CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
 URN = "urn:ngsi-ld:Device:"

@@ -17,11 +17,11 @@ from sqlalchemy import select, text
 from onecity.core import audit, events
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.errors import Invalid
-from onecity.core.http import MAX_INT64, platform, principal, reject_nul
+from onecity.core.http import MAX_INT64, platform, principal
 from onecity.core.models import AuditRecord
 from onecity.core.platform import Platform
 
-router = APIRouter(tags=["operations"], dependencies=[Depends(reject_nul)])
+router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz")

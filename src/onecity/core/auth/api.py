@@ -9,11 +9,11 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import select
 
 from onecity.core.auth.permissions import Perm, Principal, require
-from onecity.core.http import SESSION_COOKIE, platform, principal, reject_nul, source
+from onecity.core.http import SESSION_COOKIE, platform, principal, source
 from onecity.core.models import User
 from onecity.core.platform import Platform
 
-router = APIRouter(prefix="/api/v1", tags=["auth"], dependencies=[Depends(reject_nul)])
+router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 

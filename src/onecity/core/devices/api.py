@@ -16,10 +16,10 @@ from onecity.core.devices import schemas as sc
 from onecity.core.devices.ingest import to_msgs
 from onecity.core.errors import Invalid
 from onecity.core.geo import parse_bbox
-from onecity.core.http import device_key, platform, principal, reject_nul, source
+from onecity.core.http import device_key, platform, principal, source
 from onecity.core.platform import Platform
 
-router = APIRouter(prefix="/api/v1", tags=["devices"], dependencies=[Depends(reject_nul)])
+router = APIRouter(prefix="/api/v1", tags=["devices"])
 
 
 class KeyIn(BaseModel):
