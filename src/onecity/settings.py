@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     mqtt_port: int = 1883
     mqtt_client_id: str = "onecity-ingester"
     mqtt_qos: int = Field(1, ge=0, le=2)
+    mqtt_username: str = ""
+    mqtt_password: str = ""
+    # A CA file turns TLS on; leave empty for a loopback listener.
+    mqtt_tls_ca: Path | None = None
 
     session_idle_minutes: int = 30
     session_max_hours: int = 12
