@@ -150,7 +150,7 @@ def seed_demo(p: Platform, keys_file: Path, youbike: int = 150, bins: int = 150)
             s.add_all(
                 [
                     AlertRule(
-                        name="Litter bin nearly full",
+                        name="清潔箱將滿 Bin nearly full",
                         device_type="litter_bin",
                         key="fill",
                         direction="above",
@@ -159,7 +159,7 @@ def seed_demo(p: Platform, keys_file: Path, youbike: int = 150, bins: int = 150)
                         severity="warning",
                     ),
                     AlertRule(
-                        name="Bin fire risk",
+                        name="清潔箱高溫 Bin fire risk",
                         device_type="litter_bin",
                         key="temperature",
                         direction="above",
@@ -168,7 +168,7 @@ def seed_demo(p: Platform, keys_file: Path, youbike: int = 150, bins: int = 150)
                         severity="critical",
                     ),
                     AlertRule(
-                        name="Dock empty",
+                        name="車柱無車 Dock empty",
                         device_type="bike_dock",
                         key="bikes",
                         direction="below",

@@ -338,3 +338,42 @@ def test_racing_revokes_of_one_key_give_one_revocation(
     assert sorted(outcomes) == [204, 409, 409, 409]
     rows = client.get("/api/v1/audit", headers=admin).json()
     assert [r["action"] for r in rows].count("device.key_revoke") == 1
+
+
+def test_register_with_twd97_and_read_it_back(client: TestClient, admin: dict[str, str]) -> None:
+    # Taipei City Hall surveyed in TWD97 TM2 (EPSG:3826), as a Taiwanese agency would give it.
+    r = client.post(
+        "/api/v1/devices",
+        headers=admin,
+        json={
+            "id": "cityhall-1",
+            "name": "City Hall sensor",
+            "type": "air",
+            "department": "doit",
+            "location_projected": {"x": 306770.0, "y": 2770080.0},
+        },
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    lon, lat = body["location"]["coordinates"]
+    assert abs(lon - 121.5645) < 0.003 and abs(lat - 25.0375) < 0.003
+    assert body["district"] == "信義區"
+    got = client.get("/api/v1/devices/cityhall-1", headers=admin).json()["location_projected"]
+    assert got["crs"] == "EPSG:3826"
+    assert abs(got["x"] - 306770.0) < 0.01 and abs(got["y"] - 2770080.0) < 0.01
+
+
+def test_twd97_far_from_the_city_is_refused(client: TestClient, admin: dict[str, str]) -> None:
+    r = client.post(
+        "/api/v1/devices",
+        headers=admin,
+        json={
+            "id": "lost-1",
+            "name": "x",
+            "type": "air",
+            "department": "doit",
+            "location_projected": {"x": 121.56, "y": 25.03},
+        },
+    )  # degrees sent as metres
+    assert r.status_code == 422 and r.json()["field"] == "location_projected"
+    assert client.get("/api/v1/devices/lost-1", headers=admin).status_code == 404

@@ -21,6 +21,12 @@ class GeoPoint(BaseModel):
     coordinates: Annotated[list[float], Field(min_length=2, max_length=3)]
 
 
+class ProjectedPoint(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    x: Annotated[float, Field(ge=-1e7, le=1e7)]
+    y: Annotated[float, Field(ge=-1e7, le=1e8)]
+
+
 class DeviceIn(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     id: DeviceId
@@ -28,6 +34,11 @@ class DeviceIn(BaseModel):
     type: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
     department: Annotated[str, StringConstraints(min_length=1, max_length=32)]
     location: GeoPoint | None = None
+    location_projected: ProjectedPoint | None = Field(
+        None,
+        description="Alternative to location: a point in the city's projected CRS "
+        "(Taipei: TWD97 TM2, EPSG:3826), as Taiwanese agencies' surveys give it",
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
     heartbeat_s: Annotated[int, Field(ge=5, le=7 * 86400)] = 300
 
@@ -66,6 +77,9 @@ class DeviceOut(BaseModel):
 
 
 class DeviceDetail(DeviceOut):
+    location_projected: dict[str, Any] | None = Field(
+        None, description="the location in the city's projected CRS, e.g. TWD97 TM2 (EPSG:3826)"
+    )
     delivery: DeliveryOut
     latest: dict[str, dict[str, Any]]
 

@@ -62,8 +62,21 @@ class DeviceService:
                             field="department")
         lon = lat = None
         district = None
+        if body.location is not None and body.location_projected is not None:
+            raise Invalid("give location or location_projected, not both",
+                          field="location_projected")
         if body.location is not None:
             lon, lat = point_from_geojson(body.location.model_dump())
+        elif body.location_projected is not None:
+            lon, lat = self.city.from_projected(body.location_projected.x,
+                                                body.location_projected.y)
+            w, so, e, n = self.city.bounds
+            if not (w - 1 <= lon <= e + 1 and so - 1 <= lat <= n + 1):
+                raise Invalid(
+                    f"that point is not near {self.city.name.get('en', self.city.id)}; "
+                    f"x and y must be in {self.city.projected_crs}",
+                    field="location_projected")
+        if lon is not None and lat is not None:
             district = self.city.place(lon, lat).district
         with self.db.session() as s:
             if s.get(Department, body.department) is None:
@@ -114,8 +127,13 @@ class DeviceService:
             d = self._visible(s, who, device_id)
             acc = s.get(DeliveryAccount, device_id)
             latest = self._latest(s, device_id)
-            return sc.DeviceDetail(**device_out(d).model_dump(), delivery=delivery_out(acc),
-                                   latest=latest)
+            projected = None
+            if d.lon is not None and d.lat is not None:
+                x, y = self.city.to_projected(d.lon, d.lat)
+                projected = {"crs": self.city.projected_crs, "x": round(x, 3),
+                             "y": round(y, 3)}
+            return sc.DeviceDetail(**device_out(d).model_dump(), location_projected=projected,
+                                   delivery=delivery_out(acc), latest=latest)
 
     def list_page(
         self,
