@@ -46,13 +46,31 @@ def free_port() -> int:
 def served(db_url: str, workers: int = 1) -> Iterator[str]:
     """Run `onecity serve` in a subprocess against db_url; yield its base URL."""
     port = free_port()
-    env = dict(os.environ, ONECITY_DATABASE_URL=db_url, ONECITY_ENVIRONMENT="test",
-               ONECITY_TOTP_REQUIRED_ROLES="")
+    env = dict(
+        os.environ,
+        ONECITY_DATABASE_URL=db_url,
+        ONECITY_ENVIRONMENT="test",
+        ONECITY_TOTP_REQUIRED_ROLES="",
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "onecity.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "onecity.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -36,30 +36,47 @@ def seed(url: str, devices: int) -> list[str]:
     rng = random.Random(7)
     ids = [f"dev-{i:06d}" for i in range(devices)]
     with p.db.session() as s:
-        s.add(User(username="bench", password_hash=hash_password("bench-password"),
-                   role="admin", department_code="doit"))
+        s.add(
+            User(
+                username="bench",
+                password_hash=hash_password("bench-password"),
+                role="admin",
+                department_code="doit",
+            )
+        )
         s.add_all(
-            Device(id=i, name=i, type="litter_bin", department_code="epb",
-                   lon=121.45 + rng.random() * 0.2, lat=24.97 + rng.random() * 0.22)
+            Device(
+                id=i,
+                name=i,
+                type="litter_bin",
+                department_code="epb",
+                lon=121.45 + rng.random() * 0.2,
+                lat=24.97 + rng.random() * 0.22,
+            )
             for i in ids
         )
     now = int(time.time() * 1000)
-    msgs = [Msg(i, q, now - (20 - q) * 60_000, (("fill", rng.random()), ("temperature", 25.0)))
-            for i in ids for q in range(1, 21)]
+    msgs = [
+        Msg(i, q, now - (20 - q) * 60_000, (("fill", rng.random()), ("temperature", 25.0)))
+        for i in ids
+        for q in range(1, 21)
+    ]
     for k in range(0, len(msgs), 5000):
         p.ingester.write(msgs[k : k + 5000])
     p.db.dispose()
     return ids
 
 
-async def run_load(base: str, token: str, ids: list[str], rate: float, seconds: float
-                   ) -> dict[str, list[float]]:
+async def run_load(
+    base: str, token: str, ids: list[str], rate: float, seconds: float
+) -> dict[str, list[float]]:
     lat: dict[str, list[float]] = {"read": [], "list": []}
     errors = 0
     rng = random.Random(1)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10,
-                                 headers={"Authorization": f"Bearer {token}"}) as c:
+    async with httpx.AsyncClient(
+        base_url=base, limits=limits, timeout=10, headers={"Authorization": f"Bearer {token}"}
+    ) as c:
 
         async def one(kind: str) -> None:
             nonlocal errors
@@ -102,8 +119,10 @@ def main() -> None:
     with temp_pg_database() as url:
         ids = seed(url, devices)
         with served(url) as base:
-            tok = httpx.post(f"{base}/api/v1/auth/login",
-                             json={"username": "bench", "password": "bench-password"}).json()
+            tok = httpx.post(
+                f"{base}/api/v1/auth/login",
+                json={"username": "bench", "password": "bench-password"},
+            ).json()
             asyncio.run(run_load(base, tok["token"], ids, rate / 4, 2))  # warm-up
             lat = asyncio.run(run_load(base, tok["token"], ids, rate, seconds))
     fig = {
@@ -114,8 +133,10 @@ def main() -> None:
         "device_list_p50_ms": round(pct(lat["list"], 50), 2),
         "device_list_p99_ms": round(pct(lat["list"], 99), 2),
     }
-    print_table(f"API latency, PostgreSQL, {devices} devices, {rate:g} req/s for {seconds:g} s",
-                [(k, str(v)) for k, v in fig.items()])
+    print_table(
+        f"API latency, PostgreSQL, {devices} devices, {rate:g} req/s for {seconds:g} s",
+        [(k, str(v)) for k, v in fig.items()],
+    )
     print_json(fig)
 
 

@@ -154,6 +154,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             swagger_favicon_url=f"{vendor}/favicon-32x32.png",
             swagger_ui_parameters={"validatorUrl": None},
         )
+
     app.state.platform = plat
     install_error_handlers(app)
 

@@ -66,8 +66,17 @@ def validate_rule(direction: str, raise_at: float, clear_at: float) -> None:
 def load_rules(session: Session) -> list[Rule]:
     rows = session.execute(select(AlertRule).where(AlertRule.enabled.is_(True))).scalars()
     return [
-        Rule(r.id, r.name, r.key, r.direction, r.raise_at, r.clear_at, r.severity,
-             r.device_type, r.device_id)
+        Rule(
+            r.id,
+            r.name,
+            r.key,
+            r.direction,
+            r.raise_at,
+            r.clear_at,
+            r.severity,
+            r.device_type,
+            r.device_id,
+        )
         for r in rows
     ]
 
@@ -93,8 +102,15 @@ def open_alert(
     stmt = (
         ins(Alert)
         .values(
-            device_id=device_id, kind=kind, rule_id=rule_id, dedupe_key=dedupe_key,
-            severity=severity, state="open", message=message, value=value, opened_at=utcnow(),
+            device_id=device_id,
+            kind=kind,
+            rule_id=rule_id,
+            dedupe_key=dedupe_key,
+            severity=severity,
+            state="open",
+            message=message,
+            value=value,
+            opened_at=utcnow(),
         )
         .on_conflict_do_nothing(
             index_elements=["device_id", "dedupe_key"],
@@ -105,9 +121,16 @@ def open_alert(
     alert_id = session.execute(stmt).scalar()
     if alert_id is not None:
         events.emit(
-            session, "alert.opened",
-            {"alert_id": alert_id, "device_id": device_id, "kind": kind, "severity": severity,
-             "message": message, "value": value},
+            session,
+            "alert.opened",
+            {
+                "alert_id": alert_id,
+                "device_id": device_id,
+                "kind": kind,
+                "severity": severity,
+                "message": message,
+                "value": value,
+            },
             department,
         )
     return alert_id
@@ -119,16 +142,22 @@ def auto_resolve(
     ids = list(
         session.execute(
             update(Alert)
-            .where(Alert.device_id == device_id, Alert.dedupe_key == dedupe_key,
-                   Alert.state != "resolved")
+            .where(
+                Alert.device_id == device_id,
+                Alert.dedupe_key == dedupe_key,
+                Alert.state != "resolved",
+            )
             .values(state="resolved", resolved_at=utcnow(), resolved_by="system")
             .returning(Alert.id)
         ).scalars()
     )
     for alert_id in ids:
-        events.emit(session, "alert.resolved",
-                    {"alert_id": alert_id, "device_id": device_id, "by": "system", "why": why},
-                    department)
+        events.emit(
+            session,
+            "alert.resolved",
+            {"alert_id": alert_id, "device_id": device_id, "by": "system", "why": why},
+            department,
+        )
     return ids
 
 
@@ -150,7 +179,8 @@ def evaluate(
     active = set(
         session.execute(
             select(Alert.device_id, Alert.dedupe_key).where(
-                Alert.device_id.in_(device_ids), Alert.state != "resolved",
+                Alert.device_id.in_(device_ids),
+                Alert.state != "resolved",
                 Alert.kind == "threshold",
             )
         ).tuples()
@@ -161,35 +191,48 @@ def evaluate(
         if decision == "raise":
             verb = "≥" if rule.direction == "above" else "≤"
             open_alert(
-                session, device_id=device_id, department=dept, kind="threshold",
-                dedupe_key=dedupe, severity=rule.severity, rule_id=rule.id, value=value,
+                session,
+                device_id=device_id,
+                department=dept,
+                kind="threshold",
+                dedupe_key=dedupe,
+                severity=rule.severity,
+                rule_id=rule.id,
+                value=value,
                 message=f"{rule.name}: {rule.key} = {value:g} ({verb} {rule.raise_at:g})",
             )
         elif decision == "clear":
-            auto_resolve(session, device_id, dedupe, dept,
-                         f"{rule.key} back to {value:g}")
+            auto_resolve(session, device_id, dedupe, dept, f"{rule.key} back to {value:g}")
 
 
 def transition(
-    session: Session, alert: Alert, action: Literal["acknowledge", "resolve"], actor: str,
-    department: str | None, source: str = "",
+    session: Session,
+    alert: Alert,
+    action: Literal["acknowledge", "resolve"],
+    actor: str,
+    department: str | None,
+    source: str = "",
 ) -> Alert:
     now: datetime = utcnow()
     if alert.state == "resolved":
         raise Conflict(f"alert {alert.id} is already resolved", code="already_resolved")
     if action == "acknowledge":
         if alert.state == "acknowledged":
-            raise Conflict(f"alert {alert.id} is already acknowledged",
-                           code="already_acknowledged")
+            raise Conflict(f"alert {alert.id} is already acknowledged", code="already_acknowledged")
         alert.state, alert.acknowledged_at, alert.acknowledged_by = "acknowledged", now, actor
     else:
         if alert.acknowledged_at is None:
             alert.acknowledged_at, alert.acknowledged_by = now, actor
         alert.state, alert.resolved_at, alert.resolved_by = "resolved", now, actor
-    audit.append(session, actor=actor, action=f"alert.{action}", target=f"alert:{alert.id}",
-                 source=source)
-    events.emit(session, f"alert.{'acknowledged' if action == 'acknowledge' else 'resolved'}",
-                {"alert_id": alert.id, "device_id": alert.device_id, "by": actor}, department)
+    audit.append(
+        session, actor=actor, action=f"alert.{action}", target=f"alert:{alert.id}", source=source
+    )
+    events.emit(
+        session,
+        f"alert.{'acknowledged' if action == 'acknowledge' else 'resolved'}",
+        {"alert_id": alert.id, "device_id": alert.device_id, "by": actor},
+        department,
+    )
     return alert
 
 

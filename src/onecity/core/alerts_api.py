@@ -66,10 +66,21 @@ class RuleOut(RuleIn):
 def _out(a: Alert, d: Device) -> AlertOut:
     loc = {"type": "Point", "coordinates": [d.lon, d.lat]} if d.lon is not None else None
     return AlertOut(
-        id=a.id, device_id=a.device_id, device_name=d.name, department=d.department_code,
-        location=loc, kind=a.kind, severity=a.severity, state=a.state, message=a.message,
-        value=a.value, opened_at=a.opened_at, acknowledged_at=a.acknowledged_at,
-        acknowledged_by=a.acknowledged_by, resolved_at=a.resolved_at, resolved_by=a.resolved_by,
+        id=a.id,
+        device_id=a.device_id,
+        device_name=d.name,
+        department=d.department_code,
+        location=loc,
+        kind=a.kind,
+        severity=a.severity,
+        state=a.state,
+        message=a.message,
+        value=a.value,
+        opened_at=a.opened_at,
+        acknowledged_at=a.acknowledged_at,
+        acknowledged_by=a.acknowledged_by,
+        resolved_at=a.resolved_at,
+        resolved_by=a.resolved_by,
     )
 
 
@@ -98,12 +109,16 @@ def list_alerts(
         rows = list(s.execute(q.order_by(Alert.id.desc()).limit(limit + 1)).tuples())
     more = len(rows) > limit
     rows = rows[:limit]
-    return AlertPage(items=[_out(a, d) for a, d in rows],
-                     next_cursor=rows[-1][0].id if more else None, as_of=utcnow())
+    return AlertPage(
+        items=[_out(a, d) for a, d in rows],
+        next_cursor=rows[-1][0].id if more else None,
+        as_of=utcnow(),
+    )
 
 
-def _act(alert_id: int, action: Literal["acknowledge", "resolve"], who: Principal,
-         p: Platform, src: str) -> AlertOut:
+def _act(
+    alert_id: int, action: Literal["acknowledge", "resolve"], who: Principal, p: Platform, src: str
+) -> AlertOut:
     require(who, Perm.ALERTS_HANDLE)
     with p.db.session() as s:
         a = alerts.get(s, alert_id)
@@ -115,35 +130,56 @@ def _act(alert_id: int, action: Literal["acknowledge", "resolve"], who: Principa
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
-def acknowledge(alert_id: AlertId, request: Request, who: Principal = Depends(principal),
-                p: Platform = Depends(platform)) -> AlertOut:
+def acknowledge(
+    alert_id: AlertId,
+    request: Request,
+    who: Principal = Depends(principal),
+    p: Platform = Depends(platform),
+) -> AlertOut:
     return _act(alert_id, "acknowledge", who, p, source(request))
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
-def resolve(alert_id: AlertId, request: Request, who: Principal = Depends(principal),
-            p: Platform = Depends(platform)) -> AlertOut:
+def resolve(
+    alert_id: AlertId,
+    request: Request,
+    who: Principal = Depends(principal),
+    p: Platform = Depends(platform),
+) -> AlertOut:
     return _act(alert_id, "resolve", who, p, source(request))
 
 
 @router.get("/alert-rules", response_model=list[RuleOut])
-def list_rules(who: Principal = Depends(principal),
-               p: Platform = Depends(platform)) -> list[RuleOut]:
+def list_rules(
+    who: Principal = Depends(principal), p: Platform = Depends(platform)
+) -> list[RuleOut]:
     require(who, Perm.ALERTS_READ)
     with p.db.read() as s:
-        return [RuleOut.model_validate(r, from_attributes=True)
-                for r in s.execute(select(AlertRule).order_by(AlertRule.id)).scalars()]
+        return [
+            RuleOut.model_validate(r, from_attributes=True)
+            for r in s.execute(select(AlertRule).order_by(AlertRule.id)).scalars()
+        ]
 
 
 @router.post("/alert-rules", response_model=RuleOut, status_code=201)
-def create_rule(body: RuleIn, request: Request, who: Principal = Depends(principal),
-                p: Platform = Depends(platform)) -> RuleOut:
+def create_rule(
+    body: RuleIn,
+    request: Request,
+    who: Principal = Depends(principal),
+    p: Platform = Depends(platform),
+) -> RuleOut:
     require(who, Perm.RULES_WRITE)
     alerts.validate_rule(body.direction, body.raise_at, body.clear_at)
     with p.db.session() as s:
         r = AlertRule(**body.model_dump())
         s.add(r)
         s.flush()
-        audit.append(s, actor=who.username, action="rule.create", target=f"rule:{r.id}",
-                     source=source(request), detail=body.model_dump())
+        audit.append(
+            s,
+            actor=who.username,
+            action="rule.create",
+            target=f"rule:{r.id}",
+            source=source(request),
+            detail=body.model_dump(),
+        )
         return RuleOut.model_validate(r, from_attributes=True)

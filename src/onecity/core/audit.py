@@ -69,7 +69,8 @@ def append(
         dialect = session.get_bind().dialect.name
         ins = pg_insert if dialect == "postgresql" else sqlite_insert
         session.execute(
-            ins(AuditHead).values(id=1, seq=0, last_hash=GENESIS)
+            ins(AuditHead)
+            .values(id=1, seq=0, last_hash=GENESIS)
             .on_conflict_do_nothing(index_elements=["id"])
         )
         head = session.execute(bump).one()

@@ -135,10 +135,16 @@ class CityProfile:
 
     def public(self) -> dict[str, Any]:
         return {
-            "id": self.id, "name": self.name, "timezone": self.timezone,
-            "languages": self.languages, "default_language": self.default_language,
-            "currency": self.currency, "bounds": self.bounds, "center": self.center,
-            "zoom": self.zoom, "projected_crs": self.projected_crs,
+            "id": self.id,
+            "name": self.name,
+            "timezone": self.timezone,
+            "languages": self.languages,
+            "default_language": self.default_language,
+            "currency": self.currency,
+            "bounds": self.bounds,
+            "center": self.center,
+            "zoom": self.zoom,
+            "projected_crs": self.projected_crs,
             "departments": [{"code": d.code, "zh": d.zh, "en": d.en} for d in self.departments],
         }
 
@@ -152,8 +158,10 @@ def point_from_geojson(
     if not isinstance(coords, list) or len(coords) < 2:
         raise Invalid("a Point needs [longitude, latitude]", field=f"{field_name}.coordinates")
     lon, lat = float(coords[0]), float(coords[1])
-    if not (math.isfinite(lon) and math.isfinite(lat)) or not (-180 <= lon <= 180) or not (
-        -90 <= lat <= 90
+    if (
+        not (math.isfinite(lon) and math.isfinite(lat))
+        or not (-180 <= lon <= 180)
+        or not (-90 <= lat <= 90)
     ):
         raise Invalid(
             "coordinates must be [longitude, latitude] in WGS84 degrees",
@@ -191,9 +199,13 @@ def parse_bbox(raw: str) -> tuple[float, float, float, float]:
         w, s, e, n = (float(x) for x in raw.split(","))
     except ValueError:
         raise Invalid("bbox must be 'west,south,east,north' in degrees", field="bbox") from None
-    if not all(math.isfinite(v) for v in (w, s, e, n)) or w > e or s > n or not (
-        -180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90
+    if (
+        not all(math.isfinite(v) for v in (w, s, e, n))
+        or w > e
+        or s > n
+        or not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= 90 and -90 <= n <= 90)
     ):
-        raise Invalid("bbox must be 'west,south,east,north' with west<=east, south<=north",
-                      field="bbox")
+        raise Invalid(
+            "bbox must be 'west,south,east,north' with west<=east, south<=north", field="bbox"
+        )
     return w, s, e, n

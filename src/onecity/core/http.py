@@ -37,8 +37,9 @@ def _token(request: Request) -> str | None:
 def principal(request: Request, p: Platform = Depends(platform)) -> Principal:
     token = _token(request)
     if not token:
-        raise Unauthenticated("log in first: send 'Authorization: Bearer <token>'",
-                              code="not_logged_in")
+        raise Unauthenticated(
+            "log in first: send 'Authorization: Bearer <token>'", code="not_logged_in"
+        )
     who = p.auth.authenticate(token)
     request.state.principal = who
     return who
@@ -50,8 +51,9 @@ def device_key(request: Request, p: Platform = Depends(platform)) -> str:
         auth = request.headers.get("authorization", "")
         key = auth[7:].strip() if auth.lower().startswith("bearer ") else None
     if not key:
-        raise Unauthenticated("send the device key in the X-Device-Key header",
-                              code="no_device_key")
+        raise Unauthenticated(
+            "send the device key in the X-Device-Key header", code="no_device_key"
+        )
     return p.devices.authenticate_key(key)
 
 
@@ -76,8 +78,9 @@ def _nul_path(doc: Any) -> str | None:
             for k in value:
                 if "\x00" in k:
                     return f"{at}.{k}" if at else k
-            todo.extend((item, f"{at}.{k}" if at else k)
-                        for k, item in reversed(list(value.items())))
+            todo.extend(
+                (item, f"{at}.{k}" if at else k) for k, item in reversed(list(value.items()))
+            )
     return None
 
 
@@ -102,8 +105,11 @@ async def reject_nul(request: Request) -> None:
                 return  # body validation answers malformed JSON itself
     if where is not None:
         field = where.replace("\x00", "\\u0000") or None
-        raise Invalid(f"{field or 'request body'}: contains a NUL character (\\u0000), "
-                      "which cannot be stored", field=field)
+        raise Invalid(
+            f"{field or 'request body'}: contains a NUL character (\\u0000), "
+            "which cannot be stored",
+            field=field,
+        )
 
 
 def error_body(code: str, detail: str, field: str | None) -> dict[str, Any]:
@@ -111,13 +117,25 @@ def error_body(code: str, detail: str, field: str | None) -> dict[str, Any]:
 
 
 # Pydantic names the union member that failed inside `loc`; a client needs only the field.
-_UNION_TAGS = {"float", "int", "bool", "str", "datetime", "list", "dict", "constrained-int",
-               "constrained-str", "GeoPoint", "none"}
+_UNION_TAGS = {
+    "float",
+    "int",
+    "bool",
+    "str",
+    "datetime",
+    "list",
+    "dict",
+    "constrained-int",
+    "constrained-str",
+    "GeoPoint",
+    "none",
+}
 
 
 def _loc_to_field(loc: Sequence[Any]) -> str:
     parts = [
-        str(x) for x in loc
+        str(x)
+        for x in loc
         if x not in ("body", "query", "path", "header", "cookie")
         and not (isinstance(x, str) and (x in _UNION_TAGS or "[" in x))
     ]
@@ -143,8 +161,11 @@ def install_error_handlers(app: FastAPI) -> None:
         field = _loc_to_field(first.get("loc", ()))
         if first.get("type") == "json_invalid":
             return JSONResponse(
-                error_body("malformed_json", f"request body is not valid JSON: {first['msg']}",
-                           None), 400)
+                error_body(
+                    "malformed_json", f"request body is not valid JSON: {first['msg']}", None
+                ),
+                400,
+            )
         detail = f"{field or 'request'}: {first.get('msg', 'invalid')}"
         if len(errs) > 1:
             detail += f" (and {len(errs) - 1} more problem(s))"
@@ -152,8 +173,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed",
-                 413: "too_large"}
+        codes = {
+            400: "malformed_body",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+        }
         return JSONResponse(
             error_body(codes.get(exc.status_code, "http_error"), str(exc.detail), None),
             exc.status_code,

@@ -58,9 +58,13 @@ def entity(d: Device, key_values: bool) -> dict[str, Any]:
 
 
 def _ld(body: Any) -> JSONResponse:
-    return JSONResponse(body, headers={
-        "Link": f'<{CORE_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"; '
-                'type="application/ld+json"'})
+    return JSONResponse(
+        body,
+        headers={
+            "Link": f'<{CORE_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"; '
+            'type="application/ld+json"'
+        },
+    )
 
 
 @router.get("/entities")
@@ -78,8 +82,9 @@ def query_entities(
 ) -> JSONResponse:
     require(who, Perm.DEVICES_READ)
     if not type and not id and not georel:
-        raise BadRequestData("give at least one of type, id or a geo-query (NGSI-LD §6.4.3.2)",
-                             field="type")
+        raise BadRequestData(
+            "give at least one of type, id or a geo-query (NGSI-LD §6.4.3.2)", field="type"
+        )
     kv = "keyValues" in (options or "").split(",")
     q = select(Device)
     if not who.city_wide:
@@ -90,7 +95,7 @@ def query_entities(
             return _ld([])
     if id:
         # An id that is not a Device URN matches nothing, but does not hide the others.
-        ids = [i.strip()[len(URN):] for i in id.split(",") if i.strip().startswith(URN)]
+        ids = [i.strip()[len(URN) :] for i in id.split(",") if i.strip().startswith(URN)]
         if not ids:
             return _ld([])
         q = q.where(Device.id.in_(ids))
@@ -98,14 +103,20 @@ def query_entities(
     if georel:
         m = _NEAR.match(georel)
         if not m or geometry != "Point" or not coordinates:
-            raise BadRequestData("only georel=near;maxDistance==M with geometry=Point and "
-                                 "coordinates=[lon,lat] is supported", field="georel")
+            raise BadRequestData(
+                "only georel=near;maxDistance==M with geometry=Point and "
+                "coordinates=[lon,lat] is supported",
+                field="georel",
+            )
         try:
             point = json.loads(coordinates)
         except (ValueError, RecursionError):
             point = None
-        if not (isinstance(point, list) and len(point) == 2 and all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in point)):
+        if not (
+            isinstance(point, list)
+            and len(point) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)
+        ):
             raise BadRequestData("coordinates must be [lon,lat] numbers", field="coordinates")
         lon, lat = float(point[0]), float(point[1])
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
@@ -121,7 +132,7 @@ def query_entities(
             lon, lat, r = near
             dist = [(haversine_m(lon, lat, d.lon or 0, d.lat or 0), d) for d in cands]
             rows = [d for dd, d in sorted(dist, key=lambda t: t[0]) if dd <= r]
-            rows = rows[offset: offset + limit]
+            rows = rows[offset : offset + limit]
     return _ld([entity(d, kv) for d in rows])
 
 
@@ -136,7 +147,7 @@ def get_entity(
     if not entity_id.startswith(URN):
         raise NotFound(f"no entity '{entity_id}'", code="ResourceNotFound")
     with p.db.read() as s:
-        d = s.get(Device, entity_id[len(URN):])
+        d = s.get(Device, entity_id[len(URN) :])
         if d is None or not who.sees_department(d.department_code):
             raise NotFound(f"no entity '{entity_id}'", code="ResourceNotFound")
         return _ld(entity(d, "keyValues" in (options or "").split(",")))

@@ -51,9 +51,11 @@ def city(p: Platform = Depends(platform)) -> dict[str, Any]:
 
 @router.get("/api/v1/geo/districts", tags=["geo"])
 def districts(p: Platform = Depends(platform)) -> Response:
-    return Response(json.dumps(p.city.districts.geojson, ensure_ascii=False),
-                    media_type="application/geo+json",
-                    headers={"Cache-Control": "public, max-age=3600"})
+    return Response(
+        json.dumps(p.city.districts.geojson, ensure_ascii=False),
+        media_type="application/geo+json",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
 
 
 class PlaceOut(BaseModel):
@@ -88,9 +90,16 @@ def place(
     else:
         raise Invalid("give lon and lat (WGS84) or x and y (TWD97 TM2)", field="lon")
     pl = p.city.place(lon, lat)
-    return PlaceOut(lon=lon, lat=lat, twd97_x=px, twd97_y=py, district=pl.district,
-                    district_code=pl.district_code, village=pl.village,
-                    village_code=pl.village_code)
+    return PlaceOut(
+        lon=lon,
+        lat=lat,
+        twd97_x=px,
+        twd97_y=py,
+        district=pl.district,
+        district_code=pl.district_code,
+        village=pl.village,
+        village_code=pl.village_code,
+    )
 
 
 class AuditOut(BaseModel):
@@ -126,17 +135,22 @@ def audit_list(
 
 
 @router.get("/api/v1/audit/verify", response_model=VerifyOut, tags=["audit"])
-def audit_verify(who: Principal = Depends(principal),
-                 p: Platform = Depends(platform)) -> VerifyOut:
+def audit_verify(who: Principal = Depends(principal), p: Platform = Depends(platform)) -> VerifyOut:
     require(who, Perm.AUDIT_READ)
     with p.db.read() as s:
         n, findings = audit.verify(s)
-    return VerifyOut(records=n, intact=not findings,
-                     findings=[{"seq": f.seq, "problem": f.problem} for f in findings])
+    return VerifyOut(
+        records=n,
+        intact=not findings,
+        findings=[{"seq": f.seq, "problem": f.problem} for f in findings],
+    )
 
 
-@router.get("/api/v1/events/stream", tags=["events"],
-            responses={200: {"content": {"text/event-stream": {}}}})
+@router.get(
+    "/api/v1/events/stream",
+    tags=["events"],
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
 async def event_stream(
     request: Request,
     who: Principal = Depends(principal),
@@ -160,12 +174,17 @@ async def event_stream(
             batch = await asyncio.to_thread(events.since, p.db, cursor)
             for ev in batch:
                 cursor = ev.id
-                if ev.department_code is not None and not who.sees_department(
-                    ev.department_code
-                ):
+                if ev.department_code is not None and not who.sees_department(ev.department_code):
                     continue
-                body = json.dumps({"id": ev.id, "type": ev.type, "payload": ev.payload,
-                                   "at": ev.created_at.isoformat()}, ensure_ascii=False)
+                body = json.dumps(
+                    {
+                        "id": ev.id,
+                        "type": ev.type,
+                        "payload": ev.payload,
+                        "at": ev.created_at.isoformat(),
+                    },
+                    ensure_ascii=False,
+                )
                 yield f"id: {ev.id}\nevent: {ev.type}\ndata: {body}\n\n"
             if not batch:
                 idle += 1
@@ -175,5 +194,8 @@ async def event_stream(
             else:
                 idle = 0
 
-    return StreamingResponse(gen(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        gen(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

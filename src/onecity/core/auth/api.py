@@ -72,73 +72,116 @@ class TotpOut(BaseModel):
 
 
 @router.post("/auth/login", response_model=LoginOut)
-def login(body: LoginIn, request: Request, response: Response,
-          p: Platform = Depends(platform)) -> LoginOut:
+def login(
+    body: LoginIn, request: Request, response: Response, p: Platform = Depends(platform)
+) -> LoginOut:
     res = p.auth.login(body.username, body.password, body.totp, source(request))
     response.set_cookie(
-        SESSION_COOKIE, res.token, httponly=True, samesite="strict",
+        SESSION_COOKIE,
+        res.token,
+        httponly=True,
+        samesite="strict",
         secure=p.settings.environment == "production",
     )
-    return LoginOut(token=res.token, idle_timeout_s=res.expires_in_s,
-                    username=res.principal.username, role=res.principal.role,
-                    department=res.principal.department)
+    return LoginOut(
+        token=res.token,
+        idle_timeout_s=res.expires_in_s,
+        username=res.principal.username,
+        role=res.principal.role,
+        department=res.principal.department,
+    )
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(request: Request, response: Response, who: Principal = Depends(principal),
-           p: Platform = Depends(platform)) -> None:
+def logout(
+    request: Request,
+    response: Response,
+    who: Principal = Depends(principal),
+    p: Platform = Depends(platform),
+) -> None:
     p.auth.logout(who, source(request))
     response.delete_cookie(SESSION_COOKIE)
 
 
 @router.get("/auth/me", response_model=Me)
 def me(who: Principal = Depends(principal)) -> Me:
-    return Me(username=who.username, role=who.role, department=who.department,
-              permissions=sorted(p.value for p in Perm if who.can(p)))
+    return Me(
+        username=who.username,
+        role=who.role,
+        department=who.department,
+        permissions=sorted(p.value for p in Perm if who.can(p)),
+    )
 
 
 def _user_out(u: User) -> UserOut:
     from onecity.core.db import utcnow
 
-    return UserOut(username=u.username, display_name=u.display_name, role=u.role,
-                   department=u.department_code, totp_enrolled=u.totp_secret is not None,
-                   locked=u.locked_until is not None and u.locked_until > utcnow())
+    return UserOut(
+        username=u.username,
+        display_name=u.display_name,
+        role=u.role,
+        department=u.department_code,
+        totp_enrolled=u.totp_secret is not None,
+        locked=u.locked_until is not None and u.locked_until > utcnow(),
+    )
 
 
 @router.get("/users", response_model=list[UserOut])
-def list_users(who: Principal = Depends(principal),
-               p: Platform = Depends(platform)) -> list[UserOut]:
+def list_users(
+    who: Principal = Depends(principal), p: Platform = Depends(platform)
+) -> list[UserOut]:
     require(who, Perm.USERS_ADMIN)
     with p.db.read() as s:
         return [_user_out(u) for u in s.execute(select(User).order_by(User.username)).scalars()]
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
-def create_user(body: UserIn, request: Request, who: Principal = Depends(principal),
-                p: Platform = Depends(platform)) -> UserOut:
+def create_user(
+    body: UserIn,
+    request: Request,
+    who: Principal = Depends(principal),
+    p: Platform = Depends(platform),
+) -> UserOut:
     require(who, Perm.USERS_ADMIN)
-    u = p.auth.create_user(who.username, username=body.username, password=body.password,
-                           role=body.role, department=body.department,
-                           display_name=body.display_name, source=source(request))
+    u = p.auth.create_user(
+        who.username,
+        username=body.username,
+        password=body.password,
+        role=body.role,
+        department=body.department,
+        display_name=body.display_name,
+        source=source(request),
+    )
     return _user_out(u)
 
 
 @router.put("/users/{username}/role", response_model=UserOut)
-def set_role(username: str, body: RoleIn, request: Request,
-             who: Principal = Depends(principal), p: Platform = Depends(platform)) -> UserOut:
+def set_role(
+    username: str,
+    body: RoleIn,
+    request: Request,
+    who: Principal = Depends(principal),
+    p: Platform = Depends(platform),
+) -> UserOut:
     require(who, Perm.USERS_ADMIN)
-    return _user_out(p.auth.set_role(who.username, username, body.role, body.department,
-                                     source(request)))
+    return _user_out(
+        p.auth.set_role(who.username, username, body.role, body.department, source(request))
+    )
 
 
 @router.post("/users/{username}/totp", response_model=TotpOut)
-def enrol_totp(username: str, request: Request, who: Principal = Depends(principal),
-               p: Platform = Depends(platform)) -> TotpOut:
+def enrol_totp(
+    username: str,
+    request: Request,
+    who: Principal = Depends(principal),
+    p: Platform = Depends(platform),
+) -> TotpOut:
     if who.username != username:
         require(who, Perm.USERS_ADMIN)
     import pyotp
 
-    secret = p.auth.enrol_totp(who.username, username, source(request),
-                               may_replace=who.can(Perm.USERS_ADMIN))
+    secret = p.auth.enrol_totp(
+        who.username, username, source(request), may_replace=who.can(Perm.USERS_ADMIN)
+    )
     uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="OneCity")
     return TotpOut(username=username, secret=secret, otpauth_uri=str(uri))

@@ -82,8 +82,14 @@ class AuthService:
             needs_totp = user.totp_secret is not None or user.role in self.settings.totp_roles
             if needs_totp:
                 if user.totp_secret is None:
-                    audit.append(s, actor=username, action="login", outcome="denied",
-                                 source=source, detail={"reason": "totp not enrolled"})
+                    audit.append(
+                        s,
+                        actor=username,
+                        action="login",
+                        outcome="denied",
+                        source=source,
+                        detail={"reason": "totp not enrolled"},
+                    )
                     s.commit()
                     raise Unauthenticated(
                         "your role requires a TOTP second factor; ask an administrator to "
@@ -91,12 +97,19 @@ class AuthService:
                         code="totp_enrolment_required",
                     )
                 if not totp:
-                    audit.append(s, actor=username, action="login", outcome="denied",
-                                 source=source, detail={"reason": "totp missing"})
+                    audit.append(
+                        s,
+                        actor=username,
+                        action="login",
+                        outcome="denied",
+                        source=source,
+                        detail={"reason": "totp missing"},
+                    )
                     s.commit()
                     raise Unauthenticated(
                         "enter the 6-digit code from your authenticator app",
-                        code="totp_required", field="totp",
+                        code="totp_required",
+                        field="totp",
                     )
                 if not check_totp(user.totp_secret, totp):
                     user.failed_logins += 1
@@ -105,8 +118,14 @@ class AuthService:
                             minutes=self.settings.login_lock_minutes
                         )
                         user.failed_logins = 0
-                    audit.append(s, actor=username, action="login", outcome="denied",
-                                 source=source, detail={"reason": "bad totp"})
+                    audit.append(
+                        s,
+                        actor=username,
+                        action="login",
+                        outcome="denied",
+                        source=source,
+                        detail={"reason": "bad totp"},
+                    )
                     s.commit()
                     raise Unauthenticated("wrong TOTP code", code="bad_totp", field="totp")
             user.failed_logins = 0
@@ -201,12 +220,19 @@ class AuthService:
             except IntegrityError:
                 # A concurrent create of the same username committed first.
                 raise Conflict(f"user '{username}' already exists", field="username") from None
-            audit.append(s, actor=actor, action="user.create", target=username, source=source,
-                         detail={"role": role, "department": department})
+            audit.append(
+                s,
+                actor=actor,
+                action="user.create",
+                target=username,
+                source=source,
+                detail={"role": role, "department": department},
+            )
         return user
 
-    def set_role(self, actor: str, username: str, role: str, department: str | None,
-                 source: str = "") -> User:
+    def set_role(
+        self, actor: str, username: str, role: str, department: str | None, source: str = ""
+    ) -> User:
         if role not in {r.value for r in Role}:
             raise Invalid(f"unknown role '{role}'", field="role")
         with self.db.session() as s:
@@ -218,14 +244,19 @@ class AuthService:
             before = {"role": user.role, "department": user.department_code}
             user.role = role
             user.department_code = department
-            audit.append(s, actor=actor, action="permission.change", target=username,
-                         source=source,
-                         detail={"before": before, "after": {"role": role,
-                                                              "department": department}})
+            audit.append(
+                s,
+                actor=actor,
+                action="permission.change",
+                target=username,
+                source=source,
+                detail={"before": before, "after": {"role": role, "department": department}},
+            )
         return user
 
-    def enrol_totp(self, actor: str, username: str, source: str = "",
-                   *, may_replace: bool = True) -> str:
+    def enrol_totp(
+        self, actor: str, username: str, source: str = "", *, may_replace: bool = True
+    ) -> str:
         """A new TOTP secret for the user. `may_replace=False` (people enrolling themselves)
         refuses to overwrite an existing one: else a stolen session could swap the factor."""
         secret = new_totp_secret()
@@ -234,9 +265,10 @@ class AuthService:
             if user is None:
                 raise NotFound(f"no user '{username}'")
             if user.totp_secret is not None and not may_replace:
-                raise Forbidden("a TOTP factor is already enrolled; ask an administrator to "
-                                "reset it", code="totp_already_enrolled")
+                raise Forbidden(
+                    "a TOTP factor is already enrolled; ask an administrator to reset it",
+                    code="totp_already_enrolled",
+                )
             user.totp_secret = secret
-            audit.append(s, actor=actor, action="user.totp_enrol", target=username,
-                         source=source)
+            audit.append(s, actor=actor, action="user.totp_enrol", target=username, source=source)
         return secret

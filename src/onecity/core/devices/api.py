@@ -39,45 +39,70 @@ def list_devices(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> sc.DevicePage:
     return p.devices.list_page(
-        who, bbox=parse_bbox(bbox) if bbox else None, type_=type, connectivity=connectivity,
-        department=department, cursor=cursor, limit=limit,
+        who,
+        bbox=parse_bbox(bbox) if bbox else None,
+        type_=type,
+        connectivity=connectivity,
+        department=department,
+        cursor=cursor,
+        limit=limit,
     )
 
 
 @router.post("/devices", response_model=sc.DeviceOut, status_code=201)
-def register_device(body: sc.DeviceIn, request: Request, who: Principal = Depends(principal),
-                    p: Platform = Depends(platform)) -> sc.DeviceOut:
+def register_device(
+    body: sc.DeviceIn,
+    request: Request,
+    who: Principal = Depends(principal),
+    p: Platform = Depends(platform),
+) -> sc.DeviceOut:
     return p.devices.register(who, body, source(request))
 
 
 @router.get("/devices/{device_id}", response_model=sc.DeviceDetail)
-def get_device(device_id: str, who: Principal = Depends(principal),
-               p: Platform = Depends(platform)) -> sc.DeviceDetail:
+def get_device(
+    device_id: str, who: Principal = Depends(principal), p: Platform = Depends(platform)
+) -> sc.DeviceDetail:
     return p.devices.get(who, device_id)
 
 
 @router.patch("/devices/{device_id}", response_model=sc.DeviceOut)
-def update_device(device_id: str, body: sc.DevicePatch, request: Request,
-                  who: Principal = Depends(principal),
-                  p: Platform = Depends(platform)) -> sc.DeviceOut:
+def update_device(
+    device_id: str,
+    body: sc.DevicePatch,
+    request: Request,
+    who: Principal = Depends(principal),
+    p: Platform = Depends(platform),
+) -> sc.DeviceOut:
     return p.devices.update(who, device_id, body, source(request))
 
 
 @router.get("/devices/{device_id}/keys", response_model=list[sc.KeyInfo])
-def list_keys(device_id: str, who: Principal = Depends(principal),
-              p: Platform = Depends(platform)) -> list[sc.KeyInfo]:
+def list_keys(
+    device_id: str, who: Principal = Depends(principal), p: Platform = Depends(platform)
+) -> list[sc.KeyInfo]:
     return p.devices.list_keys(who, device_id)
 
 
 @router.post("/devices/{device_id}/keys", response_model=sc.KeyOut, status_code=201)
-def issue_key(device_id: str, request: Request, body: KeyIn | None = None,
-              who: Principal = Depends(principal), p: Platform = Depends(platform)) -> sc.KeyOut:
+def issue_key(
+    device_id: str,
+    request: Request,
+    body: KeyIn | None = None,
+    who: Principal = Depends(principal),
+    p: Platform = Depends(platform),
+) -> sc.KeyOut:
     return p.devices.issue_key(who, device_id, body.label if body else "", source(request))
 
 
 @router.delete("/devices/{device_id}/keys/{key_id}", status_code=204)
-def revoke_key(device_id: str, key_id: str, request: Request,
-               who: Principal = Depends(principal), p: Platform = Depends(platform)) -> None:
+def revoke_key(
+    device_id: str,
+    key_id: str,
+    request: Request,
+    who: Principal = Depends(principal),
+    p: Platform = Depends(platform),
+) -> None:
     p.devices.revoke_key(who, device_id, key_id, source(request))
 
 
@@ -90,8 +115,9 @@ def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, date
         try:
             start = end - timedelta(hours=24)
         except OverflowError:
-            raise Invalid("'to' is too early for the default one-day window; give 'from'",
-                          field="to") from None
+            raise Invalid(
+                "'to' is too early for the default one-day window; give 'from'", field="to"
+            ) from None
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
     return start, end
@@ -111,8 +137,11 @@ def series(
     return p.devices.series(who, device_id, key, a, b, bucket)
 
 
-@router.get("/devices/{device_id}/telemetry.csv", response_class=Response,
-            responses={200: {"content": {"text/csv": {}}}})
+@router.get(
+    "/devices/{device_id}/telemetry.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
 def export_csv(
     device_id: str,
     key: Annotated[str, Query(min_length=1, max_length=64)],
@@ -132,22 +161,29 @@ def export_csv(
     for pt in data.points:
         w.writerow([pt.ts.isoformat(), pt.value, pt.min, pt.max, pt.count])
     with p.db.session() as s:
-        audit.append(s, actor=who.username, action="data.export",
-                     target=f"{device_id}/{key}", source=source(request),
-                     detail={"from": a.isoformat(), "to": b.isoformat(),
-                             "rows": len(data.points)})
-    return Response(buf.getvalue(), media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{device_id}-{key}.csv"'})
+        audit.append(
+            s,
+            actor=who.username,
+            action="data.export",
+            target=f"{device_id}/{key}",
+            source=source(request),
+            detail={"from": a.isoformat(), "to": b.isoformat(), "rows": len(data.points)},
+        )
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{device_id}-{key}.csv"'},
+    )
 
 
 @router.post("/telemetry", response_model=sc.IngestResult, tags=["telemetry"])
-def ingest(body: sc.TelemetryBatch, device_id: str = Depends(device_key),
-           p: Platform = Depends(platform)) -> sc.IngestResult:
+def ingest(
+    body: sc.TelemetryBatch, device_id: str = Depends(device_key), p: Platform = Depends(platform)
+) -> sc.IngestResult:
     """Batched readings from one device, authenticated by its key (X-Device-Key).
 
     Retrying a batch is safe: messages already stored are counted as duplicates, not stored
     again. A batch with any invalid message is rejected whole, with the message named."""
     msgs = to_msgs(device_id, body.messages, p.settings)
     out = p.ingester.write(msgs)
-    return sc.IngestResult(accepted=out.accepted, duplicates=out.duplicates,
-                           readings=out.readings)
+    return sc.IngestResult(accepted=out.accepted, duplicates=out.duplicates, readings=out.readings)

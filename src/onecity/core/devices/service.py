@@ -24,21 +24,34 @@ MAX_POINTS = 5000
 
 def device_out(d: Device) -> sc.DeviceOut:
     return sc.DeviceOut(
-        id=d.id, name=d.name, type=d.type, department=d.department_code,
-        location=geojson_point(d.lon, d.lat), district=d.district, metadata=d.meta,
-        status=d.status, connectivity=d.connectivity, heartbeat_s=d.heartbeat_s,
+        id=d.id,
+        name=d.name,
+        type=d.type,
+        department=d.department_code,
+        location=geojson_point(d.lon, d.lat),
+        district=d.district,
+        metadata=d.meta,
+        status=d.status,
+        connectivity=d.connectivity,
+        heartbeat_s=d.heartbeat_s,
         last_seen_at=d.last_seen_at,
     )
 
 
 def delivery_out(a: DeliveryAccount | None) -> sc.DeliveryOut:
     if a is None:
-        return sc.DeliveryOut(received=0, duplicates=0, gaps=0, rejected=0, readings=0,
-                              first_seq=None, last_seq=None)
+        return sc.DeliveryOut(
+            received=0, duplicates=0, gaps=0, rejected=0, readings=0, first_seq=None, last_seq=None
+        )
     span = (a.max_seq - a.min_seq + 1) if a.max_seq is not None and a.min_seq is not None else 0
     return sc.DeliveryOut(
-        received=a.received, duplicates=a.duplicates, gaps=max(span - a.received, 0),
-        rejected=a.rejected, readings=a.readings, first_seq=a.min_seq, last_seq=a.max_seq,
+        received=a.received,
+        duplicates=a.duplicates,
+        gaps=max(span - a.received, 0),
+        rejected=a.rejected,
+        readings=a.readings,
+        first_seq=a.min_seq,
+        last_seq=a.max_seq,
     )
 
 
@@ -58,24 +71,28 @@ class DeviceService:
     def register(self, who: Principal, body: sc.DeviceIn, source: str = "") -> sc.DeviceOut:
         require(who, Perm.DEVICES_WRITE)
         if not who.sees_department(body.department):
-            raise Forbidden("you may only register devices for your own department",
-                            field="department")
+            raise Forbidden(
+                "you may only register devices for your own department", field="department"
+            )
         lon = lat = None
         district = None
         if body.location is not None and body.location_projected is not None:
-            raise Invalid("give location or location_projected, not both",
-                          field="location_projected")
+            raise Invalid(
+                "give location or location_projected, not both", field="location_projected"
+            )
         if body.location is not None:
             lon, lat = point_from_geojson(body.location.model_dump())
         elif body.location_projected is not None:
-            lon, lat = self.city.from_projected(body.location_projected.x,
-                                                body.location_projected.y)
+            lon, lat = self.city.from_projected(
+                body.location_projected.x, body.location_projected.y
+            )
             w, so, e, n = self.city.bounds
             if not (w - 1 <= lon <= e + 1 and so - 1 <= lat <= n + 1):
                 raise Invalid(
                     f"that point is not near {self.city.name.get('en', self.city.id)}; "
                     f"x and y must be in {self.city.projected_crs}",
-                    field="location_projected")
+                    field="location_projected",
+                )
         if lon is not None and lat is not None:
             district = self.city.place(lon, lat).district
         with self.db.session() as s:
@@ -84,8 +101,14 @@ class DeviceService:
             if s.get(Device, body.id) is not None:
                 raise Conflict(f"device '{body.id}' already exists", field="id")
             d = Device(
-                id=body.id, name=body.name, type=body.type, department_code=body.department,
-                lon=lon, lat=lat, district=district, meta=body.metadata,
+                id=body.id,
+                name=body.name,
+                type=body.type,
+                department_code=body.department,
+                lon=lon,
+                lat=lat,
+                district=district,
+                meta=body.metadata,
                 heartbeat_s=body.heartbeat_s,
             )
             s.add(d)
@@ -94,13 +117,15 @@ class DeviceService:
             except IntegrityError:
                 # Another registration of the same id committed between our check and insert.
                 raise Conflict(f"device '{body.id}' already exists", field="id") from None
-            audit.append(s, actor=who.username, action="device.create", target=body.id,
-                         source=source)
+            audit.append(
+                s, actor=who.username, action="device.create", target=body.id, source=source
+            )
             events.emit(s, "device.registered", {"device_id": d.id}, d.department_code)
             return device_out(d)
 
-    def update(self, who: Principal, device_id: str, patch: sc.DevicePatch,
-               source: str = "") -> sc.DeviceOut:
+    def update(
+        self, who: Principal, device_id: str, patch: sc.DevicePatch, source: str = ""
+    ) -> sc.DeviceOut:
         require(who, Perm.DEVICES_WRITE)
         with self.db.session() as s:
             d = self._visible(s, who, device_id)
@@ -117,8 +142,14 @@ class DeviceService:
                     setattr(d, name, changed[name])
             if patch.metadata is not None:
                 d.meta = patch.metadata
-            audit.append(s, actor=who.username, action="device.update", target=device_id,
-                         source=source, detail={"fields": sorted(changed)})
+            audit.append(
+                s,
+                actor=who.username,
+                action="device.update",
+                target=device_id,
+                source=source,
+                detail={"fields": sorted(changed)},
+            )
             return device_out(d)
 
     def get(self, who: Principal, device_id: str) -> sc.DeviceDetail:
@@ -130,10 +161,13 @@ class DeviceService:
             projected = None
             if d.lon is not None and d.lat is not None:
                 x, y = self.city.to_projected(d.lon, d.lat)
-                projected = {"crs": self.city.projected_crs, "x": round(x, 3),
-                             "y": round(y, 3)}
-            return sc.DeviceDetail(**device_out(d).model_dump(), location_projected=projected,
-                                   delivery=delivery_out(acc), latest=latest)
+                projected = {"crs": self.city.projected_crs, "x": round(x, 3), "y": round(y, 3)}
+            return sc.DeviceDetail(
+                **device_out(d).model_dump(),
+                location_projected=projected,
+                delivery=delivery_out(acc),
+                latest=latest,
+            )
 
     def list_page(
         self,
@@ -167,9 +201,7 @@ class DeviceService:
             if cursor:
                 q = q.where(Device.id > cursor)
             else:
-                total = int(
-                    s.execute(select(func.count()).select_from(q.subquery())).scalar() or 0
-                )
+                total = int(s.execute(select(func.count()).select_from(q.subquery())).scalar() or 0)
             rows = list(s.execute(q.order_by(Device.id).limit(limit + 1)).scalars())
         more = len(rows) > limit
         rows = rows[:limit]
@@ -181,16 +213,28 @@ class DeviceService:
         )
 
     # --- credentials -----------------------------------------------------------------------
-    def issue_key(self, who: Principal, device_id: str, label: str = "",
-                  source: str = "") -> sc.KeyOut:
+    def issue_key(
+        self, who: Principal, device_id: str, label: str = "", source: str = ""
+    ) -> sc.KeyOut:
         require(who, Perm.DEVICE_KEYS)
         key_id, secret, full = new_device_key()
         with self.db.session() as s:
             self._visible(s, who, device_id)
-            s.add(DeviceCredential(key_id=key_id, device_id=device_id,
-                                   secret_hash=token_hash(secret), label=label[:100]))
-            audit.append(s, actor=who.username, action="device.key_issue",
-                         target=f"{device_id}/{key_id}", source=source)
+            s.add(
+                DeviceCredential(
+                    key_id=key_id,
+                    device_id=device_id,
+                    secret_hash=token_hash(secret),
+                    label=label[:100],
+                )
+            )
+            audit.append(
+                s,
+                actor=who.username,
+                action="device.key_issue",
+                target=f"{device_id}/{key_id}",
+                source=source,
+            )
         return sc.KeyOut(key_id=key_id, device_id=device_id, key=full)
 
     def revoke_key(self, who: Principal, device_id: str, key_id: str, source: str = "") -> None:
@@ -204,19 +248,29 @@ class DeviceService:
             if cred.revoked_at is not None:
                 raise Conflict(f"key '{key_id}' is already revoked")
             cred.revoked_at = utcnow()
-            audit.append(s, actor=who.username, action="device.key_revoke",
-                         target=f"{device_id}/{key_id}", source=source)
+            audit.append(
+                s,
+                actor=who.username,
+                action="device.key_revoke",
+                target=f"{device_id}/{key_id}",
+                source=source,
+            )
 
     def list_keys(self, who: Principal, device_id: str) -> list[sc.KeyInfo]:
         require(who, Perm.DEVICE_KEYS)
         with self.db.read() as s:
             self._visible(s, who, device_id)
             creds = s.execute(
-                select(DeviceCredential).where(DeviceCredential.device_id == device_id)
+                select(DeviceCredential)
+                .where(DeviceCredential.device_id == device_id)
                 .order_by(DeviceCredential.created_at)
             ).scalars()
-            return [sc.KeyInfo(key_id=c.key_id, label=c.label, created_at=c.created_at,
-                               revoked_at=c.revoked_at) for c in creds]
+            return [
+                sc.KeyInfo(
+                    key_id=c.key_id, label=c.label, created_at=c.created_at, revoked_at=c.revoked_at
+                )
+                for c in creds
+            ]
 
     def authenticate_key(self, key: str) -> str:
         parts = split_device_key(key)
@@ -258,7 +312,12 @@ class DeviceService:
         }
 
     def series(
-        self, who: Principal, device_id: str, key: str, start: datetime, end: datetime,
+        self,
+        who: Principal,
+        device_id: str,
+        key: str,
+        start: datetime,
+        end: datetime,
         bucket_s: int | None,
     ) -> sc.Series:
         require(who, Perm.TELEMETRY_READ)
@@ -273,35 +332,54 @@ class DeviceService:
             pass
         with self.db.read() as s:
             self._visible(s, who, device_id)
-            base = (Reading.device_id == device_id, Reading.key == key,
-                    Reading.ts_ms >= a, Reading.ts_ms < b)
+            base = (
+                Reading.device_id == device_id,
+                Reading.key == key,
+                Reading.ts_ms >= a,
+                Reading.ts_ms < b,
+            )
             points: list[sc.Point] = []
             if bucket_s is None:
                 rows = s.execute(
-                    select(Reading.ts_ms, Reading.value).where(*base)
-                    .order_by(Reading.ts_ms).limit(MAX_POINTS + 1)
+                    select(Reading.ts_ms, Reading.value)
+                    .where(*base)
+                    .order_by(Reading.ts_ms)
+                    .limit(MAX_POINTS + 1)
                 ).all()
                 if len(rows) > MAX_POINTS:
                     raise Invalid(
                         f"more than {MAX_POINTS} points in range; ask for a bucket "
-                        "(e.g. bucket=60) to downsample", field="bucket")
+                        "(e.g. bucket=60) to downsample",
+                        field="bucket",
+                    )
                 points = [sc.Point(ts=_dt(t), value=v) for t, v in rows]
             else:
                 bms = bucket_s * 1000
                 if (b - a) // bms > MAX_POINTS:
-                    raise Invalid(f"more than {MAX_POINTS} buckets; use a larger bucket",
-                                  field="bucket")
+                    raise Invalid(
+                        f"more than {MAX_POINTS} buckets; use a larger bucket", field="bucket"
+                    )
                 # Raw "/" on two integers is integer division on both SQLite and PostgreSQL.
                 bucket = (Reading.ts_ms.op("/")(bms) * bms).label("b")
                 rows2 = s.execute(
-                    select(bucket, func.avg(Reading.value), func.min(Reading.value),
-                           func.max(Reading.value), func.count())
-                    .where(*base).group_by(bucket).order_by(bucket)
+                    select(
+                        bucket,
+                        func.avg(Reading.value),
+                        func.min(Reading.value),
+                        func.max(Reading.value),
+                        func.count(),
+                    )
+                    .where(*base)
+                    .group_by(bucket)
+                    .order_by(bucket)
                 ).all()
-                points = [sc.Point(ts=_dt(int(t)), value=float(avg), min=mn, max=mx,
-                                   count=int(c)) for t, avg, mn, mx, c in rows2]
-        return sc.Series(device_id=device_id, key=key, bucket_s=bucket_s, points=points,
-                         as_of=utcnow())
+                points = [
+                    sc.Point(ts=_dt(int(t)), value=float(avg), min=mn, max=mx, count=int(c))
+                    for t, avg, mn, mx, c in rows2
+                ]
+        return sc.Series(
+            device_id=device_id, key=key, bucket_s=bucket_s, points=points, as_of=utcnow()
+        )
 
     # --- liveness --------------------------------------------------------------------------
     def mark_offline(self, now: datetime | None = None) -> list[str]:
@@ -312,15 +390,22 @@ class DeviceService:
             gone = list(
                 s.execute(
                     update(Device)
-                    .where(Device.connectivity == "online", Device.offline_after < now,
-                           Device.status == "active")
+                    .where(
+                        Device.connectivity == "online",
+                        Device.offline_after < now,
+                        Device.status == "active",
+                    )
                     .values(connectivity="offline")
                     .returning(Device.id, Device.department_code, Device.last_seen_at)
                 ).tuples()
             )
             for dev, dept, seen in gone:
                 alerts.open_alert(
-                    s, device_id=dev, department=dept, kind="offline", dedupe_key="offline",
+                    s,
+                    device_id=dev,
+                    department=dept,
+                    kind="offline",
+                    dedupe_key="offline",
                     severity="warning",
                     message=f"no data since {seen.isoformat() if seen else 'never'}",
                 )
