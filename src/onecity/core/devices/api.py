@@ -37,8 +37,8 @@ def list_devices(
     department: Annotated[str | None, Query(max_length=32)] = None,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> sc.DevicePage:
-    return p.devices.list_page(
+) -> Response:
+    page = p.devices.list_page(
         who,
         bbox=parse_bbox(bbox) if bbox else None,
         type_=type,
@@ -47,6 +47,13 @@ def list_devices(
         cursor=cursor,
         limit=limit,
     )
+    return _json(page)
+
+
+def _json(model: BaseModel) -> Response:
+    """The service already built a validated model; serialise it once instead of letting
+    the framework validate it a second time (a 1,000-device page is the map's hot path)."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 @router.post("/devices", response_model=sc.DeviceOut, status_code=201)
@@ -62,8 +69,8 @@ def register_device(
 @router.get("/devices/{device_id}", response_model=sc.DeviceDetail)
 def get_device(
     device_id: str, who: Principal = Depends(principal), p: Platform = Depends(platform)
-) -> sc.DeviceDetail:
-    return p.devices.get(who, device_id)
+) -> Response:
+    return _json(p.devices.get(who, device_id))
 
 
 @router.patch("/devices/{device_id}", response_model=sc.DeviceOut)
