@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -64,11 +65,20 @@ def _in_bounds(p: Platform, lon: float, lat: float) -> bool:
     return w <= lon <= e and s <= lat <= n
 
 
+def _spread(rows: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """Every k-th row, so a small demo still covers the whole city (the source files are
+    ordered by district)."""
+    if n <= 0:
+        return []
+    step = max(1, len(rows) // n)
+    return rows[::step][:n]
+
+
 def demo_devices(p: Platform, youbike: int, bins: int) -> list[dict[str, object]]:
     base = resources.files("onecity.demo_data")
     out: list[dict[str, object]] = []
     stations = json.loads((base / "youbike_immediate_20241207.json").read_text("utf-8"))
-    for st in stations[:youbike]:
+    for st in _spread(stations, youbike):
         lon, lat = float(st["longitude"]), float(st["latitude"])
         if not _in_bounds(p, lon, lat):
             continue
@@ -84,7 +94,7 @@ def demo_devices(p: Platform, youbike: int, bins: int) -> list[dict[str, object]
             }
         )
     litter = json.loads((base / "taipei_pedestrian_bins.json").read_text("utf-8"))
-    for b in litter[:bins]:
+    for b in _spread(litter, bins):
         lon, lat = float(b["longitude"]), float(b["latitude"])
         if not _in_bounds(p, lon, lat):
             continue

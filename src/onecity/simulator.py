@@ -77,6 +77,7 @@ class Simulator:
 
     def save(self) -> None:
         if self.seq_file:
+            self.seq_file.parent.mkdir(parents=True, exist_ok=True)
             self.seq_file.write_text(json.dumps({d.id: d.seq for d in self.devices}))
 
     def run(self, rate: float, duration_s: float | None = None) -> None:
