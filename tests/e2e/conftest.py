@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select, update
 
 from onecity.app import create_app
@@ -25,6 +22,7 @@ from onecity.core.db import utcnow
 from onecity.core.models import AuthSession, Device, User
 from onecity.core.platform import Platform
 from onecity.settings import Settings
+from tests.conftest import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -100,13 +98,6 @@ class LiveServer:
         return sorted(k for k in self.keys if k.startswith("ybk-"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("e2e")
@@ -118,24 +109,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     platform = Platform(settings)
     keys_file = folder / "keys.json"
     seed_demo(platform, keys_file, youbike=40, bins=40)
-    app = create_app(settings, platform)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
-        )
-    )
-    thread = threading.Thread(target=server.run, name="e2e-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive(), "the server thread died during start-up"
-        assert time.monotonic() < deadline, "the server did not start in 20 s"
-        time.sleep(0.05)
     keys: dict[str, str] = json.loads(keys_file.read_text())
-    yield LiveServer(f"http://127.0.0.1:{port}", platform, keys, {})
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(settings, platform)) as base:
+        yield LiveServer(base, platform, keys, {})
     platform.db.dispose()
 
 

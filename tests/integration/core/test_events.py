@@ -4,43 +4,22 @@ department, resumable with Last-Event-ID; a rolled-back change emits nothing."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from onecity.app import create_app
 from onecity.core import events
 from onecity.core.platform import Platform
-from tests.conftest import PASSWORD, add_user
+from tests.conftest import PASSWORD, add_user, serving
 
 
 @pytest.fixture
 def server(platform: Platform) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(
-        uvicorn.Config(
-            create_app(platform.settings, platform),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    t.join(10)
+    with serving(create_app(platform.settings, platform)) as base:
+        yield base
 
 
 def _token(base: str, user: str) -> str:

@@ -4,13 +4,9 @@ server, and the delivery accounts show every message arriving once."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from onecity.app import create_app
@@ -18,6 +14,7 @@ from onecity.bootstrap import seed_demo
 from onecity.cli import app as cli
 from onecity.core.models import DeliveryAccount
 from onecity.core.platform import Platform
+from tests.conftest import serving
 
 
 def test_simulated_devices_report_over_http(
@@ -26,25 +23,8 @@ def test_simulated_devices_report_over_http(
     keys = tmp_path / "keys.json"
     seed_demo(platform, keys, youbike=5, bins=5)
     assert len(json.loads(keys.read_text())) == 10
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(
-        uvicorn.Config(
-            create_app(platform.settings, platform),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
     monkeypatch.chdir(tmp_path)  # the simulator keeps its sequence numbers under var/
-    try:
+    with serving(create_app(platform.settings, platform)) as base:
         r = CliRunner().invoke(
             cli,
             [
@@ -57,14 +37,11 @@ def test_simulated_devices_report_over_http(
                 "--duration",
                 "2.5",
                 "--server",
-                f"http://127.0.0.1:{port}",
+                base,
                 "--keys-file",
                 str(keys),
             ],
         )
-    finally:
-        srv.should_exit = True
-        t.join(10)
     assert r.exit_code == 0, r.output
     with platform.db.read() as s:
         accounts = s.query(DeliveryAccount).all()

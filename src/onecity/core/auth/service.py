@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NoReturn
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from onecity.core import audit
 from onecity.core.auth.permissions import Principal, Role
@@ -68,66 +70,56 @@ class AuthService:
                 )
             ok = check_password(user.password_hash if user else None, password)
             if user is None or not ok or user.disabled:
-                if user is not None:
-                    user.failed_logins += 1
-                    if user.failed_logins >= self.settings.login_max_failures:
-                        user.locked_until = now + timedelta(
-                            minutes=self.settings.login_lock_minutes
-                        )
-                        user.failed_logins = 0
-                audit.append(s, actor=username, action="login", outcome="denied", source=source)
-                # Commit the failure count, then tell the client.
-                s.commit()
-                raise Unauthenticated("wrong username or password", code="bad_credentials")
-            needs_totp = user.totp_secret is not None or user.role in self.settings.totp_roles
-            if needs_totp:
+                self._refuse(
+                    s,
+                    user,
+                    username,
+                    source,
+                    None,
+                    now,
+                    count=True,
+                    error=Unauthenticated("wrong username or password", code="bad_credentials"),
+                )
+            if user.totp_secret is not None or user.role in self.settings.totp_roles:
                 if user.totp_secret is None:
-                    audit.append(
+                    self._refuse(
                         s,
-                        actor=username,
-                        action="login",
-                        outcome="denied",
-                        source=source,
-                        detail={"reason": "totp not enrolled"},
-                    )
-                    s.commit()
-                    raise Unauthenticated(
-                        "your role requires a TOTP second factor; ask an administrator to "
-                        "enrol one (onecity users totp USERNAME)",
-                        code="totp_enrolment_required",
+                        user,
+                        username,
+                        source,
+                        "totp not enrolled",
+                        now,
+                        error=Unauthenticated(
+                            "your role requires a TOTP second factor; ask an "
+                            "administrator to enrol one (onecity users totp USERNAME)",
+                            code="totp_enrolment_required",
+                        ),
                     )
                 if not totp:
-                    audit.append(
+                    self._refuse(
                         s,
-                        actor=username,
-                        action="login",
-                        outcome="denied",
-                        source=source,
-                        detail={"reason": "totp missing"},
+                        user,
+                        username,
+                        source,
+                        "totp missing",
+                        now,
+                        error=Unauthenticated(
+                            "enter the 6-digit code from your authenticator app",
+                            code="totp_required",
+                            field="totp",
+                        ),
                     )
-                    s.commit()
-                    raise Unauthenticated(
-                        "enter the 6-digit code from your authenticator app",
-                        code="totp_required",
-                        field="totp",
-                    )
-                if not check_totp(user.totp_secret, totp):
-                    user.failed_logins += 1
-                    if user.failed_logins >= self.settings.login_max_failures:
-                        user.locked_until = now + timedelta(
-                            minutes=self.settings.login_lock_minutes
-                        )
-                        user.failed_logins = 0
-                    audit.append(
+                if not check_totp(user.totp_secret, totp or ""):
+                    self._refuse(
                         s,
-                        actor=username,
-                        action="login",
-                        outcome="denied",
-                        source=source,
-                        detail={"reason": "bad totp"},
+                        user,
+                        username,
+                        source,
+                        "bad totp",
+                        now,
+                        count=True,
+                        error=Unauthenticated("wrong TOTP code", code="bad_totp", field="totp"),
                     )
-                    s.commit()
-                    raise Unauthenticated("wrong TOTP code", code="bad_totp", field="totp")
             user.failed_logins = 0
             user.locked_until = None
             token = new_token()
@@ -146,6 +138,36 @@ class AuthService:
                 user.id, user.username, Role(user.role), user.department_code, sess.id
             )
         return LoginResult(token, self.settings.session_idle_minutes * 60, principal)
+
+    def _refuse(
+        self,
+        s: Session,
+        user: User | None,
+        username: str,
+        source: str,
+        reason: str | None,
+        now: datetime,
+        *,
+        error: Unauthenticated,
+        count: bool = False,
+    ) -> NoReturn:
+        """Record a refused login (and, for a wrong secret, count it toward the lockout),
+        commit that record, then raise: the refusal is evidence too."""
+        if count and user is not None:
+            user.failed_logins += 1
+            if user.failed_logins >= self.settings.login_max_failures:
+                user.locked_until = now + timedelta(minutes=self.settings.login_lock_minutes)
+                user.failed_logins = 0
+        audit.append(
+            s,
+            actor=username,
+            action="login",
+            outcome="denied",
+            source=source,
+            detail={"reason": reason} if reason else None,
+        )
+        s.commit()
+        raise error
 
     def logout(self, principal: Principal, source: str = "") -> None:
         with self.db.session() as s:
