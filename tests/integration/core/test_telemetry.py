@@ -178,3 +178,64 @@ def test_threshold_alert_with_hysteresis(
     assert send(4, 0.4) == []  # cleared
     resolved = client.get("/api/v1/alerts", headers=admin, params={"state": "resolved"}).json()
     assert resolved["items"][0]["resolved_by"] == "system"
+
+
+def test_resend_with_extra_keys_is_one_message(client: TestClient, admin: dict[str, str]) -> None:
+    """Both databases agree: a message is identified by its sequence number, so a resend that
+    carries more values is a duplicate, and the accounts count one message."""
+    key = _device(client, admin)
+    h = {"X-Device-Key": key}
+    now = int(time.time() * 1000)
+    client.post(
+        "/api/v1/telemetry",
+        headers=h,
+        json={"messages": [{"seq": 1, "ts": now, "values": {"fill": 0.1}}]},
+    )
+    again = client.post(
+        "/api/v1/telemetry",
+        headers=h,
+        json={
+            "messages": [
+                {"seq": 1, "ts": now, "values": {"fill": 0.1, "temperature": 30.0}},
+                {"seq": 3, "ts": now, "values": {"fill": 0.2}},
+            ]
+        },
+    )
+    assert again.json() == {"accepted": 1, "duplicates": 1, "readings": 1}
+    d = _delivery(client, admin)
+    assert (d["received"], d["duplicates"], d["readings"], d["gaps"]) == (2, 1, 2, 1)
+
+
+def test_late_message_does_not_decide_the_alert(client: TestClient, admin: dict[str, str]) -> None:
+    """A message that fills an old gap arrives after newer ones: the alert reflects the
+    present (newest) value, not the late one."""
+    key = _device(client, admin)
+    client.post(
+        "/api/v1/alert-rules",
+        headers=admin,
+        json={
+            "name": "Bin full",
+            "key": "fill",
+            "direction": "above",
+            "raise_at": 0.8,
+            "clear_at": 0.5,
+            "device_type": "litter_bin",
+        },
+    )
+    h = {"X-Device-Key": key}
+    now = int(time.time() * 1000)
+
+    def send(seq: int, ago_s: int, fill: float) -> list[dict]:
+        client.post(
+            "/api/v1/telemetry",
+            headers=h,
+            json={"messages": [{"seq": seq, "ts": now - ago_s * 1000, "values": {"fill": fill}}]},
+        )
+        return client.get("/api/v1/alerts", headers=admin, params={"state": "active"}).json()[
+            "items"
+        ]
+
+    assert len(send(2, 10, 0.9)) == 1  # now full: alert
+    assert len(send(1, 60, 0.1)) == 1  # a minute-old reading arrives late: still full
+    assert send(3, 0, 0.2) == []  # the present value clears it
+    assert send(0, 120, 0.95) == []  # an old high reading does not raise a stale alert

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -198,8 +198,30 @@ class Ingester:
             self._update_accounts(s, uniq, repeats, bad, new_keys, out)
             rules = self._rules_now(s) if new_keys else []
             if rules:
-                alerts.evaluate(s, rules, _latest(uniq, new_keys, known))
+                alerts.evaluate(s, rules, self._current(s, rules, _latest(uniq, new_keys, known)))
         return out
+
+    @staticmethod
+    def _current(
+        s: Session,
+        rules: list[alerts.Rule],
+        latest: list[tuple[str, str, str | None, str, int, float]],
+    ) -> list[tuple[str, str, str | None, str, float]]:
+        """Keep only values that are now the newest stored for their (device, key): a late
+        message that fills an old gap must not raise or clear an alert about the present."""
+        keys = {r.key for r in rules}
+        wanted = [x for x in latest if x[3] in keys]
+        if not wanted:
+            return []
+        newest = {
+            (d, k): ts
+            for d, k, ts in s.execute(
+                select(Reading.device_id, Reading.key, func.max(Reading.ts_ms))
+                .where(tuple_(Reading.device_id, Reading.key).in_({(x[0], x[3]) for x in wanted}))
+                .group_by(Reading.device_id, Reading.key)
+            ).tuples()
+        }
+        return [(d, t, dep, k, v) for d, t, dep, k, ts, v in wanted if ts >= newest.get((d, k), ts)]
 
     # --- the writes ----------------------------------------------------------------------------
     def _touch_devices(self, s: Session, ids: set[str]) -> dict[str, tuple[str, str]]:
@@ -266,10 +288,15 @@ class Ingester:
                 "WITH d AS (SELECT * FROM unnest(%b::text[]) WITH ORDINALITY AS d(id, i)), "
                 "m AS (SELECT * FROM unnest(%s::int[], %s::bigint[], %s::bigint[]) "
                 "  WITH ORDINALITY AS m(d, seq, ts, i)), "
+                # A message is new only if no reading of its (device, seq) is stored yet, as
+                # on SQLite: a resend with extra keys is a duplicate, not a second message.
+                "f AS (SELECT d.id, m.seq, m.ts, m.i FROM m JOIN d ON d.i = m.d "
+                "  WHERE NOT EXISTS (SELECT 1 FROM readings x "
+                "    WHERE x.device_id = d.id AND x.seq = m.seq)), "
                 "ins AS (INSERT INTO readings (device_id, seq, key, ts_ms, value) "
-                "  SELECT d.id, m.seq, r.key, m.ts, r.value "
+                "  SELECT f.id, f.seq, r.key, f.ts, r.value "
                 "  FROM unnest(%s::int[], %b::text[], %s::float8[]) AS r(m, key, value) "
-                "  JOIN m ON m.i = r.m JOIN d ON d.i = m.d "
+                "  JOIN f ON f.i = r.m "
                 "  ON CONFLICT DO NOTHING RETURNING device_id, seq) "
                 "SELECT DISTINCT device_id, seq FROM ins",
                 (
@@ -395,8 +422,8 @@ def _literal(numbers: list[int] | list[float]) -> str:
 
 def _latest(
     msgs: list[Msg], new_keys: set[tuple[str, int]], known: dict[str, tuple[str, str]]
-) -> list[tuple[str, str, str | None, str, float]]:
-    """The newest new value of each (device, key): what the alert rules look at."""
+) -> list[tuple[str, str, str | None, str, int, float]]:
+    """The newest new value of each (device, key) in the batch, with its time."""
     latest: dict[tuple[str, str], tuple[int, float]] = {}
     for m in msgs:
         if (m.device_id, m.seq) not in new_keys:
@@ -405,4 +432,4 @@ def _latest(
             cur = latest.get((m.device_id, k))
             if cur is None or m.ts_ms >= cur[0]:
                 latest[(m.device_id, k)] = (m.ts_ms, v)
-    return [(d, known[d][0], known[d][1], k, v) for (d, k), (_, v) in latest.items()]
+    return [(d, known[d][0], known[d][1], k, ts, v) for (d, k), (ts, v) in latest.items()]
