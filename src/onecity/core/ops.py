@@ -161,7 +161,7 @@ async def event_stream(
     with the standard Last-Event-ID header."""
     require(who, Perm.ALERTS_READ)
     header = request.headers.get("last-event-id", "")
-    resume = int(header) if header.isdigit() and len(header) < 19 else None
+    resume = int(header) if header.isascii() and header.isdigit() and len(header) < 19 else None
     start = after if after is not None else resume
     if start is None:
         start = await asyncio.to_thread(events.last_id, p.db)

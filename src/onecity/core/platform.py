@@ -25,7 +25,7 @@ class Platform:
 
     @cached_property
     def devices(self) -> DeviceService:
-        return DeviceService(self.db, self.city)
+        return DeviceService(self.db, self.city, self.settings.heartbeat_grace_factor)
 
     @cached_property
     def ingester(self) -> Ingester:

@@ -252,7 +252,8 @@ def test_offline_device_gets_exactly_one_alert_and_it_clears_when_back(
     client: TestClient, admin: dict[str, str], platform: Platform
 ) -> None:
     key = _device(client, admin, heartbeat_s=60)
-    _device(client, admin, "bin-quiet")  # never reported: stays "unknown", no alert
+    # Never reported, but its deadline (3 h) is later than anything below: no alert yet.
+    _device(client, admin, "bin-quiet", heartbeat_s=3600)
     assert platform.devices.mark_offline() == []  # reported? not yet
     _send(client, key, 1, fill=0.1)
     assert _liveness_state(platform) == "online"
@@ -399,3 +400,51 @@ def test_racing_liveness_passes_raise_one_alert(
     assert sorted(found) == [[], [], [], ["bin-1"]]
     assert [a.kind for a in _alerts(platform)] == ["offline"]
     assert len(_events(platform, "device.offline")) == 1
+
+
+def test_device_that_never_reports_goes_offline(
+    client: TestClient, admin: dict[str, str], platform: Platform
+) -> None:
+    from datetime import timedelta as _td
+
+    from onecity.core.db import utcnow as _now
+
+    r = client.post(
+        "/api/v1/devices",
+        headers=admin,
+        json={
+            "id": "silent-1",
+            "name": "never installed",
+            "type": "air",
+            "department": "doit",
+            "heartbeat_s": 60,
+        },
+    )
+    assert r.status_code == 201
+    assert platform.devices.mark_offline(_now()) == []  # not yet: within 3 heartbeats
+    assert platform.devices.mark_offline(_now() + _td(seconds=181)) == ["silent-1"]
+    active = client.get("/api/v1/alerts", headers=admin, params={"device_id": "silent-1"})
+    assert [a["kind"] for a in active.json()["items"]] == ["offline"]
+
+
+def test_longer_heartbeat_moves_the_deadline(
+    client: TestClient, admin: dict[str, str], platform: Platform
+) -> None:
+    from datetime import timedelta as _td
+
+    from onecity.core.db import utcnow as _now
+
+    client.post(
+        "/api/v1/devices",
+        headers=admin,
+        json={
+            "id": "slow-1",
+            "name": "daily reporter",
+            "type": "air",
+            "department": "doit",
+            "heartbeat_s": 60,
+        },
+    )
+    r = client.patch("/api/v1/devices/slow-1", headers=admin, json={"heartbeat_s": 86400})
+    assert r.status_code == 200
+    assert platform.devices.mark_offline(_now() + _td(hours=1)) == []

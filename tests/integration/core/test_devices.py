@@ -377,3 +377,46 @@ def test_twd97_far_from_the_city_is_refused(client: TestClient, admin: dict[str,
     )  # degrees sent as metres
     assert r.status_code == 422 and r.json()["field"] == "location_projected"
     assert client.get("/api/v1/devices/lost-1", headers=admin).status_code == 404
+
+
+def test_contractor_sees_the_device_but_not_its_telemetry(
+    client: TestClient, admin: dict[str, str], platform: Platform
+) -> None:
+    from tests.conftest import add_user, login
+
+    client.post(
+        "/api/v1/devices",
+        headers=admin,
+        json={"id": "pipe-1", "name": "strain gauge", "type": "strain", "department": "pwd"},
+    )
+    key = client.post("/api/v1/devices/pipe-1/keys", headers=admin).json()["key"]
+    import time as _t
+
+    client.post(
+        "/api/v1/telemetry",
+        headers={"X-Device-Key": key},
+        json={"messages": [{"seq": 1, "ts": int(_t.time() * 1000), "values": {"strain": 812.5}}]},
+    )
+    assert client.get("/api/v1/devices/pipe-1", headers=admin).json()["latest"]["strain"]
+    add_user(platform, "pwd.contractor1", "contractor", "pwd")
+    h = login(client, "pwd.contractor1")
+    r = client.get("/api/v1/devices/pipe-1", headers=h)
+    assert r.status_code == 200 and r.json()["latest"] == {}
+    assert (
+        client.get(
+            "/api/v1/devices/pipe-1/telemetry", headers=h, params={"key": "strain"}
+        ).status_code
+        == 403
+    )
+
+
+def test_export_with_a_non_ascii_key_is_refused_not_a_crash(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    client.post(
+        "/api/v1/devices",
+        headers=admin,
+        json={"id": "t-1", "name": "t", "type": "air", "department": "doit"},
+    )
+    r = client.get("/api/v1/devices/t-1/telemetry.csv", headers=admin, params={"key": "溫度"})
+    assert r.status_code == 422 and r.json()["field"] == "key"

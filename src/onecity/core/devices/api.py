@@ -133,7 +133,7 @@ def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, date
 @router.get("/devices/{device_id}/telemetry", response_model=sc.Series)
 def series(
     device_id: str,
-    key: Annotated[str, Query(min_length=1, max_length=64)],
+    key: Annotated[str, Query(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")],
     who: Principal = Depends(principal),
     p: Platform = Depends(platform),
     start: Annotated[datetime | None, Query(alias="from")] = None,
@@ -151,7 +151,7 @@ def series(
 )
 def export_csv(
     device_id: str,
-    key: Annotated[str, Query(min_length=1, max_length=64)],
+    key: Annotated[str, Query(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")],
     request: Request,
     who: Principal = Depends(principal),
     p: Platform = Depends(platform),

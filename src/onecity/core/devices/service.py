@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, tuple_, update
@@ -56,9 +56,13 @@ def delivery_out(a: DeliveryAccount | None) -> sc.DeliveryOut:
 
 
 class DeviceService:
-    def __init__(self, db: Database, city: CityProfile) -> None:
+    def __init__(self, db: Database, city: CityProfile, grace_factor: float = 3.0) -> None:
         self.db = db
         self.city = city
+        self.grace = grace_factor
+
+    def _deadline(self, since: datetime, heartbeat_s: int) -> datetime:
+        return since + timedelta(seconds=heartbeat_s * self.grace)
 
     # --- registry --------------------------------------------------------------------------
     def _visible(self, s: Session, who: Principal, device_id: str) -> Device:
@@ -110,6 +114,8 @@ class DeviceService:
                 district=district,
                 meta=body.metadata,
                 heartbeat_s=body.heartbeat_s,
+                # A device that never reports must be noticed too, not stay "unknown".
+                offline_after=self._deadline(utcnow(), body.heartbeat_s),
             )
             s.add(d)
             try:
@@ -140,6 +146,8 @@ class DeviceService:
             for name in ("name", "status", "heartbeat_s"):
                 if name in changed and changed[name] is not None:
                     setattr(d, name, changed[name])
+            if changed.get("heartbeat_s") is not None:
+                d.offline_after = self._deadline(d.last_seen_at or utcnow(), d.heartbeat_s)
             if patch.metadata is not None:
                 d.meta = patch.metadata
             audit.append(
@@ -157,7 +165,8 @@ class DeviceService:
         with self.db.read() as s:
             d = self._visible(s, who, device_id)
             acc = s.get(DeliveryAccount, device_id)
-            latest = self._latest(s, device_id)
+            # Latest values are telemetry: a role without telemetry:read sees the device only.
+            latest = self._latest(s, device_id) if who.can(Perm.TELEMETRY_READ) else {}
             projected = None
             if d.lon is not None and d.lat is not None:
                 x, y = self.city.to_projected(d.lon, d.lat)
@@ -383,7 +392,8 @@ class DeviceService:
 
     # --- liveness --------------------------------------------------------------------------
     def mark_offline(self, now: datetime | None = None) -> list[str]:
-        """Declare offline every online device past its heartbeat deadline; raise alerts.
+        """Declare offline every device past its heartbeat deadline (online ones, and
+        registered ones that never reported); raise alerts.
         Safe to run in several processes: the UPDATE decides who does each device."""
         now = now or utcnow()
         with self.db.session() as s:
@@ -391,7 +401,7 @@ class DeviceService:
                 s.execute(
                     update(Device)
                     .where(
-                        Device.connectivity == "online",
+                        Device.connectivity.in_(("online", "unknown")),
                         Device.offline_after < now,
                         Device.status == "active",
                     )
