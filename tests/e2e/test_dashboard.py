@@ -315,3 +315,54 @@ def test_idle_session_returns_to_login_and_back(page: Any, live_server: LiveServ
     expect_text(page, "#login-notice", "已登出")
     page.goto(f"{live_server.url}/dashboard")
     page.wait_for_url(re.compile(r"/login\?next=%2Fdashboard"))
+
+
+def _last_seen(live: LiveServer, username: str) -> Any:
+    from sqlalchemy import func, select
+
+    from onecity.core.models import AuthSession, User
+
+    with live.platform.db.read() as s:
+        return s.execute(
+            select(func.max(AuthSession.last_seen_at))
+            .join(User, User.id == AuthSession.user_id)
+            .where(User.username == username)
+        ).scalar_one()
+
+
+def test_timer_polls_of_an_unattended_page_are_background(
+    page: Any, live_server: LiveServer
+) -> None:
+    """An unattended page's timer polls say X-OneCity-Background: 1 and so do not keep the
+    session alive; after the person touches the page, requests are theirs again."""
+    page.clock.install()  # the page's timers and Date, moved on by the test
+    log_in(page, live_server.url, username="epb.crew", then="/alerts")
+    wait_live(page, "alerts")
+
+    def poll() -> Any:
+        with page.expect_request(lambda r: "/api/v1/alerts?" in r.url) as got:
+            page.clock.run_for(30_000)  # the page's REFRESH_MS
+        return got.value
+
+    # Nobody has touched this page: the half-minute poll is background, and the server
+    # does not count it as activity.
+    live_server.age_sessions("epb.crew", 10)
+    before = _last_seen(live_server, "epb.crew")
+    req = poll()
+    assert req.headers.get("x-onecity-background") == "1", req.headers
+    req.response()  # answered, so the server has seen it
+    assert _last_seen(live_server, "epb.crew") == before
+
+    # The person scrolls: the next poll is within a minute of that, so it is theirs.
+    page.mouse.move(300, 300)
+    page.mouse.wheel(0, 200)
+    wait_js(page, "!OC.idle()")  # wheel events reach the page asynchronously
+    req = poll()
+    assert "x-onecity-background" not in req.headers, req.headers
+    req.response()
+    assert _last_seen(live_server, "epb.crew") > before
+
+    # A minute and more without input: background again.
+    page.clock.run_for(31_000)
+    req = poll()
+    assert req.headers.get("x-onecity-background") == "1", req.headers

@@ -82,3 +82,41 @@ def relay_forever(db: Database, publish: Publish, stop: Callable[[], bool]) -> N
 
 def _iso(dt: datetime) -> str:
     return dt.isoformat().replace("+00:00", "Z")
+
+
+class Tail:
+    """Follows the outbox by id for one reader (an SSE stream).
+
+    On PostgreSQL ids come from a sequence at insert time but become visible at commit, so
+    id N+1 can be seen before N. A reader that only moved its cursor forward would skip N for
+    ever. The tail remembers the ids it jumped over and asks for them again until they appear
+    or GAP_WAIT_S has passed (a rolled-back transaction leaves a gap that never fills)."""
+
+    GAP_WAIT_S = 30.0
+
+    def __init__(self, db: Database, after: int) -> None:
+        self.db = db
+        self.cursor = after
+        self.gaps: dict[int, float] = {}
+
+    def poll(self, now: float | None = None) -> tuple[list[Event], list[Event]]:
+        """Returns (new events in id order, late events that filled earlier gaps)."""
+        now = time.monotonic() if now is None else now
+        fresh = since(self.db, self.cursor)
+        late: list[Event] = []
+        if self.gaps:
+            with self.db.read() as s:
+                late = list(
+                    s.execute(select(Event).where(Event.id.in_(list(self.gaps))).order_by(Event.id))
+                    .scalars()
+                    .all()
+                )
+            for ev in late:
+                self.gaps.pop(ev.id, None)
+            self.gaps = {i: t for i, t in self.gaps.items() if now - t < self.GAP_WAIT_S}
+        for ev in fresh:
+            for missing in range(self.cursor + 1, ev.id):
+                if len(self.gaps) < 10_000:
+                    self.gaps.setdefault(missing, now)
+            self.cursor = ev.id
+        return fresh, late

@@ -27,7 +27,7 @@ def source(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def _token(request: Request) -> str | None:
+def session_token(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip() or None
@@ -35,12 +35,15 @@ def _token(request: Request) -> str | None:
 
 
 def principal(request: Request, p: Platform = Depends(platform)) -> Principal:
-    token = _token(request)
+    token = session_token(request)
     if not token:
         raise Unauthenticated(
             "log in first: send 'Authorization: Bearer <token>'", code="not_logged_in"
         )
-    who = p.auth.authenticate(token)
+    # A request the browser marks as background (a timer poll while nobody is using the page)
+    # is authenticated as usual but does not count as activity for the idle limit.
+    background = request.headers.get("x-onecity-background") == "1"
+    who = p.auth.authenticate(token, touch=not background)
     request.state.principal = who
     return who
 

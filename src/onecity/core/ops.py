@@ -16,12 +16,15 @@ from sqlalchemy import select, text
 
 from onecity.core import audit, events
 from onecity.core.auth.permissions import Perm, Principal, require
-from onecity.core.errors import Invalid
-from onecity.core.http import MAX_INT64, platform, principal
-from onecity.core.models import AuditRecord
+from onecity.core.errors import AppError, Invalid
+from onecity.core.http import MAX_INT64, platform, principal, session_token
+from onecity.core.models import AuditRecord, Event
 from onecity.core.platform import Platform
 
 router = APIRouter(tags=["operations"])
+
+# The stream re-checks its session every this many one-second polls.
+REAUTH_TICKS = 30
 
 
 @router.get("/healthz")
@@ -166,33 +169,41 @@ async def event_stream(
     if start is None:
         start = await asyncio.to_thread(events.last_id, p.db)
 
+    token = session_token(request) or ""
+
+    def frame(ev: Event, with_id: bool) -> str:
+        body = json.dumps(
+            {"id": ev.id, "type": ev.type, "payload": ev.payload, "at": ev.created_at.isoformat()},
+            ensure_ascii=False,
+        )
+        # A late event (one that filled a gap) carries no id line, so the browser's
+        # Last-Event-ID stays at the highest id it has seen.
+        return (f"id: {ev.id}\n" if with_id else "") + f"event: {ev.type}\ndata: {body}\n\n"
+
     async def gen() -> AsyncIterator[str]:
-        cursor = start
-        yield f"retry: 2000\nevent: hello\ndata: {json.dumps({'after': cursor})}\n\n"
-        idle = 0
+        viewer = who
+        tail = events.Tail(p.db, start)
+        yield f"retry: 2000\nevent: hello\ndata: {json.dumps({'after': start})}\n\n"
+        ticks = 0
         while not await request.is_disconnected():
-            batch = await asyncio.to_thread(events.since, p.db, cursor)
-            for ev in batch:
-                cursor = ev.id
-                if ev.department_code is not None and not who.sees_department(ev.department_code):
-                    continue
-                body = json.dumps(
-                    {
-                        "id": ev.id,
-                        "type": ev.type,
-                        "payload": ev.payload,
-                        "at": ev.created_at.isoformat(),
-                    },
-                    ensure_ascii=False,
-                )
-                yield f"id: {ev.id}\nevent: {ev.type}\ndata: {body}\n\n"
-            if not batch:
-                idle += 1
-                if idle % 15 == 0:
+            ticks += 1
+            if ticks % REAUTH_TICKS == 0:
+                # A stream outlives its request: logout, the idle limit, a disabled account
+                # or a new department must reach it too. Checking does not count as activity.
+                try:
+                    viewer = await asyncio.to_thread(p.auth.authenticate, token, False)
+                    require(viewer, Perm.ALERTS_READ)
+                except AppError as exc:
+                    yield f"event: session_ended\ndata: {json.dumps({'error': exc.code})}\n\n"
+                    return
+            fresh, late = await asyncio.to_thread(tail.poll)
+            for ev, with_id in [(e, False) for e in late] + [(e, True) for e in fresh]:
+                if ev.department_code is None or viewer.sees_department(ev.department_code):
+                    yield frame(ev, with_id)
+            if not fresh and not late:
+                if ticks % 15 == 0:
                     yield ": keep-alive\n\n"
                 await asyncio.sleep(1.0)
-            else:
-                idle = 0
 
     return StreamingResponse(
         gen(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pyotp
 import pytest
@@ -195,6 +195,61 @@ def test_idle_session_ends_after_thirty_minutes(client: TestClient, platform: Pl
     assert r.headers["www-authenticate"] == "Bearer"
     fresh = login(client, "epb.crew")
     assert fresh != h and client.get("/api/v1/auth/me", headers=fresh).status_code == 200
+
+
+def test_background_requests_do_not_keep_an_idle_session_alive(
+    client: TestClient, platform: Platform
+) -> None:
+    """A dashboard left open polls the API on timers; those requests carry
+    X-OneCity-Background: 1 and must not count as activity, or it would never time out."""
+    add_user(platform, "epb.crew", "crew", "epb")
+    h = login(client, "epb.crew")
+    client.cookies.clear()
+    bg = {**h, "X-OneCity-Background": "1"}
+
+    def idle_for(minutes: int) -> None:
+        with platform.db.session() as s:
+            s.execute(
+                update(AuthSession).values(last_seen_at=utcnow() - timedelta(minutes=minutes))
+            )
+
+    def last_seen() -> datetime:
+        with platform.db.read() as s:
+            return s.execute(select(AuthSession.last_seen_at)).scalar_one()
+
+    idle_for(10)
+    before = last_seen()
+    for url in ["/api/v1/auth/me", "/api/v1/alerts", "/api/v1/devices"]:
+        assert client.get(url, headers=bg).status_code == 200, url  # still authenticated
+    assert last_seen() == before  # ... but the session did not move
+    # Only "1" marks a request as background; anything else is an ordinary request.
+    assert (
+        client.get("/api/v1/auth/me", headers={**h, "X-OneCity-Background": "0"}).status_code == 200
+    )
+    assert utcnow() - last_seen() < timedelta(minutes=1)
+
+    # Polled every half minute for the whole idle window, the session still ends.
+    idle_for(29)
+    before = last_seen()
+    assert client.get("/api/v1/auth/me", headers=bg).status_code == 200
+    assert last_seen() == before
+    idle_for(31)
+    r = client.get("/api/v1/auth/me", headers=bg)
+    assert r.status_code == 401 and r.json()["error"] == "session_idle"
+    assert r.headers["www-authenticate"] == "Bearer"
+    # Ended is ended: a person coming back to it is sent to log in too.
+    assert client.get("/api/v1/auth/me", headers=h).json()["error"] == "session_idle"
+
+
+def test_background_request_still_needs_a_valid_session(client: TestClient) -> None:
+    client.cookies.clear()
+    r = client.get("/api/v1/auth/me", headers={"X-OneCity-Background": "1"})
+    assert r.status_code == 401 and r.json()["error"] == "not_logged_in"
+    r = client.get(
+        "/api/v1/auth/me",
+        headers={"X-OneCity-Background": "1", "Authorization": "Bearer nonsense"},
+    )
+    assert r.status_code == 401 and r.json()["error"] == "bad_token"
 
 
 def test_logout_ends_the_token(client: TestClient, platform: Platform) -> None:

@@ -99,3 +99,29 @@ def test_rolled_back_change_emits_nothing(platform: Platform) -> None:
         s.flush()
         raise RuntimeError("the change failed")
     assert events.last_id(platform.db) == before
+
+
+def test_stream_ends_when_the_session_does(
+    platform: Platform, server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from onecity.core import ops
+
+    monkeypatch.setattr(ops, "REAUTH_TICKS", 1)  # re-check every poll instead of every 30
+    add_user(platform, "epb.op2", "operator", "epb")
+    token = _token(server, "epb.op2")
+    seen: list[str] = []
+    with httpx.stream(
+        "GET",
+        f"{server}/api/v1/events/stream",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    ) as r:
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                seen.append(line[7:])
+                if line == "event: hello":
+                    httpx.post(
+                        f"{server}/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"}
+                    )
+    # The server closed the stream itself after telling the page why.
+    assert seen == ["hello", "session_ended"]

@@ -8,13 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from onecity.app import create_app
 from onecity.core import alerts
 from onecity.core.platform import Platform
-from tests.conftest import add_user, login
+from tests.conftest import add_user, login, serving
 
 ROLES = [
     "admin",
@@ -34,6 +36,9 @@ endpoint          admin operator crew officer supervisor dispatcher contractor s
 users.list          Y      -      -     -        -          -          -           -         -
 users.create        Y      -      -     -        -          -          -           -         -
 users.set_role      Y      -      -     -        -          -          -           -         -
+users.totp_other    Y      -      -     -        -          -          -           -         -
+users.totp_self     Y      Y      Y     Y        Y          Y          Y           Y         Y
+auth.me             Y      Y      Y     Y        Y          Y          Y           Y         Y
 devices.list        Y      Y      Y     Y        Y          Y          Y           Y         -
 devices.get         Y      Y      Y     Y        Y          Y          Y           Y         -
 devices.create      Y      Y      -     -        Y          -          -           -         -
@@ -52,7 +57,53 @@ audit.list          Y      -      -     -        -          -          -        
 audit.verify        Y      -      -     -        -          -          -           -         -
 ngsi.query          Y      Y      Y     Y        Y          Y          Y           Y         -
 ngsi.get            Y      Y      Y     Y        Y          Y          Y           Y         -
+events.stream       Y      Y      Y     Y        Y          Y          -           Y         -
+auth.logout         Y      Y      Y     Y        Y          Y          Y           Y         Y
 """
+
+# Which route each matrix row exercises, as the OpenAPI schema names it (method, path).
+ROUTES: dict[str, tuple[str, str]] = {
+    "users.list": ("GET", "/api/v1/users"),
+    "users.create": ("POST", "/api/v1/users"),
+    "users.set_role": ("PUT", "/api/v1/users/{username}/role"),
+    "users.totp_other": ("POST", "/api/v1/users/{username}/totp"),
+    "users.totp_self": ("POST", "/api/v1/users/{username}/totp"),
+    "auth.me": ("GET", "/api/v1/auth/me"),
+    "devices.list": ("GET", "/api/v1/devices"),
+    "devices.get": ("GET", "/api/v1/devices/{device_id}"),
+    "devices.create": ("POST", "/api/v1/devices"),
+    "devices.patch": ("PATCH", "/api/v1/devices/{device_id}"),
+    "keys.issue": ("POST", "/api/v1/devices/{device_id}/keys"),
+    "keys.list": ("GET", "/api/v1/devices/{device_id}/keys"),
+    "keys.revoke": ("DELETE", "/api/v1/devices/{device_id}/keys/{key_id}"),
+    "telemetry.read": ("GET", "/api/v1/devices/{device_id}/telemetry"),
+    "telemetry.export": ("GET", "/api/v1/devices/{device_id}/telemetry.csv"),
+    "alerts.list": ("GET", "/api/v1/alerts"),
+    "alerts.ack": ("POST", "/api/v1/alerts/{alert_id}/acknowledge"),
+    "alerts.resolve": ("POST", "/api/v1/alerts/{alert_id}/resolve"),
+    "rules.list": ("GET", "/api/v1/alert-rules"),
+    "rules.create": ("POST", "/api/v1/alert-rules"),
+    "audit.list": ("GET", "/api/v1/audit"),
+    "audit.verify": ("GET", "/api/v1/audit/verify"),
+    "ngsi.query": ("GET", "/ngsi-ld/v1/entities"),
+    "ngsi.get": ("GET", "/ngsi-ld/v1/entities/{entity_id}"),
+    "events.stream": ("GET", "/api/v1/events/stream"),
+    "auth.logout": ("POST", "/api/v1/auth/logout"),
+}
+
+# Routes deliberately outside the matrix, each with the reason. Anything else the app serves
+# must have a matrix row, so a new endpoint cannot slip past this test unexamined.
+EXEMPT: dict[tuple[str, str], str] = {
+    ("GET", "/healthz"): "public liveness probe, no session",
+    ("GET", "/readyz"): "public readiness probe, no session",
+    ("GET", "/metrics"): "public Prometheus scrape, no session",
+    ("GET", "/api/v1/city"): "public city description the login page needs",
+    ("GET", "/api/v1/geo/districts"): "public district boundaries (map base layer)",
+    ("GET", "/api/v1/geo/place"): "public place lookup on the city's own geodata",
+    ("POST", "/api/v1/auth/login"): "public by nature: it is how a session starts",
+    ("POST", "/api/v1/telemetry"): "devices authenticate with a device key, not a role "
+    "(tests/integration/core/test_telemetry.py)",
+}
 
 
 def _expected() -> dict[str, dict[str, bool]]:
@@ -74,6 +125,7 @@ class World:
     key_id: str
     alert_ack: int
     alert_resolve: int
+    base_url: str  # a real server on the same database, for the endless SSE stream
 
 
 def _device(client: TestClient, admin: dict[str, str], device_id: str, dept: str) -> None:
@@ -106,7 +158,9 @@ def _alert(platform: Platform, device_id: str, tag: str) -> int:
     return got
 
 
-def _world(client: TestClient, admin: dict[str, str], platform: Platform, role: str) -> World:
+def _world(
+    client: TestClient, admin: dict[str, str], platform: Platform, role: str, base_url: str
+) -> World:
     k = client.post("/api/v1/devices/bin-1/keys", headers=admin, json={"label": role})
     assert k.status_code == 201, k.text
     return World(
@@ -114,7 +168,19 @@ def _world(client: TestClient, admin: dict[str, str], platform: Platform, role: 
         k.json()["key_id"],
         _alert(platform, "bin-1", f"{role}:a"),
         _alert(platform, "bin-1", f"{role}:r"),
+        base_url,
     )
+
+
+def _open_stream(w: World, h: dict[str, str]) -> Response:
+    with httpx.stream("GET", f"{w.base_url}/api/v1/events/stream", headers=h, timeout=5) as r:
+        if r.status_code != 200:
+            r.read()
+            return httpx.Response(r.status_code, content=r.content)
+        assert r.headers["content-type"].startswith("text/event-stream")
+        first = next(r.iter_text())
+        assert "event: hello" in first, first
+        return httpx.Response(200, text=first)
 
 
 Call = Callable[[TestClient, dict[str, str], World], Response]
@@ -142,6 +208,12 @@ CALLS: dict[str, tuple[Call, int]] = {
         ),
         200,
     ),
+    # Someone else's second factor: an administrator's job.
+    "users.totp_other": (lambda c, h, w: c.post("/api/v1/users/target.user/totp", headers=h), 200),
+    # One's own, while none is enrolled yet: anyone may (replacing one is refused, see
+    # test_auth.py's test_self_enrolment_cannot_replace_an_existing_factor).
+    "users.totp_self": (lambda c, h, w: c.post(f"/api/v1/users/the.{w.role}/totp", headers=h), 200),
+    "auth.me": (lambda c, h, w: c.get("/api/v1/auth/me", headers=h), 200),
     "devices.list": (lambda c, h, w: c.get("/api/v1/devices", headers=h), 200),
     "devices.get": (lambda c, h, w: c.get("/api/v1/devices/bin-1", headers=h), 200),
     "devices.create": (
@@ -208,11 +280,32 @@ CALLS: dict[str, tuple[Call, int]] = {
         lambda c, h, w: c.get("/ngsi-ld/v1/entities/urn:ngsi-ld:Device:bin-1", headers=h),
         200,
     ),
+    "events.stream": (lambda c, h, w: _open_stream(w, h), 200),
+    # Ends the session the other rows use, so test_role_matrix runs it last.
+    "auth.logout": (lambda c, h, w: c.post("/api/v1/auth/logout", headers=h), 204),
 }
 
 
-def test_matrix_covers_every_endpoint_group() -> None:
-    assert set(CALLS) == set(EXPECTED["admin"])
+def test_matrix_rows_calls_and_routes_agree() -> None:
+    assert set(CALLS) == set(EXPECTED["admin"]) == set(ROUTES)
+
+
+def test_every_route_is_in_the_matrix_or_exempt(platform: Platform) -> None:
+    """The routes come from the application itself, not from a list kept beside this one."""
+    schema = create_app(platform.settings, platform).openapi()
+    served = {
+        (method.upper(), path)
+        for path, ops in schema["paths"].items()
+        for method in ops
+        if method in {"get", "post", "put", "patch", "delete", "head", "options"}
+    }
+    assert served, "the app serves no routes?"
+    covered = set(ROUTES.values())
+    missing = served - covered - set(EXEMPT)
+    assert missing == set(), f"routes with no row in MATRIX and no exemption: {sorted(missing)}"
+    assert covered & set(EXEMPT) == set(), "a route is both in the matrix and exempt"
+    gone = (covered | set(EXEMPT)) - served
+    assert gone == set(), f"MATRIX or EXEMPT names routes the app no longer serves: {sorted(gone)}"
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -223,16 +316,19 @@ def test_role_matrix(
     add_user(platform, "target.user", "crew", "epb")
     add_user(platform, f"the.{role}", role, None if role == "citizen" else "epb")
     who = login(client, f"the.{role}")
-    world = _world(client, admin, platform, role)
     wrong: dict[str, str] = {}
-    for name, (call, ok_status) in CALLS.items():
-        r = call(client, who, world)
-        want = ok_status if EXPECTED[role][name] else 403
-        if r.status_code != want:
-            wrong[name] = f"expected {want}, got {r.status_code}: {r.text[:120]}"
-        elif want == 403:
-            assert r.json() == {"error": "forbidden", "detail": r.json()["detail"], "field": None}
-            assert role in r.json()["detail"]
+    with serving(create_app(platform.settings, platform)) as base_url:
+        world = _world(client, admin, platform, role, base_url)
+        for name in sorted(CALLS, key=lambda n: n == "auth.logout"):  # logout last
+            call, ok_status = CALLS[name]
+            r = call(client, who, world)
+            want = ok_status if EXPECTED[role][name] else 403
+            if r.status_code != want:
+                wrong[name] = f"expected {want}, got {r.status_code}: {r.text[:120]}"
+            elif want == 403:
+                body = r.json()
+                assert body == {"error": "forbidden", "detail": body["detail"], "field": None}
+                assert role in body["detail"]
     assert wrong == {}
 
 

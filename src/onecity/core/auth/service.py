@@ -178,8 +178,12 @@ class AuthService:
             )
             audit.append(s, actor=principal.username, action="logout", source=source)
 
-    def authenticate(self, token: str) -> Principal:
-        """Turn a bearer token or session cookie into a principal, enforcing the idle limit."""
+    def authenticate(self, token: str, touch: bool = True) -> Principal:
+        """Turn a bearer token or session cookie into a principal, enforcing the idle limit.
+
+        `touch=False` is for requests nobody asked for (a browser's timer polling an
+        unattended page): still checked, still refused once idle, but they do not count as
+        activity, so they cannot keep the session alive forever."""
         now = utcnow()
         idle = timedelta(minutes=self.settings.session_idle_minutes)
         with self.db.read() as s:
@@ -201,7 +205,7 @@ class AuthService:
                 "log in again",
                 code="session_idle",
             )
-        if now - sess.last_seen_at >= _TOUCH_EVERY:
+        if touch and now - sess.last_seen_at >= _TOUCH_EVERY:
             with self.db.session() as s:
                 s.execute(
                     update(AuthSession).where(AuthSession.id == sess.id).values(last_seen_at=now)

@@ -76,10 +76,24 @@
     location.assign("/login?next=" + encodeURIComponent(here) + "&reason=" + encodeURIComponent(reason || "default"));
   };
 
+  /* Requests the person did not cause (timer polls of a page nobody is using) say so with
+     X-OneCity-Background: 1, so the server does not count them as activity and an unattended
+     dashboard still reaches the idle limit. Any input in the last minute makes requests
+     foreground again. Loading the page was itself a request (it refreshed the session), so
+     the clock starts with no input at all. */
+  const ACTIVE_MS = 60000;
+  let lastInput = -Infinity;
+  const markInput = () => (lastInput = Date.now());
+  ["pointerdown", "keydown", "wheel", "touchstart", "scroll"].forEach((type) =>
+    window.addEventListener(type, markInput, { capture: true, passive: true })
+  );
+  OC.idle = () => Date.now() - lastInput >= ACTIVE_MS;
+
   /* fetch() with the session cookie and the API's {"error","detail","field"} errors. */
   OC.api = async function (path, opts) {
     opts = opts || {};
     const init = { credentials: "same-origin", headers: { Accept: "application/json" }, method: opts.method || "GET" };
+    if (OC.idle()) init.headers["X-OneCity-Background"] = "1";
     if (opts.signal) init.signal = opts.signal;
     if (opts.json !== undefined) {
       init.method = opts.method || "POST";
@@ -114,6 +128,17 @@
       live.connected = true;
       retryMs = 3000;
       emit("connected");
+    });
+    // The server ends the stream when the session ends (logout elsewhere, idle limit).
+    es.addEventListener("session_ended", (ev) => {
+      es.close();
+      let code = "session_ended";
+      try {
+        code = JSON.parse(ev.data).error || code;
+      } catch (_) {
+        /* keep the generic reason */
+      }
+      OC.toLogin(code);
     });
     TYPES.forEach((type) =>
       es.addEventListener(type, (ev) => {
