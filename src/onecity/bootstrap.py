@@ -13,7 +13,12 @@ from alembic.config import Config
 from sqlalchemy import select
 
 from onecity.core.auth.permissions import Role
-from onecity.core.auth.secrets import hash_password, new_device_key, token_hash
+from onecity.core.auth.secrets import (
+    hash_password,
+    new_device_key,
+    split_device_key,
+    token_hash,
+)
 from onecity.core.models import AlertRule, Department, Device, DeviceCredential, User
 from onecity.core.platform import Platform
 
@@ -144,7 +149,12 @@ def seed_demo(p: Platform, keys_file: Path, youbike: int = 150, bins: int = 150)
                         heartbeat_s=30,
                     )
                 )
-            if str(d["id"]) not in keys:
+            # A key is only useful if the database knows it: after a fresh database with an
+            # old keys file, issue new ones instead of trusting the file.
+            kept = keys.get(str(d["id"]))
+            split = split_device_key(kept) if kept else None
+            known = split is not None and s.get(DeviceCredential, split[0]) is not None
+            if not known:
                 s.flush()
                 key_id, secret, full = new_device_key()
                 s.add(

@@ -187,12 +187,20 @@ def devices_simulate(
         t.start()
         try:
             while t.is_alive():
-                progress.update(task, description=f"sent {sim.sent} (failed {sim.failed})")
+                progress.update(
+                    task,
+                    description=f"sent {sim.sent} (retried {sim.failed}, refused {sim.rejected})",
+                )
                 t.join(0.5)
         except KeyboardInterrupt:
             sim.stopping.set()
             t.join()
     console.print(f"sent {sim.sent} messages, {sim.failed} failed attempts (retried)")
+    if sim.rejected:
+        console.print(
+            f"[red]{sim.rejected} messages refused by the server; last: {sim.last_error}[/red]"
+        )
+        raise typer.Exit(1)
 
 
 @audit_app.command("verify")

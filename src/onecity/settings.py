@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-DEFAULT_SECRET = "change-me-demo-secret"  # noqa: S105 - the value start-up refuses outside demo/dev
 
 
 class Settings(BaseSettings):
@@ -18,7 +16,6 @@ class Settings(BaseSettings):
 
     environment: Literal["demo", "dev", "test", "production"] = "dev"
     database_url: str = "sqlite:///var/onecity.db"
-    secret_key: str = DEFAULT_SECRET
     city: str = "taipei"
     # Comma-separated list of modules to mount; core is always mounted.
     modules: str = ""
@@ -47,20 +44,7 @@ class Settings(BaseSettings):
     run_workers: bool = False
     map_tile_url: str = ""
     map_tile_attribution: str = ""
-    media_dir: Path = Path("var/media")
 
     @property
     def totp_roles(self) -> frozenset[str]:
         return frozenset(r.strip() for r in self.totp_required_roles.split(",") if r.strip())
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
-    @model_validator(mode="after")
-    def _enforce_non_default_secret(self) -> Settings:
-        if self.environment == "production" and self.secret_key == DEFAULT_SECRET:
-            raise ValueError(
-                "ONECITY_SECRET_KEY is the demo default; set a long random secret for production"
-            )
-        return self

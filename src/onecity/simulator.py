@@ -70,6 +70,8 @@ class Simulator:
         self.stopping = threading.Event()
         self.sent = 0
         self.failed = 0
+        self.rejected = 0
+        self.last_error = ""
         if seq_file and seq_file.exists():
             saved = json.loads(seq_file.read_text())
             for d in devices:
@@ -126,8 +128,14 @@ class Simulator:
         except httpx.HTTPError:
             self.failed += 1
             return  # kept in pending: the next tick retries with the same numbers
-        if r.status_code < 500:
+        if r.status_code < 400:
             self.sent += len(d.pending)
+            d.pending.clear()
+        elif r.status_code < 500:
+            # The server refused the batch (e.g. a revoked key): retrying cannot help, and
+            # silently counting it as sent would hide that no data arrives.
+            self.rejected += len(d.pending)
+            self.last_error = f"{d.id}: {r.status_code} {r.text[:200]}"
             d.pending.clear()
         else:
             self.failed += 1
@@ -147,4 +155,12 @@ def _mqtt_client(hostport: str) -> Any:
 def load_devices(keys_file: Path, types: dict[str, str], count: int | None) -> list[SimDevice]:
     keys: dict[str, str] = json.loads(keys_file.read_text())
     ids = sorted(keys)[: count or None]
-    return [SimDevice(id=i, type=types.get(i, "litter_bin"), key=keys[i]) for i in ids]
+    # Without a type map (the CLI has no database at hand) the demo's id prefixes tell.
+    return [
+        SimDevice(
+            id=i,
+            type=types.get(i) or ("bike_dock" if i.startswith("ybk-") else "litter_bin"),
+            key=keys[i],
+        )
+        for i in ids
+    ]

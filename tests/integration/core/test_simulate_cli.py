@@ -50,3 +50,17 @@ def test_simulated_devices_report_over_http(
     assert all(a.duplicates == 0 and a.rejected == 0 for a in accounts)
     assert all(a.max_seq is not None and a.min_seq == 1 for a in accounts)
     assert all(a.received == a.max_seq for a in accounts)  # no gaps
+
+
+def test_fresh_database_with_an_old_keys_file_gets_working_keys(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """`rm var/onecity.db` but not the keys file: the demo must not post with keys the new
+    database has never seen (every post would be refused)."""
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"bin-0001": "ock_0123456789abcdef_stale-secret"}))
+    seed_demo(platform, keys, youbike=0, bins=3)
+    fresh = json.loads(keys.read_text())
+    assert fresh["bin-0001"] != "ock_0123456789abcdef_stale-secret"
+    for device_id, key in fresh.items():
+        assert platform.devices.authenticate_key(key) == device_id

@@ -410,10 +410,6 @@ class Ingester:
         )
         s.execute(stmt, [dict(zip(_ACCOUNT, row, strict=True)) for row in zip(*cols, strict=True)])
 
-    def record_rejected(self, device_id: str, n: int = 1) -> None:
-        """Count messages that reached us but could not be stored (bad payloads over MQTT)."""
-        self.write([], rejected={device_id: n})
-
 
 def _literal(numbers: list[int] | list[float]) -> str:
     """A PostgreSQL array literal of numbers (repr of a finite float round-trips exactly)."""

@@ -337,8 +337,6 @@ class DeviceService:
         if bucket_s is not None and not 1 <= bucket_s <= 366 * 86400:
             raise Invalid("bucket must be between 1 s and a year", field="bucket")
         a, b = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
-        if bucket_s is None and (b - a) > 0:
-            pass
         with self.db.read() as s:
             self._visible(s, who, device_id)
             base = (
