@@ -32,8 +32,11 @@ class Rule:
     severity: str
     device_type: str | None
     device_id: str | None
+    department: str | None = None  # None: a city-wide rule
 
-    def applies_to(self, device_id: str, device_type: str) -> bool:
+    def applies_to(self, device_id: str, device_type: str, department: str | None = None) -> bool:
+        if self.department is not None and self.department != department:
+            return False  # a department's rule never touches another department's devices
         if self.device_id is not None:
             return self.device_id == device_id
         return self.device_type is None or self.device_type == device_type
@@ -76,6 +79,7 @@ def load_rules(session: Session) -> list[Rule]:
             r.severity,
             r.device_type,
             r.device_id,
+            r.department_code,
         )
         for r in rows
     ]
@@ -171,7 +175,7 @@ def evaluate(
     pairs: list[tuple[Rule, str, str | None, float]] = []
     for device_id, device_type, dept, key, value in latest:
         for rule in rules:
-            if rule.key == key and rule.applies_to(device_id, device_type):
+            if rule.key == key and rule.applies_to(device_id, device_type, dept):
                 pairs.append((rule, device_id, dept, value))
     if not pairs:
         return

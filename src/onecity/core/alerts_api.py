@@ -12,7 +12,7 @@ from sqlalchemy import select
 from onecity.core import alerts, audit
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import utcnow
-from onecity.core.errors import NotFound
+from onecity.core.errors import Invalid, NotFound
 from onecity.core.http import MAX_INT32, platform, principal, source
 from onecity.core.models import Alert, AlertRule, Device
 from onecity.core.platform import Platform
@@ -61,6 +61,11 @@ class RuleIn(BaseModel):
 class RuleOut(RuleIn):
     id: int
     enabled: bool = Field(default=True)
+    department: str | None = Field(
+        default=None,
+        validation_alias="department_code",
+        description="whose devices it watches; null for a city-wide rule",
+    )
 
 
 def _out(a: Alert, d: Device) -> AlertOut:
@@ -154,11 +159,14 @@ def list_rules(
     who: Principal = Depends(principal), p: Platform = Depends(platform)
 ) -> list[RuleOut]:
     require(who, Perm.ALERTS_READ)
+    q = select(AlertRule).order_by(AlertRule.id)
+    if not who.city_wide:
+        # One's own department's rules and the city-wide ones that also watch its devices.
+        q = q.where(
+            (AlertRule.department_code == who.department) | AlertRule.department_code.is_(None)
+        )
     with p.db.read() as s:
-        return [
-            RuleOut.model_validate(r, from_attributes=True)
-            for r in s.execute(select(AlertRule).order_by(AlertRule.id)).scalars()
-        ]
+        return [RuleOut.model_validate(r, from_attributes=True) for r in s.execute(q).scalars()]
 
 
 @router.post("/alert-rules", response_model=RuleOut, status_code=201)
@@ -170,8 +178,14 @@ def create_rule(
 ) -> RuleOut:
     require(who, Perm.RULES_WRITE)
     alerts.validate_rule(body.direction, body.raise_at, body.clear_at)
+    # Only a city-wide role writes city-wide rules; anyone else's rule is their department's.
+    department = None if who.city_wide else who.department
     with p.db.session() as s:
-        r = AlertRule(**body.model_dump())
+        if body.device_id is not None:
+            d = s.get(Device, body.device_id)
+            if d is None or not who.sees_department(d.department_code):
+                raise Invalid(f"no device '{body.device_id}'", field="device_id")
+        r = AlertRule(**body.model_dump(), department_code=department)
         s.add(r)
         s.flush()
         audit.append(
@@ -182,4 +196,6 @@ def create_rule(
             source=source(request),
             detail=body.model_dump(),
         )
-        return RuleOut.model_validate(r, from_attributes=True)
+        out = RuleOut.model_validate(r, from_attributes=True)
+    p.ingester.rules_changed()
+    return out

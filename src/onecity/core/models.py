@@ -167,6 +167,8 @@ class AlertRule(Base):
     clear_at: Mapped[float] = mapped_column(Float)
     severity: Mapped[str] = mapped_column(String(16), default="warning")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The department whose devices the rule watches; NULL for a city-wide rule.
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
 
 
 class Alert(Base):

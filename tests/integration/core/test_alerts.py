@@ -448,3 +448,60 @@ def test_longer_heartbeat_moves_the_deadline(
     r = client.patch("/api/v1/devices/slow-1", headers=admin, json={"heartbeat_s": 86400})
     assert r.status_code == 200
     assert platform.devices.mark_offline(_now() + _td(hours=1)) == []
+
+
+def test_a_departments_rule_never_touches_another_departments_devices(
+    client: TestClient, admin: dict[str, str], platform: Platform
+) -> None:
+    from tests.conftest import add_user, login
+
+    key = _device(client, admin, "bin-epb")  # an environmental-protection bin
+    add_user(platform, "police.sup", "supervisor", "police")
+    police = login(client, "police.sup")
+    r = client.post(
+        "/api/v1/alert-rules",
+        headers=police,
+        json={
+            "name": "anything above 0.5",
+            "key": "fill",
+            "direction": "above",
+            "raise_at": 0.5,
+            "clear_at": 0.2,
+        },
+    )
+    assert r.status_code == 201 and r.json()["department"] == "police"
+    spy = client.post(
+        "/api/v1/alert-rules",
+        headers=police,
+        json={
+            "name": "watch that bin",
+            "key": "fill",
+            "direction": "above",
+            "raise_at": 0.5,
+            "clear_at": 0.2,
+            "device_id": "bin-epb",
+        },
+    )
+    assert spy.status_code == 422 and spy.json()["field"] == "device_id"
+    _send(client, key, 1, fill=0.9)
+    assert _alerts(platform) == []  # the police rule did not fire on the EPB bin
+    add_user(platform, "epb.sup", "supervisor", "epb")
+    epb = login(client, "epb.sup")
+    assert [x["name"] for x in client.get("/api/v1/alert-rules", headers=epb).json()] == []
+    city = client.post(
+        "/api/v1/alert-rules",
+        headers=admin,
+        json={
+            "name": "city-wide full",
+            "key": "fill",
+            "direction": "above",
+            "raise_at": 0.8,
+            "clear_at": 0.5,
+        },
+    )
+    assert city.json()["department"] is None
+    assert [x["name"] for x in client.get("/api/v1/alert-rules", headers=epb).json()] == [
+        "city-wide full"
+    ]
+    _send(client, key, 2, fill=0.95)
+    assert [a.kind for a in _alerts(platform)] == ["threshold"]

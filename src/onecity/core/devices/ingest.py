@@ -169,6 +169,11 @@ class Ingester:
         self._rules: list[alerts.Rule] = []
         self._rules_at = 0.0
 
+    def rules_changed(self) -> None:
+        """This process changed a rule: load them afresh on the next batch (other processes
+        pick the change up within the cache's lifetime)."""
+        self._rules_at = 0.0
+
     def _rules_now(self, s: Session) -> list[alerts.Rule]:
         # Rules are configuration: a short cache is safe across processes (10 s to apply).
         if time.monotonic() - self._rules_at > _RULE_TTL_S:
