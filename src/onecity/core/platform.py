@@ -9,6 +9,7 @@ from onecity.core.auth.service import AuthService
 from onecity.core.db import Database
 from onecity.core.devices.ingest import Ingester
 from onecity.core.devices.service import DeviceService
+from onecity.core.devices.telemetry import TelemetryQueries
 from onecity.core.geo import CityProfile
 from onecity.settings import Settings
 
@@ -26,6 +27,10 @@ class Platform:
     @cached_property
     def devices(self) -> DeviceService:
         return DeviceService(self.db, self.city, self.settings.heartbeat_grace_factor)
+
+    @cached_property
+    def telemetry(self) -> TelemetryQueries:
+        return TelemetryQueries(self.devices)
 
     @cached_property
     def ingester(self) -> Ingester:

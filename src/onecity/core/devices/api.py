@@ -141,7 +141,7 @@ def series(
     bucket: Annotated[int | None, Query(ge=1, le=366 * 86400)] = None,
 ) -> sc.Series:
     a, b = _range(start, end)
-    return p.devices.series(who, device_id, key, a, b, bucket)
+    return p.telemetry.series(who, device_id, key, a, b, bucket)
 
 
 @router.get(
@@ -161,7 +161,7 @@ def export_csv(
 ) -> Response:
     require(who, Perm.TELEMETRY_EXPORT)
     a, b = _range(start, end)
-    data = p.devices.series(who, device_id, key, a, b, bucket)
+    data = p.telemetry.series(who, device_id, key, a, b, bucket)
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["ts", "value", "min", "max", "count"])

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,12 +13,12 @@ from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.auth.secrets import new_device_key, same_hash, split_device_key, token_hash
 from onecity.core.db import Database, utcnow
 from onecity.core.devices import schemas as sc
+from onecity.core.devices.telemetry import latest_values
 from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from onecity.core.geo import CityProfile, geojson_point, point_from_geojson
-from onecity.core.models import DeliveryAccount, Department, Device, DeviceCredential, Reading
+from onecity.core.models import DeliveryAccount, Department, Device, DeviceCredential
 
 MAX_PAGE = 1000
-MAX_POINTS = 5000
 
 
 def device_out(d: Device) -> sc.DeviceOut:
@@ -65,7 +64,7 @@ class DeviceService:
         return since + timedelta(seconds=heartbeat_s * self.grace)
 
     # --- registry --------------------------------------------------------------------------
-    def _visible(self, s: Session, who: Principal, device_id: str) -> Device:
+    def visible(self, s: Session, who: Principal, device_id: str) -> Device:
         d = s.get(Device, device_id)
         if d is None or not who.sees_department(d.department_code):
             # Not 403: a device of another department is none of this user's business.
@@ -134,7 +133,7 @@ class DeviceService:
     ) -> sc.DeviceOut:
         require(who, Perm.DEVICES_WRITE)
         with self.db.session() as s:
-            d = self._visible(s, who, device_id)
+            d = self.visible(s, who, device_id)
             changed = patch.model_dump(exclude_unset=True)
             if "location" in changed:
                 if patch.location is None:
@@ -163,10 +162,10 @@ class DeviceService:
     def get(self, who: Principal, device_id: str) -> sc.DeviceDetail:
         require(who, Perm.DEVICES_READ)
         with self.db.read() as s:
-            d = self._visible(s, who, device_id)
+            d = self.visible(s, who, device_id)
             acc = s.get(DeliveryAccount, device_id)
             # Latest values are telemetry: a role without telemetry:read sees the device only.
-            latest = self._latest(s, device_id) if who.can(Perm.TELEMETRY_READ) else {}
+            latest = latest_values(s, device_id) if who.can(Perm.TELEMETRY_READ) else {}
             projected = None
             if d.lon is not None and d.lat is not None:
                 x, y = self.city.to_projected(d.lon, d.lat)
@@ -228,7 +227,7 @@ class DeviceService:
         require(who, Perm.DEVICE_KEYS)
         key_id, secret, full = new_device_key()
         with self.db.session() as s:
-            self._visible(s, who, device_id)
+            self.visible(s, who, device_id)
             s.add(
                 DeviceCredential(
                     key_id=key_id,
@@ -249,7 +248,7 @@ class DeviceService:
     def revoke_key(self, who: Principal, device_id: str, key_id: str, source: str = "") -> None:
         require(who, Perm.DEVICE_KEYS)
         with self.db.session() as s:
-            self._visible(s, who, device_id)
+            self.visible(s, who, device_id)
             # Locked so that of two concurrent revokes one wins and the other gets the 409.
             cred = s.get(DeviceCredential, key_id, with_for_update=True)
             if cred is None or cred.device_id != device_id:
@@ -268,7 +267,7 @@ class DeviceService:
     def list_keys(self, who: Principal, device_id: str) -> list[sc.KeyInfo]:
         require(who, Perm.DEVICE_KEYS)
         with self.db.read() as s:
-            self._visible(s, who, device_id)
+            self.visible(s, who, device_id)
             creds = s.execute(
                 select(DeviceCredential)
                 .where(DeviceCredential.device_id == device_id)
@@ -301,93 +300,6 @@ class DeviceService:
         return str(row[0].device_id)
 
     # --- telemetry queries -----------------------------------------------------------------
-    @staticmethod
-    def _latest(s: Session, device_id: str) -> dict[str, dict[str, Any]]:
-        newest = (
-            select(Reading.key, func.max(Reading.ts_ms).label("ts"))
-            .where(Reading.device_id == device_id)
-            .group_by(Reading.key)
-            .subquery()
-        )
-        rows = s.execute(
-            select(Reading.key, Reading.ts_ms, Reading.value).where(
-                Reading.device_id == device_id,
-                tuple_(Reading.key, Reading.ts_ms).in_(select(newest.c.key, newest.c.ts)),
-            )
-        )
-        return {
-            k: {"value": v, "ts": datetime.fromtimestamp(ts / 1000, UTC).isoformat()}
-            for k, ts, v in rows
-        }
-
-    def series(
-        self,
-        who: Principal,
-        device_id: str,
-        key: str,
-        start: datetime,
-        end: datetime,
-        bucket_s: int | None,
-    ) -> sc.Series:
-        require(who, Perm.TELEMETRY_READ)
-        if start.tzinfo is None or end.tzinfo is None:
-            raise Invalid("from and to need a time zone", field="from")
-        if end <= start:
-            raise Invalid("'to' must be after 'from'", field="to")
-        if bucket_s is not None and not 1 <= bucket_s <= 366 * 86400:
-            raise Invalid("bucket must be between 1 s and a year", field="bucket")
-        a, b = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
-        with self.db.read() as s:
-            self._visible(s, who, device_id)
-            base = (
-                Reading.device_id == device_id,
-                Reading.key == key,
-                Reading.ts_ms >= a,
-                Reading.ts_ms < b,
-            )
-            points: list[sc.Point] = []
-            if bucket_s is None:
-                rows = s.execute(
-                    select(Reading.ts_ms, Reading.value)
-                    .where(*base)
-                    .order_by(Reading.ts_ms)
-                    .limit(MAX_POINTS + 1)
-                ).all()
-                if len(rows) > MAX_POINTS:
-                    raise Invalid(
-                        f"more than {MAX_POINTS} points in range; ask for a bucket "
-                        "(e.g. bucket=60) to downsample",
-                        field="bucket",
-                    )
-                points = [sc.Point(ts=_dt(t), value=v) for t, v in rows]
-            else:
-                bms = bucket_s * 1000
-                if (b - a) // bms > MAX_POINTS:
-                    raise Invalid(
-                        f"more than {MAX_POINTS} buckets; use a larger bucket", field="bucket"
-                    )
-                # Raw "/" on two integers is integer division on both SQLite and PostgreSQL.
-                bucket = (Reading.ts_ms.op("/")(bms) * bms).label("b")
-                rows2 = s.execute(
-                    select(
-                        bucket,
-                        func.avg(Reading.value),
-                        func.min(Reading.value),
-                        func.max(Reading.value),
-                        func.count(),
-                    )
-                    .where(*base)
-                    .group_by(bucket)
-                    .order_by(bucket)
-                ).all()
-                points = [
-                    sc.Point(ts=_dt(int(t)), value=float(avg), min=mn, max=mx, count=int(c))
-                    for t, avg, mn, mx, c in rows2
-                ]
-        return sc.Series(
-            device_id=device_id, key=key, bucket_s=bucket_s, points=points, as_of=utcnow()
-        )
-
     # --- liveness --------------------------------------------------------------------------
     def mark_offline(self, now: datetime | None = None) -> list[str]:
         """Declare offline every device past its heartbeat deadline (online ones, and
@@ -419,7 +331,3 @@ class DeviceService:
                 )
                 events.emit(s, "device.offline", {"device_id": dev}, dept)
         return [g[0] for g in gone]
-
-
-def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)

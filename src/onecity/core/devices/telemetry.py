@@ -1,0 +1,117 @@
+"""Telemetry queries: the latest value of each key, and a key's series over a range, raw or
+downsampled into buckets (average, minimum, maximum, count)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.db import utcnow
+from onecity.core.devices import schemas as sc
+from onecity.core.errors import Invalid
+from onecity.core.models import Reading
+
+if TYPE_CHECKING:
+    from onecity.core.devices.service import DeviceService
+
+MAX_POINTS = 5000
+
+
+def latest_values(s: Session, device_id: str) -> dict[str, dict[str, Any]]:
+    newest = (
+        select(Reading.key, func.max(Reading.ts_ms).label("ts"))
+        .where(Reading.device_id == device_id)
+        .group_by(Reading.key)
+        .subquery()
+    )
+    rows = s.execute(
+        select(Reading.key, Reading.ts_ms, Reading.value).where(
+            Reading.device_id == device_id,
+            tuple_(Reading.key, Reading.ts_ms).in_(select(newest.c.key, newest.c.ts)),
+        )
+    )
+    return {
+        k: {"value": v, "ts": datetime.fromtimestamp(ts / 1000, UTC).isoformat()}
+        for k, ts, v in rows
+    }
+
+
+class TelemetryQueries:
+    def __init__(self, devices: DeviceService) -> None:
+        self.devices = devices
+
+    def series(
+        self,
+        who: Principal,
+        device_id: str,
+        key: str,
+        start: datetime,
+        end: datetime,
+        bucket_s: int | None,
+    ) -> sc.Series:
+        require(who, Perm.TELEMETRY_READ)
+        if start.tzinfo is None or end.tzinfo is None:
+            raise Invalid("from and to need a time zone", field="from")
+        if end <= start:
+            raise Invalid("'to' must be after 'from'", field="to")
+        if bucket_s is not None and not 1 <= bucket_s <= 366 * 86400:
+            raise Invalid("bucket must be between 1 s and a year", field="bucket")
+        a, b = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+        with self.devices.db.read() as s:
+            self.devices.visible(s, who, device_id)
+            base = (
+                Reading.device_id == device_id,
+                Reading.key == key,
+                Reading.ts_ms >= a,
+                Reading.ts_ms < b,
+            )
+            points: list[sc.Point] = []
+            if bucket_s is None:
+                rows = s.execute(
+                    select(Reading.ts_ms, Reading.value)
+                    .where(*base)
+                    .order_by(Reading.ts_ms)
+                    .limit(MAX_POINTS + 1)
+                ).all()
+                if len(rows) > MAX_POINTS:
+                    raise Invalid(
+                        f"more than {MAX_POINTS} points in range; ask for a bucket "
+                        "(e.g. bucket=60) to downsample",
+                        field="bucket",
+                    )
+                points = [sc.Point(ts=_dt(t), value=v) for t, v in rows]
+            else:
+                bms = bucket_s * 1000
+                if (b - a) // bms > MAX_POINTS:
+                    raise Invalid(
+                        f"more than {MAX_POINTS} buckets; use a larger bucket", field="bucket"
+                    )
+                # Raw "/" on two integers is integer division on both SQLite and PostgreSQL.
+                bucket = (Reading.ts_ms.op("/")(bms) * bms).label("b")
+                rows2 = s.execute(
+                    select(
+                        bucket,
+                        func.avg(Reading.value),
+                        func.min(Reading.value),
+                        func.max(Reading.value),
+                        func.count(),
+                    )
+                    .where(*base)
+                    .group_by(bucket)
+                    .order_by(bucket)
+                ).all()
+                points = [
+                    sc.Point(ts=_dt(int(t)), value=float(avg), min=mn, max=mx, count=int(c))
+                    for t, avg, mn, mx, c in rows2
+                ]
+        return sc.Series(
+            device_id=device_id, key=key, bucket_s=bucket_s, points=points, as_of=utcnow()
+        )
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
