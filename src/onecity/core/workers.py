@@ -8,6 +8,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from onecity.core.devices.retention import purge
 from onecity.core.platform import Platform
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,4 @@ def liveness_loop(p: Platform, every_s: float = 5.0) -> Loop:
 
 
 def retention_loop(p: Platform, every_s: float = 3600.0) -> Loop:
-    from onecity.core.devices.retention import purge
-
     return Loop("retention", every_s, lambda: purge(p.db, p.settings.telemetry_retention_days))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pyotp
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import select
 
 from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.db import utcnow
 from onecity.core.http import SESSION_COOKIE, platform, principal, source
 from onecity.core.models import User
 from onecity.core.platform import Platform
@@ -114,8 +116,6 @@ def me(who: Principal = Depends(principal)) -> Me:
 
 
 def _user_out(u: User) -> UserOut:
-    from onecity.core.db import utcnow
-
     return UserOut(
         username=u.username,
         display_name=u.display_name,
@@ -178,8 +178,6 @@ def enrol_totp(
 ) -> TotpOut:
     if who.username != username:
         require(who, Perm.USERS_ADMIN)
-    import pyotp
-
     secret = p.auth.enrol_totp(
         who.username, username, source(request), may_replace=who.can(Perm.USERS_ADMIN)
     )
