@@ -23,6 +23,7 @@ from onecity.app import create_app
 from onecity.bootstrap import migrate, seed_reference
 from onecity.core.auth.secrets import hash_password
 from onecity.core.models import Base, User
+from onecity.waste import models as _waste_models  # noqa: F401 - its tables are truncated too
 from onecity.core.platform import Platform
 from onecity.settings import Settings
 

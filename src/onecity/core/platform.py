@@ -4,6 +4,7 @@ per process by create_app or the CLI and handed to whoever needs them."""
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from onecity.core.auth.service import AuthService
 from onecity.core.db import Database
@@ -19,6 +20,8 @@ class Platform:
         self.settings = settings
         self.db = db or Database(settings.database_url)
         self.city = CityProfile.load(settings.city)
+        # Services of domain modules, built once per platform by the module (by name).
+        self.modules: dict[str, Any] = {}
 
     @cached_property
     def auth(self) -> AuthService:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Protocol
 
-from onecity.waste.domain import CARD_MAX_BALANCE, RuleError
+from onecity.waste.domain import CARD_MAX_BALANCE, POINTS_PER_NTD, RuleError
 
 
 class CardError(Exception):
@@ -29,6 +29,7 @@ class CardState:
     balance: int
     counter: int
     blocked: bool
+    points: int = 0  # recycling points carried to the next visit (below one NT$'s worth)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class CardWrite:
     amount: int  # + credit, - debit (NT$)
     balance_before: int
     balance_after: int
+    points_before: int = 0
+    points_after: int = 0
 
 
 class CardAdapter(Protocol):
@@ -49,7 +52,12 @@ class CardAdapter(Protocol):
 
     def debit(self, amount: int, terminal_id: str, terminal_seq: int) -> CardWrite: ...
 
-    def credit(self, amount: int, terminal_id: str, terminal_seq: int) -> CardWrite: ...
+    def credit(
+        self, amount: int, terminal_id: str, terminal_seq: int, points_after: int | None = None
+    ) -> CardWrite:
+        """Add value; `points_after` also sets the carried recycling points (a recycling
+        visit that earns less than NT$1 is a credit of 0 that only moves points)."""
+        ...
 
 
 @dataclass
@@ -63,35 +71,43 @@ class SimulatedEasyCard:
     balance: int = 0
     counter: int = 0
     blocked: bool = False
+    points: int = 0
     pull_after_write: bool = False
     present: bool = True
     _done: dict[tuple[str, int], CardWrite] = field(default_factory=dict)
 
     def read(self) -> CardState:
         self._need_card()
-        return CardState(self.card_id, self.balance, self.counter, self.blocked)
+        return CardState(self.card_id, self.balance, self.counter, self.blocked, self.points)
 
     def debit(self, amount: int, terminal_id: str, terminal_seq: int) -> CardWrite:
         return self._write(-amount, terminal_id, terminal_seq)
 
-    def credit(self, amount: int, terminal_id: str, terminal_seq: int) -> CardWrite:
-        return self._write(amount, terminal_id, terminal_seq)
+    def credit(
+        self, amount: int, terminal_id: str, terminal_seq: int, points_after: int | None = None
+    ) -> CardWrite:
+        return self._write(amount, terminal_id, terminal_seq, points_after)
 
     def _need_card(self) -> None:
         if not self.present:
             raise CardError("card_removed", "the card was removed; insert it again")
 
-    def _write(self, delta: int, terminal_id: str, terminal_seq: int) -> CardWrite:
+    def _write(
+        self, delta: int, terminal_id: str, terminal_seq: int, points_after: int | None = None
+    ) -> CardWrite:
         self._need_card()
         key = (terminal_id, terminal_seq)
+        points = self.points if points_after is None else points_after
         if key in self._done:
             done = self._done[key]
-            if done.amount != delta:
+            if done.amount != delta or done.points_after != points:
                 raise RuleError("a retry must repeat the same amount", field="amount")
             return done  # the retry of a write the card already made
         if self.blocked:
             raise CardError("card_blocked", "this card is blocked; please contact the city")
-        if delta == 0:
+        if not 0 <= points < POINTS_PER_NTD:
+            raise RuleError("carried points must be below one NT$'s worth", field="points")
+        if delta == 0 and points == self.points:
             raise RuleError("a card write must move some value", field="amount")
         after = self.balance + delta
         if after < 0:
@@ -100,9 +116,18 @@ class SimulatedEasyCard:
             raise CardError("over_card_limit", f"a card holds at most NT${CARD_MAX_BALANCE:,}")
         self.counter += 1
         write = CardWrite(
-            self.card_id, terminal_id, terminal_seq, self.counter, delta, self.balance, after
+            self.card_id,
+            terminal_id,
+            terminal_seq,
+            self.counter,
+            delta,
+            self.balance,
+            after,
+            self.points,
+            points,
         )
         self.balance = after
+        self.points = points
         self._done[key] = write
         if self.pull_after_write:
             self.pull_after_write = False
@@ -128,6 +153,14 @@ def reconcile(writes: list[CardWrite]) -> list[Break]:
             found.append(Break(cur.counter, "two writes with the same card counter (clone?)"))
         elif cur.counter != prev.counter + 1:
             found.append(Break(cur.counter, f"counter jumps from {prev.counter}"))
+        elif cur.points_before != prev.points_after:
+            found.append(
+                Break(
+                    cur.counter,
+                    f"starts with {cur.points_before} points, previous ended "
+                    f"with {prev.points_after}",
+                )
+            )
         elif cur.balance_before != prev.balance_after:
             found.append(
                 Break(

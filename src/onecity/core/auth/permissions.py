@@ -31,6 +31,9 @@ class Perm(StrEnum):
     RULES_WRITE = "rules:write"
     USERS_ADMIN = "users:admin"
     AUDIT_READ = "audit:read"
+    WASTE_READ = "waste:read"  # station transactions, cards, settlements
+    WASTE_MANAGE = "waste:manage"  # issue cards, block and unblock them
+    OWN_CARDS = "cards:own"  # a citizen's own registered cards
     CITY_WIDE = "scope:city"  # sees every department's records, not only its own
 
 
@@ -40,17 +43,31 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset(Perm),
     Role.SUPERVISOR: frozenset(
         _STAFF_READ
-        | {Perm.ALERTS_HANDLE, Perm.DEVICES_WRITE, Perm.RULES_WRITE, Perm.TELEMETRY_EXPORT}
+        | {
+            Perm.ALERTS_HANDLE,
+            Perm.DEVICES_WRITE,
+            Perm.RULES_WRITE,
+            Perm.TELEMETRY_EXPORT,
+            Perm.WASTE_READ,
+            Perm.WASTE_MANAGE,
+        }
     ),
     Role.OPERATOR: frozenset(
-        _STAFF_READ | {Perm.ALERTS_HANDLE, Perm.DEVICES_WRITE, Perm.DEVICE_KEYS}
+        _STAFF_READ
+        | {
+            Perm.ALERTS_HANDLE,
+            Perm.DEVICES_WRITE,
+            Perm.DEVICE_KEYS,
+            Perm.WASTE_READ,
+            Perm.WASTE_MANAGE,
+        }
     ),
     Role.DISPATCHER: frozenset(_STAFF_READ | {Perm.ALERTS_HANDLE}),
     Role.CREW: frozenset(_STAFF_READ | {Perm.ALERTS_HANDLE}),
     Role.OFFICER: frozenset(_STAFF_READ),
     Role.SCHOOL_GUARD: frozenset({Perm.DEVICES_READ, Perm.ALERTS_READ, Perm.ALERTS_HANDLE}),
     Role.CONTRACTOR: frozenset({Perm.DEVICES_READ}),
-    Role.CITIZEN: frozenset(),
+    Role.CITIZEN: frozenset({Perm.OWN_CARDS}),
 }
 
 
