@@ -217,7 +217,7 @@ class WasteService:
         for i, t in enumerate(txns):
             if first_in_batch[t.terminal_seq] == i:
                 self._check_rules(i, t, now)
-        for _attempt in range(3):
+        for _attempt in range(5):
             try:
                 return self._store(terminal_id, txns, hashes, first_in_batch, now)
             except _Replay as replay:
@@ -244,6 +244,14 @@ class WasteService:
     ) -> sc.TxnBatchOut:
         with self.db.session() as s:
             self._terminal(s, terminal_id)
+            # Lock the cards first (in one order, so two uploads cannot deadlock): everything
+            # below, including which transactions are already stored, is then decided with
+            # no other upload touching these cards in between.
+            card_ids = sorted({t.card_id for t in txns})
+            lock = select(WasteCard).where(WasteCard.card_id.in_(card_ids))
+            if self.db.dialect == "postgresql":
+                lock = lock.order_by(WasteCard.card_id).with_for_update()
+            cards = {c.card_id: c for c in s.execute(lock).scalars()}
             seqs = sorted(first_in_batch)
             stored = {
                 row.terminal_seq: (row.id, row.payload_hash, row.card_id)
@@ -267,11 +275,6 @@ class WasteService:
                 for i, t in enumerate(txns)
                 if first_in_batch[t.terminal_seq] == i and t.terminal_seq not in stored
             ]
-            card_ids = sorted({t.card_id for t in txns})
-            lock = select(WasteCard).where(WasteCard.card_id.in_(card_ids))
-            if self.db.dialect == "postgresql":
-                lock = lock.order_by(WasteCard.card_id).with_for_update()
-            cards = {c.card_id: c for c in s.execute(lock).scalars()}
             for i, t in new:
                 if t.card_id not in cards:
                     raise Invalid(
@@ -561,6 +564,12 @@ class WasteService:
                                 flagged += 1
                     expected = counter + 1
         return flagged
+
+    def card_state(self, card_id: str) -> tuple[int, int, int] | None:
+        """The mirror of a card: (balance, counter, points) of its newest record."""
+        with self.db.read() as s:
+            c = s.get(WasteCard, card_id)
+            return None if c is None else (c.balance, c.counter, c.points)
 
     # --- settlement --------------------------------------------------------------------------
     def settle(self, terminal_id: str, body: sc.SettlementIn) -> sc.SettlementOut:
