@@ -43,7 +43,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(db_url: str, workers: int = 1) -> Iterator[str]:
+def served(db_url: str, workers: int = 1, **env_extra: str) -> Iterator[str]:
     """Run `onecity serve` in a subprocess against db_url; yield its base URL."""
     port = free_port()
     env = dict(
@@ -51,6 +51,7 @@ def served(db_url: str, workers: int = 1) -> Iterator[str]:
         ONECITY_DATABASE_URL=db_url,
         ONECITY_ENVIRONMENT="test",
         ONECITY_TOTP_REQUIRED_ROLES="",
+        **env_extra,
     )
     proc = subprocess.Popen(
         [

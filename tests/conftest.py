@@ -23,9 +23,9 @@ from onecity.app import create_app
 from onecity.bootstrap import migrate, seed_reference
 from onecity.core.auth.secrets import hash_password
 from onecity.core.models import Base, User
-from onecity.waste import models as _waste_models  # noqa: F401 - its tables are truncated too
 from onecity.core.platform import Platform
 from onecity.settings import Settings
+from onecity.waste import models as _waste_models  # noqa: F401 - its tables are truncated too
 
 PG_ADMIN_URL = os.environ.get(
     "ONECITY_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

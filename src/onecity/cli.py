@@ -25,6 +25,9 @@ app.add_typer(users_app, name="users")
 app.add_typer(devices_app, name="devices")
 app.add_typer(audit_app, name="audit")
 app.add_typer(telemetry_app, name="telemetry")
+from onecity.waste.kiosk.cli import kiosk_app  # noqa: E402 (the iTrash station software)
+
+app.add_typer(kiosk_app, name="kiosk")
 console = Console()
 
 KEYS_FILE = Path("var/demo-device-keys.json")

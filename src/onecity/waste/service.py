@@ -15,7 +15,18 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, select, tuple_
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -71,6 +82,56 @@ def postings_for(kind: str, amount: int) -> list[tuple[str, int]]:
     if kind == "recycle":
         return [(CARD_VALUE, amount), (REBATE_EXPENSE, -amount)]
     return [(CARD_VALUE, amount), (TOPUP_CASH, -amount)]
+
+
+@dataclass
+class _Card:
+    """The columns of a locked card row the upload reads and updates."""
+
+    card_id: str
+    opening_balance: int
+    opening_counter: int
+    opening_points: int
+    balance: int
+    counter: int
+    points: int
+    txn_count: int
+    last_txn_at: datetime | None
+    blocked: bool
+    blocked_at: datetime | None
+    flagged: bool
+
+
+_CARD_COLS = (
+    WasteCard.card_id,
+    WasteCard.opening_balance,
+    WasteCard.opening_counter,
+    WasteCard.opening_points,
+    WasteCard.balance,
+    WasteCard.counter,
+    WasteCard.points,
+    WasteCard.txn_count,
+    WasteCard.last_txn_at,
+    WasteCard.blocked,
+    WasteCard.blocked_at,
+    WasteCard.flagged,
+)
+
+
+_TXNS: Table = WasteTxn.__table__  # type: ignore[assignment]
+_POSTINGS: Table = WastePosting.__table__  # type: ignore[assignment]
+_CARDS: Table = WasteCard.__table__  # type: ignore[assignment]
+_CARD_MIRROR = (
+    update(_CARDS)
+    .where(_CARDS.c.card_id == bindparam("c_id"))
+    .values(
+        balance=bindparam("balance"),
+        counter=bindparam("counter"),
+        points=bindparam("points"),
+        txn_count=bindparam("txn_count"),
+        last_txn_at=bindparam("last_txn_at"),
+    )
+)
 
 
 @dataclass
@@ -242,23 +303,32 @@ class WasteService:
         first_in_batch: dict[int, int],
         now: datetime,
     ) -> sc.TxnBatchOut:
+        # Core statements, not ORM objects: this is the hot path of every station, and the
+        # whole batch costs a fixed handful of round trips whatever its size.
         with self.db.session() as s:
-            self._terminal(s, terminal_id)
+            conn = s.connection()  # plain Core: no ORM bookkeeping per statement
+            kind = conn.execute(select(Device.type).where(Device.id == terminal_id)).scalar()
+            if kind != STATION_TYPE:
+                self._terminal(s, terminal_id)  # raises the readable error
             # Lock the cards first (in one order, so two uploads cannot deadlock): everything
             # below, including which transactions are already stored, is then decided with
             # no other upload touching these cards in between.
             card_ids = sorted({t.card_id for t in txns})
-            lock = select(WasteCard).where(WasteCard.card_id.in_(card_ids))
+            lock = (
+                select(*_CARD_COLS)
+                .where(WasteCard.card_id.in_(card_ids))
+                .order_by(WasteCard.card_id)
+            )
             if self.db.dialect == "postgresql":
-                lock = lock.order_by(WasteCard.card_id).with_for_update()
-            cards = {c.card_id: c for c in s.execute(lock).scalars()}
+                lock = lock.with_for_update()
+            cards = {r.card_id: _Card(**r._mapping) for r in conn.execute(lock)}
             seqs = sorted(first_in_batch)
             stored = {
-                row.terminal_seq: (row.id, row.payload_hash, row.card_id)
-                for row in s.execute(
-                    select(
-                        WasteTxn.id, WasteTxn.terminal_seq, WasteTxn.payload_hash, WasteTxn.card_id
-                    ).where(WasteTxn.terminal_id == terminal_id, WasteTxn.terminal_seq.in_(seqs))
+                row.terminal_seq: (row.id, row.payload_hash)
+                for row in conn.execute(
+                    select(WasteTxn.id, WasteTxn.terminal_seq, WasteTxn.payload_hash).where(
+                        WasteTxn.terminal_id == terminal_id, WasteTxn.terminal_seq.in_(seqs)
+                    )
                 )
             }
             for i, t in enumerate(txns):
@@ -282,9 +352,8 @@ class WasteService:
                         field=f"transactions[{i}].card_id",
                         code="unknown_card",
                     )
-            neighbours = self._neighbours(s, [t for _, t in new])
-            results: dict[int, sc.TxnResult] = {}
-            stored_now: list[tuple[int, sc.TxnIn, WasteTxn]] = []
+            neighbours = self._neighbours(conn, [t for _, t in new])
+            rows: list[dict[str, Any]] = []
             for i, t in new:
                 card = cards[t.card_id]
                 if (
@@ -300,89 +369,110 @@ class WasteService:
                 key = (t.card_id, t.card_counter)
                 if key in neighbours or t.card_counter <= card.opening_counter:
                     raise _Replay(i, t, terminal_id)
-                row = WasteTxn(
-                    terminal_id=terminal_id,
-                    terminal_seq=t.terminal_seq,
-                    batch_no=t.batch_no,
-                    kind=t.kind,
-                    card_id=t.card_id,
-                    card_counter=t.card_counter,
-                    amount=t.amount,
-                    balance_before=t.balance_before,
-                    balance_after=t.balance_after,
-                    points_before=t.points_before,
-                    points_after=t.points_after,
-                    grams=t.grams,
-                    tariff_from=t.tariff_from,
-                    items=[x.model_dump(mode="json") for x in t.items],
-                    rejected=[x.model_dump(mode="json") for x in t.rejected],
-                    occurred_at=t.occurred_at,
-                    received_at=now,
-                    payload_hash=hashes[i],
-                )
-                s.add(row)
                 neighbours[key] = (
                     t.balance_before,
                     t.balance_after,
                     t.points_before,
                     t.points_after,
                 )
-                stored_now.append((i, t, row))
-            s.flush()
-            for _i, t, row in stored_now:
-                for account, amount in postings_for(t.kind, t.amount):
-                    s.add(
-                        WastePosting(
-                            txn_id=row.id,
-                            card_id=t.card_id if account == CARD_VALUE else None,
-                            account=account,
-                            amount=amount,
-                            created_at=now,
-                        )
-                    )
-                card = cards[t.card_id]
-                card.txn_count += 1
-                if t.card_counter > card.counter:
-                    card.counter = t.card_counter
-                    card.balance = t.balance_after
-                    card.points = t.points_after
-                if card.last_txn_at is None or t.occurred_at > card.last_txn_at:
-                    card.last_txn_at = t.occurred_at
-                for problem, detail in self._chain_breaks(card, t, neighbours):
-                    self._flag(
-                        s, card, t.card_counter, problem, detail, terminal_id, t.terminal_seq
-                    )
-            for i, t in enumerate(txns):
-                if t.terminal_seq in stored:
-                    txn_id = stored[t.terminal_seq][0]
-                    status = "duplicate"
-                else:
-                    first = first_in_batch[t.terminal_seq]
-                    txn_id = next(r.id for j, _, r in stored_now if j == first)
-                    status = "stored" if first == i else "duplicate"
-                results[i] = sc.TxnResult(
-                    terminal_seq=t.terminal_seq,
-                    status=status,
-                    txn_id=txn_id,
-                    card_flagged=cards[t.card_id].flagged if t.card_id in cards else False,
+                rows.append(
+                    {
+                        "terminal_id": terminal_id,
+                        "terminal_seq": t.terminal_seq,
+                        "batch_no": t.batch_no,
+                        "kind": t.kind,
+                        "card_id": t.card_id,
+                        "card_counter": t.card_counter,
+                        "amount": t.amount,
+                        "balance_before": t.balance_before,
+                        "balance_after": t.balance_after,
+                        "points_before": t.points_before,
+                        "points_after": t.points_after,
+                        "grams": t.grams,
+                        "tariff_from": t.tariff_from,
+                        "items": [x.model_dump(mode="json") for x in t.items],
+                        "rejected": [x.model_dump(mode="json") for x in t.rejected],
+                        "occurred_at": t.occurred_at,
+                        "received_at": now,
+                        "payload_hash": hashes[i],
+                    }
                 )
-            if stored_now:
-                batches = sorted({t.batch_no for _, t, _ in stored_now})
-                for b in batches:
-                    settled = s.get(WasteSettlement, (terminal_id, b))
-                    if settled is not None:
-                        self._check_settlement(s, settled)
+            ids: dict[int, int] = {}
+            if rows:
+                ids = {
+                    r.terminal_seq: r.id
+                    for r in conn.execute(
+                        insert(_TXNS).returning(
+                            _TXNS.c.id, _TXNS.c.terminal_seq, sort_by_parameter_order=True
+                        ),
+                        rows,
+                    )
+                }
+                postings = [
+                    {
+                        "txn_id": ids[t.terminal_seq],
+                        "card_id": t.card_id if account == CARD_VALUE else None,
+                        "account": account,
+                        "amount": amount,
+                        "created_at": now,
+                    }
+                    for _, t in new
+                    for account, amount in postings_for(t.kind, t.amount)
+                ]
+                if postings:
+                    conn.execute(insert(_POSTINGS), postings)
+                breaks: list[tuple[sc.TxnIn, str, str]] = []
+                for _, t in new:
+                    card = cards[t.card_id]
+                    card.txn_count += 1
+                    if t.card_counter > card.counter:
+                        card.counter = t.card_counter
+                        card.balance = t.balance_after
+                        card.points = t.points_after
+                    if card.last_txn_at is None or t.occurred_at > card.last_txn_at:
+                        card.last_txn_at = t.occurred_at
+                    breaks += [(t, p, d) for p, d in self._chain_breaks(card, t, neighbours)]
+                touched = sorted({t.card_id for _, t in new})
+                conn.execute(
+                    _CARD_MIRROR,
+                    [
+                        {
+                            "c_id": c,
+                            "balance": cards[c].balance,
+                            "counter": cards[c].counter,
+                            "points": cards[c].points,
+                            "txn_count": cards[c].txn_count,
+                            "last_txn_at": cards[c].last_txn_at,
+                        }
+                        for c in touched
+                    ],
+                )
+                for t, problem, detail in breaks:
+                    orm_card = s.get(WasteCard, t.card_id)
+                    assert orm_card is not None
+                    self._flag(
+                        s, orm_card, t.card_counter, problem, detail, terminal_id, t.terminal_seq
+                    )
+                    cards[t.card_id].flagged = True
+                batches = sorted({t.batch_no for _, t in new})
+                for settled in s.execute(
+                    select(WasteSettlement).where(
+                        WasteSettlement.terminal_id == terminal_id,
+                        WasteSettlement.batch_no.in_(batches),
+                    )
+                ).scalars():
+                    self._check_settlement(s, settled)
                 events.emit(
                     s,
                     "waste.transactions",
                     {
                         "terminal_id": terminal_id,
-                        "count": len(stored_now),
-                        "charged": sum(-t.amount for _, t, _ in stored_now if t.amount < 0),
-                        "rebated": sum(t.amount for _, t, _ in stored_now if t.amount > 0),
+                        "count": len(new),
+                        "charged": sum(-t.amount for _, t in new if t.amount < 0),
+                        "rebated": sum(t.amount for _, t in new if t.amount > 0),
                         "last": [
                             {
-                                "txn_id": r.id,
+                                "txn_id": ids[t.terminal_seq],
                                 "kind": t.kind,
                                 "card_id": t.card_id,
                                 "amount": t.amount,
@@ -390,16 +480,31 @@ class WasteService:
                                 "items": len(t.items),
                                 "at": t.occurred_at.astimezone(UTC).isoformat(),
                             }
-                            for _, t, r in stored_now[-10:]
+                            for _, t in new[-10:]
                         ],
                     },
                     self.department,
                 )
-        return sc.TxnBatchOut(results=[results[i] for i in range(len(txns))])
+            results = []
+            for i, t in enumerate(txns):
+                if t.terminal_seq in stored:
+                    txn_id, status = stored[t.terminal_seq][0], "duplicate"
+                else:
+                    txn_id = ids[t.terminal_seq]
+                    status = "stored" if first_in_batch[t.terminal_seq] == i else "duplicate"
+                results.append(
+                    sc.TxnResult(
+                        terminal_seq=t.terminal_seq,
+                        status=status,
+                        txn_id=txn_id,
+                        card_flagged=cards[t.card_id].flagged if t.card_id in cards else False,
+                    )
+                )
+        return sc.TxnBatchOut(results=results)
 
     @staticmethod
     def _neighbours(
-        s: Session, txns: Sequence[sc.TxnIn]
+        s: Session | Connection, txns: Sequence[sc.TxnIn]
     ) -> dict[tuple[str, int], tuple[int, int, int, int]]:
         """Stored records at, just before and just after each new transaction's counter."""
         wanted = {(t.card_id, t.card_counter + d) for t in txns for d in (-1, 0, 1)}
@@ -419,7 +524,7 @@ class WasteService:
 
     @staticmethod
     def _chain_breaks(
-        card: WasteCard, t: sc.TxnIn, known: dict[tuple[str, int], tuple[int, int, int, int]]
+        card: _Card, t: sc.TxnIn, known: dict[tuple[str, int], tuple[int, int, int, int]]
     ) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
         prev_c = t.card_counter - 1
