@@ -79,6 +79,7 @@ def demo(
     os.environ.setdefault("ONECITY_ENVIRONMENT", "demo")
     os.environ.setdefault("ONECITY_TOTP_REQUIRED_ROLES", "")
     os.environ.setdefault("ONECITY_RUN_WORKERS", "true")
+    os.environ.setdefault("ONECITY_MODULES", "waste")
     settings = Settings()
     with console.status("migrating the embedded database…"):
         migrate(settings.database_url)
@@ -106,7 +107,21 @@ def demo(
         sim.run(rate)
 
     threading.Thread(target=_simulate, daemon=True).start()
-    uvicorn.run(create_app(settings, plat), host=host, port=port, log_level="warning")
+    kiosks_stop = threading.Event()
+    if "waste" in [m.strip() for m in settings.modules.split(",")]:
+        from onecity.waste import demo as waste_demo
+
+        with console.status("placing iTrash stations at the real iTrash sites…"):
+            station_keys = waste_demo.seed(plat, Path("var/demo-station-keys.json"))
+        waste_demo.start_kiosks(f"http://{host}:{port}", station_keys, Path("var"), kiosks_stop)
+        console.print(
+            f"{len(station_keys)} iTrash stations with simulated citizens: "
+            f"http://{host}:{port}/waste/transactions (epb.operator), "
+            "watch one with `onecity kiosk status --journal var/kiosks/IT125-1.sqlite`"
+        )
+    app_ = create_app(settings, plat)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    kiosks_stop.set()
     sim.stopping.set()
 
 
