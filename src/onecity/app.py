@@ -171,6 +171,16 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     for module in app.state.modules:
         for router in module.routers:
             app.include_router(router)
+    pages.install(app, app.state.modules)
+    # Each module's files under /static/<name>/, mounted before the shell's /static so that
+    # the longer prefix is the one that matches.
+    for module in app.state.modules:
+        if module.static is not None:
+            app.mount(
+                f"/static/{module.name}",
+                StaticFiles(directory=module.static),
+                name=f"static-{module.name}",
+            )
     app.mount("/static", StaticFiles(packages=[("onecity.web", "static")]), name="static")
     app.add_middleware(BodyLimit)
     app.add_middleware(Metrics)

@@ -1,9 +1,11 @@
 """A real OneCity server on a free port (uvicorn in a thread, its own SQLite file, the demo
-city seeded) and, for tests marked `browser`, Debian's Chromium driven by Playwright."""
+city seeded, the waste module enabled) and, for tests marked `browser`, Debian's Chromium
+driven by Playwright, with the helpers the browser tests share."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -35,6 +37,7 @@ CHROMIUM_ARGS = [
 ]
 SHOTS = Path(__file__).parent / "screenshots"
 PASSWORD = "onecity-demo"
+WAIT_MS = 15_000
 
 
 @dataclass
@@ -104,7 +107,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     url = f"sqlite:///{folder / 'onecity.db'}"
     migrate(url)
     settings = Settings(
-        environment="test", database_url=url, totp_required_roles="", run_workers=True
+        environment="test",
+        database_url=url,
+        totp_required_roles="",
+        run_workers=True,
+        modules="waste",
     )
     platform = Platform(settings)
     keys_file = folder / "keys.json"
@@ -138,3 +145,62 @@ def chromium() -> Iterator[Any]:
 def shots() -> Path:
     SHOTS.mkdir(exist_ok=True)
     return SHOTS
+
+
+@pytest.fixture
+def browser_context(chromium: Any) -> Iterator[Any]:
+    ctx = chromium.new_context(
+        viewport={"width": 1400, "height": 900}, locale="zh-TW", timezone_id="Asia/Taipei"
+    )
+    ctx.set_default_timeout(WAIT_MS)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(browser_context: Any, live_server: LiveServer) -> Iterator[Any]:
+    """A page that records every request, script error and CSP violation, and fails the test
+    on a request to another site, an uncaught error or anything the CSP had to block."""
+    pg = browser_context.new_page()
+    outside: list[str] = []
+    errors: list[str] = []
+    pg.on(
+        "request",
+        lambda r: None if r.url.startswith((live_server.url, "data:")) else outside.append(r.url),
+    )
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on(
+        "console",
+        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    yield pg
+    assert outside == [], f"requests to other sites: {outside}"
+    assert errors == [], f"script errors: {errors}"
+
+
+def expect_text(pg: Any, selector: str, pattern: str) -> None:
+    from playwright.sync_api import expect
+
+    expect(pg.locator(selector)).to_have_text(re.compile(pattern, re.S), timeout=WAIT_MS)
+
+
+def wait_js(pg: Any, predicate: str) -> None:
+    # A function (not a bare expression), so the page's CSP need not allow eval.
+    pg.wait_for_function(f"() => {predicate}", timeout=WAIT_MS)
+
+
+def log_in(pg: Any, base: str, username: str = "admin", then: str = "/dashboard") -> None:
+    pg.goto(f"{base}{then}")
+    pg.wait_for_url(re.compile(r"/login\?"))
+    pg.fill("#username", username)
+    pg.fill("#password", PASSWORD)
+    pg.click("#login-submit")
+    pg.wait_for_url(re.compile(re.escape(then) + "$"))
+
+
+def wait_live(pg: Any, name: str) -> None:
+    wait_js(
+        pg,
+        f"Array.from(document.querySelectorAll('[data-fresh=\"{name}\"]'))"
+        ".every(e => e.dataset.state === 'live')",
+    )

@@ -5,7 +5,6 @@ languages, and the idle-session path back to the login page."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,62 +12,9 @@ import httpx
 import pyotp
 import pytest
 
-from .conftest import PASSWORD, LiveServer
+from .conftest import PASSWORD, LiveServer, expect_text, log_in, wait_js, wait_live
 
 pytestmark = pytest.mark.browser
-
-WAIT_MS = 15_000
-
-
-@pytest.fixture
-def browser_context(chromium: Any) -> Iterator[Any]:
-    ctx = chromium.new_context(
-        viewport={"width": 1400, "height": 900}, locale="zh-TW", timezone_id="Asia/Taipei"
-    )
-    ctx.set_default_timeout(WAIT_MS)
-    yield ctx
-    ctx.close()
-
-
-@pytest.fixture
-def page(browser_context: Any, live_server: LiveServer) -> Iterator[Any]:
-    """A page that records every request, script error and CSP violation, and fails the test
-    on a request to another site, an uncaught error or anything the CSP had to block."""
-    pg = browser_context.new_page()
-    outside: list[str] = []
-    errors: list[str] = []
-    pg.on(
-        "request",
-        lambda r: None if r.url.startswith((live_server.url, "data:")) else outside.append(r.url),
-    )
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on(
-        "console",
-        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
-    )
-    yield pg
-    assert outside == [], f"requests to other sites: {outside}"
-    assert errors == [], f"script errors: {errors}"
-
-
-def expect_text(pg: Any, selector: str, pattern: str) -> None:
-    from playwright.sync_api import expect
-
-    expect(pg.locator(selector)).to_have_text(re.compile(pattern, re.S), timeout=WAIT_MS)
-
-
-def wait_js(pg: Any, predicate: str) -> None:
-    # A function (not a bare expression), so the page's CSP need not allow eval.
-    pg.wait_for_function(f"() => {predicate}", timeout=WAIT_MS)
-
-
-def log_in(pg: Any, base: str, username: str = "admin", then: str = "/dashboard") -> None:
-    pg.goto(f"{base}{then}")
-    pg.wait_for_url(re.compile(r"/login\?"))
-    pg.fill("#username", username)
-    pg.fill("#password", PASSWORD)
-    pg.click("#login-submit")
-    pg.wait_for_url(re.compile(re.escape(then) + "$"))
 
 
 def device_name(live: LiveServer, device_id: str) -> str:
@@ -79,14 +25,6 @@ def device_name(live: LiveServer, device_id: str) -> str:
     )
     name: str = r.json()["name"]
     return name
-
-
-def wait_live(pg: Any, name: str) -> None:
-    wait_js(
-        pg,
-        f"Array.from(document.querySelectorAll('[data-fresh=\"{name}\"]'))"
-        ".every(e => e.dataset.state === 'live')",
-    )
 
 
 def test_login_errors_second_factor_and_lockout(page: Any, live_server: LiveServer) -> None:

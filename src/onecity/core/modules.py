@@ -2,7 +2,8 @@
 
 The app mounts the routers of every enabled module (settings.modules, comma-separated) after
 checking that the modules it depends on are enabled too; the MQTT ingester subscribes the
-topic handlers; the dashboard adds the map layers. Core never imports a module: modules are
+topic handlers; the dashboard adds the map layers and renders the module's pages (its
+templates, static files and strings ride along). Core never imports a module: modules are
 found by name at start-up."""
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
+
+from onecity.core.auth.permissions import Principal
+from onecity.core.platform import Platform
 
 # A topic filter (e.g. "onecity/waste/+/event") and a handler of (topic, payload).
 MqttHandler = tuple[str, Callable[[str, bytes], None]]
@@ -25,6 +30,33 @@ class MapLayer:
     geojson_url: str
 
 
+# Beyond the permission: may this principal use the page on this platform (e.g. is the module's
+# department one they see)? False gets the "not for you" page.
+PageCheck = Callable[[Principal, Platform], bool]
+
+
+@dataclass(frozen=True)
+class Page:
+    """A dashboard page a module ships. The web shell builds its route and renders `template`
+    (a name under the module's own subfolder, "<module>/<file>.html", extending "base.html")
+    with the page's path parameters in `config.page`.
+
+    `title` and `nav` are keys of the module's string catalogs; a page with `nav` gets a link in
+    the header for those who may open it. `permission` is a Perm value the user must hold
+    (`None`: any logged-in user); `check` narrows that further. A `public` page needs no
+    session at all (permission and check are then ignored)."""
+
+    path: str
+    template: str
+    title: str
+    nav: str | None = None
+    permission: str | None = None
+    public: bool = False
+    check: PageCheck | None = None
+    # The i18n key of the sentence the refusal page shows when `check` says no.
+    refused: str | None = None
+
+
 @dataclass(frozen=True)
 class Module:
     name: str
@@ -33,6 +65,12 @@ class Module:
     mqtt_handlers: Sequence[MqttHandler] = ()
     cli: Any | None = None  # a typer.Typer mounted as `onecity <name> ...`
     layers: Sequence[MapLayer] = field(default_factory=tuple)
+    pages: Sequence[Page] = ()
+    # Folders: Jinja templates (holding a subfolder named after the module), static files
+    # (served at /static/<name>/) and string catalogs (<lang>.json, merged into the web's).
+    templates: Path | None = None
+    static: Path | None = None
+    i18n: Path | None = None
 
 
 def load(names: str) -> list[Module]:

@@ -1,9 +1,69 @@
 """iTrash: 24-hour smart garbage and recycling stations paid with stored-value cards.
 
 domain.py holds the pure money rules, cards.py the card interface and its simulated EasyCard,
-service.py the server ledger, api.py its routes and kiosk/ the station program."""
+service.py the server ledger, api.py its routes and kiosk/ the station program. templates/,
+static/ and i18n/ are its dashboard pages (rendered by the web shell, data from api.py)."""
 
-from onecity.core.modules import Module
+from pathlib import Path
+
+from onecity.core.auth.permissions import Perm, Principal
+from onecity.core.modules import Module, Page
+from onecity.core.platform import Platform
 from onecity.waste import api
 
-MODULE = Module(name="waste", routers=(api.router,))
+HERE = Path(__file__).parent
+
+
+def sees_records(who: Principal, p: Platform) -> bool:
+    """Operators' pages show the records of the department that runs the stations (the same
+    rule the service applies to every operator call)."""
+    return who.sees_department(api.service(p).department)
+
+
+def _staff(path: str, template: str, title: str, nav: str | None) -> Page:
+    return Page(
+        path=path,
+        template=f"waste/{template}",
+        title=title,
+        nav=nav,
+        permission=Perm.WASTE_READ.value,
+        check=sees_records,
+        refused="waste.refused",
+    )
+
+
+PAGES = (
+    _staff(
+        "/waste/transactions", "transactions.html", "waste.txns.title", "waste.nav.transactions"
+    ),
+    _staff("/waste/cards", "cards.html", "waste.cards.title", "waste.nav.cards"),
+    _staff("/waste/cards/{card_id}", "card.html", "waste.card.title", None),
+    _staff("/waste/blocklist", "blocklist.html", "waste.blocklist.title", "waste.nav.blocklist"),
+    _staff(
+        "/waste/settlements", "settlements.html", "waste.settlements.title", "waste.nav.settlements"
+    ),
+    Page(
+        path="/waste/my-cards",
+        template="waste/my_cards.html",
+        title="waste.my.title",
+        nav="waste.nav.my_cards",
+        permission=Perm.OWN_CARDS.value,
+    ),
+    # The tariff is public (like GET /api/v1/waste/tariffs): what a drop costs is no secret.
+    Page(
+        path="/waste/tariffs",
+        template="waste/tariffs.html",
+        title="waste.tariffs.title",
+        nav="waste.nav.tariffs",
+        public=True,
+    ),
+)
+
+MODULE = Module(
+    name="waste",
+    routers=(api.router,),
+    pages=PAGES,
+    templates=HERE / "templates",
+    static=HERE / "static",
+    i18n=HERE / "i18n",
+)

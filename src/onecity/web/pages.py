@@ -1,14 +1,21 @@
 """Dashboard pages. Each page is a server-rendered shell in the chosen language; its data comes
-from the JSON API in the browser, with the session cookie."""
+from the JSON API in the browser, with the session cookie.
+
+Enabled modules ship pages too (core.modules.Page): `install` puts their templates beside the
+web's, merges their strings into the catalogs and builds a route per page, guarded like the
+core pages. A page the user's role may not use answers with a clear 403 page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Query, Request
+import jinja2
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -16,11 +23,15 @@ from onecity import __version__
 from onecity.core.auth.permissions import Perm, Principal
 from onecity.core.errors import Unauthenticated
 from onecity.core.http import SESSION_COOKIE
+from onecity.core.modules import Module, Page
 from onecity.core.platform import Platform
 from onecity.web import lang as i18n
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+# The web shell's own templates; an app with modules renders with app.state.templates.
+templates = Jinja2Templates(directory=str(TEMPLATES))
 
 HOME = "/dashboard"
 # A panel whose data is older than this, or whose live connection is down, is marked stale.
@@ -124,8 +135,86 @@ def _switch(p: Platform, lang: str, here: str) -> list[dict[str, str]]:
     ]
 
 
+@dataclass(frozen=True)
+class ModulePage:
+    """A module's page as the shell serves it."""
+
+    module: str
+    page: Page
+
+    def may_open(self, who: Principal, p: Platform) -> bool:
+        return _refusal(who, p, self.page) is None
+
+
+def _module_pages(request: Request) -> Sequence[ModulePage]:
+    got: Sequence[ModulePage] = getattr(request.app.state, "module_pages", ())
+    return got
+
+
+def _templates(request: Request) -> Jinja2Templates:
+    got = getattr(request.app.state, "templates", None)
+    return got if isinstance(got, Jinja2Templates) else templates
+
+
+def _refusal(who: Principal, p: Platform, page: Page) -> tuple[str, dict[str, str]] | None:
+    """Why `who` may not open `page` (an i18n key and its values), or None if they may."""
+    if page.public:
+        return None
+    if page.permission is not None and not who.can(Perm(page.permission)):
+        return "forbidden.permission", {"perm": page.permission}
+    if page.check is not None and not page.check(who, p):
+        return page.refused or "forbidden.scope", {}
+    return None
+
+
+# The core pages in the header, each with the permission whose data it shows.
+CORE_NAV = (
+    ("/dashboard", "nav.map", Perm.DEVICES_READ),
+    ("/alerts", "nav.alerts", Perm.ALERTS_READ),
+)
+
+
+def _links(request: Request, who: Principal | None, t: Callable[..., str]) -> list[dict[str, Any]]:
+    """The header's links: the pages this user may open. The current page is marked "page";
+    the page a sub-page belongs to (a card under the card list) is marked "true"."""
+    if who is None:
+        return []
+    p = _platform(request)
+    here = request.url.path
+    found = [(href, t(key)) for href, key, perm in CORE_NAV if who.can(perm)]
+    found += [
+        (mp.page.path, t(mp.page.nav))
+        for mp in _module_pages(request)
+        if mp.page.nav and "{" not in mp.page.path and mp.may_open(who, p)
+    ]
+    out = []
+    for href, label in found:
+        current = "page" if here == href else "true" if here.startswith(href + "/") else None
+        out.append({"href": href, "label": label, "current": current})
+    return out
+
+
+def _home(request: Request, who: Principal) -> str | None:
+    """The first page in the header this user may open, for those who cannot use the map."""
+    p = _platform(request)
+    for href, _key, perm in CORE_NAV:
+        if who.can(perm):
+            return href
+    # A page made for this role before one that is open to everybody.
+    listed = [mp for mp in _module_pages(request) if mp.page.nav and "{" not in mp.page.path]
+    for mp in sorted(listed, key=lambda mp: mp.page.public):
+        if mp.may_open(who, p):
+            return mp.page.path
+    return None
+
+
 def _render(
-    request: Request, name: str, title_key: str, who: Principal | None, page: dict[str, Any]
+    request: Request,
+    name: str,
+    title_key: str,
+    who: Principal | None,
+    page: dict[str, Any],
+    status_code: int = 200,
 ) -> HTMLResponse:
     p = _platform(request)
     city = p.city
@@ -137,12 +226,13 @@ def _render(
         "title": t(title_key),
         "city_name": city.name.get(lang) or next(iter(city.name.values()), city.id),
         "who": who,
-        "nav": name.removesuffix(".html"),
+        "nav": name.removesuffix(".html").replace("/", "-"),
+        "links": _links(request, who, t),
         "switch": _switch(p, lang, _here(request)),
         "config": _config(p, lang, page),
         "v": __version__,
     }
-    response = templates.TemplateResponse(request, name, ctx)
+    response = _templates(request).TemplateResponse(request, name, ctx, status_code=status_code)
     response.headers["Content-Security-Policy"] = _csp(p.settings.map_tile_url)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "same-origin"
@@ -150,23 +240,131 @@ def _render(
     return response
 
 
-def _guarded(
-    request: Request, name: str, title_key: str, page: dict[str, Any] | None = None
-) -> Response:
-    p = _platform(request)
-    who = _session(request, p)
-    if isinstance(who, str):
-        target = f"/login?next={quote(_here(request), safe='')}&reason={quote(who)}"
-        return RedirectResponse(target, status_code=303)
+def _to_login(request: Request, why: str) -> RedirectResponse:
+    target = f"/login?next={quote(_here(request), safe='')}&reason={quote(why)}"
+    return RedirectResponse(target, status_code=303)
+
+
+def _page_data(who: Principal, page: dict[str, Any] | None) -> dict[str, Any]:
     extra = dict(page or {})
     extra.update(
         {
             "can_handle": who.can(Perm.ALERTS_HANDLE),
             "can_export": who.can(Perm.TELEMETRY_EXPORT),
+            "can": sorted(perm.value for perm in Perm if who.can(perm)),
             "username": who.username,
         }
     )
-    return _render(request, name, title_key, who, extra)
+    return extra
+
+
+def _forbidden(
+    request: Request, who: Principal, title_key: str, why: tuple[str, dict[str, str]]
+) -> HTMLResponse:
+    """403 as a page a person can read: what they tried to open, why not, and where to go."""
+    lang = i18n.choose(
+        request, _platform(request).city.languages, _platform(request).city.default_language
+    )
+    key, values = why
+    page = {
+        "denied": i18n.translate(lang, title_key),
+        "reason": i18n.translate(lang, key, **values),
+        "home": _home(request, who),
+    }
+    return _render(request, "forbidden.html", "forbidden.title", who, _page_data(who, page), 403)
+
+
+def _guarded(
+    request: Request,
+    name: str,
+    title_key: str,
+    page: dict[str, Any] | None = None,
+    perm: Perm | None = None,
+) -> Response:
+    p = _platform(request)
+    who = _session(request, p)
+    if isinstance(who, str):
+        return _to_login(request, who)
+    if perm is not None and not who.can(perm):
+        return _forbidden(request, who, title_key, ("forbidden.permission", {"perm": perm.value}))
+    return _render(request, name, title_key, who, _page_data(who, page))
+
+
+def _serve_module_page(request: Request, entry: ModulePage) -> Response:
+    p = _platform(request)
+    page = entry.page
+    data: dict[str, Any] = {"module": entry.module, **request.path_params}
+    who = _session(request, p)
+    if page.public:
+        principal = who if isinstance(who, Principal) else None
+        extra = _page_data(principal, data) if principal else data
+        return _render(request, page.template, page.title, principal, extra)
+    if isinstance(who, str):
+        return _to_login(request, who)
+    why = _refusal(who, p, page)
+    if why is not None:
+        return _forbidden(request, who, page.title, why)
+    return _render(request, page.template, page.title, who, _page_data(who, data))
+
+
+def _check_page(module: Module, page: Page) -> None:
+    """Mistakes in a module's pages stop the start-up, with the module and page named."""
+    where = f"module '{module.name}' page {page.path}"
+    if not (page.path == f"/{module.name}" or page.path.startswith(f"/{module.name}/")):
+        raise ValueError(f"{where}: module pages live under /{module.name}/")
+    if not page.template.startswith(f"{module.name}/"):
+        raise ValueError(f"{where}: the template must be under '{module.name}/' in its folder")
+    if module.templates is None or not (module.templates / page.template).is_file():
+        raise ValueError(f"{where}: no template {page.template} in {module.templates}")
+    if page.permission is not None and page.permission not in {p.value for p in Perm}:
+        raise ValueError(f"{where}: unknown permission '{page.permission}'")
+    for key in (page.title, page.nav, page.refused):
+        if key is not None and key not in i18n.catalog("en"):
+            raise ValueError(f"{where}: no string '{key}' in the catalogs")
+
+
+def _handler(entry: ModulePage) -> Callable[[Request], Response]:
+    def serve(request: Request) -> Response:
+        return _serve_module_page(request, entry)
+
+    serve.__name__ = f"{entry.module}_page"
+    return serve
+
+
+def install(app: FastAPI, modules: Sequence[Module]) -> None:
+    """Serve the enabled modules' pages: their templates beside the web's (a ChoiceLoader, the
+    web's first so "base.html" is always the shell's), their strings in the catalogs, one route
+    per page. Their static folders are mounted by the app (at /static/<module>/)."""
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(TEMPLATES)]
+    entries: list[ModulePage] = []
+    for m in modules:
+        if m.i18n is not None:
+            i18n.add_catalogs(m.name, m.i18n)
+        if m.templates is not None:
+            loaders.append(jinja2.FileSystemLoader(m.templates))
+        if m.static is not None and (STATIC / m.name).exists():
+            raise ValueError(f"module '{m.name}': /static/{m.name} is taken by the web shell")
+        for page in m.pages:
+            _check_page(m, page)
+            entries.append(ModulePage(m.name, page))
+    paths = [e.page.path for e in entries]
+    if len(set(paths)) != len(paths):
+        raise ValueError(f"two module pages share a path: {sorted(paths)}")
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders), autoescape=jinja2.select_autoescape()
+    )
+    app.state.templates = Jinja2Templates(env=env)
+    app.state.module_pages = tuple(entries)
+    pages = APIRouter(include_in_schema=False)
+    for entry in entries:
+        pages.add_api_route(
+            entry.page.path,
+            _handler(entry),
+            methods=["GET"],
+            response_class=HTMLResponse,
+            name=f"{entry.module}:{entry.page.path}",
+        )
+    app.include_router(pages)
 
 
 @router.get("/")
@@ -193,19 +391,31 @@ def login_page(
 
 @router.get("/dashboard")
 def dashboard(request: Request) -> Response:
-    return _guarded(
-        request, "dashboard.html", "map.title", {"page_size": PAGE_SIZE, "max_pages": MAX_PAGES}
-    )
+    """The city map; a role that cannot see devices (a citizen) goes to the first page it can
+    use instead of a map full of refusals."""
+    who = _session(request, _platform(request))
+    if isinstance(who, str):
+        return _to_login(request, who)
+    if not who.can(Perm.DEVICES_READ):
+        home = _home(request, who)
+        if home is not None:
+            return RedirectResponse(home, status_code=303)
+        why = ("forbidden.permission", {"perm": Perm.DEVICES_READ.value})
+        return _forbidden(request, who, "map.title", why)
+    page = _page_data(who, {"page_size": PAGE_SIZE, "max_pages": MAX_PAGES})
+    return _render(request, "dashboard.html", "map.title", who, page)
 
 
 @router.get("/alerts")
 def alerts_page(request: Request) -> Response:
-    return _guarded(request, "alerts.html", "alerts.title")
+    return _guarded(request, "alerts.html", "alerts.title", perm=Perm.ALERTS_READ)
 
 
 @router.get("/devices/{device_id}")
 def device_page(request: Request, device_id: str) -> Response:
-    return _guarded(request, "device.html", "device.title", {"device_id": device_id})
+    return _guarded(
+        request, "device.html", "device.title", {"device_id": device_id}, Perm.DEVICES_READ
+    )
 
 
 @router.get("/lang/{code}")

@@ -32,6 +32,8 @@
   };
   OC.time = (v) => (v ? fmtTime.format(OC.parseTime(v)) : "");
   OC.dateTime = (v) => (v ? fmtDate.format(OC.parseTime(v)) : "");
+  /* Whether the signed-in role holds a permission ("waste:manage"); the server decides. */
+  OC.can = (perm) => (OC.page.can || []).indexOf(perm) >= 0;
   OC.num = (v) => (typeof v === "number" ? v.toLocaleString(cfg.lang, { maximumFractionDigits: 3 }) : String(v));
 
   /* Build DOM without innerHTML, so no server string is ever parsed as markup. */
@@ -114,13 +116,31 @@
     throw new ApiError(res.status, body.error || "http_error", body.detail || res.statusText, body.field);
   };
 
-  /* One EventSource per page. Pages subscribe by event type; "connected" fires on every
-     (re)connect, when a page should reload what it shows to cover anything missed. */
+  /* One EventSource per page. Pages subscribe by event type (a module's too, such as
+     "waste.transactions"); "connected" fires on every (re)connect, when a page should reload
+     what it shows to cover anything missed. */
   const handlers = {};
-  const TYPES = ["alert.opened", "alert.acknowledged", "alert.resolved", "device.online", "device.offline"];
+  const LOCAL = new Set(["connected", "disconnected"]); // raised here, not by the server
   const live = (OC.live = { connected: false, source: null });
   const emit = (type, data) => (handlers[type] || []).forEach((fn) => fn(data));
-  live.on = (type, fn) => (handlers[type] = handlers[type] || []).push(fn);
+  function listen(es, type) {
+    es.addEventListener(type, (ev) => {
+      let data;
+      try {
+        data = JSON.parse(ev.data);
+      } catch (_) {
+        return;
+      }
+      emit(type, data);
+    });
+  }
+  live.on = (type, fn) => {
+    if (!handlers[type]) {
+      handlers[type] = [];
+      if (live.source && !LOCAL.has(type)) listen(live.source, type);
+    }
+    handlers[type].push(fn);
+  };
   live.start = function () {
     const es = new EventSource("/api/v1/events/stream");
     live.source = es;
@@ -140,17 +160,9 @@
       }
       OC.toLogin(code);
     });
-    TYPES.forEach((type) =>
-      es.addEventListener(type, (ev) => {
-        let data;
-        try {
-          data = JSON.parse(ev.data);
-        } catch (_) {
-          return;
-        }
-        emit(type, data);
-      })
-    );
+    Object.keys(handlers)
+      .filter((type) => !LOCAL.has(type))
+      .forEach((type) => listen(es, type));
     es.onerror = () => {
       live.connected = false;
       emit("disconnected");
