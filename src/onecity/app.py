@@ -125,6 +125,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.run_workers:
             loops.extend([liveness_loop(plat), retention_loop(plat)])
+            for module in app.state.modules:
+                loops.extend(make(plat) for make in module.loops)
             for loop in loops:
                 loop.start()
         yield

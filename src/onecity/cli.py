@@ -25,9 +25,14 @@ app.add_typer(users_app, name="users")
 app.add_typer(devices_app, name="devices")
 app.add_typer(audit_app, name="audit")
 app.add_typer(telemetry_app, name="telemetry")
+from onecity.core import modules as _modules  # noqa: E402
 from onecity.waste.kiosk.cli import kiosk_app  # noqa: E402 (the iTrash station software)
 
 app.add_typer(kiosk_app, name="kiosk")
+# Each domain module's own commands, as `onecity <module> …`.
+for _module in _modules.load("waste"):
+    if _module.cli is not None:
+        app.add_typer(_module.cli, name=_module.name)
 console = Console()
 
 KEYS_FILE = Path("var/demo-device-keys.json")

@@ -71,6 +71,10 @@ class Module:
     templates: Path | None = None
     static: Path | None = None
     i18n: Path | None = None
+    # Background work: factories that build a started-later thread (core.workers.Loop) for a
+    # platform. The app starts them when ONECITY_RUN_WORKERS is true; each step must be safe
+    # to run in several processes at once.
+    loops: Sequence[Callable[[Platform], Any]] = ()
 
 
 def load(names: str) -> list[Module]:

@@ -9,7 +9,9 @@ from pathlib import Path
 from onecity.core.auth.permissions import Perm, Principal
 from onecity.core.modules import Module, Page
 from onecity.core.platform import Platform
+from onecity.core.workers import Loop
 from onecity.waste import api
+from onecity.waste.cli import waste_app
 
 HERE = Path(__file__).parent
 
@@ -59,9 +61,17 @@ PAGES = (
     ),
 )
 
+
+def reconcile_loop(p: Platform, every_s: float = 3600.0) -> Loop:
+    """Flag cards whose missing counters stayed missing past the grace period, hourly."""
+    return Loop("waste-reconcile", every_s, lambda: api.service(p).reconcile_gaps())
+
+
 MODULE = Module(
     name="waste",
     routers=(api.router,),
+    cli=waste_app,
+    loops=(reconcile_loop,),
     pages=PAGES,
     templates=HERE / "templates",
     static=HERE / "static",

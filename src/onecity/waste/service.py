@@ -845,6 +845,12 @@ class WasteService:
             entry = self._set_block(s, card, blocked, reason, who.username)
             if not blocked:
                 card.flagged = False  # an operator investigated and cleared it
+            events.emit(
+                s,
+                "waste.card_blocked" if blocked else "waste.card_unblocked",
+                {"card_id": card_id, "reason": reason, "actor": who.username},
+                self.department,
+            )
             audit.append(
                 s,
                 actor=who.username,

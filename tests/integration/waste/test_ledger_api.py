@@ -4,7 +4,7 @@ their device keys; every figure is checked; nothing is stored twice; breaks flag
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -371,3 +371,33 @@ def test_issuing_cards_is_idempotent(
     over = {"cards": [{"card_id": "EC-11", "balance": 10_001}]}
     assert client.post("/api/v1/waste/cards", headers=admin, json=over).status_code == 422
     assert service(platform).ledger_totals().balanced
+
+
+def test_a_counter_missing_past_the_grace_period_flags_the_card(
+    client: TestClient,
+    admin: dict[str, str],
+    world: Any,
+    platform: Platform,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key, term, card = world
+    t1 = term.garbage(card, 100, at("2026-11-26T10:00:00"))
+    term.garbage(card, 100, at("2026-11-26T10:01:00"))  # written on the card, never uploaded
+    t3 = term.garbage(card, 100, at("2026-11-26T10:02:00"))
+    assert client.post(UP, headers=key, json={"transactions": [t1, t3]}).status_code == 200
+    svc = service(platform)
+    assert svc.reconcile_gaps() == 0  # a late upload, for now
+    assert not client.get("/api/v1/waste/cards/EC-0001", headers=admin).json()["flagged"]
+
+    monkeypatch.setenv("ONECITY_DATABASE_URL", platform.settings.database_url)
+    from typer.testing import CliRunner
+
+    from onecity.cli import app
+
+    out = CliRunner().invoke(app, ["waste", "reconcile", "--grace-days", "0"])
+    assert out.exit_code == 1, out.output  # the missing record leaves NT$5 unexplained
+    assert "1 missing counters flagged" in out.output
+    d = client.get("/api/v1/waste/cards/EC-0001", headers=admin).json()
+    assert d["flagged"] and d["blocked"]
+    assert [(f["problem"], f["counter"]) for f in d["flags"]] == [("missing", 2)]
+    assert svc.reconcile_gaps(grace=timedelta(0)) == 0  # flagged once, not at every pass
