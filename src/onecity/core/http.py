@@ -18,7 +18,9 @@ from onecity.core.platform import Platform
 SESSION_COOKIE = "onecity_session"
 
 
-def platform(request: Request) -> Platform:
+async def platform(request: Request) -> Platform:
+    # async, though it does no I/O: a plain `def` dependency costs every request a hop
+    # through the thread pool.
     p: Platform = request.app.state.platform
     return p
 

@@ -19,7 +19,7 @@ HERE = Path(__file__).parent
 def sees_records(who: Principal, p: Platform) -> bool:
     """Operators' pages show the records of the department that runs the stations (the same
     rule the service applies to every operator call)."""
-    return who.sees_department(api.service(p).department)
+    return who.sees_department(api.service_for(p).department)
 
 
 def _staff(path: str, template: str, title: str, nav: str | None) -> Page:
@@ -64,7 +64,7 @@ PAGES = (
 
 def reconcile_loop(p: Platform, every_s: float = 3600.0) -> Loop:
     """Flag cards whose missing counters stayed missing past the grace period, hourly."""
-    return Loop("waste-reconcile", every_s, lambda: api.service(p).reconcile_gaps())
+    return Loop("waste-reconcile", every_s, lambda: api.service_for(p).reconcile_gaps())
 
 
 MODULE = Module(

@@ -20,7 +20,11 @@ router = APIRouter(prefix="/api/v1/waste", tags=["waste"])
 CardPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,32}$")]
 
 
-def service(p: Platform = Depends(platform)) -> WasteService:
+async def service(p: Platform = Depends(platform)) -> WasteService:
+    return service_for(p)
+
+
+def service_for(p: Platform) -> WasteService:
     svc = p.modules.get("waste")
     if svc is None:
         svc = p.modules["waste"] = WasteService(p.db, p.city)
