@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 PROJECTS = ("125", "154", "264")  # the iTrash projects in it_tpmo_poc_location.geojson
 CARDS_PER_STATION = 40
-CARD_BALANCE = 1000
+CARD_BALANCE = 5000  # enough for days of simulated visits (no top-ups in the demo yet)
 DEMO_CITIZEN = "citizen"
 
 
