@@ -58,7 +58,9 @@
   }
 
   const reload = OC.debounce(load, 300);
-  ["waste.card_flagged", "connected"].forEach((type) => OC.live.on(type, reload));
+  ["waste.card_flagged", "waste.card_blocked", "waste.card_unblocked", "connected"].forEach((type) =>
+    OC.live.on(type, reload),
+  );
   setInterval(load, REFRESH_MS);
   load();
   OC.live.start();

@@ -107,7 +107,9 @@
   OC.live.on("waste.transactions", (ev) => {
     if ((ev.payload.last || []).some((x) => x.card_id === id) || (ev.payload.count || 0) > 10) reload();
   });
-  OC.live.on("waste.card_flagged", (ev) => ev.payload.card_id === id && reload());
+  ["waste.card_flagged", "waste.card_blocked", "waste.card_unblocked"].forEach((type) =>
+    OC.live.on(type, (ev) => ev.payload.card_id === id && reload()),
+  );
   OC.live.on("connected", reload);
   setInterval(load, REFRESH_MS);
   load();

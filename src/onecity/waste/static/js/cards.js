@@ -86,7 +86,9 @@
   statusSel.addEventListener("change", refilter);
   more.addEventListener("click", loadMore);
   const reload = OC.debounce(load, 500);
-  ["waste.transactions", "waste.card_flagged", "connected"].forEach((type) => OC.live.on(type, reload));
+  ["waste.transactions", "waste.card_flagged", "waste.card_blocked", "waste.card_unblocked", "connected"].forEach(
+    (type) => OC.live.on(type, reload),
+  );
   setInterval(load, REFRESH_MS);
   load();
   OC.live.start();
