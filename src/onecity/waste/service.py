@@ -567,7 +567,12 @@ class WasteService:
         detail: str,
         terminal_id: str | None,
         terminal_seq: int | None,
+        block: bool = True,
     ) -> None:
+        """Record a break on a card. Evidence of a clone or a forged card (a reused counter,
+        a balance that does not follow) also blocks it; a counter that never arrived only
+        flags it for review, because far more often than a clone it is a write the station
+        could not confirm (the card pulled mid-write and never brought back)."""
         s.add(
             WasteCardFlag(
                 card_id=card.card_id,
@@ -580,7 +585,7 @@ class WasteService:
         )
         first = not card.flagged
         card.flagged = True
-        if not card.blocked:
+        if block and not card.blocked:
             self._set_block(s, card, True, f"{problem}: {detail}", RECONCILER)
         if first:
             audit.append(
@@ -665,6 +670,7 @@ class WasteService:
                                     f"{grace.days} days",
                                     None,
                                     None,
+                                    block=False,
                                 )
                                 flagged += 1
                     expected = counter + 1

@@ -398,6 +398,8 @@ def test_a_counter_missing_past_the_grace_period_flags_the_card(
     assert out.exit_code == 1, out.output  # the missing record leaves NT$5 unexplained
     assert "1 missing counters flagged" in out.output
     d = client.get("/api/v1/waste/cards/EC-0001", headers=admin).json()
-    assert d["flagged"] and d["blocked"]
+    # Flagged for an operator to look at, not blocked: the citizen may simply have pulled the
+    # card during a write that the station could not confirm.
+    assert d["flagged"] and not d["blocked"]
     assert [(f["problem"], f["counter"]) for f in d["flags"]] == [("missing", 2)]
     assert svc.reconcile_gaps(grace=timedelta(0)) == 0  # flagged once, not at every pass
