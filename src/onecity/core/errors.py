@@ -48,3 +48,10 @@ class TooLarge(AppError):
 class Locked(AppError):
     status = 423
     code = "locked"
+
+
+class Unavailable(AppError):
+    """Busy for a moment: the same request sent again will go through."""
+
+    status = 503
+    code = "unavailable"

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from onecity.core import audit, events
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database, utcnow
-from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
+from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from onecity.core.geo import CityProfile
 from onecity.core.models import Device
 from onecity.waste import schemas as sc
@@ -293,7 +293,8 @@ class WasteService:
                 # Another upload of the same transactions (a retry racing the first) or of the
                 # same card counter won; run again to answer from what is now stored.
                 continue
-        raise Conflict("the upload kept colliding with another; send it again", code="busy")
+        # Temporary by nature (a 503, which stations retry), never a refusal of the data.
+        raise Unavailable("the upload kept colliding with another; send it again", code="busy")
 
     def _store(
         self,
