@@ -82,6 +82,8 @@ class Rig:
 def make_rig(path: Path, clock: ManualClock | None = None) -> Rig:
     clock = clock or ManualClock(datetime(2026, 11, 26, 19, 3, 11, tzinfo=TAIPEI))
     journal = Journal(path, STATION, clock)
+    if journal.blocklist_version() is None:
+        journal.apply_blocklist(0, True, [])  # as after its first sign-on
     sim = SimStation(clock)
     screen: list[ScreenLine] = []
     machine = KioskMachine(STATION, journal, sim.hardware(), clock, screen=screen.append)
@@ -199,6 +201,23 @@ def test_a_card_on_the_blocklist_is_refused_before_any_write(rig: Rig) -> None:
     assert rig.journal.next_seq == 1  # no number taken for a refusal
     assert "card_blocked" in rig.codes()
     assert rig.screen[-2].text() == "EC-0000123 · card blocked; please contact the city"
+
+
+def test_a_station_that_never_signed_on_takes_no_card(tmp_path: Path) -> None:
+    clock = ManualClock(datetime(2026, 11, 26, 19, 3, 11, tzinfo=TAIPEI))
+    journal = Journal(tmp_path / "new.sqlite", STATION, clock)
+    sim = SimStation(clock)
+    machine = KioskMachine(STATION, journal, sim.hardware(), clock)
+    c = card()
+    sim.reader.insert(c)
+    sim.door.expect_deposit(430, 3.0)
+    assert machine.session(Kind.GARBAGE).outcome is Outcome.NOT_SIGNED_ON
+    assert (c.balance, c.counter) == (1000, 0)  # nothing written on the card
+    journal.apply_blocklist(0, True, [])  # the first sign-on
+    sim.reader.insert(c)
+    sim.door.expect_deposit(430, 3.0)
+    assert machine.session(Kind.GARBAGE).outcome is Outcome.CHARGED
+    journal.close()
 
 
 def test_a_card_blocked_by_its_issuer_is_refused(rig: Rig) -> None:

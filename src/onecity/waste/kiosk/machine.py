@@ -84,6 +84,7 @@ class Outcome(StrEnum):
     OUT_OF_SERVICE = "out_of_service"
     CARD_PULLED = "card_pulled"
     CARD_BLOCKED = "card_blocked"
+    NOT_SIGNED_ON = "not_signed_on"
     LOW_BALANCE = "low_balance"
     COMPARTMENT_FULL = "compartment_full"
     BIN_FULL = "bin_full"
@@ -109,6 +110,10 @@ MESSAGES: dict[str, Bi] = {
     "card_read": Bi("餘額 NT${balance}", "balance NT${balance}"),
     "card_pulled": Bi("卡片已取出，本次未扣款", "card removed; no charge"),
     "card_blocked": Bi("此卡已停用，請洽市政府", "card blocked; please contact the city"),
+    "not_signed_on": Bi(
+        "本站尚未完成開機連線，暫不受理刷卡",
+        "this station has not signed on to the city yet; it takes no cards until it has",
+    ),
     "low_balance": Bi(
         "餘額 NT${balance}，未達 NT${minimum}，請先加值",
         "balance NT${balance} is below NT${minimum}; please top up",
@@ -462,6 +467,10 @@ class KioskMachine:
             raise self._refuse(Outcome.CARD_PULLED, "card_pulled", data={"code": e.code}) from e
         self._card_id = result.card_id = st.card_id
         self._show(State.CARD_READ, "card_read", data={"kind": kind.value}, balance=st.balance)
+        if self.journal.blocklist_version() is None:
+            # Never signed on: without the blocklist it could take value from a blocked card
+            # that the city would then refuse to record. After one sign-on it works offline.
+            raise self._refuse(Outcome.NOT_SIGNED_ON)
         if st.blocked or self.journal.is_blocked(st.card_id):
             raise self._refuse(Outcome.CARD_BLOCKED)
         if kind is Kind.GARBAGE:

@@ -408,6 +408,12 @@ class SimulatedKiosk:
                     target=self._upload, args=(self.uploader, up_stop), name="kiosk-upload"
                 )
                 thread.start()
+            if cfg.server and journal.blocklist_version() is None:
+                # A new station signs on before it takes its first card (it needs the
+                # blocklist); from then on it works offline as long as it must.
+                self.say("waiting for the first sign-on with the city…", always=True)
+                while journal.blocklist_version() is None and not stop.is_set():
+                    stop.wait(0.2)
             self._serve(machine, sim, citizens, stop)
             if cfg.settle_on_exit:
                 machine.close_batch()
