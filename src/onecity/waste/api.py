@@ -67,6 +67,19 @@ def upload(
     return _json(svc.upload(terminal, body))
 
 
+@router.post(
+    "/terminal/unconfirmed", response_model=sc.UnconfirmedBatchOut, tags=["waste stations"]
+)
+def unconfirmed(
+    body: sc.UnconfirmedBatchIn,
+    terminal: str = Depends(device_key),
+    svc: WasteService = Depends(service),
+) -> sc.UnconfirmedBatchOut:
+    """Writes the station started but could not confirm (the card was pulled and never came
+    back). Each becomes a transaction once the card's chain shows it happened."""
+    return svc.report_unconfirmed(terminal, body)
+
+
 @router.post("/terminal/settlements", response_model=sc.SettlementOut, tags=["waste stations"])
 def settle(
     body: sc.SettlementIn,

@@ -78,6 +78,9 @@ class WasteTxn(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     payload_hash: Mapped[str] = mapped_column(String(64))
+    # Rebuilt by reconciliation from a write the station reported as unconfirmed: it is not in
+    # the station's batch totals, so settlement leaves it out.
+    recovered: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     __table_args__ = (
         # A terminal's transaction number identifies it: retries find the first result.
@@ -147,3 +150,28 @@ class WasteSettlement(Base):
     differences: Mapped[list[Any]] = mapped_column(JSON, default=list)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WasteUnconfirmed(Base):
+    """A card write whose outcome the station could not learn (the card was pulled during the
+    write and never brought back, or the station stopped in between). Reconciliation turns it
+    into a transaction when the card's own chain shows the write happened."""
+
+    __tablename__ = "waste_unconfirmed"
+
+    terminal_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    terminal_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    batch_no: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    card_id: Mapped[str] = mapped_column(ForeignKey("waste_cards.card_id"), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    points_after: Mapped[int | None] = mapped_column(Integer)
+    grams: Mapped[int | None] = mapped_column(Integer)
+    tariff_from: Mapped[date | None] = mapped_column(Date)
+    items: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    # open: not seen on the card's chain yet; recovered: became transaction txn_id.
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    txn_id: Mapped[int | None] = mapped_column(ForeignKey("waste_txns.id"))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -78,6 +78,46 @@ class TxnIn(BaseModel):
         return self
 
 
+class UnconfirmedIn(BaseModel):
+    """A card write the station started but could not confirm. What it meant to write is
+    known; whether the card took it, and at which counter, is what reconciliation finds out."""
+
+    model_config = ConfigDict(extra="forbid")
+    terminal_seq: Seq
+    batch_no: Batch
+    kind: Literal["garbage", "recycle", "topup"]
+    occurred_at: AwareDatetime
+    card_id: CardId
+    amount: Annotated[int, Field(ge=-10_000, le=10_000)]
+    points_after: Points | None = None
+    grams: Annotated[int, Field(ge=1, le=MAX_DROP_GRAMS)] | None = None
+    tariff_from: date | None = None
+    items: Annotated[list[ItemIn], Field(max_length=500)] = []
+
+    @model_validator(mode="after")
+    def _sense(self) -> UnconfirmedIn:
+        if self.kind == "garbage" and (self.amount >= 0 or self.grams is None):
+            raise ValueError("a garbage write charges the card and has a weight")
+        if self.kind != "garbage" and self.amount < 0:
+            raise ValueError("only a garbage write takes value from the card")
+        return self
+
+
+class UnconfirmedBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    writes: Annotated[list[UnconfirmedIn], Field(min_length=1, max_length=200)]
+
+
+class UnconfirmedResult(BaseModel):
+    terminal_seq: int
+    status: Literal["open", "recovered"]
+    txn_id: int | None
+
+
+class UnconfirmedBatchOut(BaseModel):
+    results: list[UnconfirmedResult]
+
+
 class TxnBatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     transactions: Annotated[list[TxnIn], Field(min_length=1, max_length=200)]
@@ -284,6 +324,11 @@ class BlockPage(BaseModel):
 class AccountTotal(BaseModel):
     account: str
     total: int
+
+
+class RecoveryOut(BaseModel):
+    recovered: int  # unconfirmed writes found on their card's chain and now transactions
+    flagged: int  # missing counters flagged for review
 
 
 class LedgerOut(BaseModel):

@@ -403,3 +403,71 @@ def test_a_counter_missing_past_the_grace_period_flags_the_card(
     assert d["flagged"] and not d["blocked"]
     assert [(f["problem"], f["counter"]) for f in d["flags"]] == [("missing", 2)]
     assert svc.reconcile_gaps(grace=timedelta(0)) == 0  # flagged once, not at every pass
+
+
+def test_a_write_the_station_could_not_confirm_is_recovered_from_the_cards_chain(
+    client: TestClient, admin: dict[str, str], world: Any
+) -> None:
+    key, term, card = world
+    t1 = term.garbage(card, 100, at("2026-11-26T10:00:00"))
+    # The card takes write 2, then is pulled before the station hears back; it never returns.
+    lost = term.garbage(card, 800, at("2026-11-26T10:01:00"))
+    t3 = term.garbage(card, 300, at("2026-11-26T10:05:00"))
+    assert client.post(UP, headers=key, json={"transactions": [t1, t3]}).status_code == 200
+    ledger = client.get("/api/v1/waste/ledger", headers=admin).json()
+    assert ledger["unexplained_card_value"] == lost["amount"] == -22  # charged, not recorded
+    settle = {
+        "batch_no": 1,
+        "opened_at": "2026-11-26T00:00:00+08:00",
+        "closed_at": "2026-11-27T00:00:00+08:00",
+        "count": 2,
+        "debit_total": -(t1["amount"] + t3["amount"]),
+        "credit_total": 0,
+        "first_seq": 1,
+        "last_seq": 3,
+    }
+    res = client.post("/api/v1/waste/terminal/settlements", headers=key, json=settle)
+    assert res.json()["status"] == "matched", res.json()
+
+    intent = {
+        "terminal_seq": lost["terminal_seq"],
+        "batch_no": 1,
+        "kind": "garbage",
+        "occurred_at": lost["occurred_at"],
+        "card_id": card.card_id,
+        "amount": lost["amount"],
+        "grams": 800,
+        "tariff_from": lost["tariff_from"],
+    }
+    never = dict(intent, terminal_seq=9, amount=-5, grams=150)  # pulled before the card wrote
+    res = client.post(
+        "/api/v1/waste/terminal/unconfirmed", headers=key, json={"writes": [intent, never]}
+    )
+    assert res.status_code == 200, res.text
+    got = res.json()["results"]
+    assert [(r["status"], r["txn_id"] is not None) for r in got] == [
+        ("recovered", True),
+        ("open", False),
+    ]
+    ledger = client.get("/api/v1/waste/ledger", headers=admin).json()
+    assert ledger["balanced"] and ledger["unexplained_card_value"] == 0
+    d = client.get("/api/v1/waste/cards/EC-0001", headers=admin).json()
+    assert (d["missing"], d["flagged"], d["charged_ntd"]) == (0, False, 5 + 22 + 11)
+    assert [h["card_counter"] for h in d["history"]] == [3, 2, 1]
+    # The station's own totals did not include it: the batch still matches.
+    s = client.get("/api/v1/waste/settlements", headers=admin).json()["items"][0]
+    assert s["status"] == "matched"
+    # Reporting again is harmless; other content under the same number is refused.
+    again = client.post(
+        "/api/v1/waste/terminal/unconfirmed", headers=key, json={"writes": [intent]}
+    )
+    assert again.json()["results"][0]["status"] == "recovered"
+    other = dict(intent, amount=-11, grams=400)
+    res = client.post("/api/v1/waste/terminal/unconfirmed", headers=key, json={"writes": [other]})
+    assert res.status_code == 409
+    res = client.post(
+        "/api/v1/waste/terminal/unconfirmed",
+        headers=key,
+        json={"writes": [dict(intent, terminal_seq=1)]},
+    )
+    assert res.status_code == 409 and res.json()["error"] == "already_stored"
