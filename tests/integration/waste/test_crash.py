@@ -212,6 +212,7 @@ class Figures:
     duplicates: int = 0  # answers "duplicate": the station re-sent what the server had stored
     unknown_outcomes: int = 0
     unknown_written: int = 0  # … of which the card was in fact written
+    recovered: int = 0  # … of which the server rebuilt the transaction from the card's chain
     unexplained: int = 0
     gap_cards: int = 0  # cards with a written, never journaled counter below their newest
     settlements: int = 0
@@ -315,6 +316,10 @@ def reconcile(p: Platform, stations: list[Station]) -> Figures:
             (r.terminal_id, r.batch_no): r for r in s.execute(select(WasteSettlement)).scalars()
         }
     assert all_rows == len(rows), "the server holds transactions of stations not in the test"
+    # Transactions the server rebuilt from writes a station reported as unconfirmed: checked
+    # against the cards in (d); the rest must be exactly the journals'.
+    recovered = {(r.terminal_id, r.terminal_seq): r for r in rows if r.recovered}
+    all_txns, rows = rows, [r for r in rows if not r.recovered]
     on_server = Counter((r.terminal_id, r.terminal_seq) for r in rows)
     doubled = {k: n for k, n in on_server.items() if n > 1}
     assert not doubled, f"stored more than once: {_some(doubled.items())}"
@@ -324,7 +329,7 @@ def reconcile(p: Platform, stations: list[Station]) -> Figures:
     assert not extra, (
         f"{len(extra)} transactions on the server no station journaled: {_some(extra)}"
     )
-    by_card_counter = Counter((r.card_id, r.card_counter) for r in rows)
+    by_card_counter = Counter((r.card_id, r.card_counter) for r in all_txns)
     assert max(by_card_counter.values(), default=1) == 1, "a card counter stored twice"
 
     # --- (b) the same content: every figure, and the protocol's payload hash
@@ -342,7 +347,7 @@ def reconcile(p: Platform, stations: list[Station]) -> Figures:
     for txn_id, account, amount, card_id in postings:
         posted[txn_id][(account, amount, card_id)] += 1
     wrong_postings = []
-    for r in rows:
+    for r in all_txns:
         want = Counter(
             (a, n, r.card_id if a == CARD_VALUE else None)
             for a, n in postings_for(r.kind, r.amount)
@@ -350,12 +355,15 @@ def reconcile(p: Platform, stations: list[Station]) -> Figures:
         if posted.get(r.id, Counter()) != want:
             wrong_postings.append((r.terminal_id, r.terminal_seq, dict(posted.get(r.id, {}))))
     assert not wrong_postings, f"postings not the transaction's double entry: {wrong_postings[:5]}"
-    assert posted.keys() - {r.id for r in rows} <= {None}, "postings of unknown transactions"
+    assert posted.keys() - {r.id for r in all_txns} <= {None}, "postings of unknown transactions"
 
     # --- (c) the ledger: every account against the journals' own sums
     payloads = [t["payload"] for t in journaled.values()]
     fig.charged = sum(-t["amount"] for t in payloads if t["kind"] == "garbage")
     fig.rebated = sum(t["amount"] for t in payloads if t["kind"] == "recycle")
+    fig.recovered = len(recovered)
+    fig.charged += sum(-r.amount for r in recovered.values() if r.kind == "garbage")
+    fig.rebated += sum(r.amount for r in recovered.values() if r.kind == "recycle")
     issued = len(stations) * CARDS * CARD_BALANCE
     ledger = service(p).ledger_totals()
     totals = {a.account: a.total for a in ledger.accounts}
@@ -367,7 +375,7 @@ def reconcile(p: Platform, stations: list[Station]) -> Figures:
         CARD_ISSUE: -issued,
     }, f"ledger {totals}; the journals charged NT${fig.charged} and rebated NT${fig.rebated}"
     assert ledger.sum == 0
-    assert ledger.txns == fig.transactions
+    assert ledger.txns == fig.transactions + fig.recovered
 
     # --- (d) every card: the card in the hand, the journal and the server's mirror
     by_seq_unknown = {
@@ -377,8 +385,9 @@ def reconcile(p: Platform, stations: list[Station]) -> Figures:
         if i["status"] == "unknown"
     }
     fig.unknown_outcomes = len(by_seq_unknown)
+    assert recovered.keys() <= by_seq_unknown.keys(), "recovered a write no station reported"
     stored_counters: dict[str, set[int]] = defaultdict(set)
-    for r in rows:
+    for r in all_txns:
         stored_counters[r.card_id].add(r.card_counter)
     problems: list[str] = []
     for sid, w in wallets.items():
@@ -409,6 +418,12 @@ def reconcile(p: Platform, stations: list[Station]) -> Figures:
                     journal_says = (t["card_counter"], *(t[f] for f in fields))
                     if t["card_id"] != card_id or card_says != journal_says:
                         problems.append(f"{card_id} write {x} journaled as {t}")
+                elif key in recovered:
+                    fig.unknown_written += 1
+                    r = recovered[key]
+                    rebuilt = (r.card_id, r.card_counter, r.amount, r.balance_before)
+                    if rebuilt != (card_id, x["counter"], x["amount"], x["balance_before"]):
+                        problems.append(f"{card_id}: write {x} recovered as {rebuilt}")
                 elif key in by_seq_unknown:
                     unknown.add(x["counter"])
                     fig.unknown_written += 1
@@ -551,7 +566,8 @@ def test_kiosks_survive_server_sigkill(
         f"times ({'; '.join(kills)}); {fig.duplicates} re-sent and answered duplicate; "
         f"nothing refused; {fig.settlements} settlements, all matched; NT${fig.charged} "
         f"charged, NT${fig.rebated} rebated; {fig.unknown_outcomes} unknown outcomes (cards "
-        f"written, nothing journaled) on {fig.gap_cards} cards that the server now sees with "
+        f"written, nothing journaled; {fig.recovered} recovered from the card's chain) on "
+        f"{fig.gap_cards} cards that the server now sees with "
         f"a counter gap and NT${fig.unexplained} of card value off the ledger, exactly "
         f"those writes; {elapsed:.0f} s"
     )

@@ -51,6 +51,8 @@ class FakeServer:
         self.keys: list[str | None] = []
         self.gets: list[str] = []
         self.table = TariffTable()
+        self.unconfirmed: list[dict[str, Any]] = []
+        self.unconfirmed_status = "open"
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -103,6 +105,21 @@ class FakeServer:
             return self._transactions(body["transactions"])
         if path.endswith("/settlements"):
             return self._settle(body)
+        if path.endswith("/unconfirmed"):
+            self.unconfirmed.extend(body["writes"])
+            return httpx.Response(
+                200,
+                json={
+                    "results": [
+                        {
+                            "terminal_seq": w["terminal_seq"],
+                            "status": self.unconfirmed_status,
+                            "txn_id": 99 if self.unconfirmed_status == "recovered" else None,
+                        }
+                        for w in body["writes"]
+                    ]
+                },
+            )
         if path.endswith("/telemetry"):
             self.telemetry.extend(body["messages"])
             return httpx.Response(200, json={"accepted": 1, "duplicates": 0, "readings": 4})
@@ -521,3 +538,35 @@ def test_a_simulated_station_runs_uploads_and_settles_end_to_end(
     assert set(by_card) <= ids
     assert any("upload ·" in ln for ln in lines)
     assert any("door open · deposit within 15 s" in ln for ln in lines)
+
+
+def test_writes_with_an_unknown_outcome_are_reported_and_asked_again_while_open(
+    journal: Journal, server: FakeServer, clock: ManualClock
+) -> None:
+    at = "2026-11-26T09:00:00+08:00"
+    it = journal.open_intent("garbage", "EC-IT125-0002", -22, None, at, {"grams": 800})
+    journal.resolve_intent(it.terminal_seq, "unknown", "card pulled and not brought back")
+    up = uploader(journal, server, clock)
+    up.sync_once()
+    assert server.unconfirmed == [
+        {
+            "terminal_seq": it.terminal_seq,
+            "batch_no": it.batch_no,
+            "kind": "garbage",
+            "occurred_at": at,
+            "card_id": "EC-IT125-0002",
+            "amount": -22,
+            "points_after": None,
+            "grams": 800,
+            "tariff_from": "2026-01-01",
+        }
+    ]
+    up.sync_once()  # still open on the server, but asked a moment ago: not again yet
+    assert len(server.unconfirmed) == 1
+    clock.advance(601)
+    server.unconfirmed_status = "recovered"
+    up.sync_once()  # ten minutes on: asked again, and now the card's chain showed it
+    assert len(server.unconfirmed) == 2
+    clock.advance(3600)
+    up.sync_once()  # recovered is final
+    assert len(server.unconfirmed) == 2

@@ -28,7 +28,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -75,6 +75,12 @@ CREATE TABLE IF NOT EXISTS transactions (
 );
 CREATE INDEX IF NOT EXISTS ix_transactions_upload ON transactions (upload_status, terminal_seq);
 CREATE INDEX IF NOT EXISTS ix_transactions_batch ON transactions (batch_no);
+CREATE TABLE IF NOT EXISTS unconfirmed_reports (
+    terminal_seq INTEGER PRIMARY KEY REFERENCES intents (terminal_seq),
+    status TEXT NOT NULL,
+    txn_id INTEGER,
+    reported_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -453,6 +459,32 @@ class Journal:
 
     def unknown_intents(self) -> list[Intent]:
         return self._intents("status = 'unknown'")
+
+    def unreported_unknown(self, ask_again_s: float = 600.0) -> list[Intent]:
+        """Unknown outcomes to tell the server about: never reported, or reported while the
+        card's chain could not show them yet ('open') more than `ask_again_s` ago."""
+        cutoff = local_iso(self.clock.now() - timedelta(seconds=ask_again_s))
+        with self._lock:
+            done = {
+                r[0]
+                for r in self._db.execute(
+                    "SELECT terminal_seq FROM unconfirmed_reports "
+                    "WHERE status != 'open' OR reported_at > ?",
+                    (cutoff,),
+                ).fetchall()
+            }
+        return [it for it in self._intents("status = 'unknown'") if it.terminal_seq not in done]
+
+    def mark_unknown_reported(self, answers: Sequence[tuple[int, str, int | None]]) -> None:
+        """(terminal_seq, server status, txn_id): 'open' is asked again later, when the
+        card's later writes may have shown the write; 'recovered' and 'refused' are final."""
+        with self._tx() as c:
+            for seq, status, txn_id in answers:
+                c.execute(
+                    "INSERT OR REPLACE INTO unconfirmed_reports (terminal_seq, status, txn_id, "
+                    "reported_at) VALUES (?,?,?,?)",
+                    (seq, status, txn_id, self._now()),
+                )
 
     def _intents(self, where: str) -> list[Intent]:
         with self._lock:

@@ -28,6 +28,7 @@ BLOCKLIST = "/api/v1/waste/terminal/blocklist"
 TRANSACTIONS = "/api/v1/waste/terminal/transactions"
 SETTLEMENTS = "/api/v1/waste/terminal/settlements"
 TELEMETRY = "/api/v1/telemetry"
+UNCONFIRMED = "/api/v1/waste/terminal/unconfirmed"
 
 TEMPORARY_4XX = frozenset({401, 403, 408, 429})
 
@@ -299,6 +300,44 @@ class Uploader:
                 self.report(f"upload · seq {a.terminal_seq}: the server flagged card {card}")
         return n
 
+    def report_unconfirmed(self) -> int:
+        """Tell the server about card writes whose outcome the station never learnt, so the
+        money can be recovered from the card's own chain. Returns how many were recovered."""
+        todo = self.journal.unreported_unknown()[:200]
+        if not todo:
+            return 0
+        table = self.journal.tariff_table()
+        writes = []
+        for it in todo:
+            w: dict[str, Any] = {
+                "terminal_seq": it.terminal_seq,
+                "batch_no": it.batch_no,
+                "kind": it.kind,
+                "occurred_at": it.occurred_at,
+                "card_id": it.card_id,
+                "amount": it.amount,
+                "points_after": it.points_after,
+            }
+            if it.kind == "garbage":
+                day = datetime.fromisoformat(it.occurred_at).date()
+                w["grams"] = it.detail.get("grams")
+                w["tariff_from"] = table.on(day).effective_from.isoformat()
+            writes.append(w)
+        try:
+            answer = self._call("POST", UNCONFIRMED, body={"writes": writes})
+        except Refused as e:
+            # Final for these numbers: keep the refusal in the journal, do not ask again.
+            self.journal.mark_unknown_reported([(it.terminal_seq, "refused", None) for it in todo])
+            self.report(f"unconfirmed writes · refused: {e}")
+            return 0
+        results = answer.get("results", []) if isinstance(answer, dict) else []
+        self.journal.mark_unknown_reported(
+            [(int(r["terminal_seq"]), str(r["status"]), r.get("txn_id")) for r in results]
+        )
+        recovered = sum(1 for r in results if r.get("status") == "recovered")
+        self.report(f"unconfirmed writes · {len(results)} reported · {recovered} recovered")
+        return recovered
+
     def send_settlements(self, rep: SyncReport | None = None) -> SyncReport:
         """Settle every closed batch whose transactions the server has all answered."""
         rep = rep or SyncReport()
@@ -374,6 +413,7 @@ class Uploader:
                     f"blocklist: an answer the station does not understand: {e}"
                 ) from e
         rep = self.upload_pending()
+        self.report_unconfirmed()
         self.send_settlements(rep)
         if (
             self._contact_noted is None
