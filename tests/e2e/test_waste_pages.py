@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from onecity.waste.api import service as waste_service
+from onecity.waste.api import service_for as waste_service
 from onecity.waste.cards import SimulatedEasyCard
 from onecity.waste.domain import Material, TariffTable, rebate
 from onecity.waste.schemas import CardIssueIn
@@ -567,7 +567,13 @@ def test_waste_strings_in_both_languages() -> None:
     }.items():
         sep = "_" if family == "waste.block.done" else "."
         used |= {f"{family}{sep}{v}" for v in values}
-    events = {"waste.transactions", "waste.card_flagged", "waste.settlement_mismatch"}
+    events = {
+        "waste.transactions",
+        "waste.card_flagged",
+        "waste.card_blocked",
+        "waste.card_unblocked",
+        "waste.settlement_mismatch",
+    }
     missing = used - set(en) - set(web) - events
     assert missing == set()
     assert not set(en) & set(web), "a module must not redefine the web's strings"
