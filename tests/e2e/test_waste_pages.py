@@ -26,8 +26,9 @@ import pytest
 
 from onecity.waste.api import service_for as waste_service
 from onecity.waste.cards import SimulatedEasyCard
-from onecity.waste.domain import Material, TariffTable, rebate
+from onecity.waste.domain import Material, TariffTable
 from onecity.waste.schemas import CardIssueIn
+from tests.integration.waste.helpers import Terminal
 
 from .conftest import PASSWORD, LiveServer, expect_text, log_in, wait_js, wait_live
 
@@ -42,52 +43,33 @@ URL = re.compile(r"https?://[^\s\"'<>()]+", re.IGNORECASE)
 # --- a test station ----------------------------------------------------------------------------
 @dataclass
 class Station:
-    """Numbers its own transactions and uploads them with its device key, like a kiosk."""
+    """Numbers its own transactions (through the integration tests' Terminal, which makes the
+    card writes) and uploads them with its device key, like a kiosk."""
 
     base: str
     id: str
     name: str
     key: str
-    batch_no: int = 1
-    seq: int = 0
-    made: list[dict[str, Any]] = field(default_factory=list)
+    term: Terminal = field(init=False)
 
-    def _txn(self, kind: str, w: Any, at: datetime, **extra: Any) -> dict[str, Any]:
-        t = {
-            "terminal_seq": w.terminal_seq,
-            "batch_no": self.batch_no,
-            "kind": kind,
-            "occurred_at": at.isoformat(),
-            "card_id": w.card_id,
-            "card_counter": w.counter,
-            "amount": w.amount,
-            "balance_before": w.balance_before,
-            "balance_after": w.balance_after,
-            "points_before": w.points_before,
-            "points_after": w.points_after,
-            **extra,
-        }
-        self.made.append(t)
-        return t
+    def __post_init__(self) -> None:
+        self.term = Terminal(self.id)
+
+    @property
+    def batch_no(self) -> int:
+        return self.term.batch_no
+
+    @batch_no.setter
+    def batch_no(self, value: int) -> None:
+        self.term.batch_no = value
 
     def garbage(self, card: SimulatedEasyCard, grams: int, ago_min: int = 5) -> dict[str, Any]:
-        at = datetime.now(TPE) - timedelta(minutes=ago_min)
-        tariff = TARIFFS.on(at.date())
-        self.seq += 1
-        w = card.debit(tariff.charge(grams), self.id, self.seq)
-        return self._txn(
-            "garbage", w, at, grams=grams, tariff_from=tariff.effective_from.isoformat()
-        )
+        return self.term.garbage(card, grams, datetime.now(TPE) - timedelta(minutes=ago_min))
 
     def recycle(
         self, card: SimulatedEasyCard, materials: list[Material], ago_min: int = 5
     ) -> dict[str, Any]:
-        at = datetime.now(TPE) - timedelta(minutes=ago_min)
-        r = rebate(card.points, materials)
-        self.seq += 1
-        w = card.credit(r.ntd, self.id, self.seq, points_after=r.points_left)
-        items = [{"barcode": f"471{i:010d}", "material": m.value} for i, m in enumerate(materials)]
-        return self._txn("recycle", w, at, items=items)
+        return self.term.recycle(card, materials, datetime.now(TPE) - timedelta(minutes=ago_min))
 
     def upload(self, *txns: dict[str, Any], status: int = 200) -> dict[str, Any]:
         r = httpx.post(

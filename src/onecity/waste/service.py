@@ -62,11 +62,11 @@ GAP_GRACE = timedelta(days=3)
 RECONCILER = "reconciliation"
 
 
-def payload_hash(t: sc.TxnIn) -> str:
-    data = t.model_dump(mode="json")
-    data["occurred_at"] = t.occurred_at.astimezone(UTC).isoformat()
-    raw = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(raw.encode()).hexdigest()
+def payload_hash(t: sc.TxnIn | sc.UnconfirmedIn) -> str:
+    """What a station sent, independent of the offset it wrote the time in."""
+    return _hash(
+        t.model_dump(mode="json") | {"occurred_at": t.occurred_at.astimezone(UTC).isoformat()}
+    )
 
 
 def _hash(obj: Any) -> str:
@@ -713,10 +713,7 @@ class WasteService:
                 ).scalars()
             )
             for i, w in enumerate(batch.writes):
-                h = _hash(
-                    w.model_dump(mode="json")
-                    | {"occurred_at": w.occurred_at.astimezone(UTC).isoformat()}
-                )
+                h = payload_hash(w)
                 if w.terminal_seq in confirmed:
                     raise Conflict(
                         f"transaction {w.terminal_seq} was uploaded as confirmed",
