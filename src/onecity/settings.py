@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     heartbeat_grace_factor: float = 3.0
 
     run_workers: bool = False
+    # Threads that run the API's blocking handlers. More than a few only add lock handoffs:
+    # on a 2-core machine 40 threads (the default of the ASGI stack) served station uploads
+    # a third slower than 8. Scale with API processes, not threads.
+    api_threads: int = Field(default=8, ge=1, le=200)
     map_tile_url: str = ""
     map_tile_attribution: str = ""
 

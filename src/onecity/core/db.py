@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import operator
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, MetaData, Table, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -96,6 +98,12 @@ class Database:
             else self.engine
         )
         self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Its own wait (busy_timeout) polls with sleeps of up
+        # to 100 ms, so threads of this process queue on a lock instead and each runs the
+        # moment the previous one commits; other processes still meet busy_timeout.
+        self._writer: AbstractContextManager[object] = (
+            threading.RLock() if url.startswith("sqlite") else nullcontext()
+        )
 
     @property
     def dialect(self) -> str:
@@ -104,15 +112,16 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One unit of work: commits if the block finishes, rolls back if it raises."""
-        s = self._sessions()
-        try:
-            yield s
-            s.commit()
-        except BaseException:
-            s.rollback()
-            raise
-        finally:
-            s.close()
+        with self._writer:
+            s = self._sessions()
+            try:
+                yield s
+                s.commit()
+            except BaseException:
+                s.rollback()
+                raise
+            finally:
+                s.close()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -127,3 +136,44 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         self.read_engine.dispose()
+
+
+_INSERT_PLANS: dict[tuple[str, str, tuple[str, ...]], tuple[str, Any, list[tuple[int, Any]]]] = {}
+
+
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT many rows (all with the same keys) in one executemany.
+
+    The columns' own bind processing still applies (UTC datetimes, JSON), but SQLAlchemy's
+    per-row statement machinery does not: on a batch of a hundred rows that machinery costs
+    more than the database. Python-side column defaults are not applied; give every value."""
+    if not rows:
+        return
+    cols = tuple(rows[0])
+    dialect = conn.dialect
+    plan_key = (dialect.name, table.name, cols)
+    plan = _INSERT_PLANS.get(plan_key)
+    if plan is None:
+        quote = dialect.identifier_preparer
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        # Names are the table's own columns (table.c[c] below refuses any other), quoted by
+        # the dialect; values always travel as parameters.
+        sql = (
+            f"INSERT INTO {quote.format_table(table)} "  # noqa: S608
+            f"({', '.join(quote.quote(c) for c in cols)}) "
+            f"VALUES ({', '.join([mark] * len(cols))})"
+        )
+        procs = [
+            (i, proc)
+            for i, c in enumerate(cols)
+            if (proc := table.c[c].type.dialect_impl(dialect).bind_processor(dialect))
+        ]
+        plan = _INSERT_PLANS[plan_key] = (sql, operator.itemgetter(*cols), procs)
+    sql, get, procs = plan
+    params = []
+    for r in rows:
+        values = list(get(r)) if len(cols) > 1 else [get(r)]
+        for i, proc in procs:
+            values[i] = proc(values[i])
+        params.append(tuple(values))
+    conn.exec_driver_sql(sql, params)

@@ -47,8 +47,8 @@ class TxnIn(BaseModel):
     points_after: Points = 0
     grams: Annotated[int, Field(ge=1, le=MAX_DROP_GRAMS)] | None = None
     tariff_from: date | None = None
-    items: Annotated[list[ItemIn], Field(max_length=500)] = []
-    rejected: Annotated[list[RejectedIn], Field(max_length=500)] = []
+    items: Annotated[list[ItemIn], Field(max_length=500, default_factory=list)]
+    rejected: Annotated[list[RejectedIn], Field(max_length=500, default_factory=list)]
 
     @model_validator(mode="after")
     def _adds_up(self) -> TxnIn:
@@ -92,7 +92,7 @@ class UnconfirmedIn(BaseModel):
     points_after: Points | None = None
     grams: Annotated[int, Field(ge=1, le=MAX_DROP_GRAMS)] | None = None
     tariff_from: date | None = None
-    items: Annotated[list[ItemIn], Field(max_length=500)] = []
+    items: Annotated[list[ItemIn], Field(max_length=500, default_factory=list)]
 
     @model_validator(mode="after")
     def _sense(self) -> UnconfirmedIn:

@@ -19,20 +19,22 @@ from sqlalchemy import (
     Connection,
     Table,
     and_,
+    any_,
     bindparam,
     case,
     func,
-    insert,
     select,
+    text,
     tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from onecity.core import audit, events
 from onecity.core.auth.permissions import Perm, Principal, require
-from onecity.core.db import Database, utcnow
+from onecity.core.db import Database, bulk_insert, utcnow
 from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from onecity.core.geo import CityProfile
 from onecity.core.models import Device
@@ -62,11 +64,12 @@ GAP_GRACE = timedelta(days=3)
 RECONCILER = "reconciliation"
 
 
-def payload_hash(t: sc.TxnIn | sc.UnconfirmedIn) -> str:
-    """What a station sent, independent of the offset it wrote the time in."""
-    return _hash(
-        t.model_dump(mode="json") | {"occurred_at": t.occurred_at.astimezone(UTC).isoformat()}
-    )
+def payload_hash(t: sc.TxnIn | sc.UnconfirmedIn, dumped: dict[str, Any] | None = None) -> str:
+    """What a station sent, independent of the offset it wrote the time in. `dumped` is
+    `t.model_dump(mode="json")` when the caller already has it."""
+    if dumped is None:
+        dumped = t.model_dump(mode="json")
+    return _hash(dumped | {"occurred_at": t.occurred_at.astimezone(UTC).isoformat()})
 
 
 def _hash(obj: Any) -> str:
@@ -132,6 +135,102 @@ _CARD_MIRROR = (
         txn_count=bindparam("txn_count"),
         last_txn_at=bindparam("last_txn_at"),
     )
+)
+
+
+# PostgreSQL: the statements of the upload keep one short text whatever the batch size (arrays,
+# not a parameter per row), so the driver caches and prepares them instead of parsing a new
+# statement of thousands of placeholders for every batch.
+_PG_INSERT_TXNS = text(
+    """
+    INSERT INTO waste_txns (terminal_id, terminal_seq, batch_no, kind, card_id, card_counter,
+        amount, balance_before, balance_after, points_before, points_after, grams, tariff_from,
+        items, rejected, occurred_at, received_at, payload_hash)
+    SELECT :terminal_id, u.seq, u.batch_no, u.kind, u.card_id, u.counter, u.amount, u.bal_before,
+        u.bal_after, u.pts_before, u.pts_after, u.grams, u.tariff_from, CAST(u.items AS json),
+        CAST(u.rejected AS json), u.occurred_at, :received_at, u.payload_hash
+    FROM unnest(CAST(:seq AS bigint[]), CAST(:batch_no AS integer[]), CAST(:kind AS text[]),
+        CAST(:card_id AS text[]), CAST(:counter AS bigint[]), CAST(:amount AS integer[]),
+        CAST(:bal_before AS integer[]), CAST(:bal_after AS integer[]),
+        CAST(:pts_before AS integer[]), CAST(:pts_after AS integer[]),
+        CAST(:grams AS integer[]), CAST(:tariff_from AS date[]), CAST(:items AS text[]),
+        CAST(:rejected AS text[]), CAST(:occurred_at AS timestamptz[]),
+        CAST(:payload_hash AS text[]))
+        AS u(seq, batch_no, kind, card_id, counter, amount, bal_before, bal_after, pts_before,
+             pts_after, grams, tariff_from, items, rejected, occurred_at, payload_hash)
+    RETURNING id, terminal_seq
+    """
+)
+_PG_NEIGHBOURS = text(
+    """
+    SELECT t.card_id, t.card_counter, t.balance_before, t.balance_after, t.points_before,
+        t.points_after
+    FROM waste_txns t
+    JOIN unnest(CAST(:card_id AS text[]), CAST(:counter AS bigint[])) AS w(card_id, counter)
+        ON t.card_id = w.card_id AND t.card_counter = w.counter
+    """
+)
+
+_SQLITE_NEIGHBOURS = (
+    "SELECT card_id, card_counter, balance_before, balance_after, points_before, points_after "
+    "FROM waste_txns WHERE (card_id, card_counter) IN (VALUES "
+)
+
+
+def _pg_columns(rows: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """The rows of a transaction batch as the column arrays of _PG_INSERT_TXNS."""
+
+    def col(name: str) -> list[Any]:
+        return [r[name] for r in rows]
+
+    return {
+        "terminal_id": rows[0]["terminal_id"],
+        "received_at": now,
+        "seq": col("terminal_seq"),
+        "batch_no": col("batch_no"),
+        "kind": col("kind"),
+        "card_id": col("card_id"),
+        "counter": col("card_counter"),
+        "amount": col("amount"),
+        "bal_before": col("balance_before"),
+        "bal_after": col("balance_after"),
+        "pts_before": col("points_before"),
+        "pts_after": col("points_after"),
+        "grams": col("grams"),
+        "tariff_from": col("tariff_from"),
+        "items": [json.dumps(r["items"], ensure_ascii=False) for r in rows],
+        "rejected": [json.dumps(r["rejected"], ensure_ascii=False) for r in rows],
+        "occurred_at": col("occurred_at"),
+        "payload_hash": col("payload_hash"),
+    }
+
+
+def _one_of(col: Any, name: str, pg: bool) -> Any:
+    """`col IN :name`: on PostgreSQL as `= ANY(:name)`, one fixed statement for any length
+    (the driver sends the list as an array); elsewhere an expanding IN."""
+    if pg:
+        return col == any_(bindparam(name, type_=NullType()))
+    return col.in_(bindparam(name, expanding=True))
+
+
+# The upload's statements, built once: building them per call costs more than running them.
+_STATION_KIND = select(Device.type).where(Device.id == bindparam("tid"))
+_LOCK_CARDS = {
+    pg: select(*_CARD_COLS)
+    .where(_one_of(WasteCard.card_id, "ids", pg))
+    .order_by(WasteCard.card_id)
+    .with_for_update(skip_locked=False)
+    for pg in (False, True)
+}
+_STORED = {
+    pg: select(WasteTxn.id, WasteTxn.terminal_seq, WasteTxn.payload_hash).where(
+        WasteTxn.terminal_id == bindparam("tid"), _one_of(WasteTxn.terminal_seq, "seqs", pg)
+    )
+    for pg in (False, True)
+}
+_SETTLED = select(WasteSettlement.batch_no).where(
+    WasteSettlement.terminal_id == bindparam("tid"),
+    WasteSettlement.batch_no.in_(bindparam("batches", expanding=True)),
 )
 
 
@@ -266,7 +365,8 @@ class WasteService:
     def upload(self, terminal_id: str, batch: sc.TxnBatchIn) -> sc.TxnBatchOut:
         now = utcnow()
         txns = batch.transactions
-        hashes = [payload_hash(t) for t in txns]
+        dumped = [t.model_dump(mode="json") for t in txns]
+        hashes = [payload_hash(t, d) for t, d in zip(txns, dumped, strict=True)]
         first_in_batch: dict[int, int] = {}
         for i, t in enumerate(txns):
             j = first_in_batch.setdefault(t.terminal_seq, i)
@@ -281,7 +381,7 @@ class WasteService:
                 self._check_rules(i, t, now)
         for _attempt in range(5):
             try:
-                return self._store(terminal_id, txns, hashes, first_in_batch, now)
+                return self._store(terminal_id, txns, dumped, hashes, first_in_batch, now)
             except _Replay as replay:
                 self._flag_replay(replay)
                 raise Conflict(
@@ -301,6 +401,7 @@ class WasteService:
         self,
         terminal_id: str,
         txns: Sequence[sc.TxnIn],
+        dumped: list[dict[str, Any]],
         hashes: list[str],
         first_in_batch: dict[int, int],
         now: datetime,
@@ -309,28 +410,22 @@ class WasteService:
         # whole batch costs a fixed handful of round trips whatever its size.
         with self.db.session() as s:
             conn = s.connection()  # plain Core: no ORM bookkeeping per statement
-            kind = conn.execute(select(Device.type).where(Device.id == terminal_id)).scalar()
+            kind = conn.execute(_STATION_KIND, {"tid": terminal_id}).scalar()
             if kind != STATION_TYPE:
                 self._terminal(s, terminal_id)  # raises the readable error
             # Lock the cards first (in one order, so two uploads cannot deadlock): everything
             # below, including which transactions are already stored, is then decided with
             # no other upload touching these cards in between.
+            pg = self.db.dialect == "postgresql"
             card_ids = sorted({t.card_id for t in txns})
-            lock = (
-                select(*_CARD_COLS)
-                .where(WasteCard.card_id.in_(card_ids))
-                .order_by(WasteCard.card_id)
-            )
-            if self.db.dialect == "postgresql":
-                lock = lock.with_for_update()
-            cards = {r.card_id: _Card(**r._mapping) for r in conn.execute(lock)}
-            seqs = sorted(first_in_batch)
+            cards = {
+                r.card_id: _Card(**r._mapping)
+                for r in conn.execute(_LOCK_CARDS[pg], {"ids": card_ids})
+            }
             stored = {
                 row.terminal_seq: (row.id, row.payload_hash)
                 for row in conn.execute(
-                    select(WasteTxn.id, WasteTxn.terminal_seq, WasteTxn.payload_hash).where(
-                        WasteTxn.terminal_id == terminal_id, WasteTxn.terminal_seq.in_(seqs)
-                    )
+                    _STORED[pg], {"tid": terminal_id, "seqs": sorted(first_in_batch)}
                 )
             }
             for i, t in enumerate(txns):
@@ -354,7 +449,7 @@ class WasteService:
                         field=f"transactions[{i}].card_id",
                         code="unknown_card",
                     )
-            neighbours = self._neighbours(conn, [t for _, t in new])
+            neighbours = self._neighbours(conn, [t for _, t in new], pg)
             rows: list[dict[str, Any]] = []
             for i, t in new:
                 card = cards[t.card_id]
@@ -392,8 +487,8 @@ class WasteService:
                         "points_after": t.points_after,
                         "grams": t.grams,
                         "tariff_from": t.tariff_from,
-                        "items": [x.model_dump(mode="json") for x in t.items],
-                        "rejected": [x.model_dump(mode="json") for x in t.rejected],
+                        "items": dumped[i]["items"],
+                        "rejected": dumped[i]["rejected"],
                         "occurred_at": t.occurred_at,
                         "received_at": now,
                         "payload_hash": hashes[i],
@@ -401,15 +496,17 @@ class WasteService:
                 )
             ids: dict[int, int] = {}
             if rows:
-                ids = {
-                    r.terminal_seq: r.id
-                    for r in conn.execute(
-                        insert(_TXNS).returning(
-                            _TXNS.c.id, _TXNS.c.terminal_seq, sort_by_parameter_order=True
-                        ),
-                        rows,
-                    )
-                }
+                if pg:
+                    inserted = conn.execute(_PG_INSERT_TXNS, _pg_columns(rows, now))
+                    ids = {r.terminal_seq: r.id for r in inserted}
+                else:
+                    # SQLite: this unit of work holds the database's only write lock (BEGIN
+                    # IMMEDIATE), so the next ids are simply the ones after the highest.
+                    top = conn.execute(select(func.max(_TXNS.c.id))).scalar() or 0
+                    for n, row in enumerate(rows, start=top + 1):
+                        row["id"] = n
+                        ids[row["terminal_seq"]] = n
+                    bulk_insert(conn, _TXNS, rows)
                 postings = [
                     {
                         "txn_id": ids[t.terminal_seq],
@@ -421,8 +518,7 @@ class WasteService:
                     for _, t in new
                     for account, amount in postings_for(t.kind, t.amount)
                 ]
-                if postings:
-                    conn.execute(insert(_POSTINGS), postings)
+                bulk_insert(conn, _POSTINGS, postings)
                 breaks: list[tuple[sc.TxnIn, str, str]] = []
                 for _, t in new:
                     card = cards[t.card_id]
@@ -457,12 +553,12 @@ class WasteService:
                     )
                     cards[t.card_id].flagged = True
                 batches = sorted({t.batch_no for _, t in new})
-                for settled in s.execute(
-                    select(WasteSettlement).where(
-                        WasteSettlement.terminal_id == terminal_id,
-                        WasteSettlement.batch_no.in_(batches),
-                    )
-                ).scalars():
+                settled_nos = conn.execute(
+                    _SETTLED, {"tid": terminal_id, "batches": batches}
+                ).scalars()
+                for batch_no in settled_nos.all():
+                    settled = s.get(WasteSettlement, (terminal_id, batch_no))
+                    assert settled is not None
                     self._check_settlement(s, settled)
                 events.emit(
                     s,
@@ -506,12 +602,26 @@ class WasteService:
 
     @staticmethod
     def _neighbours(
-        s: Session | Connection, txns: Sequence[sc.TxnIn]
+        s: Session | Connection, txns: Sequence[sc.TxnIn], pg: bool = False
     ) -> dict[tuple[str, int], tuple[int, int, int, int]]:
         """Stored records at, just before and just after each new transaction's counter."""
         wanted = {(t.card_id, t.card_counter + d) for t in txns for d in (-1, 0, 1)}
         if not wanted:
             return {}
+        if pg:
+            keys = sorted(wanted)
+            got = s.execute(
+                _PG_NEIGHBOURS,
+                {"card_id": [k[0] for k in keys], "counter": [k[1] for k in keys]},
+            ).all()
+            return {(r[0], r[1]): (r[2], r[3], r[4], r[5]) for r in got}
+        if isinstance(s, Connection) and s.dialect.name == "sqlite":
+            keys = sorted(wanted)
+            got = s.exec_driver_sql(
+                _SQLITE_NEIGHBOURS + ", ".join(["(?, ?)"] * len(keys)) + ")",
+                tuple(v for k in keys for v in k),
+            ).all()
+            return {(r[0], r[1]): (r[2], r[3], r[4], r[5]) for r in got}
         rows = s.execute(
             select(
                 WasteTxn.card_id,
