@@ -7,11 +7,16 @@ For PostgreSQL and for SQLite, in one run on this machine:
   * 50 station clients, each with its own device key and its own simulated EasyCards, whose
     transactions are real card writes made before the clock starts;
   * phase "catch-up": every station uploads a backlog the way the kiosk's uploader does after
-    being offline, in batches of 100 — the headline `*_tx_per_s` and `*_p99_ms` (per request);
+    being offline, in batches of 100, each station sending its next batch the moment the last
+    is answered — the headline throughput `*_tx_per_s`, and `*_catchup_p99_ms` per request;
   * phase "online": every station uploads each transaction as it happens, one per request, as
-    fast as the server answers — `*_online_tx_per_s` (and its saturated p99);
-  * phase "paced": the same, at 100 uploads/s in all (one per station every 0.5 s) — latency
-    at a steady load: `*_online_p50_ms`, `*_online_p99_ms`;
+    fast as the server answers — `*_online_tx_per_s` (and `*_online_saturated_p99_ms`);
+  * phase "paced": the same, at 100 uploads/s in all (one per station every 0.5 s, some 60
+    times the busiest real station's rate) — the latency a station sees, the headline
+    `*_p50_ms` and `*_p99_ms`.
+    Latency is measured at a stated load, because at saturation it is not a property of the
+    server but of the clients: 50 stations that always have a request in flight wait, by
+    Little's law, 50 / throughput seconds each, however fast the server is;
   * then each station settles its batch, and the database is counted: transactions lost or
     stored twice (must be 0) and settlements that do not match (must be 0);
   * the limit: the raw single-row INSERT+COMMIT rate of the same database, 50 connections.
@@ -302,12 +307,11 @@ def bench(url: str, per_kiosk: int, label: str) -> dict[str, float]:
     n2 = sum(len(v) for v in online.values())
     return {
         f"{label}_tx_per_s": round(n1 / s1, 1),
-        f"{label}_p50_ms": round(pct(lat1, 50), 1),
-        f"{label}_p99_ms": round(pct(lat1, 99), 1),
+        f"{label}_p50_ms": round(pct(lat3, 50), 1),
+        f"{label}_p99_ms": round(pct(lat3, 99), 1),
+        f"{label}_catchup_p99_ms": round(pct(lat1, 99), 1),
         f"{label}_online_tx_per_s": round(n2 / s2, 1),
         f"{label}_online_saturated_p99_ms": round(pct(lat2, 99), 1),
-        f"{label}_online_p50_ms": round(pct(lat3, 50), 1),
-        f"{label}_online_p99_ms": round(pct(lat3, 99), 1),
         f"{label}_errors": err1 + err2 + err3,
         f"{label}_lost": expected - distinct,
         f"{label}_duplicated": rows - distinct,
