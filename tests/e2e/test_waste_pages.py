@@ -304,10 +304,11 @@ def test_settlement_mismatch_shows_its_differences(page: Any, world: World, shot
     first = page.locator("#st-rows tr").first
     expect_text_loc(first, r"itrash-e2e-s.*不符")
     assert "settle-mismatch" in (first.get_attribute("class") or "")
+    # The differences in the reader's language, from their figures.
     expect_text_loc(
         first,
-        r"the station counted 2 transactions, the server has 1.*"
-        r"charged: station NT\$\d+, server NT\$\d+.*not uploaded yet: 2",
+        r"站點計 2 筆交易，伺服器有 1 筆.*"
+        r"扣款：站點 NT\$\d+，伺服器 NT\$\d+.*尚未上傳：2。",
     )
     # The figures that differ are marked on both sides.
     assert first.locator("li.differs").count() == 4

@@ -200,6 +200,17 @@ class Totals(BaseModel):
     credit_total: int
 
 
+class SettlementDifference(BaseModel):
+    """One way a station's batch totals differ from the server's, with its figures."""
+
+    code: Literal["count", "charged", "rebated", "missing", "text"]
+    text: str  # the same in English
+    station: int | None = None
+    server: int | None = None
+    seqs: list[int] = Field(default_factory=list)  # missing station numbers (first 20)
+    more: int = 0  # missing beyond those
+
+
 class SettlementOut(BaseModel):
     terminal_id: str
     batch_no: int
@@ -209,6 +220,7 @@ class SettlementOut(BaseModel):
     terminal: Totals
     server: Totals
     differences: list[str]
+    difference_details: list[SettlementDifference]
     received_at: datetime
     checked_at: datetime
 

@@ -1042,13 +1042,35 @@ class WasteService:
                 func.coalesce(func.sum(case((WasteTxn.amount > 0, WasteTxn.amount), else_=0)), 0),
             ).where(where)
         ).one()
-        diffs: list[str] = []
+        # Each difference keeps its figures (pages translate them) and an English sentence.
+        diffs: list[dict[str, Any]] = []
         if count != row.count:
-            diffs.append(f"the station counted {row.count} transactions, the server has {count}")
+            diffs.append(
+                {
+                    "code": "count",
+                    "station": row.count,
+                    "server": int(count),
+                    "text": f"the station counted {row.count} transactions, the server has {count}",
+                }
+            )
         if debit != row.debit_total:
-            diffs.append(f"charged: station NT${row.debit_total}, server NT${debit}")
+            diffs.append(
+                {
+                    "code": "charged",
+                    "station": row.debit_total,
+                    "server": int(debit),
+                    "text": f"charged: station NT${row.debit_total}, server NT${debit}",
+                }
+            )
         if credit != row.credit_total:
-            diffs.append(f"rebated: station NT${row.credit_total}, server NT${credit}")
+            diffs.append(
+                {
+                    "code": "rebated",
+                    "station": row.credit_total,
+                    "server": int(credit),
+                    "text": f"rebated: station NT${row.credit_total}, server NT${credit}",
+                }
+            )
         if row.first_seq is not None and row.last_seq is not None and count != row.count:
             have = set(
                 s.execute(
@@ -1061,7 +1083,14 @@ class WasteService:
             if missing and len(missing) <= row.last_seq - row.first_seq + 1:
                 shown = ", ".join(str(q) for q in missing[:20])
                 more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
-                diffs.append(f"not uploaded yet: {shown}{more}")
+                diffs.append(
+                    {
+                        "code": "missing",
+                        "seqs": missing[:20],
+                        "more": max(0, len(missing) - 20),
+                        "text": f"not uploaded yet: {shown}{more}",
+                    }
+                )
         was = row.status
         row.server_count = int(count)
         row.server_debit_total = int(debit)
@@ -1079,6 +1108,7 @@ class WasteService:
 
     @staticmethod
     def _settlement_out(row: WasteSettlement) -> sc.SettlementOut:
+        diffs = list(row.differences or [])
         return sc.SettlementOut(
             terminal_id=row.terminal_id,
             batch_no=row.batch_no,
@@ -1093,7 +1123,13 @@ class WasteService:
                 debit_total=row.server_debit_total,
                 credit_total=row.server_credit_total,
             ),
-            differences=list(row.differences or []),
+            differences=[d["text"] if isinstance(d, dict) else str(d) for d in diffs],
+            difference_details=[
+                sc.SettlementDifference.model_validate(d)
+                if isinstance(d, dict)
+                else sc.SettlementDifference(code="text", text=str(d))
+                for d in diffs
+            ],
             received_at=row.received_at,
             checked_at=row.checked_at,
         )

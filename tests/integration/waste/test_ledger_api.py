@@ -282,6 +282,10 @@ def test_settlement_matches_reports_mismatch_and_rechecks_late_uploads(
     assert out["status"] == "mismatch"
     assert out["server"] == {"count": 2, "debit_total": 10, "credit_total": 0}
     assert any("not uploaded yet: 3, 4" in d for d in out["differences"])
+    # The same differences with their figures, for pages to put in the reader's language.
+    details = {d["code"]: d for d in out["difference_details"]}
+    assert details["count"]["station"] == 4 and details["count"]["server"] == 2
+    assert details["missing"]["seqs"] == [3, 4] and details["missing"]["more"] == 0
     listed = client.get(
         "/api/v1/waste/settlements", headers=admin, params={"status": "mismatch"}
     ).json()

@@ -26,6 +26,18 @@
     );
   }
 
+  // A difference in the reader's language, from its figures (older records carry only text).
+  function difference(d) {
+    if (d.code === "count") return t("waste.settle.diff_count", { station: W.int(d.station), server: W.int(d.server) });
+    if (d.code === "charged") return t("waste.settle.diff_charged", { station: W.ntd(d.station), server: W.ntd(d.server) });
+    if (d.code === "rebated") return t("waste.settle.diff_rebated", { station: W.ntd(d.station), server: W.ntd(d.server) });
+    if (d.code === "missing") {
+      const seqs = d.seqs.join(", ");
+      return d.more ? t("waste.settle.diff_missing_more", { seqs, more: W.int(d.more) }) : t("waste.settle.diff_missing", { seqs });
+    }
+    return d.text;
+  }
+
   function row(s) {
     const cell = (label, cls, ...kids) => el("td", { "data-label": t(label), class: cls || null }, ...kids);
     return el(
@@ -37,7 +49,7 @@
       cell("waste.col.period", "nowrap", el("time", { datetime: s.opened_at, text: OC.dateTime(s.opened_at) }), el("br"), el("time", { datetime: s.closed_at, text: OC.dateTime(s.closed_at) })),
       cell("waste.col.station_totals", null, totals(s.terminal, s.server)),
       cell("waste.col.server_totals", null, totals(s.server, s.terminal)),
-      cell("waste.col.differences", "diffs", s.differences.length ? el("ul", { class: "diff-list" }, s.differences.map((d) => el("li", { text: d }))) : "–")
+      cell("waste.col.differences", "diffs", s.difference_details.length ? el("ul", { class: "diff-list" }, s.difference_details.map((d) => el("li", { text: difference(d) }))) : "–")
     );
   }
 
