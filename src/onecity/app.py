@@ -16,7 +16,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onecity import __version__
-from onecity.core import alerts_api, modules, ngsi, ops
+from onecity.core import alerts_api, modules, ngsi, open311, open311_api, ops
 from onecity.core.auth import api as auth_api
 from onecity.core.devices import api as devices_api
 from onecity.core.http import error_body, install_error_handlers, reject_nul
@@ -175,6 +175,13 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     for module in app.state.modules:
         for router in module.routers:
             app.include_router(router)
+    # The city's one citizen-report endpoint, serving every enabled module's service codes.
+    app.state.open311 = open311.Catalog(
+        ((m.name, svc) for m in app.state.modules for svc in m.open311_services),
+        {d.code for d in plat.city.departments},
+    )
+    app.include_router(open311_api.router)
+    app.include_router(open311_api.staff_router)
     pages.install(app, app.state.modules)
     # Each module's files under /static/<name>/, mounted before the shell's /static so that
     # the longer prefix is the one that matches.

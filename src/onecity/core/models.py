@@ -222,3 +222,34 @@ class Event(Base):
             postgresql_where=text("published_at IS NULL"),
         ),
     )
+
+
+class Open311Request(Base):
+    """A citizen's report (Open311 GeoReport v2). Contact fields and the source address are
+    private: the public API never returns them."""
+
+    __tablename__ = "open311_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    service_code: Mapped[str] = mapped_column(String(64), index=True)
+    # The queue it lands in: the department that owns the service code when it was filed.
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"), index=True)
+    status: Mapped[str] = mapped_column(String(8), default="open")  # open | closed
+    status_notes: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(500))
+    address_id: Mapped[str | None] = mapped_column(String(100))
+    zipcode: Mapped[str | None] = mapped_column(String(16))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    email: Mapped[str | None] = mapped_column(String(254))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    device_id: Mapped[str | None] = mapped_column(String(128))
+    account_id: Mapped[str | None] = mapped_column(String(128))
+    media_url: Mapped[str | None] = mapped_column(String(2000))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    source_ip: Mapped[str] = mapped_column(String(64), default="")

@@ -2,14 +2,16 @@
 
 The app mounts the routers of every enabled module (settings.modules, comma-separated) after
 checking that the modules it depends on are enabled too; the MQTT ingester subscribes the
-topic handlers; the dashboard adds the map layers and renders the module's pages (its
-templates, static files and strings ride along). Core never imports a module: modules are
-found by name at start-up."""
+topic handlers; telemetry ingest hands each hooked device type's new messages to its module
+(in the same transaction); the Open311 endpoint serves their service codes; the dashboard
+adds the map layers and renders the module's pages (its templates, static files and strings
+ride along).
+Core never imports a module: modules are found by name at start-up."""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from onecity.core.auth.permissions import Principal
+from onecity.core.devices.ingest import TelemetryHook
+from onecity.core.open311 import Open311Service
 from onecity.core.platform import Platform
 
 # A topic filter (e.g. "onecity/waste/+/event") and a handler of (topic, payload).
@@ -75,6 +79,12 @@ class Module:
     # platform. The app starts them when ONECITY_RUN_WORKERS is true; each step must be safe
     # to run in several processes at once.
     loops: Sequence[Callable[[Platform], Any]] = ()
+    # Kinds of citizen report (Open311 service codes) that land in this module's department's
+    # queue; the core serves them all at /open311/v2 (docs/open311.md).
+    open311_services: Sequence[Open311Service] = ()
+    # Device type -> what the module does with that type's telemetry, inside the ingest's
+    # transaction (core.devices.ingest.TelemetryHook); e.g. waste: "waste_station".
+    telemetry_hooks: Mapping[str, TelemetryHook] = field(default_factory=dict, hash=False)
 
 
 def load(names: str) -> list[Module]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from onecity.core.auth.service import AuthService
 from onecity.core.db import Database
-from onecity.core.devices.ingest import Ingester
+from onecity.core.devices.ingest import Ingester, TelemetryHook
 from onecity.core.devices.service import DeviceService
 from onecity.core.devices.telemetry import TelemetryQueries
 from onecity.core.geo import CityProfile
@@ -37,4 +37,14 @@ class Platform:
 
     @cached_property
     def ingester(self) -> Ingester:
-        return Ingester(self.db, self.settings)
+        # The enabled modules' telemetry hooks, found when first needed (core.modules imports
+        # this file, hence the late import).
+        from onecity.core import modules
+
+        hooks: dict[str, TelemetryHook] = {}
+        for m in modules.load(self.settings.modules):
+            for dtype, hook in m.telemetry_hooks.items():
+                if dtype in hooks:
+                    raise ValueError(f"two modules hook the telemetry of device type '{dtype}'")
+                hooks[dtype] = hook
+        return Ingester(self.db, self.settings, hooks)

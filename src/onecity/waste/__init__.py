@@ -1,17 +1,21 @@
 """iTrash: 24-hour smart garbage and recycling stations paid with stored-value cards.
 
 domain.py holds the pure money rules, cards.py the card interface and its simulated EasyCard,
-service.py the server ledger, api.py its routes and kiosk/ the station program. templates/,
+service.py the server ledger, api.py its routes and kiosk/ the station program. monitoring.py
+holds the station alert rules; jobs_*.py turn station telemetry into crew jobs. templates/,
 static/ and i18n/ are its dashboard pages (rendered by the web shell, data from api.py)."""
 
 from pathlib import Path
 
 from onecity.core.auth.permissions import Perm, Principal
+from onecity.core.devices.ingest import TelemetryHook
 from onecity.core.modules import Module, Page
 from onecity.core.platform import Platform
 from onecity.core.workers import Loop
-from onecity.waste import api
+from onecity.waste import api, jobs_api, jobs_telemetry
 from onecity.waste.cli import waste_app
+from onecity.waste.jobs_service import StationMonitor
+from onecity.waste.service import STATION_TYPE
 
 HERE = Path(__file__).parent
 
@@ -67,11 +71,20 @@ def reconcile_loop(p: Platform, every_s: float = 3600.0) -> Loop:
     return Loop("waste-reconcile", every_s, lambda: api.service_for(p).reconcile_gaps())
 
 
+def offline_loop(p: Platform, every_s: float = 30.0) -> Loop:
+    """Raise `offline` jobs for silent stations and escalate overdue jobs, every 30 s."""
+    return Loop("waste-offline", every_s, lambda: jobs_api.jobs_for(p).check_offline())
+
+
+# Station telemetry to crew jobs, in the ingest's own transaction (jobs_service.py).
+STATION_HOOK = TelemetryHook(apply=StationMonitor().apply, validate=jobs_telemetry.validate)
+
 MODULE = Module(
     name="waste",
-    routers=(api.router,),
+    routers=(api.router, jobs_api.router),
     cli=waste_app,
-    loops=(reconcile_loop,),
+    loops=(reconcile_loop, offline_loop),
+    telemetry_hooks={STATION_TYPE: STATION_HOOK},
     pages=PAGES,
     templates=HERE / "templates",
     static=HERE / "static",

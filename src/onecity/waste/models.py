@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -175,3 +176,42 @@ class WasteUnconfirmed(Base):
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     txn_id: Mapped[int | None] = mapped_column(ForeignKey("waste_txns.id"))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WasteStationState(Base):
+    """A station's monitoring state (waste.monitoring.StationState as JSON, see
+    monitoring_codec). Locked while a reading is applied, so processes take turns."""
+
+    __tablename__ = "waste_station_state"
+
+    station_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class WasteJob(Base):
+    """A crew job raised by a station alert. At most one not-closed job per (station,
+    compartment, kind, detail); the crew accepts and closes it."""
+
+    __tablename__ = "waste_jobs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    compartment: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_by: Mapped[str | None] = mapped_column(String(64))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    collected_kg: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str] = mapped_column(Text, default="")
+    # When the station stopped reporting the condition (the job stays for the crew).
+    condition_cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_waste_jobs_station_status", "station_id", "status"),)

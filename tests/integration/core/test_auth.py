@@ -55,7 +55,9 @@ def test_login_ok_and_who_am_i(client: TestClient, platform: Platform) -> None:
         "alerts:handle",
         "alerts:read",
         "devices:read",
+        "open311:handle",
         "telemetry:read",
+        "waste:jobs",
     ]
     with platform.db.read() as s:
         tokens = [t for (t,) in s.execute(select(AuthSession.token_hash))]

@@ -15,6 +15,7 @@ from httpx import Response
 
 from onecity.app import create_app
 from onecity.core import alerts
+from onecity.core.models import Open311Request
 from onecity.core.platform import Platform
 from tests.conftest import add_user, login, serving
 
@@ -58,6 +59,7 @@ audit.verify        Y      -      -     -        -          -          -        
 ngsi.query          Y      Y      Y     Y        Y          Y          Y           Y         -
 ngsi.get            Y      Y      Y     Y        Y          Y          Y           Y         -
 events.stream       Y      Y      Y     Y        Y          Y          -           Y         -
+open311.update      Y      Y      Y     -        Y          Y          -           -         -
 auth.logout         Y      Y      Y     Y        Y          Y          Y           Y         Y
 """
 
@@ -88,6 +90,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "ngsi.query": ("GET", "/ngsi-ld/v1/entities"),
     "ngsi.get": ("GET", "/ngsi-ld/v1/entities/{entity_id}"),
     "events.stream": ("GET", "/api/v1/events/stream"),
+    "open311.update": ("PATCH", "/api/v1/open311/requests/{request_id}"),
     "auth.logout": ("POST", "/api/v1/auth/logout"),
 }
 
@@ -125,6 +128,7 @@ class World:
     key_id: str
     alert_ack: int
     alert_resolve: int
+    report: int  # a citizen's Open311 report in the epb queue
     base_url: str  # a real server on the same database, for the endless SSE stream
 
 
@@ -168,8 +172,19 @@ def _world(
         k.json()["key_id"],
         _alert(platform, "bin-1", f"{role}:a"),
         _alert(platform, "bin-1", f"{role}:r"),
+        _report(platform, role),
         base_url,
     )
+
+
+def _report(platform: Platform, role: str) -> int:
+    with platform.db.session() as s:
+        row = Open311Request(
+            service_code="pothole", department_code="epb", description=f"for {role}"
+        )
+        s.add(row)
+        s.flush()
+        return int(row.id)
 
 
 def _open_stream(w: World, h: dict[str, str]) -> Response:
@@ -281,6 +296,12 @@ CALLS: dict[str, tuple[Call, int]] = {
         200,
     ),
     "events.stream": (lambda c, h, w: _open_stream(w, h), 200),
+    "open311.update": (
+        lambda c, h, w: c.patch(
+            f"/api/v1/open311/requests/{w.report}", headers=h, json={"status": "closed"}
+        ),
+        200,
+    ),
     # Ends the session the other rows use, so test_role_matrix runs it last.
     "auth.logout": (lambda c, h, w: c.post("/api/v1/auth/logout", headers=h), 204),
 }

@@ -34,10 +34,14 @@ class Perm(StrEnum):
     WASTE_READ = "waste:read"  # station transactions, cards, settlements
     WASTE_MANAGE = "waste:manage"  # issue cards, block and unblock them
     OWN_CARDS = "cards:own"  # a citizen's own registered cards
+    WASTE_JOBS = "waste:jobs"  # see, accept and close iTrash station crew jobs
+    OPEN311_HANDLE = "open311:handle"  # set the status and notes of citizens' reports
     CITY_WIDE = "scope:city"  # sees every department's records, not only its own
 
 
 _STAFF_READ = {Perm.DEVICES_READ, Perm.TELEMETRY_READ, Perm.ALERTS_READ}
+# Citizens' reports land in a department's queue; its handling staff answer them.
+_HANDLERS = {Perm.ALERTS_HANDLE, Perm.OPEN311_HANDLE}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset(Perm),
@@ -45,25 +49,29 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
         _STAFF_READ
         | {
             Perm.ALERTS_HANDLE,
+            Perm.OPEN311_HANDLE,
             Perm.DEVICES_WRITE,
             Perm.RULES_WRITE,
             Perm.TELEMETRY_EXPORT,
             Perm.WASTE_READ,
             Perm.WASTE_MANAGE,
+            Perm.WASTE_JOBS,
         }
     ),
     Role.OPERATOR: frozenset(
         _STAFF_READ
         | {
             Perm.ALERTS_HANDLE,
+            Perm.OPEN311_HANDLE,
             Perm.DEVICES_WRITE,
             Perm.DEVICE_KEYS,
             Perm.WASTE_READ,
             Perm.WASTE_MANAGE,
+            Perm.WASTE_JOBS,
         }
     ),
-    Role.DISPATCHER: frozenset(_STAFF_READ | {Perm.ALERTS_HANDLE}),
-    Role.CREW: frozenset(_STAFF_READ | {Perm.ALERTS_HANDLE}),
+    Role.DISPATCHER: frozenset(_STAFF_READ | _HANDLERS | {Perm.WASTE_JOBS}),
+    Role.CREW: frozenset(_STAFF_READ | _HANDLERS | {Perm.WASTE_JOBS}),
     Role.OFFICER: frozenset(_STAFF_READ),
     Role.SCHOOL_GUARD: frozenset({Perm.DEVICES_READ, Perm.ALERTS_READ, Perm.ALERTS_HANDLE}),
     Role.CONTRACTOR: frozenset({Perm.DEVICES_READ}),

@@ -190,7 +190,8 @@ def ingest(
     """Batched readings from one device, authenticated by its key (X-Device-Key).
 
     Retrying a batch is safe: messages already stored are counted as duplicates, not stored
-    again. A batch with any invalid message is rejected whole, with the message named."""
+    again. A batch with any invalid message is rejected whole, with the message named
+    (including values the device's type cannot report, such as a fill level above 1)."""
     msgs = to_msgs(device_id, body.messages, p.settings)
-    out = p.ingester.write(msgs)
+    out = p.ingester.write(msgs, strict=True)
     return sc.IngestResult(accepted=out.accepted, duplicates=out.duplicates, readings=out.readings)

@@ -4,6 +4,11 @@ Both entry points (HTTP batches and MQTT) end in `Ingester.write`, one transacti
 readings inserted with the (device, seq, key) key deciding what is new, accounts incremented,
 liveness refreshed, rules evaluated and events emitted. A batch that fails writes nothing, so
 an MQTT message is acknowledged to the broker only after its batch committed.
+
+A domain module may hook a device type (`TelemetryHook`): its `validate` screens each message
+of such a device before anything is written, and its `apply` sees the batch's new messages of
+that type inside the same transaction, after the readings are inserted. Devices of types
+without a hook never reach either.
 """
 
 from __future__ import annotations
@@ -12,9 +17,9 @@ import math
 import re
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -53,6 +58,30 @@ class Outcome:
     duplicates: int = 0
     readings: int = 0
     unknown_devices: set[str] = field(default_factory=set)
+    rejected: int = 0  # refused by a device type's hook (counted on the device's account)
+
+
+@dataclass(frozen=True)
+class HookItem:
+    """One new message of a hooked device, as its module sees it."""
+
+    device_id: str
+    department: str
+    seq: int
+    ts: datetime  # aware, UTC
+    values: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TelemetryHook:
+    """What a module does with the telemetry of one device type.
+
+    `validate(values)` names what cannot be true in one message: (value key, sentence), or
+    None. `apply(session, items)` runs in the ingest's transaction with the batch's new
+    messages of the type, oldest first; raising rolls the whole batch back."""
+
+    apply: Callable[[Session, list[HookItem]], None]
+    validate: Callable[[Mapping[str, float]], tuple[str, str] | None] | None = None
 
 
 def to_ms(ts: datetime | int) -> int:
@@ -162,9 +191,12 @@ def _first_copies(msgs: list[Msg]) -> tuple[list[Msg], dict[str, int]]:
 
 
 class Ingester:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, hooks: Mapping[str, TelemetryHook] | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
+        self.hooks: dict[str, TelemetryHook] = dict(hooks or {})  # device type -> hook
         self._pg = db.dialect == "postgresql"
         self._rules: list[alerts.Rule] = []
         self._rules_at = 0.0
@@ -181,9 +213,15 @@ class Ingester:
             self._rules_at = time.monotonic()
         return self._rules
 
-    def write(self, msgs: list[Msg], rejected: Mapping[str, int] | None = None) -> Outcome:
+    def write(
+        self, msgs: list[Msg], rejected: Mapping[str, int] | None = None, *, strict: bool = False
+    ) -> Outcome:
         """Store a batch in one transaction. `rejected` counts, per device, messages that
-        arrived but could not be parsed (MQTT), so they are accounted in the same commit."""
+        arrived but could not be parsed (MQTT), so they are accounted in the same commit.
+
+        A message a hook's `validate` refuses is counted as rejected and not stored; with
+        `strict` (HTTP) it raises Invalid instead, naming the message and key, and nothing of
+        the batch is written."""
         out = Outcome()
         bad = {d: n for d, n in (rejected or {}).items() if n > 0}
         if not msgs and not bad:
@@ -199,12 +237,66 @@ class Ingester:
                 repeats = {d: n for d, n in repeats.items() if d in known}
             if bad:
                 bad = self._existing(s, bad)
+            if self.hooks and uniq:
+                uniq = self._screen(uniq, known, bad, msgs if strict else None, out)
             new_keys = self._insert_readings(s, uniq) if uniq else set()
             self._update_accounts(s, uniq, repeats, bad, new_keys, out)
+            if self.hooks and new_keys:
+                self._run_hooks(s, uniq, new_keys, known)
             rules = self._rules_now(s) if new_keys else []
             if rules:
                 alerts.evaluate(s, rules, self._current(s, rules, _latest(uniq, new_keys, known)))
         return out
+
+    def _screen(
+        self,
+        uniq: list[Msg],
+        known: dict[str, tuple[str, str]],
+        bad: dict[str, int],
+        strict_order: list[Msg] | None,
+        out: Outcome,
+    ) -> list[Msg]:
+        """The messages their type's hook accepts; the others are counted in `bad`. Given the
+        batch as sent (`strict_order`), the first refusal raises, named by its position."""
+        kept: list[Msg] = []
+        for m in uniq:
+            hook = self.hooks.get(known[m.device_id][0])
+            err = hook.validate(dict(m.values)) if hook and hook.validate else None
+            if err is None:
+                kept.append(m)
+                continue
+            key, why = err
+            if strict_order is not None:
+                i = next(
+                    j
+                    for j, x in enumerate(strict_order)
+                    if (x.device_id, x.seq) == (m.device_id, m.seq)
+                )
+                raise Invalid(
+                    f"messages[{i}] (seq {m.seq}): {why}",
+                    field=f"messages[{i}].values.{key}",
+                    code="impossible_value",
+                )
+            bad[m.device_id] = bad.get(m.device_id, 0) + 1
+            out.rejected += 1
+        return kept
+
+    def _run_hooks(
+        self,
+        s: Session,
+        uniq: list[Msg],
+        new_keys: set[tuple[str, int]],
+        known: dict[str, tuple[str, str]],
+    ) -> None:
+        by_type: dict[str, list[HookItem]] = defaultdict(list)
+        for m in uniq:
+            dtype, dept = known[m.device_id]
+            if dtype in self.hooks and (m.device_id, m.seq) in new_keys:
+                ts = datetime.fromtimestamp(m.ts_ms / 1000, UTC)
+                by_type[dtype].append(HookItem(m.device_id, dept, m.seq, ts, dict(m.values)))
+        for dtype, items in by_type.items():
+            items.sort(key=lambda it: (it.device_id, it.ts, it.seq))
+            self.hooks[dtype].apply(s, items)
 
     @staticmethod
     def _current(

@@ -253,7 +253,7 @@ class MqttIngester:
         s.batches += 1
         s.stored += out.accepted
         s.duplicates += out.duplicates
-        s.rejected += sum(rejected.values())
+        s.rejected += sum(rejected.values()) + out.rejected
         s.unknown += sum(1 for m in msgs if m.device_id in out.unknown_devices)
         for dev in out.unknown_devices - self._warned:
             if len(self._warned) < 10_000:

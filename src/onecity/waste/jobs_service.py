@@ -1,0 +1,434 @@
+"""Station telemetry to crew jobs, and the crews' use of them.
+
+`apply` is the ingest hook of station devices: it runs in the ingest's transaction, locks the
+station's state row, folds the new messages in with the pure rules (monitoring.py) and turns
+each transition into a job change: `raised` opens a job (one not-closed job per station,
+compartment, kind and detail), `updated` refreshes its params and priority, `cleared` stamps
+`condition_cleared_at` and leaves the job for the crew to close. Every job change is a
+`waste.job` event in the outbox (relayed to MQTT `onecity/events/waste.job`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from onecity.core import audit, events
+from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.db import Database, utcnow
+from onecity.core.devices.ingest import HookItem
+from onecity.core.errors import Conflict, NotFound
+from onecity.core.geo import geojson_point, haversine_m
+from onecity.core.models import Device
+from onecity.waste import jobs_schemas as sc
+from onecity.waste import jobs_telemetry
+from onecity.waste.models import WasteJob, WasteStationState
+from onecity.waste.monitoring import (
+    DEFAULT_CONFIG,
+    PRIORITY,
+    Action,
+    AlertKey,
+    AlertKind,
+    Job,
+    MonitoringConfig,
+    MonitoringError,
+    StationState,
+    Transition,
+    acknowledge_fire,
+    apply_reading,
+    check_offline,
+    container_status,
+    escalation,
+    heartbeat,
+    new_station,
+)
+from onecity.waste.monitoring_codec import from_json, to_json
+from onecity.waste.service import STATION_TYPE
+
+log = logging.getLogger(__name__)
+
+OPEN, ACCEPTED, CLOSED = "open", "accepted", "closed"
+
+
+class StationMonitor:
+    """The rules' side: state rows and job changes inside a caller's transaction."""
+
+    def __init__(self, config: MonitoringConfig = DEFAULT_CONFIG) -> None:
+        self.config = config
+
+    # --- telemetry (the ingest hook) -----------------------------------------------------------
+    def apply(self, s: Session, items: list[HookItem]) -> None:
+        now = utcnow()
+        by_station: dict[str, list[HookItem]] = {}
+        for it in items:
+            by_station.setdefault(it.device_id, []).append(it)
+        for sid in sorted(by_station):  # one lock order for every writer
+            row = self.lock_state(s, sid)
+            if row is None:
+                continue
+            state, changes = from_json(row.state), []
+            for it in by_station[sid]:
+                try:
+                    state, found = self._fold(state, it, now)
+                except MonitoringError as e:  # stored as telemetry; the rules cannot use it
+                    log.warning("station %s message %d not applied: %s", sid, it.seq, e)
+                    continue
+                changes += found
+            self.save_state(row, state, now)
+            self._apply(s, sid, by_station[sid][0].department, changes)
+
+    def _fold(
+        self, state: StationState, it: HookItem, now: datetime
+    ) -> tuple[StationState, list[Transition]]:
+        readings, beat = jobs_telemetry.readings(state, it.values, it.ts)
+        out: list[Transition] = []
+        for r in readings:
+            state, found = apply_reading(state, r, now, self.config)
+            out += found
+        if beat or not readings:  # any message is a sign of life
+            state, found = heartbeat(state, now)
+            out += found
+        return state, out
+
+    def lock_state(self, s: Session, sid: str) -> WasteStationState | None:
+        """The station's state row, locked until the transaction ends (created if new)."""
+        q = select(WasteStationState).where(WasteStationState.station_id == sid).with_for_update()
+        row = s.execute(q).scalar_one_or_none()
+        if row is not None:
+            return row
+        try:
+            fresh = new_station(sid)
+        except MonitoringError as e:
+            log.warning("station %s cannot be monitored: %s", sid, e)
+            return None
+        pg = s.get_bind().dialect.name == "postgresql"
+        ins = (pg_insert if pg else sqlite_insert)(WasteStationState)
+        s.execute(
+            ins.values(
+                station_id=sid, state=to_json(fresh), updated_at=utcnow()
+            ).on_conflict_do_nothing(index_elements=["station_id"])
+        )
+        return s.execute(q).scalar_one()
+
+    @staticmethod
+    def save_state(row: WasteStationState, state: StationState, now: datetime) -> None:
+        row.state = to_json(state)
+        row.updated_at = now
+
+    def _apply(self, s: Session, sid: str, department: str, changes: list[Transition]) -> None:
+        for t in changes:
+            job = self._open_job(s, sid, t.key)
+            if t.action is Action.RAISED and job is None:
+                job = WasteJob(
+                    station_id=sid,
+                    compartment=t.key.compartment,
+                    kind=t.key.kind.value,
+                    detail=t.key.detail,
+                    priority=t.priority,
+                    status=OPEN,
+                    raised_at=t.at,
+                    note="",
+                    params=dict(t.params),
+                )
+                s.add(job)
+                s.flush()
+                self.emit(s, job, "raised", department)
+            elif t.action is not Action.CLEARED and job is not None:
+                # raised again before the crew closed it, or new facts about the same alert
+                job.params, job.priority = dict(t.params), t.priority
+                job.condition_cleared_at = None
+                self.emit(s, job, "updated", department)
+            elif t.action is Action.CLEARED and job is not None:
+                job.condition_cleared_at = t.at
+                self.emit(s, job, "cleared", department)
+
+    @staticmethod
+    def _open_job(s: Session, sid: str, key: AlertKey) -> WasteJob | None:
+        j = WasteJob
+        return s.execute(
+            select(j)
+            .where(
+                j.station_id == sid,
+                j.kind == key.kind.value,
+                j.compartment == key.compartment,  # None compares as IS NULL
+                j.detail == key.detail,
+                j.status != CLOSED,
+            )
+            .order_by(j.id)
+            .limit(1)
+        ).scalar_one_or_none()
+
+    @staticmethod
+    def emit(s: Session, job: WasteJob, action: str, department: str | None) -> None:
+        events.emit(
+            s,
+            "waste.job",
+            {
+                "action": action,
+                "job_id": job.id,
+                "station_id": job.station_id,
+                "compartment": job.compartment,
+                "kind": job.kind,
+                "detail": job.detail,
+                "priority": job.priority,
+                "status": job.status,
+                "params": job.params,
+            },
+            department,
+        )
+
+    # --- timers --------------------------------------------------------------------------------
+    def check_offline(self, s: Session, now: datetime) -> int:
+        """Raise `offline` for stations silent past the limit, and mark jobs open past their
+        target as escalated. Returns how many jobs changed. Safe in several processes."""
+        changed = 0
+        rows = s.execute(
+            select(WasteStationState, Device.department_code)
+            .join(Device, Device.id == WasteStationState.station_id)
+            .where(WasteStationState.updated_at < now - self.config.offline_after)
+            .order_by(WasteStationState.station_id)
+            .with_for_update(of=WasteStationState, skip_locked=True)
+        ).all()
+        for row, dept in rows:
+            state, found = check_offline(from_json(row.state), now, self.config)
+            if found:
+                self.save_state(row, state, now)
+                self._apply(s, row.station_id, dept, found)
+                changed += len(found)
+        changed += self._escalate(s, now)
+        return changed
+
+    def _escalate(self, s: Session, now: datetime) -> int:
+        rows = s.execute(
+            select(WasteJob, Device.department_code)
+            .join(Device, Device.id == WasteJob.station_id)
+            .where(WasteJob.status != CLOSED, WasteJob.escalated_at.is_(None))
+            .order_by(WasteJob.id)
+            .with_for_update(of=WasteJob, skip_locked=True)
+        ).all()
+        n = 0
+        for job, dept in rows:
+            rule = Job(AlertKind(job.kind), job.priority, job.raised_at, job.accepted_at)
+            if escalation(rule, now).escalate:
+                job.escalated_at = now
+                self.emit(s, job, "escalated", dept)
+                n += 1
+        return n
+
+
+class StationJobs:
+    """The crews' side: each call one unit of work."""
+
+    def __init__(self, db: Database, monitor: StationMonitor | None = None) -> None:
+        self.db = db
+        self.monitor = monitor or StationMonitor()
+
+    def check_offline(self, now: datetime | None = None) -> int:
+        with self.db.session() as s:
+            return self.monitor.check_offline(s, now or utcnow())
+
+    def jobs(
+        self,
+        who: Principal,
+        status: str | None,
+        lat: float | None,
+        lon: float | None,
+        limit: int,
+    ) -> sc.JobPage:
+        """Most urgent first; among equals the nearest to (lat, lon), then the oldest."""
+        require(who, Perm.WASTE_JOBS)
+        q = select(WasteJob, Device).join(Device, Device.id == WasteJob.station_id)
+        q = q.where(WasteJob.status == status) if status else q.where(WasteJob.status != CLOSED)
+        if not who.city_wide:
+            q = q.where(Device.department_code == who.department)
+        with self.db.read() as s:
+            rows = s.execute(q.order_by(WasteJob.priority, WasteJob.raised_at).limit(5000)).all()
+        out = [_job_out(j, d, lat, lon) for j, d in rows]
+        far = float("inf")
+        out.sort(
+            key=lambda o: (o.priority, far if o.distance_m is None else o.distance_m, o.raised_at)
+        )
+        return sc.JobPage(jobs=out[:limit])
+
+    def _job_for_update(self, s: Session, who: Principal, job_id: int) -> tuple[WasteJob, Device]:
+        require(who, Perm.WASTE_JOBS)
+        row = s.execute(
+            select(WasteJob, Device)
+            .join(Device, Device.id == WasteJob.station_id)
+            .where(WasteJob.id == job_id)
+            .with_for_update(of=WasteJob)
+        ).one_or_none()
+        if row is None or not who.sees_department(row[1].department_code):
+            raise NotFound(f"no job {job_id}", field="job_id")
+        return row[0], row[1]
+
+    def accept(self, who: Principal, job_id: int, source: str) -> sc.JobOut:
+        with self.db.session() as s:
+            job, dev = self._job_for_update(s, who, job_id)
+            if job.status == CLOSED:
+                raise Conflict(
+                    f"job {job_id} was closed by {job.closed_by}; there is nothing to accept",
+                    field="job_id",
+                    code="job_closed",
+                )
+            if job.status == ACCEPTED:
+                if job.accepted_by == who.username:
+                    return _job_out(job, dev)
+                raise Conflict(
+                    f"job {job_id} is already accepted by {job.accepted_by}",
+                    field="job_id",
+                    code="already_accepted",
+                )
+            job.status, job.accepted_at, job.accepted_by = ACCEPTED, utcnow(), who.username
+            self.monitor.emit(s, job, "accepted", dev.department_code)
+            audit.append(
+                s,
+                actor=who.username,
+                action="waste.job.accept",
+                target=f"waste_job/{job_id}",
+                source=source,
+                detail={"station_id": job.station_id, "kind": job.kind},
+            )
+            return _job_out(job, dev)
+
+    def close(self, who: Principal, job_id: int, body: sc.CloseIn, source: str) -> sc.JobOut:
+        with self.db.session() as s:
+            # A fire job's close also changes the station's state: take the state row's lock
+            # before the job's, in the order the ingest takes them, so the two never deadlock.
+            peek = s.execute(
+                select(WasteJob.station_id, WasteJob.kind).where(WasteJob.id == job_id)
+            ).one_or_none()
+            if peek is not None and peek.kind == AlertKind.FIRE.value:
+                self.monitor.lock_state(s, peek.station_id)
+            job, dev = self._job_for_update(s, who, job_id)
+            if job.status == CLOSED:
+                raise Conflict(
+                    f"job {job_id} was already closed by {job.closed_by} at "
+                    f"{job.closed_at.isoformat() if job.closed_at else '?'}; nothing changed",
+                    field="job_id",
+                    code="already_closed",
+                )
+            now = utcnow()
+            job.status, job.closed_at, job.closed_by = CLOSED, now, who.username
+            job.collected_kg, job.note = body.collected_kg, body.note
+            if job.kind == AlertKind.FIRE.value and job.compartment:
+                self._acknowledge_fire(s, job.station_id, job.compartment, now)
+            self.monitor.emit(s, job, "closed", dev.department_code)
+            audit.append(
+                s,
+                actor=who.username,
+                action="waste.job.close",
+                target=f"waste_job/{job_id}",
+                source=source,
+                detail={
+                    "station_id": job.station_id,
+                    "kind": job.kind,
+                    "collected_kg": body.collected_kg,
+                },
+            )
+            return _job_out(job, dev)
+
+    def _acknowledge_fire(self, s: Session, sid: str, compartment: str, at: datetime) -> None:
+        """The crew dealt with the fire: the rules forget it; a reading still showing fire
+        raises a new job."""
+        row = self.monitor.lock_state(s, sid)
+        if row is not None:
+            state, _ = acknowledge_fire(from_json(row.state), compartment, at)
+            self.monitor.save_state(row, state, at)
+
+    def station_status(self, who: Principal, station_id: str) -> sc.StationStatusOut:
+        require(who, Perm.WASTE_JOBS)
+        with self.db.read() as s:
+            dev = s.get(Device, station_id)
+            if (
+                dev is None
+                or dev.type != STATION_TYPE
+                or not who.sees_department(dev.department_code)
+            ):
+                raise NotFound(f"no iTrash station '{station_id}'", field="station_id")
+            row = s.get(WasteStationState, station_id)
+            jobs = s.execute(
+                select(WasteJob)
+                .where(WasteJob.station_id == station_id, WasteJob.status != CLOSED)
+                .order_by(WasteJob.priority, WasteJob.raised_at)
+            ).scalars()
+            open_jobs = [_job_out(j, dev) for j in jobs]
+        state = from_json(row.state) if row is not None else StationState(station_id)
+        return sc.StationStatusOut(
+            station_id=station_id,
+            last_seen_at=state.last_seen_at,
+            compartments=_compartments(state, jobs_telemetry.COMPARTMENTS),
+            alerts=[
+                sc.AlertOut(
+                    kind=a.key.kind.value,
+                    compartment=a.key.compartment,
+                    detail=a.key.detail,
+                    priority=PRIORITY[a.key.kind],
+                    raised_at=a.raised_at,
+                    params=dict(a.params),
+                )
+                for a in sorted(
+                    state.alerts.values(), key=lambda a: (PRIORITY[a.key.kind], a.raised_at)
+                )
+            ],
+            open_jobs=open_jobs,
+        )
+
+
+def _compartments(state: StationState, names: Sequence[str]) -> list[sc.CompartmentOut]:
+    out = []
+    for name in sorted(set(names) | set(state.compartments)):
+        c = state.compartments.get(name)
+        r = c.last if c is not None else None
+        out.append(
+            sc.CompartmentOut(
+                compartment=name,
+                status=container_status(state, name),
+                fill=r.fill if r else None,
+                weight_kg=r.weight_kg if r else None,
+                temperature_c=r.temperature_c if r else None,
+                door=r.door.value if r else None,
+                observed_at=r.observed_at if r else None,
+                last_emptied_at=c.last_emptied_at if c else None,
+            )
+        )
+    return out
+
+
+def _job_out(
+    j: WasteJob, d: Device, lat: float | None = None, lon: float | None = None
+) -> sc.JobOut:
+    dist = None
+    if lat is not None and lon is not None and d.lat is not None and d.lon is not None:
+        dist = round(haversine_m(lon, lat, d.lon, d.lat), 1)
+    fields: dict[str, Any] = {
+        c: getattr(j, c)
+        for c in (
+            "id",
+            "station_id",
+            "compartment",
+            "kind",
+            "detail",
+            "priority",
+            "status",
+            "raised_at",
+            "accepted_at",
+            "accepted_by",
+            "closed_at",
+            "closed_by",
+            "collected_kg",
+            "note",
+            "condition_cleared_at",
+            "escalated_at",
+            "params",
+        )
+    }
+    return sc.JobOut(
+        **fields, station_name=d.name, location=geojson_point(d.lon, d.lat), distance_m=dist
+    )
