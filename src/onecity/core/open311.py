@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from onecity.core.errors import Invalid
 from onecity.core.geo import CityProfile
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from onecity.core.models import Open311Request
 
 # Either one string for every language or one per language ({"zh-TW": ..., "en": ...}).
 Text = str | Mapping[str, str]
@@ -66,6 +71,11 @@ class Open311Service:
     attributes: Sequence[Attribute] = ()
     # Shown to the citizen after filing, e.g. how soon the department usually answers.
     service_notice: Text = ""
+    # The owning module's own work for a new request, in the same transaction as the stored
+    # row (e.g. open a crew job); raising Invalid refuses the request and writes nothing.
+    on_request: Callable[[Session, Open311Request], None] | None = field(
+        default=None, compare=False
+    )
 
     @property
     def metadata(self) -> bool:

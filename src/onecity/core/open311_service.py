@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from onecity.core import audit, events
 from onecity.core.auth.permissions import Perm, Principal, require
@@ -39,6 +40,8 @@ def file_request(db: Database, new: NewRequest, source: str) -> Open311Request:
         row.requested_at = row.updated_at = now
         s.add(row)
         s.flush()
+        if svc.on_request is not None:
+            svc.on_request(s, row)
         # Contact details stay out of the event and the audit log: both are read more widely.
         events.emit(s, "open311.request", _event(row), svc.department_code)
         audit.append(
@@ -112,25 +115,42 @@ def update(
         # Another department's request is a 404: its existence is not disclosed.
         if row is None or not who.sees_department(row.department_code):
             raise NotFound(f"no service request {request_id}", field="request_id")
-        before = {"status": row.status, "status_notes": row.status_notes}
-        if status is not None:
-            row.status = status
-        if status_notes is not None:
-            row.status_notes = status_notes
-        row.updated_at = utcnow()
-        after = {"status": row.status, "status_notes": row.status_notes}
-        events.emit(
-            s,
-            "open311.request_updated",
-            {**_event(row), "status_notes": row.status_notes, "by": who.username},
-            row.department_code,
-        )
-        audit.append(
-            s,
-            actor=who.username,
-            action="open311.update",
-            target=f"open311:{row.id}",
-            source=source,
-            detail={"before": before, "after": after},
+        set_status(
+            s, row, status=status, status_notes=status_notes, actor=who.username, source=source
         )
         return row
+
+
+def set_status(
+    s: Session,
+    row: Open311Request,
+    *,
+    status: str | None,
+    status_notes: str | None,
+    actor: str,
+    source: str = "",
+) -> None:
+    """Change a request's status and notes inside the caller's transaction, with its event and
+    audit record: staff through the API, or a module when its own work answers the report
+    (a crew closing the job a citizen's report opened)."""
+    before = {"status": row.status, "status_notes": row.status_notes}
+    if status is not None:
+        row.status = status
+    if status_notes is not None:
+        row.status_notes = status_notes
+    row.updated_at = utcnow()
+    after = {"status": row.status, "status_notes": row.status_notes}
+    events.emit(
+        s,
+        "open311.request_updated",
+        {**_event(row), "status_notes": row.status_notes, "by": actor},
+        row.department_code,
+    )
+    audit.append(
+        s,
+        actor=actor,
+        action="open311.update",
+        target=f"open311:{row.id}",
+        source=source,
+        detail={"before": before, "after": after},
+    )

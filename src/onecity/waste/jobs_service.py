@@ -19,13 +19,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from onecity.core import audit, events
+from onecity.core import audit, events, open311_service
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database, utcnow
 from onecity.core.devices.ingest import HookItem
 from onecity.core.errors import Conflict, NotFound
 from onecity.core.geo import geojson_point, haversine_m
-from onecity.core.models import Device
+from onecity.core.models import Device, Open311Request
 from onecity.waste import jobs_schemas as sc
 from onecity.waste import jobs_telemetry
 from onecity.waste.models import WasteJob, WasteStationState
@@ -141,12 +141,46 @@ class StationMonitor:
                 self.emit(s, job, "raised", department)
             elif t.action is not Action.CLEARED and job is not None:
                 # raised again before the crew closed it, or new facts about the same alert
-                job.params, job.priority = dict(t.params), t.priority
+                job.params, job.priority = _keep_reports(job, dict(t.params)), t.priority
                 job.condition_cleared_at = None
                 self.emit(s, job, "updated", department)
             elif t.action is Action.CLEARED and job is not None:
                 job.condition_cleared_at = t.at
                 self.emit(s, job, "cleared", department)
+
+    def citizen_report(
+        self,
+        s: Session,
+        station: Device,
+        kind: AlertKind,
+        compartment: str | None,
+        detail: str | None,
+        request: Open311Request,
+    ) -> WasteJob:
+        """A citizen's Open311 report: it opens the job for that problem, or joins the one
+        already open (a crew goes once however many people report it)."""
+        key = AlertKey(kind, compartment, detail)
+        job = self._open_job(s, station.id, key)
+        if job is None:
+            job = WasteJob(
+                station_id=station.id,
+                compartment=compartment,
+                kind=kind.value,
+                detail=detail,
+                priority=PRIORITY[kind],
+                status=OPEN,
+                raised_at=request.requested_at,
+                note="",
+                params={"source": "citizen", "reports": [request.id]},
+            )
+            s.add(job)
+            s.flush()
+            self.emit(s, job, "raised", station.department_code)
+            return job
+        reports = [*job.params.get("reports", []), request.id]
+        job.params = {**job.params, "reports": reports}
+        self.emit(s, job, "updated", station.department_code)
+        return job
 
     @staticmethod
     def _open_job(s: Session, sid: str, key: AlertKey) -> WasteJob | None:
@@ -320,6 +354,18 @@ class StationJobs:
             if job.kind == AlertKind.FIRE.value and job.compartment:
                 self._acknowledge_fire(s, job.station_id, job.compartment, now)
             self.monitor.emit(s, job, "closed", dev.department_code)
+            # The citizens who reported it hear back: their requests close with the note.
+            for rid in job.params.get("reports", []):
+                req = s.get(Open311Request, rid)
+                if req is not None and req.status != "closed":
+                    open311_service.set_status(
+                        s,
+                        req,
+                        status="closed",
+                        status_notes=body.note or _DONE_NOTE.get(job.kind, _DONE_NOTE["fault"]),
+                        actor=who.username,
+                        source=source,
+                    )
             audit.append(
                 s,
                 actor=who.username,
@@ -379,6 +425,20 @@ class StationJobs:
             ],
             open_jobs=open_jobs,
         )
+
+
+# What a citizen's closed request says when the crew left no note (zh-TW first: Taipei).
+_DONE_NOTE = {
+    "full": "已清運 / The compartment has been emptied.",
+    "fault": "已修復 / The station has been repaired.",
+}
+
+
+def _keep_reports(job: WasteJob, params: dict[str, Any]) -> dict[str, Any]:
+    """New facts from telemetry replace a job's params, but not the citizens' reports on it."""
+    if "reports" in job.params:
+        params["reports"] = job.params["reports"]
+    return params
 
 
 def _compartments(state: StationState, names: Sequence[str]) -> list[sc.CompartmentOut]:
