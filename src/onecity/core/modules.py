@@ -20,6 +20,7 @@ from fastapi import APIRouter
 
 from onecity.core.auth.permissions import Principal
 from onecity.core.devices.ingest import TelemetryHook
+from onecity.core.ngsi import EntityType
 from onecity.core.open311 import Open311Service
 from onecity.core.platform import Platform
 
@@ -85,6 +86,9 @@ class Module:
     # Device type -> what the module does with that type's telemetry, inside the ingest's
     # transaction (core.devices.ingest.TelemetryHook); e.g. waste: "waste_station".
     telemetry_hooks: Mapping[str, TelemetryHook] = field(default_factory=dict, hash=False)
+    # NGSI-LD entity types the module serves through the core's read API (core.ngsi), made
+    # from its devices' state; e.g. waste: WasteContainer.
+    ngsi_types: Sequence[EntityType] = ()
 
 
 def load(names: str) -> list[Module]:

@@ -12,7 +12,7 @@ from onecity.core.devices.ingest import TelemetryHook
 from onecity.core.modules import Module, Page
 from onecity.core.platform import Platform
 from onecity.core.workers import Loop
-from onecity.waste import api, jobs_api, jobs_telemetry, reports
+from onecity.waste import api, jobs_api, jobs_telemetry, ngsi, reports
 from onecity.waste.cli import waste_app
 from onecity.waste.jobs_service import StationMonitor
 from onecity.waste.service import STATION_TYPE
@@ -86,6 +86,7 @@ MODULE = Module(
     loops=(reconcile_loop, offline_loop),
     telemetry_hooks={STATION_TYPE: STATION_HOOK},
     open311_services=reports.SERVICES,
+    ngsi_types=(ngsi.WASTE_CONTAINERS,),
     pages=PAGES,
     templates=HERE / "templates",
     static=HERE / "static",
