@@ -12,7 +12,7 @@ from onecity.core.devices.ingest import TelemetryHook
 from onecity.core.modules import Module, Page
 from onecity.core.platform import Platform
 from onecity.core.workers import Loop
-from onecity.waste import api, jobs_api, jobs_telemetry, ngsi, reports
+from onecity.waste import api, jobs_api, jobs_telemetry, ngsi, public_api, reports, stats_api
 from onecity.waste.cli import waste_app
 from onecity.waste.jobs_service import StationMonitor
 from onecity.waste.service import STATION_TYPE
@@ -48,6 +48,7 @@ PAGES = (
     _staff(
         "/waste/settlements", "settlements.html", "waste.settlements.title", "waste.nav.settlements"
     ),
+    _staff("/waste/reports", "reports.html", "waste.reports.title", "waste.nav.reports"),
     Page(
         path="/waste/my-cards",
         template="waste/my_cards.html",
@@ -61,6 +62,22 @@ PAGES = (
         template="waste/tariffs.html",
         title="waste.tariffs.title",
         nav="waste.nav.tariffs",
+        public=True,
+    ),
+    # The crews' list in the truck: their own permission, any department's crew sees its own.
+    Page(
+        path="/waste/jobs",
+        template="waste/jobs.html",
+        title="waste.jobs.title",
+        nav="waste.nav.jobs",
+        permission=Perm.WASTE_JOBS.value,
+    ),
+    # Public like the tariffs: which station takes waste now is for everybody.
+    Page(
+        path="/waste/stations",
+        template="waste/stations.html",
+        title="waste.finder.title",
+        nav="waste.nav.finder",
         public=True,
     ),
 )
@@ -81,7 +98,7 @@ STATION_HOOK = TelemetryHook(apply=StationMonitor().apply, validate=jobs_telemet
 
 MODULE = Module(
     name="waste",
-    routers=(api.router, jobs_api.router),
+    routers=(api.router, jobs_api.router, public_api.router, stats_api.router),
     cli=waste_app,
     loops=(reconcile_loop, offline_loop),
     telemetry_hooks={STATION_TYPE: STATION_HOOK},
