@@ -23,8 +23,13 @@ from onecity.core.platform import Platform
 
 router = APIRouter(tags=["operations"])
 
-# The stream re-checks its session every this many one-second polls.
-REAUTH_TICKS = 30
+# How often an idle stream asks the outbox for new events. A crew's job must be on its phone
+# within a second of the station's message (benchmarks/station_alerts.py): a 1 s poll alone
+# used most of that. Each open stream costs one indexed query per poll.
+POLL_S = 0.25
+# The stream re-checks its session about every 30 s, and says it is alive about every 15 s.
+REAUTH_TICKS = int(30 / POLL_S)
+KEEPALIVE_TICKS = int(15 / POLL_S)
 
 
 @router.get("/healthz")
@@ -201,9 +206,9 @@ async def event_stream(
                 if ev.department_code is None or viewer.sees_department(ev.department_code):
                     yield frame(ev, with_id)
             if not fresh and not late:
-                if ticks % 15 == 0:
+                if ticks % KEEPALIVE_TICKS == 0:
                     yield ": keep-alive\n\n"
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(POLL_S)
 
     return StreamingResponse(
         gen(),
