@@ -119,9 +119,12 @@ def demo(
         with console.status("placing iTrash stations at the real iTrash sites…"):
             station_keys = waste_demo.seed(plat, Path("var/demo-station-keys.json"))
         waste_demo.start_kiosks(f"http://{host}:{port}", station_keys, Path("var"), kiosks_stop)
+        waste_demo.start_station_telemetry(plat, f"http://{host}:{port}", station_keys, kiosks_stop)
         console.print(
             f"{len(station_keys)} iTrash stations with simulated citizens: "
-            f"http://{host}:{port}/waste/transactions (epb.operator), "
+            f"http://{host}:{port}/waste/transactions (epb.operator), crews' jobs at "
+            f"http://{host}:{port}/waste/jobs (epb.crew), the public station finder at "
+            f"http://{host}:{port}/waste/stations, "
             "watch one with `onecity kiosk status --journal var/kiosks/IT125-1.sqlite`"
         )
     app_ = create_app(settings, plat)

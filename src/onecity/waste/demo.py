@@ -9,19 +9,22 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 
 from onecity.core.auth.secrets import new_device_key, split_device_key, token_hash
 from onecity.core.models import Device, DeviceCredential, User
 from onecity.core.platform import Platform
 from onecity.waste.kiosk.sim import KioskConfig, SimulatedKiosk, wallet_cards
-from onecity.waste.models import WasteCard
+from onecity.waste.models import WasteCard, WasteJob
 from onecity.waste.schemas import CardIssueIn
 from onecity.waste.service import STATION_TYPE, WasteService
+from onecity.waste.station_sim import INCIDENTS, SimConfig, StationSim
 
 log = logging.getLogger(__name__)
 
@@ -154,3 +157,101 @@ def start_kiosks(
         t.start()
         threads.append(t)
     return threads
+
+
+# Station telemetry in the demo: the simulator at ten times a typical station's visits, so a
+# person watching sees compartments fill within the hour and a full one raise a crew job.
+DEMO_SIM = SimConfig(visits_per_day=1500.0)
+WARM_UP = timedelta(minutes=75)  # stations start part-full (a busy one full), not empty
+TELEMETRY_EVERY_S = 10.0
+CREW_ARRIVES_S = 20.0  # after a crew accepts a job, it is at the station this much later
+
+
+def start_station_telemetry(
+    p: Platform, server: str, keys: dict[str, str], stop: threading.Event
+) -> threading.Thread:
+    """Each demo station's telemetry from the simulator, posted every 10 s with its device key.
+    When a crew accepts a job, the simulated crew arrives: it empties the compartment or
+    repairs the fault, and the telemetry (not the close button) shows the result."""
+
+    def run() -> None:
+        time.sleep(2)  # let the server bind first
+        now = datetime.now(UTC)
+        sims = {
+            site.id: StationSim(site.id, seed=n, config=DEMO_SIM, start=now - WARM_UP)
+            for n, site in enumerate(sites())
+        }
+        for sim in sims.values():
+            sim.advance(now)  # the warm-up's samples are history nobody saw
+        handled: set[int] = set()
+        with httpx.Client(base_url=server, timeout=10) as client:
+            while not stop.wait(TELEMETRY_EVERY_S):
+                try:
+                    _crews_at_work(p, sims, handled)
+                    _report(client, sims, keys)
+                except Exception:  # the demo keeps going; the log says what went wrong
+                    log.exception("demo station telemetry")
+
+    t = threading.Thread(target=run, name="station-telemetry", daemon=True)
+    t.start()
+    return t
+
+
+def _report(
+    client: httpx.Client,
+    sims: dict[str, StationSim],
+    keys: dict[str, str],
+    now: datetime | None = None,
+) -> None:
+    now = now or datetime.now(UTC)
+    for sid, sim in sims.items():
+        samples = sim.advance(now)
+        if not samples:
+            continue
+        messages = [
+            {
+                # Milliseconds since the epoch: unique per station across demo restarts.
+                "seq": int(x.observed_at.timestamp() * 1000),
+                "ts": x.observed_at.isoformat(),
+                "values": x.values,
+            }
+            for x in samples
+        ]
+        r = client.post(
+            "/api/v1/telemetry", headers={"X-Device-Key": keys[sid]}, json={"messages": messages}
+        )
+        if r.status_code != 200:
+            log.warning("demo station %s telemetry refused: %s", sid, r.text[:200])
+
+
+def _crews_at_work(p: Platform, sims: dict[str, StationSim], handled: set[int]) -> None:
+    """Accepted jobs whose crew has had time to arrive: empty or repair at the station."""
+    now = datetime.now(UTC)
+    with p.db.read() as s:
+        jobs = s.execute(
+            select(WasteJob).where(
+                WasteJob.status != "open",
+                WasteJob.accepted_at.is_not(None),
+                WasteJob.station_id.in_(list(sims)),
+            )
+        ).scalars()
+        due = [
+            (j.id, j.station_id, j.kind, j.compartment, j.detail)
+            for j in jobs
+            if j.id not in handled
+            and j.accepted_at is not None
+            and (now - j.accepted_at).total_seconds() >= CREW_ARRIVES_S
+        ]
+    for job_id, sid, kind, compartment, detail in due:
+        handled.add(job_id)
+        sim = sims[sid]
+        if kind in ("full", "full_soon") and compartment:
+            sim.empty(compartment, now)
+        elif kind == "fire":
+            sim.repair("fire", now)
+        elif kind == "temperature_high":
+            sim.repair("cooling", now)
+        elif kind == "fault" and detail in INCIDENTS:
+            sim.repair(detail, now)
+        elif kind == "offline":
+            sim.repair("network", now)
