@@ -10,7 +10,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from onecity.core.auth.permissions import Principal
-from onecity.core.http import MAX_INT64, device_key, platform, principal, source
+from onecity.core.http import (
+    MAX_INT64,
+    device_key,
+    device_key_header,
+    platform,
+    principal,
+    source,
+)
 from onecity.core.platform import Platform
 from onecity.waste import schemas as sc
 from onecity.waste.service import WasteService
@@ -59,12 +66,14 @@ def terminal_blocklist(
 @router.post("/terminal/transactions", response_model=sc.TxnBatchOut, tags=["waste stations"])
 def upload(
     body: sc.TxnBatchIn,
-    terminal: str = Depends(device_key),
+    key: str = Depends(device_key_header),
+    p: Platform = Depends(platform),
     svc: WasteService = Depends(service),
 ) -> Response:
     """Store card writes exactly once. A retry answers `duplicate` with the first id; the same
     terminal number with other content is 409 `payload_differs`. All or nothing per call."""
-    return _json(svc.upload(terminal, body))
+    # Every station's hot path: the key is checked here, in this handler's one worker thread.
+    return _json(svc.upload(p.devices.authenticate_key(key), body))
 
 
 @router.post(
