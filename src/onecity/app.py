@@ -16,11 +16,12 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onecity import __version__
-from onecity.core import alerts_api, modules, ngsi, open311, open311_api, ops
+from onecity.core import alerts_api, modules, ngsi, open311, open311_api, ops, webhooks_api
 from onecity.core.auth import api as auth_api
 from onecity.core.devices import api as devices_api
 from onecity.core.http import error_body, install_error_handlers, reject_nul
 from onecity.core.platform import Platform
+from onecity.core.webhooks import webhook_loop
 from onecity.core.workers import Loop, liveness_loop, retention_loop
 from onecity.settings import Settings
 from onecity.web import pages
@@ -126,7 +127,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         if settings.run_workers:
-            loops.extend([liveness_loop(plat), retention_loop(plat)])
+            loops.extend([liveness_loop(plat), retention_loop(plat), webhook_loop(plat)])
             for module in app.state.modules:
                 loops.extend(make(plat) for make in module.loops)
             for loop in loops:
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         auth_api.router,
         devices_api.router,
         alerts_api.router,
+        webhooks_api.router,
         ops.router,
         ngsi.router,
         pages.router,

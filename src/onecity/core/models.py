@@ -253,3 +253,24 @@ class Open311Request(Base):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     source_ip: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Webhook(Base):
+    """An outbound subscription: matching events are POSTed to `url`, in id order, signed."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Whose events it may receive; null (city-wide) is for an administrator's hook only.
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
+    url: Mapped[str] = mapped_column(String(2000))
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cursor_event_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    last_delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

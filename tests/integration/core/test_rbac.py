@@ -60,6 +60,9 @@ ngsi.query          Y      Y      Y     Y        Y          Y          Y        
 ngsi.get            Y      Y      Y     Y        Y          Y          Y           Y         -
 events.stream       Y      Y      Y     Y        Y          Y          -           Y         -
 open311.update      Y      Y      Y     -        Y          Y          -           -         -
+webhooks.list       Y      Y      -     -        Y          -          -           -         -
+webhooks.create     Y      Y      -     -        Y          -          -           -         -
+webhooks.delete     Y      Y      -     -        Y          -          -           -         -
 auth.logout         Y      Y      Y     Y        Y          Y          Y           Y         Y
 """
 
@@ -91,6 +94,9 @@ ROUTES: dict[str, tuple[str, str]] = {
     "ngsi.get": ("GET", "/ngsi-ld/v1/entities/{entity_id}"),
     "events.stream": ("GET", "/api/v1/events/stream"),
     "open311.update": ("PATCH", "/api/v1/open311/requests/{request_id}"),
+    "webhooks.list": ("GET", "/api/v1/webhooks"),
+    "webhooks.create": ("POST", "/api/v1/webhooks"),
+    "webhooks.delete": ("DELETE", "/api/v1/webhooks/{webhook_id}"),
     "auth.logout": ("POST", "/api/v1/auth/logout"),
 }
 
@@ -129,6 +135,7 @@ class World:
     alert_ack: int
     alert_resolve: int
     report: int  # a citizen's Open311 report in the epb queue
+    webhook: int  # an epb webhook the admin made
     base_url: str  # a real server on the same database, for the endless SSE stream
 
 
@@ -173,8 +180,19 @@ def _world(
         _alert(platform, "bin-1", f"{role}:a"),
         _alert(platform, "bin-1", f"{role}:r"),
         _report(platform, role),
+        _webhook(client, admin),
         base_url,
     )
+
+
+def _webhook(client: TestClient, admin: dict[str, str]) -> int:
+    r = client.post(
+        "/api/v1/webhooks",
+        headers=admin,
+        json={"url": "https://example.org/hook", "event_types": ["waste.job"], "department": "epb"},
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
 
 
 def _report(platform: Platform, role: str) -> int:
@@ -301,6 +319,20 @@ CALLS: dict[str, tuple[Call, int]] = {
             f"/api/v1/open311/requests/{w.report}", headers=h, json={"status": "closed"}
         ),
         200,
+    ),
+    "webhooks.list": (lambda c, h, w: c.get("/api/v1/webhooks", headers=h), 200),
+    # Omitting the department binds the hook to the caller's own (epb).
+    "webhooks.create": (
+        lambda c, h, w: c.post(
+            "/api/v1/webhooks",
+            headers=h,
+            json={"url": "https://example.org/hook", "event_types": ["waste.job"]},
+        ),
+        201,
+    ),
+    "webhooks.delete": (
+        lambda c, h, w: c.delete(f"/api/v1/webhooks/{w.webhook}", headers=h),
+        204,
     ),
     # Ends the session the other rows use, so test_role_matrix runs it last.
     "auth.logout": (lambda c, h, w: c.post("/api/v1/auth/logout", headers=h), 204),

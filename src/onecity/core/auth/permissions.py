@@ -36,6 +36,7 @@ class Perm(StrEnum):
     OWN_CARDS = "cards:own"  # a citizen's own registered cards
     WASTE_JOBS = "waste:jobs"  # see, accept and close iTrash station crew jobs
     OPEN311_HANDLE = "open311:handle"  # set the status and notes of citizens' reports
+    WEBHOOKS_MANAGE = "webhooks:manage"  # outbound webhooks for one's department's events
     CITY_WIDE = "scope:city"  # sees every department's records, not only its own
 
 
@@ -56,6 +57,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.WASTE_READ,
             Perm.WASTE_MANAGE,
             Perm.WASTE_JOBS,
+            Perm.WEBHOOKS_MANAGE,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -68,6 +70,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.WASTE_READ,
             Perm.WASTE_MANAGE,
             Perm.WASTE_JOBS,
+            Perm.WEBHOOKS_MANAGE,
         }
     ),
     Role.DISPATCHER: frozenset(_STAFF_READ | _HANDLERS | {Perm.WASTE_JOBS}),

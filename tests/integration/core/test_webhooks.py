@@ -1,0 +1,300 @@
+"""Outbound webhooks against a real HTTP receiver on 127.0.0.1, on both databases."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from onecity.app import create_app
+from onecity.core.db import utcnow
+from onecity.core.events import emit
+from onecity.core.models import AuditRecord, Event, Webhook
+from onecity.core.platform import Platform
+from onecity.core.webhooks import deliver_once, httpx_post
+from tests.conftest import add_user, login, make_settings
+
+
+@dataclass
+class Receiver:
+    url: str
+    got: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)  # answered in turn, then 204
+    delay_s: float = 0.0
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(b) for _, b in self.got]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(rec.delay_s)
+            rec.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(rec.statuses.pop(0) if rec.statuses else 204)
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    rec.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield rec
+    server.shutdown()
+    server.server_close()
+
+
+def _emit(p: Platform, type_: str, dept: str | None, n: int) -> None:
+    with p.db.session() as s:
+        emit(s, type_, {"n": n}, dept)
+
+
+def _ids(p: Platform, type_: str) -> list[int]:
+    with p.db.read() as s:
+        return list(
+            s.execute(select(Event.id).where(Event.type == type_).order_by(Event.id)).scalars()
+        )
+
+
+def _settled() -> datetime:
+    return utcnow() + timedelta(seconds=3)
+
+
+def _create(client: TestClient, h: dict[str, str], url: str, **over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"url": url, "event_types": ["waste.job"], "department": "epb"}
+    body.update(over)
+    r = client.post("/api/v1/webhooks", headers=h, json=body)
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def _verify(secret: str, headers: dict[str, str], body: bytes) -> None:
+    want = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers["x-onecity-signature"], want)
+
+
+def test_delivers_only_matching_events_signed_and_in_order(
+    client: TestClient, admin: dict[str, str], platform: Platform, receiver: Receiver
+) -> None:
+    hook = _create(client, admin, receiver.url)
+    assert len(hook["secret"]) == 64 and hook["department"] == "epb"
+    _emit(platform, "waste.job", "epb", 1)
+    _emit(platform, "waste.station", "epb", 2)
+    _emit(platform, "waste.job", "police", 3)
+    _emit(platform, "waste.job", "epb", 4)
+    # Too fresh: still inside the settle delay.
+    assert deliver_once(platform.db, httpx_post, utcnow()) == 0
+    assert receiver.got == []
+
+    assert deliver_once(platform.db, httpx_post, _settled()) == 2
+    assert [b["payload"] for b in receiver.bodies()] == [{"n": 1}, {"n": 4}]
+    job_ids = _ids(platform, "waste.job")
+    assert [b["id"] for b in receiver.bodies()] == [job_ids[0], job_ids[2]]
+    for headers, body in receiver.got:
+        _verify(hook["secret"], headers, body)
+        assert headers["x-onecity-event"] == "waste.job"
+        assert headers["x-onecity-event-id"] == str(json.loads(body)["id"])
+        assert headers["content-type"] == "application/json"
+    assert set(receiver.bodies()[0]) == {"id", "type", "at", "payload"}
+
+    listed = client.get("/api/v1/webhooks", headers=admin).json()
+    assert len(listed) == 1 and "secret" not in listed[0]
+    assert listed[0]["failures"] == 0 and listed[0]["last_delivered_at"] is not None
+    # Events it does not want move the cursor too: nothing left to read.
+    assert listed[0]["cursor_event_id"] == max(_ids(platform, "waste.job"))
+    assert deliver_once(platform.db, httpx_post, _settled()) == 0
+    assert len(receiver.got) == 2
+
+
+def test_failure_backs_off_then_delivers_each_event_once(
+    client: TestClient, admin: dict[str, str], platform: Platform, receiver: Receiver
+) -> None:
+    _create(client, admin, receiver.url)
+    _emit(platform, "waste.job", "epb", 1)
+    _emit(platform, "waste.job", "epb", 2)
+    first, second = _ids(platform, "waste.job")
+    receiver.statuses = [500]
+    now = _settled()
+    assert deliver_once(platform.db, httpx_post, now) == 0
+    assert [b["id"] for b in receiver.bodies()] == [first]  # stopped at the failure
+    [row] = client.get("/api/v1/webhooks", headers=admin).json()
+    assert row["failures"] == 1 and "HTTP 500" in row["last_error"]
+    assert datetime.fromisoformat(row["next_attempt_at"]) > now
+    assert row["cursor_event_id"] == first - 1
+
+    assert deliver_once(platform.db, httpx_post, now + timedelta(seconds=1)) == 0  # backing off
+    assert len(receiver.got) == 1
+    assert deliver_once(platform.db, httpx_post, now + timedelta(seconds=6)) == 2
+    assert [b["id"] for b in receiver.bodies()] == [first, first, second]
+    [row] = client.get("/api/v1/webhooks", headers=admin).json()
+    assert (row["failures"], row["next_attempt_at"], row["cursor_event_id"]) == (0, None, second)
+
+
+def test_unreachable_receiver_counts_failures_with_growing_backoff(
+    client: TestClient, admin: dict[str, str], platform: Platform
+) -> None:
+    _create(client, admin, "http://127.0.0.1:9/nothing-listens")
+    _emit(platform, "waste.job", "epb", 1)
+    now = _settled()
+    waits = []
+    for _ in range(3):
+        assert deliver_once(platform.db, httpx_post, now) == 0
+        with platform.db.read() as s:
+            hook = s.execute(select(Webhook)).scalar_one()
+        assert hook.next_attempt_at is not None
+        waits.append((hook.next_attempt_at - now).total_seconds())
+        now = hook.next_attempt_at
+    assert waits == [5, 10, 20]
+    assert hook.failures == 3 and hook.last_error and "ConnectError" in hook.last_error
+
+
+def test_new_hook_skips_history_and_delete_stops_delivery(
+    client: TestClient, admin: dict[str, str], platform: Platform, receiver: Receiver
+) -> None:
+    _emit(platform, "waste.job", "epb", 1)
+    hook = _create(client, admin, receiver.url)
+    assert deliver_once(platform.db, httpx_post, _settled()) == 0
+    _emit(platform, "waste.job", "epb", 2)
+    assert deliver_once(platform.db, httpx_post, _settled()) == 1
+    assert [b["payload"] for b in receiver.bodies()] == [{"n": 2}]
+
+    assert client.delete(f"/api/v1/webhooks/{hook['id']}", headers=admin).status_code == 204
+    _emit(platform, "waste.job", "epb", 3)
+    assert deliver_once(platform.db, httpx_post, _settled()) == 0
+    assert len(receiver.got) == 1
+    assert client.delete(f"/api/v1/webhooks/{hook['id']}", headers=admin).status_code == 404
+    with platform.db.read() as s:
+        actions = list(
+            s.execute(
+                select(AuditRecord.action).where(AuditRecord.action.like("webhook.%"))
+            ).scalars()
+        )
+    assert actions == ["webhook.create", "webhook.delete"]
+
+
+def test_two_deliverers_at_once_send_each_event_once(
+    client: TestClient, admin: dict[str, str], platform: Platform, receiver: Receiver
+) -> None:
+    """Two API processes' loops racing on the same hook: one claims it, the other passes."""
+    _create(client, admin, receiver.url)
+    for n in range(5):
+        _emit(platform, "waste.job", "epb", n)
+    receiver.delay_s = 0.05
+    now = _settled()
+    counts: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: counts.append(deliver_once(platform.db, httpx_post, now)))
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(counts) == [0, 5]
+    assert [b["id"] for b in receiver.bodies()] == _ids(platform, "waste.job")
+
+
+def test_city_wide_hook_gets_every_department_and_star(
+    client: TestClient, admin: dict[str, str], platform: Platform, receiver: Receiver
+) -> None:
+    _create(client, admin, receiver.url, event_types=["*"], department=None)
+    _emit(platform, "waste.job", "epb", 1)
+    _emit(platform, "roadworks.permit", "police", 2)
+    _emit(platform, "system.note", None, 3)
+    assert deliver_once(platform.db, httpx_post, _settled()) == 3
+
+
+def test_permissions_and_department_binding(
+    client: TestClient, admin: dict[str, str], platform: Platform, receiver: Receiver
+) -> None:
+    add_user(platform, "epb.crew", "crew", "epb")
+    add_user(platform, "epb.op", "operator", "epb")
+    crew, op = login(client, "epb.crew"), login(client, "epb.op")
+    r = client.post(
+        "/api/v1/webhooks", headers=crew, json={"url": receiver.url, "event_types": ["waste.job"]}
+    )
+    assert r.status_code == 403
+    assert client.get("/api/v1/webhooks", headers=crew).status_code == 403
+    for dept in (None, "police"):
+        r = client.post(
+            "/api/v1/webhooks",
+            headers=op,
+            json={"url": receiver.url, "event_types": ["waste.job"], "department": dept},
+        )
+        assert r.status_code == 403 and r.json()["field"] == "department", r.text
+    r = client.post(
+        "/api/v1/webhooks", headers=op, json={"url": receiver.url, "event_types": ["waste.job"]}
+    )
+    assert r.status_code == 201 and r.json()["department"] == "epb"
+    police = _create(client, admin, receiver.url, department="police")
+    assert [h["department"] for h in client.get("/api/v1/webhooks", headers=op).json()] == ["epb"]
+    assert client.delete(f"/api/v1/webhooks/{police['id']}", headers=op).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "over,field",
+    [
+        ({"url": "ftp://example.org/x"}, "url"),
+        ({"url": "javascript:alert(1)"}, "url"),
+        ({"url": "https://" + "a" * 2000}, "url"),
+        ({"event_types": []}, "event_types"),
+        ({"event_types": ["Waste.Job"]}, "event_types[0]"),
+        ({"event_types": ["waste..job"]}, "event_types[0]"),
+        ({"event_types": [f"t{i}" for i in range(21)]}, "event_types"),
+        ({"event_types": ["*", "waste.job"]}, "event_types"),
+        ({"department": "nowhere"}, "department"),
+    ],
+)
+def test_bad_input_is_422_naming_the_field_and_writes_nothing(
+    client: TestClient, admin: dict[str, str], platform: Platform, over: dict[str, Any], field: str
+) -> None:
+    body: dict[str, Any] = {"url": "https://example.org/h", "event_types": ["waste.job"]}
+    body.update(over)
+    r = client.post("/api/v1/webhooks", headers=admin, json=body)
+    assert r.status_code == 422 and r.json()["field"] == field, r.text
+    with platform.db.read() as s:
+        assert s.execute(select(func.count()).select_from(Webhook)).scalar() == 0
+        assert (
+            s.execute(
+                select(func.count())
+                .select_from(AuditRecord)
+                .where(AuditRecord.action.like("webhook%"))
+            ).scalar()
+            == 0
+        )
+
+
+def test_app_loop_delivers_when_workers_run(
+    platform: Platform, receiver: Receiver, db_url: str
+) -> None:
+    """The lifespan starts the webhooks loop: an event reaches the receiver with no manual pass."""
+    settings = make_settings(db_url, run_workers=True)
+    working = Platform(settings)
+    try:
+        with TestClient(create_app(settings, working)) as c:
+            add_user(platform, "root.admin", "admin", "doit")
+            _create(c, login(c, "root.admin"), receiver.url)
+            _emit(platform, "waste.job", "epb", 7)
+            deadline = time.monotonic() + 15
+            while not receiver.got and time.monotonic() < deadline:
+                time.sleep(0.2)
+    finally:
+        working.db.dispose()
+    assert [b["payload"] for b in receiver.bodies()] == [{"n": 7}]
