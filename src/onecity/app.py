@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
@@ -126,6 +127,14 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+        before = gc.get_threshold()
+        if settings.gc_threshold:
+            # What is alive once the app has started lives as long as the process: out of the
+            # collector's way. The rest is collected less often, so that a full pass does not
+            # stall requests. Both undone at shutdown (tests start many apps in one process).
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(*(int(x) for x in settings.gc_threshold.split(",")))
         if settings.run_workers:
             loops.extend([liveness_loop(plat), retention_loop(plat), webhook_loop(plat)])
             for module in app.state.modules:
@@ -135,6 +144,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         yield
         for loop in loops:
             loop.stop()
+        if settings.gc_threshold:
+            gc.unfreeze()
+            gc.set_threshold(*before)
 
     app = FastAPI(
         title="OneCity API",

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     # on a 2-core machine 40 threads (the default of the ASGI stack) served station uploads
     # a third slower than 8. Scale with API processes, not threads.
     api_threads: int = Field(default=8, ge=1, le=200)
+    # Python's collector thresholds for API processes (generations 0,1,2), applied with
+    # gc.freeze() once the app has started. Python's own (2000,10,10) let a full collection
+    # pause a busy process for 100+ ms about every five seconds under 50 stations' uploads;
+    # empty keeps Python's.
+    gc_threshold: str = Field(default="50000,50,100", pattern=r"^(\d+,\d+,\d+)?$")
     map_tile_url: str = ""
     map_tile_attribution: str = ""
 
