@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from onecity.core.platform import Platform
 from onecity.waste.cards import CardWrite, SimulatedEasyCard
@@ -100,3 +101,17 @@ class Terminal:
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=TPE)
+
+
+def jobs(client: TestClient, who: dict[str, str], **params: Any) -> list[dict[str, Any]]:
+    """The crew's job list, as GET /api/v1/waste/jobs answers it."""
+    r = client.get("/api/v1/waste/jobs", headers=who, params=params)
+    assert r.status_code == 200, r.text
+    out: list[dict[str, Any]] = r.json()["jobs"]
+    return out
+
+
+def count(p: Platform, what: Any) -> int:
+    """Rows of a table (or a selectable) in the platform's database."""
+    with p.db.read() as s:
+        return int(s.execute(select(func.count()).select_from(what)).scalar_one())

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from onecity.core.db import utcnow
 from onecity.core.devices.mqtt import MqttIngester
@@ -23,7 +23,7 @@ from onecity.core.platform import Platform
 from onecity.waste.jobs_api import jobs_for
 from onecity.waste.models import WasteJob
 from tests.conftest import add_user, login, make_settings
-from tests.integration.waste.helpers import add_station
+from tests.integration.waste.helpers import add_station, count, jobs
 from tests.mqtt_broker import Broker, Publisher, mosquitto_binary, running_broker
 
 
@@ -36,18 +36,6 @@ def crew(client: TestClient, platform: Platform) -> dict[str, str]:
 def send(client: TestClient, key: dict[str, str], seq: int, values: dict[str, Any]) -> Any:
     msg = {"seq": seq, "ts": int(time.time() * 1000), "values": values}
     return client.post("/api/v1/telemetry", headers=key, json={"messages": [msg]})
-
-
-def jobs(client: TestClient, who: dict[str, str], **params: Any) -> list[dict[str, Any]]:
-    r = client.get("/api/v1/waste/jobs", headers=who, params=params)
-    assert r.status_code == 200, r.text
-    out: list[dict[str, Any]] = r.json()["jobs"]
-    return out
-
-
-def count(p: Platform, what: Any) -> int:
-    with p.db.read() as s:
-        return int(s.execute(select(func.count()).select_from(what)).scalar_one())
 
 
 def job_events(p: Platform) -> list[str]:

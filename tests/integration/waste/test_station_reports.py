@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
 from onecity.core.models import Open311Request
 from onecity.core.platform import Platform
 from onecity.waste.models import WasteJob
 from tests.conftest import add_user, login
-from tests.integration.waste.helpers import add_station
+from tests.integration.waste.helpers import add_station, count, jobs
 
 OPEN311 = "/open311/v2"
 
@@ -36,18 +35,6 @@ def report(client: TestClient, code: str, **attributes: str) -> Any:
         **{f"attribute[{k}]": v for k, v in attributes.items()},
     }
     return client.post(f"{OPEN311}/requests.json", data=form)
-
-
-def jobs(client: TestClient, who: dict[str, str]) -> list[dict[str, Any]]:
-    r = client.get("/api/v1/waste/jobs", headers=who)
-    assert r.status_code == 200, r.text
-    out: list[dict[str, Any]] = r.json()["jobs"]
-    return out
-
-
-def count(p: Platform, what: Any) -> int:
-    with p.db.read() as s:
-        return int(s.execute(select(func.count()).select_from(what)).scalar_one())
 
 
 def test_the_waste_services_are_listed(client: TestClient) -> None:
