@@ -17,7 +17,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onecity import __version__
-from onecity.core import alerts_api, modules, ngsi, open311, open311_api, ops, webhooks_api
+from onecity.core import alerts_api, media, modules, ngsi, open311, open311_api, ops, webhooks_api
 from onecity.core.auth import api as auth_api
 from onecity.core.devices import api as devices_api
 from onecity.core.http import error_body, install_error_handlers, reject_nul
@@ -195,6 +195,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         {d.code for d in plat.city.departments},
     )
     app.include_router(open311_api.router)
+    app.include_router(media.router)
     app.state.ngsi_types = {t.type: t for m in app.state.modules for t in m.ngsi_types}
     app.include_router(open311_api.staff_router)
     pages.install(app, app.state.modules)

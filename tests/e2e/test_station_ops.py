@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,9 +244,19 @@ def test_citizen_reports_a_problem_when_the_city_takes_reports(
     form.locator('select[name="service_code"]').select_option("waste.station_broken")
     form.locator('select[name="problem"]').select_option("card_reader")
     form.locator('textarea[name="description"]').fill("刷卡沒有反應")
+    # A photo from the phone's camera: the page shrinks it to a JPEG before sending.
+    png = _png(64, 48)
+    form.locator('input[name="media"]').set_input_files(
+        files=[{"name": "station.png", "mimeType": "image/png", "buffer": png}]
+    )
     form.locator('button[type="submit"]').click()
     expect_loc(form.locator(".report-out"), r"通報編號 \d+ 已送出")
     desktop.screenshot(path=str(shots / "waste-station-finder-report.png"), full_page=True)
+    rid = re.search(r"通報編號 (\d+)", form.locator(".report-out").inner_text())
+    assert rid is not None
+    (filed,) = httpx.get(f"{world.live.url}/open311/v2/requests/{rid[1]}.json", timeout=10).json()
+    photo = httpx.get(filed["media_url"], timeout=10)
+    assert photo.status_code == 200 and photo.headers["content-type"] == "image/jpeg"
 
 
 def test_the_public_station_api_has_no_personal_data(world: World) -> None:
@@ -265,6 +277,23 @@ def test_the_public_station_api_has_no_personal_data(world: World) -> None:
     for secret in ("epb.crew", "epb.operator", "admin", NOTE, "fire out", "accepted_by", "card"):
         assert secret not in text, secret
     assert "/api/v1/waste/public/stations" in httpx.get(f"{base}/openapi.json").json()["paths"]
+
+
+def _png(width: int, height: int) -> bytes:
+    """A real PNG (grey pixels), written out here so the test needs no image file."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\0" + b"\x80\x80\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def expect_loc(loc: Any, pattern: str) -> None:

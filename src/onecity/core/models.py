@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     text,
@@ -274,3 +275,17 @@ class Webhook(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(String(500))
     last_delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Media(Base):
+    """A photo (citizens' reports, site check-ins), kept in the database so that every API
+    process serves the same bytes; named by the SHA-256 of its content, so a retried upload
+    stores nothing twice."""
+
+    __tablename__ = "media"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

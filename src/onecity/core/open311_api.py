@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from onecity.core import media
 from onecity.core import open311_service as service
 from onecity.core.auth.permissions import Principal
 from onecity.core.db import utcnow
@@ -138,14 +139,14 @@ async def submitted(request: Request) -> dict[str, list[str]]:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     fields: dict[str, list[str]] = {}
     if kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
+        form = await request.form(max_files=1, max_part_size=media.MAX_BYTES + 1)
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
-                raise Invalid(
-                    "photo upload is not offered yet: put the photo online and send its "
-                    "address as media_url",
-                    field=name,
-                )
+                if name != "media":
+                    raise Invalid("the only file a report takes is its photo, 'media'", field=name)
+                # Read at most one byte past the limit: media.check refuses anything larger.
+                request.state.media = await value.read(media.MAX_BYTES + 1)
+                continue
             fields.setdefault(name, []).append(value)
         return fields
     if kind == "application/json" or kind.endswith("+json"):
@@ -195,7 +196,16 @@ def create_request(
 ) -> JSONResponse:
     # `api_key` and `jurisdiction_id` may be sent and are ignored: citizens file without a key.
     new = parse_submission(fields, c, p.city)
-    row = service.file_request(p.db, new, source(request))
+    photo: bytes | None = getattr(request.state, "media", None)
+    if photo is not None:
+        media.check(photo, "media")  # before anything is written
+    row = service.file_request(
+        p.db,
+        new,
+        source(request),
+        photo=photo,
+        photo_url=lambda media_id: str(request.url_for("media", media_id=media_id)),
+    )
     lang = _language(request, p)
     notice = localize(new.service.service_notice, lang, p.city.default_language)
     body = [

@@ -3,12 +3,13 @@ unit of work holding the row, its audit record and its outbox event."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from onecity.core import audit, events
+from onecity.core import audit, events, media
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database, utcnow
 from onecity.core.errors import Invalid, NotFound
@@ -18,7 +19,15 @@ from onecity.core.open311 import MAX_RESULTS, STATUSES, NewRequest, Query
 ACTOR = "open311:citizen"  # filed without a login; the row keeps the source address
 
 
-def file_request(db: Database, new: NewRequest, source: str) -> Open311Request:
+def file_request(
+    db: Database,
+    new: NewRequest,
+    source: str,
+    photo: bytes | None = None,
+    photo_url: Callable[[str], str] | None = None,
+) -> Open311Request:
+    """Store a citizen's report (and its photo, served at `photo_url(id)`) in one unit of
+    work with its outbox event, its audit record and the owning module's own work."""
     svc = new.service
     with db.session() as s:
         row = Open311Request(
@@ -38,6 +47,8 @@ def file_request(db: Database, new: NewRequest, source: str) -> Open311Request:
         )
         now = utcnow()
         row.requested_at = row.updated_at = now
+        if photo is not None and photo_url is not None:
+            row.media_url = photo_url(media.store(s, photo))
         s.add(row)
         s.flush()
         if svc.on_request is not None:

@@ -110,6 +110,8 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/geo/districts"): "public district boundaries (map base layer)",
     ("GET", "/api/v1/geo/place"): "public place lookup on the city's own geodata",
     ("POST", "/api/v1/auth/login"): "public by nature: it is how a session starts",
+    ("GET", "/media/{media_id}"): "public photos of public Open311 reports, named by their "
+    "content's SHA-256 (tests/integration/waste/test_station_reports.py)",
     ("POST", "/api/v1/telemetry"): "devices authenticate with a device key, not a role "
     "(tests/integration/core/test_telemetry.py)",
 }

@@ -4,13 +4,14 @@ written, and the crew's closing of the job closes every report it carries."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from onecity.core.models import Open311Request
+from onecity.core.models import Media, Open311Request
 from onecity.core.platform import Platform
 from onecity.waste.models import WasteJob
 from tests.conftest import add_user, login
@@ -116,3 +117,67 @@ def test_a_bad_report_is_refused_and_writes_nothing(
     assert err["code"] == 400 and err["description"]
     assert count(platform, Open311Request) == 0
     assert count(platform, WasteJob) == 0
+
+
+# The smallest valid PNG: a 1x1 transparent pixel.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+def report_with_photo(client: TestClient, photo: bytes, name: str = "photo.png") -> Any:
+    form = {
+        "service_code": "waste.station_broken",
+        "lat": "25.0375",
+        "long": "121.5645",
+        "description": "the card reader is smashed",
+        "attribute[station_id]": "IT950-1",
+        "attribute[problem]": "card_reader",
+    }
+    return client.post(
+        f"{OPEN311}/requests.json", data=form, files={"media": (name, photo, "image/png")}
+    )
+
+
+def test_a_report_carries_its_photo(
+    client: TestClient, platform: Platform, admin: dict[str, str]
+) -> None:
+    add_station(client, admin, "IT950-1")
+    r = report_with_photo(client, PNG)
+    assert r.status_code == 201, r.text
+    rid = r.json()[0]["service_request_id"]
+    (seen,) = client.get(f"{OPEN311}/requests/{rid}.json").json()
+    digest = hashlib.sha256(PNG).hexdigest()
+    assert seen["media_url"].endswith(f"/media/{digest}")
+    photo = client.get(f"/media/{digest}")
+    assert photo.status_code == 200
+    assert photo.headers["content-type"] == "image/png" and photo.content == PNG
+    # The same photo again is stored once.
+    assert report_with_photo(client, PNG).status_code == 201
+    assert count(platform, Media) == 1
+
+
+@pytest.mark.parametrize(
+    "photo",
+    [
+        b"<html>not a photo</html>",  # whatever the name and type say
+        b"",
+        PNG + b"\0" * (3 * 1024 * 1024),  # over 3 MB
+    ],
+)
+def test_a_bad_photo_is_refused_and_writes_nothing(
+    client: TestClient, platform: Platform, admin: dict[str, str], photo: bytes
+) -> None:
+    add_station(client, admin, "IT950-1")
+    r = report_with_photo(client, photo)
+    assert r.status_code == 400, r.text
+    assert "photo" in r.json()[0]["description"]
+    assert count(platform, Open311Request) == 0
+    assert count(platform, Media) == 0
+    assert count(platform, WasteJob) == 0
+
+
+def test_unknown_media_is_404(client: TestClient) -> None:
+    assert client.get("/media/" + "0" * 64).status_code == 404
+    assert client.get("/media/not-a-digest").status_code == 404
