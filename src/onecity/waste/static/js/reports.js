@@ -222,7 +222,7 @@
       ...full.map((x) =>
         el("tr", {},
           el("td", { "data-label": t("waste.col.station"), text: names.get(x.station_id) || x.station_id }),
-          el("td", { "data-label": t("waste.reports.compartment"), text: x.compartment || "–" }),
+          el("td", { "data-label": t("waste.reports.compartment"), text: x.compartment ? t("waste.compartment." + x.compartment) : "–" }),
           el("td", { "data-label": t("waste.reports.full_jobs"), class: "num", text: W.int(x.jobs) }),
           el("td", { "data-label": t("waste.reports.hours_full"), class: "num", text: one.format(x.hours_full) })
         )
