@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from onecity.core import audit, events, open311_service
+from onecity.core import alerts, audit, events, open311_service
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database, utcnow
 from onecity.core.devices.ingest import HookItem
@@ -249,9 +249,27 @@ class StationMonitor:
         n = 0
         for job, dept in rows:
             rule = Job(AlertKind(job.kind), job.priority, job.raised_at, job.accepted_at)
-            if escalation(rule, now).escalate:
+            esc = escalation(rule, now)
+            if esc.escalate:
                 job.escalated_at = now
                 self.emit(s, job, "escalated", dept)
+                # To the supervisor: an alert on the department's alert board (dashboard,
+                # live stream, webhooks), resolved when the job is closed.
+                target_min = int((esc.due_at - job.raised_at).total_seconds()) // 60
+                who = f"accepted by {job.accepted_by}" if job.accepted_by else "not accepted"
+                where = f", {job.compartment}" if job.compartment else ""
+                alerts.open_alert(
+                    s,
+                    device_id=job.station_id,
+                    department=dept,
+                    kind="job_overdue",
+                    dedupe_key=_overdue_key(job.id),
+                    severity="critical" if job.priority == PRIORITY[AlertKind.FIRE] else "warning",
+                    message=(
+                        f"crew job {job.id} ({job.kind}{where}) is past its {target_min} min "
+                        f"target, {who}"
+                    ),
+                )
                 n += 1
         return n
 
@@ -354,6 +372,10 @@ class StationJobs:
             if job.kind == AlertKind.FIRE.value and job.compartment:
                 self._acknowledge_fire(s, job.station_id, job.compartment, now)
             self.monitor.emit(s, job, "closed", dev.department_code)
+            if job.escalated_at is not None:
+                alerts.auto_resolve(
+                    s, job.station_id, _overdue_key(job.id), dev.department_code, "job closed"
+                )
             # The citizens who reported it hear back: their requests close with the note.
             for rid in job.params.get("reports", []):
                 req = s.get(Open311Request, rid)
@@ -432,6 +454,10 @@ _DONE_NOTE = {
     "full": "已清運 / The compartment has been emptied.",
     "fault": "已修復 / The station has been repaired.",
 }
+
+
+def _overdue_key(job_id: int) -> str:
+    return f"waste.job_overdue:{job_id}"
 
 
 def _keep_reports(job: WasteJob, params: dict[str, Any]) -> dict[str, Any]:

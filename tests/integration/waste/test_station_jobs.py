@@ -146,6 +146,39 @@ def test_fire_comes_first_and_offline_is_raised(
     assert "fire" not in [a["kind"] for a in status["alerts"]]
 
 
+def test_an_overdue_job_is_escalated_to_the_supervisor(
+    client: TestClient, platform: Platform, admin: dict[str, str], crew: dict[str, str]
+) -> None:
+    add_user(platform, "epb.boss", "supervisor", "epb")
+    boss = login(client, "epb.boss")
+    key = add_station(client, admin, "IT900-5")
+    send(client, key, 1, {"garbage.fill": 0.9})
+    (job,) = jobs(client, crew)
+    svc = jobs_for(platform)
+
+    def overdue() -> list[dict[str, Any]]:
+        r = client.get("/api/v1/alerts", headers=boss, params={"state": "open"})
+        assert r.status_code == 200, r.text
+        return [a for a in r.json()["items"] if a["kind"] == "job_overdue"]
+
+    svc.check_offline(utcnow() + timedelta(hours=3))  # within the 4 h service target
+    assert overdue() == []
+    svc.check_offline(utcnow() + timedelta(hours=5))
+    (alert,) = overdue()
+    assert (
+        alert["device_id"] == "IT900-5"
+        and f"crew job {job['id']} (full, garbage)" in alert["message"]
+    )
+    assert next(j for j in jobs(client, crew) if j["id"] == job["id"])["escalated_at"]
+    svc.check_offline(utcnow() + timedelta(hours=6))
+    assert len(overdue()) == 1  # escalated once
+    r = client.post(
+        f"/api/v1/waste/jobs/{job['id']}/close", headers=crew, json={"collected_kg": 250}
+    )
+    assert r.status_code == 200, r.text
+    assert overdue() == []  # the crew closed it: the supervisor's alert is resolved
+
+
 # --- over MQTT, into PostgreSQL ----------------------------------------------------------------
 
 
