@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -28,7 +28,7 @@ from onecity.core.geo import geojson_point, haversine_m
 from onecity.core.models import Device, Open311Request
 from onecity.waste import jobs_schemas as sc
 from onecity.waste import jobs_telemetry
-from onecity.waste.models import WasteJob, WasteStationState
+from onecity.waste.models import WasteJob, WasteOverflow, WasteStationState
 from onecity.waste.monitoring import (
     DEFAULT_CONFIG,
     PRIORITY,
@@ -54,6 +54,8 @@ from onecity.waste.service import STATION_TYPE
 log = logging.getLogger(__name__)
 
 OPEN, ACCEPTED, CLOSED = "open", "accepted", "closed"
+# A compartment this full refuses the next bag: its overflow time runs (reports, issue 5).
+OVERFLOW_AT = 0.98
 
 
 class StationMonitor:
@@ -74,12 +76,14 @@ class StationMonitor:
                 continue
             state, changes = from_json(row.state), []
             for it in by_station[sid]:
+                before = state
                 try:
                     state, found = self._fold(state, it, now)
                 except MonitoringError as e:  # stored as telemetry; the rules cannot use it
                     log.warning("station %s message %d not applied: %s", sid, it.seq, e)
                     continue
                 changes += found
+                self._overflow(s, sid, before, state)
             self.save_state(row, state, now)
             self._apply(s, sid, by_station[sid][0].department, changes)
 
@@ -95,6 +99,31 @@ class StationMonitor:
             state, found = heartbeat(state, now)
             out += found
         return state, out
+
+    @staticmethod
+    def _overflow(s: Session, sid: str, before: StationState, after: StationState) -> None:
+        """Open or end a compartment's overflow time when its newest fill crosses OVERFLOW_AT
+        (read from the rules' own state, so a late, out-of-order message changes nothing)."""
+        for name, comp in after.compartments.items():
+            prev = before.compartments.get(name)
+            was = prev is not None and prev.last.fill >= OVERFLOW_AT
+            now_full = comp.last.fill >= OVERFLOW_AT
+            if now_full and not was:
+                s.add(
+                    WasteOverflow(
+                        station_id=sid, compartment=name, started_at=comp.last.observed_at
+                    )
+                )
+            elif was and not now_full:
+                s.execute(
+                    update(WasteOverflow)
+                    .where(
+                        WasteOverflow.station_id == sid,
+                        WasteOverflow.compartment == name,
+                        WasteOverflow.ended_at.is_(None),
+                    )
+                    .values(ended_at=comp.last.observed_at)
+                )
 
     def lock_state(self, s: Session, sid: str) -> WasteStationState | None:
         """The station's state row, locked until the transaction ends (created if new)."""

@@ -215,3 +215,16 @@ class WasteJob(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (Index("ix_waste_jobs_station_status", "station_id", "status"),)
+
+
+class WasteOverflow(Base):
+    """A time a compartment was full to the top (its telemetry at or above OVERFLOW_AT), when
+    citizens find it refusing their waste: the hours the city wants to drive to zero."""
+
+    __tablename__ = "waste_overflow"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
+    compartment: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

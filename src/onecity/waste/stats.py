@@ -31,7 +31,14 @@ from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database, utcnow
 from onecity.core.errors import Forbidden, Invalid
 from onecity.core.models import Device
-from onecity.waste.models import FEE_REVENUE, REBATE_EXPENSE, WasteJob, WastePosting, WasteTxn
+from onecity.waste.models import (
+    FEE_REVENUE,
+    REBATE_EXPENSE,
+    WasteJob,
+    WasteOverflow,
+    WastePosting,
+    WasteTxn,
+)
 from onecity.waste.monitoring import DEFAULT_TARGETS, AlertKind
 from onecity.waste.public_api import ACCEPTS
 from onecity.waste.service import STATION_TYPE
@@ -183,6 +190,7 @@ class Rows:
     txns: list[tuple[str, str, int | None, list[Any], datetime]]
     money: list[tuple[str, int, str, datetime]]
     jobs: list[WasteJob]
+    overflows: list[WasteOverflow]
 
 
 class Reports:
@@ -233,8 +241,16 @@ class Reports:
                     .order_by(j.id)
                 ).scalars()
             )
+            o = WasteOverflow
+            overflows = list(
+                s.execute(
+                    select(o)
+                    .where(o.started_at < hi, (o.ended_at.is_(None)) | (o.ended_at >= lo))
+                    .order_by(o.id)
+                ).scalars()
+            )
             s.expunge_all()
-        return Rows(stations, txns, money, jobs)
+        return Rows(stations, txns, money, jobs, overflows)
 
     def summary(self, who: Principal, r: Range) -> dict[str, Any]:
         self.check(who)
@@ -418,8 +434,10 @@ def response(rows: Rows, lo: datetime, hi: datetime) -> dict[str, Any]:
 
 
 def hours_full(rows: Rows, lo: datetime, hi: datetime, now: datetime) -> list[dict[str, Any]]:
-    """Hours each compartment spent with a `full` job open before it was emptied."""
+    """Per compartment: hours with a `full` job open before it was emptied (a crew is due),
+    and overflow hours, when its telemetry said it was full to the top (citizens turned away)."""
     windows: dict[tuple[str, str], list[Span]] = defaultdict(list)
+    over: dict[tuple[str, str], list[Span]] = defaultdict(list)
     counts: dict[tuple[str, str], int] = defaultdict(int)
     for job in rows.jobs:
         if job.kind != AlertKind.FULL.value:
@@ -427,14 +445,17 @@ def hours_full(rows: Rows, lo: datetime, hi: datetime, now: datetime) -> list[di
         key = (job.station_id, job.compartment or "")
         windows[key].append((job.raised_at, job_end(job, now)))
         counts[key] += 1
+    for ov in rows.overflows:
+        over[(ov.station_id, ov.compartment)].append((ov.started_at, ov.ended_at or now))
     return [
         {
             "station_id": sid,
             "compartment": comp or None,
             "jobs": counts[(sid, comp)],
-            "hours_full": hours(covered(w, lo, hi)),
+            "hours_full": hours(covered(windows[(sid, comp)], lo, hi)),
+            "overflow_hours": hours(covered(over[(sid, comp)], lo, hi)),
         }
-        for (sid, comp), w in sorted(windows.items())
+        for sid, comp in sorted(set(windows) | set(over))
     ]
 
 

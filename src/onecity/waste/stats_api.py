@@ -131,15 +131,16 @@ def summary_rows(data: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
             ):
                 yield (f"time_to_{name}", "all", *at(sid), None, m, st[m], unit)
     for x in data["hours_full"]:
-        yield (
-            "hours_full",
-            "all",
-            *at(x["station_id"]),
-            x["compartment"],
-            "hours_full",
-            x["hours_full"],
-            "h",
-        )
+        for metric in ("hours_full", "overflow_hours"):
+            yield (
+                "hours_full",
+                "all",
+                *at(x["station_id"]),
+                x["compartment"],
+                metric,
+                x[metric],
+                "h",
+            )
 
 
 @router.get("/reports/summary.csv", response_class=Response)

@@ -215,9 +215,16 @@ def test_time_to_service_repair_and_hours_full(
         "within_target": 1.0,
     }
     assert [s["station_id"] for s in repair["by_station"]] == ["IT-A"]
-    # full 08-10 (closed, never cleared) and 08-12 (cleared at 12, closed at 14): 6 h
+    # full 08-10 (closed, never cleared) and 08-12 (cleared at 12, closed at 14): 6 h; its
+    # telemetry never said it was full to the top, so no overflow
     assert rep["hours_full"] == [
-        {"station_id": "IT-A", "compartment": "garbage", "jobs": 2, "hours_full": 6.0}
+        {
+            "station_id": "IT-A",
+            "compartment": "garbage",
+            "jobs": 2,
+            "hours_full": 6.0,
+            "overflow_hours": 0.0,
+        }
     ]
 
 
@@ -254,6 +261,7 @@ def test_summary_csv_parses_with_bom_and_header(
     assert int(value("money", "2026-11-02", "IT-A", "fees_ntd")) == 55
     assert float(value("availability", "all", "IT-A", "uptime")) == 0.9375
     assert float(value("hours_full", "all", "IT-A", "hours_full")) == 6.0
+    assert float(value("hours_full", "all", "IT-A", "overflow_hours")) == 0.0
     assert any(x["station_name"] == "iTrash 大安" for x in rows)
     assert "EC-4711" not in r.text
 
@@ -340,3 +348,29 @@ def test_open_data_is_public_licensed_and_has_no_cards(
     assert "card" not in ",".join(rows[0])
     for body in (geo, text):
         assert "EC-9001" not in json.dumps(body, ensure_ascii=False)
+
+
+def test_overflow_hours_come_from_the_station_telemetry(
+    client: TestClient, admin: dict[str, str], platform: Platform
+) -> None:
+    key = add_station(client, admin, "IT970-1")
+    start = datetime.now(TPE).replace(microsecond=0) - timedelta(hours=2)
+
+    def send(seq: int, minutes: int, fill: float) -> None:
+        ts = int((start + timedelta(minutes=minutes)).timestamp() * 1000)
+        msg = {"seq": seq, "ts": ts, "values": {"garbage.fill": fill}}
+        r = client.post("/api/v1/telemetry", headers=key, json={"messages": [msg]})
+        assert r.status_code == 200, r.text
+
+    send(1, 0, 0.5)
+    send(2, 10, 1.0)  # full to the top: people are turned away from here...
+    send(3, 20, 0.99)
+    send(4, 31, 0.6)  # ...until a partial emptying, 21 minutes later
+    send(5, 40, 1.0)  # and again, still so now
+    day = start.date().isoformat()
+    out = get(client, admin, **{"from": day, "to": datetime.now(TPE).date().isoformat()})
+    (row,) = [x for x in out["hours_full"] if x["station_id"] == "IT970-1"]
+    assert row["compartment"] == "garbage"
+    now_min = (datetime.now(TPE) - start).total_seconds() / 60
+    expected = (21 + (now_min - 40)) / 60
+    assert row["overflow_hours"] == pytest.approx(expected, abs=0.01)

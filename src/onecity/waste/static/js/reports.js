@@ -224,7 +224,8 @@
           el("td", { "data-label": t("waste.col.station"), text: names.get(x.station_id) || x.station_id }),
           el("td", { "data-label": t("waste.reports.compartment"), text: x.compartment ? t("waste.compartment." + x.compartment) : "–" }),
           el("td", { "data-label": t("waste.reports.full_jobs"), class: "num", text: W.int(x.jobs) }),
-          el("td", { "data-label": t("waste.reports.hours_full"), class: "num", text: one.format(x.hours_full) })
+          el("td", { "data-label": t("waste.reports.hours_full"), class: "num", text: one.format(x.hours_full) }),
+          el("td", { "data-label": t("waste.reports.overflow_hours"), class: "num", text: one.format(x.overflow_hours) })
         )
       )
     );
