@@ -6,15 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from onecity.core import audit, events
-from onecity.core.db import utcnow
+from onecity.core.db import insert_for, utcnow
 from onecity.core.errors import Conflict, Invalid, NotFound
 from onecity.core.models import Alert, AlertRule
 
@@ -85,10 +83,6 @@ def load_rules(session: Session) -> list[Rule]:
     ]
 
 
-def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def open_alert(
     session: Session,
     *,
@@ -102,7 +96,7 @@ def open_alert(
     rule_id: int | None = None,
 ) -> int | None:
     """Open an alert unless an unresolved one exists for this device and condition."""
-    ins = _insert(session)
+    ins = insert_for(session)
     stmt = (
         ins(Alert)
         .values(

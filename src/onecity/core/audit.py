@@ -14,11 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from onecity.core.db import utcnow
+from onecity.core.db import insert_for, utcnow
 from onecity.core.models import AuditHead, AuditRecord
 
 GENESIS = "0" * 64
@@ -66,10 +64,8 @@ def append(
     if head is None:
         # The very first record. Two first appenders may race: ON CONFLICT makes the loser
         # wait for the winner's head row and then take the next number after it.
-        dialect = session.get_bind().dialect.name
-        ins = pg_insert if dialect == "postgresql" else sqlite_insert
         session.execute(
-            ins(AuditHead)
+            insert_for(session)(AuditHead)
             .values(id=1, seq=0, last_hash=GENESIS)
             .on_conflict_do_nothing(index_elements=["id"])
         )

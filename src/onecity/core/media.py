@@ -11,11 +11,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from onecity.core.db import utcnow
+from onecity.core.db import insert_for, utcnow
 from onecity.core.errors import Invalid, NotFound
 from onecity.core.http import platform
 from onecity.core.models import Media
@@ -53,10 +51,9 @@ def store(s: Session, data: bytes, field: str = "media") -> str:
     """Keep a photo in the caller's transaction; returns its id (the content's SHA-256)."""
     kind = check(data, field)
     media_id = hashlib.sha256(data).hexdigest()
-    pg = s.get_bind().dialect.name == "postgresql"
     # Two uploads of the same photo at once: the second finds it stored, never a conflict.
     s.execute(
-        (pg_insert if pg else sqlite_insert)(Media)
+        insert_for(s)(Media)
         .values(id=media_id, content_type=kind, size=len(data), data=data, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["id"])
     )

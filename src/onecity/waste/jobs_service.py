@@ -15,13 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from onecity.core import alerts, audit, events, open311_service
 from onecity.core.auth.permissions import Perm, Principal, require
-from onecity.core.db import Database, utcnow
+from onecity.core.db import Database, insert_for, utcnow
 from onecity.core.devices.ingest import HookItem
 from onecity.core.errors import Conflict, NotFound
 from onecity.core.geo import geojson_point, haversine_m
@@ -136,8 +134,7 @@ class StationMonitor:
         except MonitoringError as e:
             log.warning("station %s cannot be monitored: %s", sid, e)
             return None
-        pg = s.get_bind().dialect.name == "postgresql"
-        ins = (pg_insert if pg else sqlite_insert)(WasteStationState)
+        ins = insert_for(s)(WasteStationState)
         s.execute(
             ins.values(
                 station_id=sid, state=to_json(fresh), updated_at=utcnow()
