@@ -124,7 +124,8 @@ def demo(
             f"{len(station_keys)} iTrash stations with simulated citizens: "
             f"http://{host}:{port}/waste/transactions (epb.operator), crews' jobs at "
             f"http://{host}:{port}/waste/jobs (epb.crew), the public station finder at "
-            f"http://{host}:{port}/waste/stations, "
+            f"http://{host}:{port}/waste/stations, collection routes at "
+            f"http://{host}:{port}/waste/planner (epb.operator), "
             "watch one with `onecity kiosk status --journal var/kiosks/IT125-1.sqlite`"
         )
     app_ = create_app(settings, plat)

@@ -12,7 +12,16 @@ from onecity.core.devices.ingest import TelemetryHook
 from onecity.core.modules import Module, Page
 from onecity.core.platform import Platform
 from onecity.core.workers import Loop
-from onecity.waste import api, jobs_api, jobs_telemetry, ngsi, public_api, reports, stats_api
+from onecity.waste import (
+    api,
+    jobs_api,
+    jobs_telemetry,
+    ngsi,
+    plan_api,
+    public_api,
+    reports,
+    stats_api,
+)
 from onecity.waste.cli import waste_app
 from onecity.waste.jobs_service import StationMonitor
 from onecity.waste.service import STATION_TYPE
@@ -93,14 +102,26 @@ def offline_loop(p: Platform, every_s: float = 30.0) -> Loop:
     return Loop("waste-offline", every_s, lambda: jobs_api.jobs_for(p).check_offline())
 
 
+def planner_loop(p: Platform, every_s: float = 30.0) -> Loop:
+    """Make today's plan (and tomorrow's, in the evening) when there is none, and put urgent
+    jobs raised mid-shift into the running routes."""
+
+    def step() -> None:
+        planner = plan_api.planner_for(p)
+        planner.ensure_plans()
+        planner.replan_urgent_jobs()
+
+    return Loop("waste-planner", every_s, step)
+
+
 # Station telemetry to crew jobs, in the ingest's own transaction (jobs_service.py).
 STATION_HOOK = TelemetryHook(apply=StationMonitor().apply, validate=jobs_telemetry.validate)
 
 MODULE = Module(
     name="waste",
-    routers=(api.router, jobs_api.router, public_api.router, stats_api.router),
+    routers=(api.router, jobs_api.router, plan_api.router, public_api.router, stats_api.router),
     cli=waste_app,
-    loops=(reconcile_loop, offline_loop),
+    loops=(reconcile_loop, offline_loop, planner_loop),
     telemetry_hooks={STATION_TYPE: STATION_HOOK},
     open311_services=reports.SERVICES,
     ngsi_types=(ngsi.WASTE_CONTAINERS,),

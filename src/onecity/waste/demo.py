@@ -18,10 +18,11 @@ import httpx
 from sqlalchemy import select
 
 from onecity.core.auth.secrets import new_device_key, split_device_key, token_hash
+from onecity.core.errors import AppError
 from onecity.core.models import Device, DeviceCredential, User
 from onecity.core.platform import Platform
 from onecity.waste.kiosk.sim import KioskConfig, SimulatedKiosk, wallet_cards
-from onecity.waste.models import WasteCard, WasteJob
+from onecity.waste.models import WasteCard, WasteJob, WasteTruck
 from onecity.waste.schemas import CardIssueIn
 from onecity.waste.service import STATION_TYPE, WasteService
 from onecity.waste.station_sim import INCIDENTS, SimConfig, StationSim
@@ -109,6 +110,7 @@ def seed(p: Platform, keys_file: Path) -> dict[str, str]:
                 keys[site.id] = full
     keys_file.parent.mkdir(parents=True, exist_ok=True)
     keys_file.write_text(json.dumps(keys, indent=1))
+    seed_trucks(p)
     svc = WasteService(p.db, p.city)
     cards = [
         CardIssueIn(card_id=c, balance=b, counter=n)
@@ -122,6 +124,39 @@ def seed(p: Platform, keys_file: Path) -> dict[str, str]:
         if citizen is not None and first is not None and first.owner_user_id is None:
             first.owner_user_id = citizen
     return keys
+
+
+# The demo's collection trucks. A team (分隊) has no address in the city's garbage-truck data
+# (taipei_garbage_truck_stops.csv): its depot here is the medoid of the team's stops.
+# One truck on the night-and-morning shift, one on the afternoon-and-evening shift, so one is
+# always on the road whenever someone tries the demo.
+DEMO_TRUCKS = (
+    ("EPB-T1", "信義 1 號車", "三張犁分隊", 121.56657, 25.04148, "epb.crew", "00:00", "12:00"),
+    ("EPB-T2", "內湖 1 號車", "東湖分隊", 121.61222, 25.07142, None, "12:00", "24:00"),
+)
+
+
+def seed_trucks(p: Platform) -> None:
+    """Two trucks for the demo's stations. Safe to run at every start."""
+    with p.db.session() as s:
+        for tid, name, depot, lon, lat, crew, start, end in DEMO_TRUCKS:
+            if s.get(WasteTruck, tid) is None:
+                s.add(
+                    WasteTruck(
+                        id=tid,
+                        name=name,
+                        department_code="epb",
+                        depot_name=depot,
+                        depot_lon=lon,
+                        depot_lat=lat,
+                        capacity_kg=4000.0,
+                        capacity_m3=16.0,
+                        shift_start=start,
+                        shift_end=end,
+                        crew=crew,
+                        active=True,
+                    )
+                )
 
 
 def start_kiosks(
@@ -181,10 +216,14 @@ def start_station_telemetry(
             site.id: StationSim(site.id, seed=n, config=DEMO_SIM, start=now - WARM_UP)
             for n, site in enumerate(sites())
         }
-        for sim in sims.values():
-            sim.advance(now)  # the warm-up's samples are history nobody saw
         handled: set[int] = set()
-        with httpx.Client(base_url=server, timeout=10) as client:
+        with httpx.Client(base_url=server, timeout=30) as client:
+            # The warm-up's samples are the stations' history: the forecasts learn from them.
+            try:
+                _report(client, sims, keys, now)
+                _plan_days(p)
+            except Exception:
+                log.exception("demo station history and plans")
             while not stop.wait(TELEMETRY_EVERY_S):
                 try:
                     _crews_at_work(p, sims, handled)
@@ -217,11 +256,27 @@ def _report(
             }
             for x in samples
         ]
-        r = client.post(
-            "/api/v1/telemetry", headers={"X-Device-Key": keys[sid]}, json={"messages": messages}
-        )
-        if r.status_code != 200:
-            log.warning("demo station %s telemetry refused: %s", sid, r.text[:200])
+        for i in range(0, len(messages), 500):
+            r = client.post(
+                "/api/v1/telemetry",
+                headers={"X-Device-Key": keys[sid]},
+                json={"messages": messages[i : i + 500]},
+            )
+            if r.status_code != 200:
+                log.warning("demo station %s telemetry refused: %s", sid, r.text[:200])
+
+
+def _plan_days(p: Platform) -> None:
+    """Today's and tomorrow's collection plans, from the history just posted."""
+    from onecity.waste.plan_api import planner_for
+
+    planner = planner_for(p)
+    today = planner.today()
+    for day in (today, today + timedelta(days=1)):
+        try:
+            planner.plan_day(day, "demo", source="demo")
+        except AppError as e:
+            log.warning("demo plan for %s: %s", day, e)
 
 
 def _crews_at_work(p: Platform, sims: dict[str, StationSim], handled: set[int]) -> None:

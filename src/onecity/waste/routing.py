@@ -168,7 +168,7 @@ def _alone(p: Problem, i: int) -> Unserved | None:
     s = p.stops[i]
     codes: list[Unserved] = []
     for t in p.trucks:
-        start = t.start_site if t.start_site is not None else t.depot
+        start = _origin(t)
         early, late = s.window or (0, FOREVER)
         begin = max(t.shift[0] + int(p.duration_s[start, s.site]), early)
         need = _units(t.load_kg + s.kg, t.load_m3 + s.m3, up=True)
@@ -236,7 +236,7 @@ def _data(p: Problem, leave_out: Collection[int], soften: bool) -> tuple[pyvrp.P
         idx.clients.append(i)
     types = []
     for t in p.trucks:
-        start = t.start_site if t.start_site is not None else t.depot
+        start = _origin(t)
         types.append(
             pyvrp.VehicleType(
                 num_available=t.count,
@@ -321,6 +321,7 @@ class Replan:
     problem: Problem  # the problem the plan's stop indices refer to (urgent stops appended)
     urgent: tuple[int, ...]  # indices of the urgent stops in `problem.stops`
     unserved: tuple[Unserved, ...]  # required or urgent stops now left out, and why
+    merged: tuple[int, ...] = ()  # waiting stops replaced by an urgent stop at the same place
 
     @property
     def urgent_served(self) -> bool:
@@ -342,6 +343,22 @@ def replan(
     ones skipped before and the urgent ones are planned again among the trucks. Urgent stops
     are required and outrank the others if not everything fits any more."""
     done = set(served)
+    # A station already waiting on a route and now urgent is visited once: the urgent stop
+    # takes over its load and service time, and the waiting stop goes.
+    refs = {s.ref for s in urgent}
+    merged = tuple(i for i, s in enumerate(p.stops) if i not in done and s.ref in refs)
+    extra = {p.stops[i].ref: p.stops[i] for i in merged}
+    urgent = [
+        replace(
+            u,
+            kg=max(u.kg, extra[u.ref].kg),
+            m3=max(u.m3, extra[u.ref].m3),
+            service_s=max(u.service_s, extra[u.ref].service_s),
+        )
+        if u.ref in extra
+        else u
+        for u in urgent
+    ]
     full = replace(p, stops=p.stops + tuple(replace(s, required=True) for s in urgent))
     urgent_idx = tuple(range(len(p.stops), len(full.stops)))
     prior = {s: r.truck for r in plan.routes for s in (v.stop for v in r.visits)}
@@ -356,7 +373,7 @@ def replan(
         visits = tuple(v for v in (route.visits if route else ()) if v.stop in done)
         kept[t.id] = visits
         last = visits[-1] if visits else None
-        site = p.stops[last.stop].site if last else (t.start_site or t.depot)
+        site = p.stops[last.stop].site if last else _origin(t)
         begin = max(now_s, last.depart_s if last else t.shift[0])
         trucks.append(
             replace(
@@ -367,7 +384,7 @@ def replan(
                 load_m3=last.load_m3 if last else t.load_m3,
             )
         )
-    rest_idx = [i for i in range(len(full.stops)) if i not in done]
+    rest_idx = [i for i in range(len(full.stops)) if i not in done and i not in merged]
     # urgent stops outrank the rest if the fleet cannot take everything
     rest_stops = tuple(
         replace(full.stops[i], priority=full.stops[i].priority + (10 if i in urgent_idx else 0))
@@ -396,17 +413,22 @@ def replan(
         )
     unserved = tuple(replace(u, stop=rest_idx[u.stop]) for u in part.unserved)
     skipped = tuple(rest_idx[i] for i in part.skipped)
-    merged = Plan(tuple(routes), skipped, unserved, part.solve_s)
-    return Replan(merged, full, urgent_idx, unserved)
+    result = Plan(tuple(routes), skipped, unserved, part.solve_s)
+    return Replan(result, full, urgent_idx, unserved, merged)
+
+
+def _origin(t: Truck) -> int:
+    """Where the truck starts: its start site when re-planning, else its depot."""
+    return t.start_site if t.start_site is not None else t.depot
 
 
 def _at(p: Problem, t: Truck, visits: Sequence[Visit]) -> int:
-    return p.stops[visits[-1].stop].site if visits else (t.start_site or t.depot)
+    return p.stops[visits[-1].stop].site if visits else _origin(t)
 
 
 def _driven(p: Problem, t: Truck, visits: Sequence[Visit]) -> int:
     """Metres from the truck's start to its last served stop."""
-    sites = [t.start_site or t.depot, *(p.stops[v.stop].site for v in visits)]
+    sites = [_origin(t), *(p.stops[v.stop].site for v in visits)]
     return sum(int(p.distance_m[a, b]) for a, b in itertools.pairwise(sites))
 
 

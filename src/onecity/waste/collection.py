@@ -1,0 +1,144 @@
+"""Which stations a shift's trucks must empty, which are worth emptying, and what each weighs:
+the collection policy that turns station states and fill forecasts into routing stops.
+
+Pure: the plan service feeds it from the database, the simulation from the station simulator.
+
+A station is a **must-visit** when something needs a crew now (a fire, a fault, a job the
+dispatcher marked urgent) or when one of its compartments will probably be full before the
+next chance to empty it: the forecast's early (10th percentile) time to full is before the
+next shift starts. It is **optional** when a compartment may fill by then; its prize is the
+chance of that times `overflow_prize_m`, the metres of driving the city will spend to avoid one
+overflow. A station not in either set waits. Every decision carries its reason, shown on the
+planner page."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from onecity.waste.forecast import Eta, FillModel
+from onecity.waste.routing import Stop
+
+
+@dataclass(frozen=True)
+class Compartment:
+    name: str
+    fill: float  # 0..1 as last reported
+    kg: float  # as last reported
+    capacity_kg: float
+    capacity_m3: float
+    model: FillModel | None = None  # None: no forecast, the fill is taken as it is
+
+
+@dataclass(frozen=True)
+class Station:
+    id: str
+    site: int  # index into the problem's sites
+    compartments: tuple[Compartment, ...]
+    urgent: str | None = None  # a job that needs a crew: fire, fault, ...; None if none
+    # Local seconds of the day when a truck may stop there (e.g. not at school hours).
+    window: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    full_at: float = 1.0  # "full": citizens turned away
+    overflow_prize_m: int = 30_000  # 30 km of driving is worth one avoided overflow
+    base_service_s: int = 180  # park, open the cabinet, close up
+    per_compartment_s: int = 90  # swap or empty one bin
+    repair_service_s: int = 1200  # a fault repaired on the spot
+    min_prize_chance: float = 0.05  # below this a station waits
+
+    def service_s(self, station: Station, emptied: int) -> int:
+        extra = self.repair_service_s if station.urgent and station.urgent != "fire" else 0
+        return self.base_service_s + self.per_compartment_s * emptied + extra
+
+
+@dataclass(frozen=True)
+class Decision:
+    station: str
+    stop: Stop | None  # None: waits for a later shift
+    reason: str  # why it must be visited, may be, or can wait
+    chance: float  # probability a compartment is full before the next shift
+    eta_full: datetime | None  # the soonest expected full time of its compartments
+
+
+def chance_before(eta: Eta, deadline: datetime) -> float:
+    """P(full before deadline), read off the forecast's 10/50/90 % times by linear steps."""
+    points = [(eta.early, 0.1), (eta.expected, 0.5), (eta.late, 0.9)]
+    known = [(t, p) for t, p in points if t is not None]
+    if not known:
+        return 0.0
+    if deadline < known[0][0]:
+        return known[0][1] * max(0.0, 1 - (known[0][0] - deadline) / timedelta(hours=24))
+    for (t0, p0), (t1, p1) in itertools.pairwise(known):
+        if t0 <= deadline < t1:
+            return p0 + (p1 - p0) * ((deadline - t0) / (t1 - t0))
+    # past the last known quantile: at least that likely
+    return 0.95 if known[-1][1] >= 0.9 else known[-1][1]
+
+
+def _eta(c: Compartment, now: datetime, target: float) -> Eta:
+    if c.fill >= target:
+        return Eta(now, now, now)
+    if c.model is None:
+        return Eta(None, None, None)
+    return c.model.eta(now, c.fill, target)
+
+
+def _load_at(c: Compartment, now: datetime, at: datetime) -> tuple[float, float]:
+    """(kg, m3) expected in the compartment at `at` (the truck's arrival, roughly)."""
+    fill = c.model.expected_fill(now, c.fill, at) if c.model else c.fill
+    fill = min(max(fill, c.fill), 1.0)
+    kg = c.kg * (fill / c.fill) if c.fill > 0.01 else fill * c.capacity_kg
+    return min(kg, c.capacity_kg), fill * c.capacity_m3
+
+
+def decide(
+    stations: Sequence[Station],
+    now: datetime,
+    shift_start: datetime,
+    next_shift: datetime,
+    day_start: datetime,
+    policy: Policy = Policy(),
+) -> list[Decision]:
+    """One decision per station for the shift starting at `shift_start`; the next chance to
+    empty a station is `next_shift`. Stop windows are seconds from `day_start`, like the
+    trucks' shifts."""
+    out = []
+    for st in stations:
+        etas = {c.name: _eta(c, now, policy.full_at) for c in st.compartments}
+        chance = max((chance_before(e, next_shift) for e in etas.values()), default=0.0)
+        soonest = min((e.expected for e in etas.values() if e.expected), default=None)
+        if st.urgent:
+            reason = f"urgent: {st.urgent}"
+        elif any(e.early is not None and e.early <= next_shift for e in etas.values()):
+            reason = "will probably be full before the next shift"
+        elif chance >= policy.min_prize_chance:
+            reason = f"may be full before the next shift ({chance:.0%})"
+        else:
+            out.append(Decision(st.id, None, "can wait for a later shift", chance, soonest))
+            continue
+        required = not reason.startswith("may")
+        mid = shift_start + (next_shift - shift_start) / 4
+        loads = [_load_at(c, now, mid) for c in st.compartments]
+        window = None
+        if st.window is not None:
+            base = int((shift_start - day_start).total_seconds()) // 86400 * 86400
+            window = (base + st.window[0], base + st.window[1])
+        stop = Stop(
+            ref=st.id,
+            site=st.site,
+            kg=sum(kg for kg, _ in loads),
+            m3=sum(m3 for _, m3 in loads),
+            service_s=policy.service_s(st, len(st.compartments)),
+            window=window,
+            required=required,
+            prize_m=0 if required else int(chance * policy.overflow_prize_m),
+            priority=2 if st.urgent == "fire" else (1 if st.urgent else 0),
+            kind="repair" if st.urgent and st.urgent != "fire" else "collect",
+        )
+        out.append(Decision(st.id, stop, reason, chance, soonest))
+    return out

@@ -1,0 +1,113 @@
+"""Collection plans: trucks, a day's routes, urgent insertions and crews' served stops.
+Parse → service → schema."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.http import MAX_INT64, platform, principal, source
+from onecity.core.platform import Platform
+from onecity.waste import plan_schemas as sc
+from onecity.waste.plan_service import CollectionPlanner, PlannerConfig
+from onecity.waste.travel import provider
+
+router = APIRouter(prefix="/api/v1/waste", tags=["waste collection plans"])
+
+Id = Annotated[int, Path(ge=1, le=MAX_INT64)]
+
+
+def planner_for(p: Platform) -> CollectionPlanner:
+    svc = p.modules.get("waste.planner")
+    if svc is None:
+        conf = p.city.raw.get("modules", {}).get("waste", {})
+        config = PlannerConfig(
+            department=str(conf.get("department", "epb")),
+            solve_s=float(conf.get("plan_seconds", 5.0)),
+            replan_s=float(conf.get("replan_seconds", 2.0)),
+        )
+        travel = provider(conf.get("osrm_url"))
+        svc = p.modules["waste.planner"] = CollectionPlanner(
+            p.db, ZoneInfo(p.city.timezone), config, travel
+        )
+    assert isinstance(svc, CollectionPlanner)
+    return svc
+
+
+async def service(p: Platform = Depends(platform)) -> CollectionPlanner:
+    return planner_for(p)
+
+
+@router.get("/trucks", response_model=list[sc.TruckOut])
+def trucks(
+    who: Principal = Depends(principal), svc: CollectionPlanner = Depends(service)
+) -> list[sc.TruckOut]:
+    return svc.trucks(who)
+
+
+@router.get("/plans", response_model=sc.PlanOut)
+def plan_for_day(
+    day: date | None = Query(None, description="local date; today by default"),
+    who: Principal = Depends(principal),
+    svc: CollectionPlanner = Depends(service),
+) -> sc.PlanOut:
+    """The current version of a day's plan."""
+    return svc.plan_for(who, day or svc.today())
+
+
+@router.get("/plans/{plan_id}", response_model=sc.PlanOut)
+def plan(
+    plan_id: Id, who: Principal = Depends(principal), svc: CollectionPlanner = Depends(service)
+) -> sc.PlanOut:
+    """Any version, superseded ones too: what the crews were told when."""
+    out = svc.get(plan_id)
+    svc.plan_for(who, out.day)  # the same access check as the day's plan
+    return out
+
+
+@router.post("/plans", response_model=sc.PlanOut, status_code=201)
+def make_plan(
+    body: sc.PlanIn,
+    request: Request,
+    who: Principal = Depends(principal),
+    svc: CollectionPlanner = Depends(service),
+) -> sc.PlanOut:
+    """Plan a day's shift now (a new version if one exists). Takes the solver's seconds."""
+    require(who, Perm.WASTE_MANAGE)
+    svc.trucks(who)  # department check
+    return svc.plan_day(body.day, who.username, body.seconds, source=source(request))
+
+
+@router.post("/plans/urgent", response_model=sc.ReplanOut, status_code=201)
+def urgent(
+    body: sc.UrgentIn,
+    request: Request,
+    who: Principal = Depends(principal),
+    svc: CollectionPlanner = Depends(service),
+) -> sc.ReplanOut:
+    """Insert an urgent visit into today's running routes; served stops stay as they are."""
+    require(who, Perm.WASTE_JOBS)
+    svc.trucks(who)
+    return svc.insert_urgent(body.station_id, body.kind, who.username, source=source(request))
+
+
+@router.get("/my-route", response_model=sc.RouteOut | None)
+def my_route(
+    truck_id: Annotated[str | None, Query(max_length=32)] = None,
+    day: date | None = None,
+    who: Principal = Depends(principal),
+    svc: CollectionPlanner = Depends(service),
+) -> sc.RouteOut | None:
+    """The caller's truck's route today (or `truck_id`'s); null when it has none."""
+    return svc.my_route(who, truck_id, day or svc.today())
+
+
+@router.post("/plan-stops/{stop_id}/served", response_model=sc.PlanStopOut)
+def served(
+    stop_id: Id, who: Principal = Depends(principal), svc: CollectionPlanner = Depends(service)
+) -> sc.PlanStopOut:
+    return svc.mark_served(who, stop_id)

@@ -1,0 +1,93 @@
+"""Request and response shapes of the collection planning API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PlanStopOut(BaseModel):
+    id: int
+    station_id: str
+    station_name: str
+    location: dict[str, Any] | None
+    truck_id: str | None
+    seq: int | None
+    status: str  # planned | served | skipped | unserved
+    kind: str
+    required: bool
+    reason: str
+    kg: float
+    m3: float
+    arrive_at: datetime | None
+    start_at: datetime | None
+    depart_at: datetime | None
+    load_kg: float | None
+    load_m3: float | None
+    served_at: datetime | None
+    job_id: int | None
+
+
+class RouteOut(BaseModel):
+    truck_id: str
+    truck_name: str
+    crew: str | None
+    depot: dict[str, Any]
+    capacity_kg: float
+    capacity_m3: float
+    shift_start: str
+    shift_end: str
+    leaves_at: datetime | None
+    back_at: datetime | None
+    distance_km: float
+    load_kg: float
+    stops: list[PlanStopOut]
+
+
+class PlanOut(BaseModel):
+    id: int
+    day: date
+    version: int
+    status: str
+    reason: str
+    created_at: datetime
+    created_by: str
+    solve_s: float
+    distance_km: float
+    travel: str
+    routes: list[RouteOut]
+    left_out: list[PlanStopOut]  # optional stops skipped and required ones that did not fit
+    summary: dict[str, Any]
+
+
+class PlanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    day: date
+    seconds: Annotated[float, Field(gt=0, le=300)] | None = None
+
+
+class UrgentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    station_id: Annotated[str, Field(min_length=1, max_length=64)]
+    kind: Annotated[str, Field(pattern="^(fire|fault|collect)$")] = "fire"
+
+
+class ReplanOut(BaseModel):
+    plan: PlanOut
+    urgent_served: bool
+    changed_trucks: list[str]
+    why_not: list[str]  # when the urgent stop did not fit: why
+
+
+class TruckOut(BaseModel):
+    id: str
+    name: str
+    depot_name: str
+    location: dict[str, Any]
+    capacity_kg: float
+    capacity_m3: float
+    shift_start: str
+    shift_end: str
+    crew: str | None

@@ -1,0 +1,589 @@
+"""Collection plans as the product keeps them: plan a day's shift, show it, re-plan it when an
+urgent job appears mid-shift, and let crews mark their stops served.
+
+Solving takes seconds, so it never runs inside a write transaction: a plan is built from a
+read, solved, then written in one unit of work that first checks the version it started from
+is still current (optimistic concurrency). Two API processes that re-plan at once therefore
+store one new version, and the other finds nothing left to do. Every new version is a
+`waste.plan` event in the outbox, which the crews' pages and webhooks follow."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from onecity.core import audit, events
+from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.db import Database, utcnow
+from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
+from onecity.core.geo import geojson_point
+from onecity.core.models import Device
+from onecity.waste import plan_build, routing
+from onecity.waste import plan_schemas as sc
+from onecity.waste.collection import Policy
+from onecity.waste.models import WasteJob, WastePlan, WastePlanStop, WasteTruck
+from onecity.waste.service import STATION_TYPE
+from onecity.waste.travel import CrowFlies, TravelProvider
+
+log = logging.getLogger(__name__)
+
+CURRENT, SUPERSEDED = "current", "superseded"
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    department: str = "epb"
+    solve_s: float = 5.0
+    replan_s: float = 2.0
+    plan_tomorrow_after: str = "18:00"  # local time from which tomorrow's plan is made
+
+
+class CollectionPlanner:
+    def __init__(
+        self,
+        db: Database,
+        tz: ZoneInfo,
+        config: PlannerConfig = PlannerConfig(),
+        travel: TravelProvider | None = None,
+        policy: Policy = Policy(),
+    ) -> None:
+        self.db = db
+        self.tz = tz
+        self.config = config
+        self.travel = travel or CrowFlies()
+        self.policy = policy
+
+    # --- access ------------------------------------------------------------------------------
+    def _staff(self, who: Principal, perm: Perm = Perm.WASTE_READ) -> None:
+        require(who, perm)
+        if not who.sees_department(self.config.department):
+            raise Forbidden(
+                f"collection plans belong to department '{self.config.department}'",
+                code="forbidden",
+            )
+
+    def today(self, now: datetime | None = None) -> date:
+        return (now or utcnow()).astimezone(self.tz).date()
+
+    # --- planning ------------------------------------------------------------------------------
+    def plan_day(
+        self,
+        day: date,
+        by: str,
+        seconds: float | None = None,
+        now: datetime | None = None,
+        source: str = "system",
+    ) -> sc.PlanOut:
+        """Plan `day`'s shift from what the stations say now, as a new current version."""
+        now = now or utcnow()
+        if day < self.today(now):
+            raise Invalid(f"{day} is in the past: plans are made for today or later", field="day")
+        with self.db.read() as s:
+            built = plan_build.build(
+                s, self.config.department, day, now, self.tz, self.travel, self.policy
+            )
+            base = self._current(s, day)
+            base_version = base.version if base else 0
+        plan = routing.solve(built.problem, seconds or self.config.solve_s)
+        waited = [d for d in built.decisions if d.stop is None]
+        summary = {
+            "stations": len(built.decisions),
+            "waiting": len(waited),
+            "must_visit": sum(1 for st in built.problem.stops if st.required),
+            "optional": sum(1 for st in built.problem.stops if not st.required),
+            "unserved": [u.detail for u in plan.unserved],
+            "considered_jobs": sorted(built.stop_jobs.values()),
+        }
+        reasons = {
+            i: d.reason for i, d in enumerate(d for d in built.decisions if d.stop is not None)
+        }
+        with self.db.session() as s:
+            self._check_base(s, day, base_version)
+            row = self._store(
+                s,
+                day,
+                base_version + 1,
+                built.origin,
+                plan,
+                built.problem,
+                reasons,
+                built.stop_jobs,
+                by,
+                "planned",
+                summary,
+            )
+            changed = [r.truck for r in plan.routes]
+            self._emit(s, row, changed)
+            audit.append(
+                s,
+                actor=by,
+                action="waste.plan",
+                target=f"waste_plan/{row.id}",
+                source=source,
+                detail={"day": str(day), "version": row.version},
+            )
+            plan_id = row.id
+        return self.get(plan_id)
+
+    def _current(self, s: Session, day: date) -> WastePlan | None:
+        p = WastePlan
+        q = select(p).where(
+            p.department_code == self.config.department, p.day == day, p.status == CURRENT
+        )
+        return s.scalars(q).first()
+
+    def _check_base(self, s: Session, day: date, base_version: int) -> None:
+        p = WastePlan
+        newest = s.scalar(
+            select(func.max(p.version)).where(
+                p.department_code == self.config.department, p.day == day
+            )
+        )
+        if (newest or 0) != base_version:
+            raise Conflict(
+                f"the plan for {day} changed while this one was being made; load it again",
+                code="plan_changed",
+            )
+        q = select(p).where(
+            p.department_code == self.config.department, p.day == day, p.status == CURRENT
+        )
+        for old in s.scalars(q.with_for_update()):
+            old.status = SUPERSEDED
+
+    def _store(
+        self,
+        s: Session,
+        day: date,
+        version: int,
+        origin: datetime,
+        plan: routing.Plan,
+        problem: routing.Problem,
+        reasons: dict[int, str],
+        jobs: dict[int, int],
+        by: str,
+        why: str,
+        summary: dict[str, Any],
+        served: dict[int, WastePlanStop] | None = None,
+    ) -> WastePlan:
+        row = WastePlan(
+            department_code=self.config.department,
+            day=day,
+            version=version,
+            status=CURRENT,
+            origin=origin,
+            reason=why,
+            created_by=by,
+            solve_s=round(plan.solve_s, 3),
+            distance_m=plan.distance_m,
+            travel=_describe(self.travel, origin),
+            summary=summary,
+        )
+        row.summary = {
+            **summary,
+            "route_km": {r.truck: round(r.distance_m / 1000, 2) for r in plan.routes},
+        }
+        s.add(row)
+        s.flush()
+        served = served or {}
+
+        def at(sec: int) -> datetime:
+            return origin + timedelta(seconds=sec)
+
+        def stop_row(i: int, status: str, reason: str) -> WastePlanStop:
+            st = problem.stops[i]
+            before = served.get(i)
+            return WastePlanStop(
+                plan_id=row.id,
+                station_id=st.ref,
+                status="served" if before is not None else status,
+                kind=st.kind,
+                required=st.required,
+                prize_m=st.prize_m,
+                priority=st.priority,
+                reason=reason,
+                kg=st.kg,
+                m3=st.m3,
+                service_s=st.service_s,
+                window_start_s=st.window[0] if st.window else None,
+                window_end_s=st.window[1] if st.window else None,
+                served_at=before.served_at if before else None,
+                served_by=before.served_by if before else None,
+                job_id=jobs.get(i),
+            )
+
+        for route in plan.routes:
+            for seq, v in enumerate(route.visits, start=1):
+                r = stop_row(v.stop, "planned", reasons.get(v.stop, ""))
+                r.truck_id, r.seq = route.truck, seq
+                r.arrive_at, r.start_at, r.depart_at = at(v.arrive_s), at(v.start_s), at(v.depart_s)
+                r.load_kg, r.load_m3 = round(v.load_kg, 1), round(v.load_m3, 3)
+                s.add(r)
+        for i in plan.skipped:
+            s.add(stop_row(i, "skipped", reasons.get(i, "") + "; not worth the detour"))
+        for u in plan.unserved:
+            s.add(stop_row(u.stop, "unserved", f"{reasons.get(u.stop, '')}; {u.detail}"))
+        s.flush()
+        return row
+
+    @staticmethod
+    def _emit(s: Session, row: WastePlan, trucks: list[str]) -> None:
+        events.emit(
+            s,
+            "waste.plan",
+            {
+                "plan_id": row.id,
+                "day": str(row.day),
+                "version": row.version,
+                "reason": row.reason,
+                "changed_trucks": trucks,
+            },
+            row.department_code,
+        )
+
+    # --- re-planning ---------------------------------------------------------------------------
+    def insert_urgent(
+        self,
+        station_id: str,
+        kind: str,
+        by: str,
+        job_id: int | None = None,
+        now: datetime | None = None,
+        considered: list[int] | None = None,
+        source: str = "system",
+    ) -> sc.ReplanOut:
+        """Insert an urgent visit to `station_id` into today's running plan."""
+        now = now or utcnow()
+        day = self.today(now)
+        with self.db.read() as s:
+            base = self._current(s, day)
+            if base is None:
+                raise NotFound(f"there is no plan for {day} to insert into; plan the day first")
+            dev = s.get(Device, station_id)
+            if dev is None or dev.type != STATION_TYPE or dev.lon is None or dev.lat is None:
+                raise Invalid(f"'{station_id}' is not a station on the map", field="station_id")
+            stored, _, station_site = plan_build.load(s, base, self.travel, extra=[dev])
+            base_id, base_version, origin = base.id, base.version, base.origin
+            summary = dict(base.summary or {})
+        now_s = int((now - origin).total_seconds())
+        urgent = routing.Stop(
+            ref=station_id,
+            site=station_site[station_id],
+            kg=0.0,
+            m3=0.0,
+            service_s=self.policy.repair_service_s if kind == "fault" else 600,
+            required=True,
+            priority=2,
+            kind=kind,
+        )
+        result = routing.replan(
+            stored.problem, stored.plan, now_s, stored.served, [urgent], self.config.replan_s
+        )
+        served_rows = {i: stored.rows[i] for i in stored.served}
+        reasons = {i: r.reason for i, r in enumerate(stored.rows)}
+        jobs = {i: r.job_id for i, r in enumerate(stored.rows) if r.job_id is not None}
+        u = result.urgent[0]
+        reasons[u] = f"urgent: {kind}"
+        if job_id is not None:
+            jobs[u] = job_id
+        why_not = [x.detail for x in result.unserved if x.stop == u]
+        before = _sequences(stored.plan, stored.problem, exclude=stored.served)
+        after = _sequences(result.plan, result.problem, exclude=stored.served)
+        changed = sorted(t for t in set(before) | set(after) if before.get(t) != after.get(t))
+        hhmm = now.astimezone(self.tz).strftime("%H:%M")
+        why = f"re-planned at {hhmm}: {kind} at {station_id}"
+        summary.update(
+            {
+                "unserved": [x.detail for x in result.unserved],
+                "considered_jobs": sorted(
+                    {*summary.get("considered_jobs", []), *(considered or [])}
+                ),
+                "urgent": {
+                    "station_id": station_id,
+                    "served": result.urgent_served,
+                    "why_not": why_not,
+                },
+            }
+        )
+        with self.db.session() as s:
+            if (cur := s.get(WastePlan, base_id)) is None or cur.status != CURRENT:
+                raise Conflict("the plan changed while re-planning; try again", code="plan_changed")
+            self._check_base(s, cur.day, base_version)
+            row = self._store(
+                s,
+                cur.day,
+                base_version + 1,
+                origin,
+                result.plan,
+                result.problem,
+                reasons,
+                jobs,
+                by,
+                why,
+                summary,
+                served=served_rows,
+            )
+            self._emit(s, row, changed)
+            audit.append(
+                s,
+                actor=by,
+                action="waste.replan",
+                target=f"waste_plan/{row.id}",
+                source=source,
+                detail={"station_id": station_id, "urgent_served": result.urgent_served},
+            )
+            plan_id = row.id
+        return sc.ReplanOut(
+            plan=self.get(plan_id),
+            urgent_served=result.urgent_served,
+            changed_trucks=changed,
+            why_not=why_not,
+        )
+
+    def replan_urgent_jobs(self, now: datetime | None = None) -> int:
+        """The planner loop's step: every open urgent job raised during today's plan and not
+        yet considered goes into the running routes. Returns how many were inserted."""
+        now = now or utcnow()
+        day = self.today(now)
+        with self.db.read() as s:
+            base = self._current(s, day)
+            if base is None:
+                return 0
+            considered = set((base.summary or {}).get("considered_jobs", []))
+            in_plan = {
+                r.job_id
+                for r in s.scalars(select(WastePlanStop).where(WastePlanStop.plan_id == base.id))
+                if r.job_id is not None
+            }
+            j = WasteJob
+            jobs = [
+                (job.id, job.station_id, job.kind)
+                for job in s.scalars(
+                    select(j)
+                    .join(Device, Device.id == j.station_id)
+                    .where(
+                        j.status != "closed",
+                        j.kind.in_(("fire", "fault")),
+                        Device.department_code == self.config.department,
+                    )
+                    .order_by(j.priority, j.id)
+                )
+                if job.id not in considered and job.id not in in_plan
+            ]
+        done = 0
+        for job_id, station_id, kind in jobs:
+            try:
+                self.insert_urgent(
+                    station_id, kind, "planner", job_id=job_id, now=now, considered=[job_id]
+                )
+                done += 1
+            except (Conflict, IntegrityError) as e:
+                log.info("re-plan for job %s deferred: %s", job_id, e)
+        return done
+
+    def ensure_plans(self, now: datetime | None = None) -> int:
+        """The planner loop's other step: today's plan if none, tomorrow's after the hour."""
+        now = now or utcnow()
+        made = 0
+        local = now.astimezone(self.tz)
+        days = [local.date()]
+        after = plan_build.parse_hhmm(self.config.plan_tomorrow_after, "plan_tomorrow_after")
+        if local.hour * 3600 + local.minute * 60 >= after:
+            days.append(local.date() + timedelta(days=1))
+        for day in days:
+            with self.db.read() as s:
+                if self._current(s, day) is not None or not plan_build.trucks_of(
+                    s, self.config.department
+                ):
+                    continue
+            try:
+                self.plan_day(day, "planner", now=now)
+                made += 1
+            except (Conflict, IntegrityError) as e:
+                log.info("plan for %s made elsewhere: %s", day, e)
+        return made
+
+    # --- crews ---------------------------------------------------------------------------------
+    def mark_served(self, who: Principal, stop_id: int) -> sc.PlanStopOut:
+        require(who, Perm.WASTE_JOBS)
+        with self.db.session() as s:
+            row = s.get(WastePlanStop, stop_id, with_for_update=True)
+            plan = s.get(WastePlan, row.plan_id) if row else None
+            if row is None or plan is None or not who.sees_department(plan.department_code):
+                raise NotFound(f"no plan stop {stop_id}")
+            if plan.status != CURRENT:
+                raise Conflict(
+                    "this stop belongs to an older version of the plan; reload the route",
+                    code="plan_superseded",
+                )
+            if row.truck_id is None:
+                raise Conflict("this station is not on any truck's route", code="not_on_route")
+            if row.served_at is not None:
+                raise Conflict(f"already served at {row.served_at:%H:%M}", code="already_served")
+            row.served_at, row.served_by, row.status = utcnow(), who.username, "served"
+            events.emit(
+                s,
+                "waste.plan_stop",
+                {
+                    "plan_id": plan.id,
+                    "stop_id": row.id,
+                    "station_id": row.station_id,
+                    "truck_id": row.truck_id,
+                    "status": "served",
+                },
+                plan.department_code,
+            )
+            s.flush()
+            out = self._stops_out(s, [row])[0]
+        return out
+
+    # --- reading -------------------------------------------------------------------------------
+    def trucks(self, who: Principal) -> list[sc.TruckOut]:
+        self._staff(who, Perm.WASTE_JOBS if who.can(Perm.WASTE_JOBS) else Perm.WASTE_READ)
+        with self.db.read() as s:
+            return [
+                sc.TruckOut(
+                    id=t.id,
+                    name=t.name,
+                    depot_name=t.depot_name,
+                    location=geojson_point(t.depot_lon, t.depot_lat),
+                    capacity_kg=t.capacity_kg,
+                    capacity_m3=t.capacity_m3,
+                    shift_start=t.shift_start,
+                    shift_end=t.shift_end,
+                    crew=t.crew,
+                )
+                for t in plan_build.trucks_of(s, self.config.department)
+            ]
+
+    def plan_for(self, who: Principal, day: date) -> sc.PlanOut:
+        self._staff(who, Perm.WASTE_JOBS if who.can(Perm.WASTE_JOBS) else Perm.WASTE_READ)
+        with self.db.read() as s:
+            cur = self._current(s, day)
+            if cur is None:
+                raise NotFound(f"no plan for {day} yet")
+            plan_id = cur.id
+        return self.get(plan_id)
+
+    def my_route(self, who: Principal, truck_id: str | None, day: date) -> sc.RouteOut | None:
+        """The route of `truck_id`, or of the truck whose crew is the caller."""
+        require(who, Perm.WASTE_JOBS)
+        with self.db.read() as s:
+            t = WasteTruck
+            q = select(t).where(t.active.is_(True))
+            q = q.where(t.id == truck_id) if truck_id else q.where(t.crew == who.username)
+            truck = s.scalars(q).first()
+            if truck is None or not who.sees_department(truck.department_code):
+                if truck_id:
+                    raise NotFound(f"no truck {truck_id}")
+                return None
+            cur = self._current(s, day)
+            if cur is None:
+                return None
+            plan_id, tid = cur.id, truck.id
+        plan = self.get(plan_id)
+        return next((r for r in plan.routes if r.truck_id == tid), None)
+
+    def get(self, plan_id: int) -> sc.PlanOut:
+        with self.db.read() as s:
+            row = s.get(WastePlan, plan_id)
+            if row is None:
+                raise NotFound(f"no plan {plan_id}")
+            stops = list(
+                s.scalars(
+                    select(WastePlanStop)
+                    .where(WastePlanStop.plan_id == plan_id)
+                    .order_by(WastePlanStop.truck_id, WastePlanStop.seq, WastePlanStop.id)
+                )
+            )
+            outs = self._stops_out(s, stops)
+            trucks = {t.id: t for t in s.scalars(select(WasteTruck))}
+            routes = []
+            for tid in sorted({o.truck_id for o in outs if o.truck_id}):
+                mine = [o for o in outs if o.truck_id == tid]
+                t = trucks[tid]
+                routes.append(
+                    sc.RouteOut(
+                        truck_id=tid,
+                        truck_name=t.name,
+                        crew=t.crew,
+                        depot=geojson_point(t.depot_lon, t.depot_lat),
+                        capacity_kg=t.capacity_kg,
+                        capacity_m3=t.capacity_m3,
+                        shift_start=t.shift_start,
+                        shift_end=t.shift_end,
+                        leaves_at=mine[0].arrive_at,
+                        back_at=mine[-1].depart_at,
+                        distance_km=float((row.summary or {}).get("route_km", {}).get(tid, 0.0)),
+                        load_kg=max((o.load_kg or 0.0) for o in mine),
+                        stops=mine,
+                    )
+                )
+            return sc.PlanOut(
+                id=row.id,
+                day=row.day,
+                version=row.version,
+                status=row.status,
+                reason=row.reason,
+                created_at=row.created_at,
+                created_by=row.created_by,
+                solve_s=row.solve_s,
+                distance_km=round(row.distance_m / 1000, 2),
+                travel=row.travel,
+                routes=routes,
+                left_out=[o for o in outs if o.truck_id is None],
+                summary=row.summary or {},
+            )
+
+    @staticmethod
+    def _stops_out(s: Session, rows: list[WastePlanStop]) -> list[sc.PlanStopOut]:
+        ids = {r.station_id for r in rows}
+        devs = {d.id: d for d in s.scalars(select(Device).where(Device.id.in_(ids)))}
+        out = []
+        for r in rows:
+            d = devs.get(r.station_id)
+            out.append(
+                sc.PlanStopOut(
+                    id=r.id,
+                    station_id=r.station_id,
+                    station_name=d.name if d else r.station_id,
+                    location=geojson_point(d.lon, d.lat) if d and d.lon is not None else None,
+                    truck_id=r.truck_id,
+                    seq=r.seq,
+                    status=r.status,
+                    kind=r.kind,
+                    required=r.required,
+                    reason=r.reason,
+                    kg=round(r.kg, 1),
+                    m3=round(r.m3, 3),
+                    arrive_at=r.arrive_at,
+                    start_at=r.start_at,
+                    depart_at=r.depart_at,
+                    load_kg=r.load_kg,
+                    load_m3=r.load_m3,
+                    served_at=r.served_at,
+                    job_id=r.job_id,
+                )
+            )
+        return out
+
+
+def _sequences(
+    plan: routing.Plan, problem: routing.Problem, exclude: set[int]
+) -> dict[str, list[str]]:
+    return {
+        r.truck: [problem.stops[v.stop].ref for v in r.visits if v.stop not in exclude]
+        for r in plan.routes
+    }
+
+
+def _describe(travel: TravelProvider, at: datetime) -> str:
+    if isinstance(travel, CrowFlies):
+        return f"great circle x {travel.detour:g} at {travel.speed_kmh(at):g} km/h"
+    return type(travel).__name__

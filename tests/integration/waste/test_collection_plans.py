@@ -1,0 +1,197 @@
+"""Collection plans on both databases: a day's plan from station telemetry and trucks, the
+crew's route, served stops, a fire mid-shift inserted into the running routes without moving
+what was served, and bad input that writes nothing."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from datetime import time as dt_time
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from onecity.core.models import Event
+from onecity.core.platform import Platform
+from onecity.waste.models import WastePlan, WastePlanStop, WasteTruck
+from onecity.waste.plan_api import planner_for
+from tests.conftest import add_user, login
+
+# Stations around Xinyi and Da'an, a few hundred metres to 3 km apart.
+PLACES = {
+    "IT800-1": (121.5645, 25.0375),
+    "IT800-2": (121.5530, 25.0330),
+    "IT800-3": (121.5430, 25.0420),
+    "IT800-4": (121.5710, 25.0450),
+    "IT800-5": (121.5600, 25.0260),
+    "IT800-6": (121.5330, 25.0260),
+}
+FULL = ("IT800-1", "IT800-3", "IT800-4", "IT800-6")  # will overflow: must be emptied
+EMPTY = ("IT800-2", "IT800-5")
+
+
+def station(client: TestClient, admin: dict[str, str], sid: str) -> dict[str, str]:
+    lon, lat = PLACES[sid]
+    r = client.post(
+        "/api/v1/devices",
+        headers=admin,
+        json={
+            "id": sid,
+            "name": f"iTrash {sid}",
+            "type": "waste_station",
+            "department": "epb",
+            "location": {"type": "Point", "coordinates": [lon, lat]},
+        },
+    )
+    assert r.status_code == 201, r.text
+    k = client.post(f"/api/v1/devices/{sid}/keys", headers=admin, json={})
+    return {"X-Device-Key": k.json()["key"]}
+
+
+def send(client: TestClient, key: dict[str, str], seq: int, values: dict[str, Any]) -> None:
+    msg = {"seq": seq, "ts": int(time.time() * 1000), "values": values}
+    r = client.post("/api/v1/telemetry", headers=key, json={"messages": [msg]})
+    assert r.status_code == 200, r.text
+
+
+def trucks(p: Platform) -> None:
+    with p.db.session() as s:
+        for tid, lon, lat in (("T1", 121.5666, 25.0415), ("T2", 121.5400, 25.0300)):
+            s.add(
+                WasteTruck(
+                    id=tid,
+                    name=f"truck {tid}",
+                    department_code="epb",
+                    depot_name=f"depot {tid}",
+                    depot_lon=lon,
+                    depot_lat=lat,
+                    capacity_kg=4000,
+                    capacity_m3=16,
+                    # all day, so the test runs whatever the hour in Taipei
+                    shift_start="00:00",
+                    shift_end="24:00",
+                    crew="crew.one" if tid == "T1" else None,
+                    active=True,
+                )
+            )
+
+
+@pytest.fixture
+def city(
+    client: TestClient, platform: Platform, admin: dict[str, str]
+) -> dict[str, dict[str, str]]:
+    keys = {sid: station(client, admin, sid) for sid in PLACES}
+    for sid, key in keys.items():
+        fill = 0.97 if sid in FULL else 0.05
+        send(client, key, 1, {"garbage.fill": fill, "garbage.weight_kg": 280 * fill})
+    trucks(platform)
+    add_user(platform, "crew.one", "crew", "epb")
+    return keys
+
+
+def plan_rows(p: Platform) -> tuple[int, int]:
+    with p.db.read() as s:
+        return (
+            s.scalar(select(func.count()).select_from(WastePlan)) or 0,
+            s.scalar(select(func.count()).select_from(WastePlanStop)) or 0,
+        )
+
+
+def on_routes(plan: dict[str, Any]) -> dict[str, list[str]]:
+    return {r["truck_id"]: [s["station_id"] for s in r["stops"]] for r in plan["routes"]}
+
+
+def test_plan_route_served_and_fire_replan(
+    client: TestClient, platform: Platform, admin: dict[str, str], city: Any
+) -> None:
+    today = planner_for(platform).today().isoformat()
+    r = client.post("/api/v1/waste/plans", headers=admin, json={"day": today, "seconds": 1})
+    assert r.status_code == 201, r.text
+    plan = r.json()
+    routed = {sid for stops in on_routes(plan).values() for sid in stops}
+    assert set(FULL) <= routed, plan
+    assert not routed & set(EMPTY)  # nearly empty stations wait
+    assert plan["version"] == 1 and plan["distance_km"] > 0
+    assert all(s["reason"] for r in plan["routes"] for s in r["stops"])
+    for route in plan["routes"]:
+        assert route["distance_km"] > 0
+        times = [s["arrive_at"] for s in route["stops"]]
+        assert times == sorted(times)
+
+    crew = login(client, "crew.one")
+    mine = client.get("/api/v1/waste/my-route", headers=crew).json()
+    if mine is None:  # the solver gave everything to T2: T1's crew has no route today
+        mine = client.get("/api/v1/waste/my-route?truck_id=T2", headers=crew).json()
+    first = mine["stops"][0]
+    r = client.post(f"/api/v1/waste/plan-stops/{first['id']}/served", headers=crew)
+    assert r.status_code == 200 and r.json()["status"] == "served"
+    again = client.post(f"/api/v1/waste/plan-stops/{first['id']}/served", headers=crew)
+    assert again.status_code == 409 and again.json()["error"] == "already_served"
+
+    # A fire at a station that was waiting: the planner loop's step inserts it.
+    send(client, city["IT800-5"], 2, {"garbage.smoke": 1, "garbage.temp_c": 85})
+    assert planner_for(platform).replan_urgent_jobs() == 1
+    assert planner_for(platform).replan_urgent_jobs() == 0  # considered once, not again
+    now = client.get(f"/api/v1/waste/plans?day={today}", headers=admin).json()
+    assert now["version"] == 2 and now["summary"]["urgent"]["served"] is True
+    fire = [s for r in now["routes"] for s in r["stops"] if s["station_id"] == "IT800-5"]
+    assert fire and fire[0]["kind"] == "fire" and fire[0]["job_id"] is not None
+    kept = next(
+        s for r in now["routes"] for s in r["stops"] if s["station_id"] == first["station_id"]
+    )
+    assert (kept["truck_id"], kept["seq"], kept["status"]) == (first["truck_id"], 1, "served")
+    assert kept["arrive_at"] == first["arrive_at"] and kept["served_at"] is not None
+    # The old version is kept, superseded; its stop can no longer be marked.
+    old = client.get(f"/api/v1/waste/plans/{plan['id']}", headers=admin).json()
+    assert old["status"] == "superseded"
+    other = next(s for r in old["routes"] for s in r["stops"] if s["status"] == "planned")
+    r = client.post(f"/api/v1/waste/plan-stops/{other['id']}/served", headers=crew)
+    assert r.status_code == 409 and r.json()["error"] == "plan_superseded"
+    with platform.db.read() as s:
+        pushed = [
+            e.payload
+            for e in s.scalars(select(Event).where(Event.type == "waste.plan").order_by(Event.id))
+        ]
+    assert [p["version"] for p in pushed] == [1, 2]
+    assert fire[0]["truck_id"] in pushed[1]["changed_trucks"]
+
+
+def test_urgent_that_cannot_fit_says_why(
+    client: TestClient, platform: Platform, admin: dict[str, str], city: Any
+) -> None:
+    planner = planner_for(platform)
+    today = planner.today()
+    planner.plan_day(today, "test", seconds=1)
+    # Two minutes before every shift ends nobody can drive there and back.
+    end = datetime.combine(today, dt_time(0), planner.tz) + timedelta(days=1, minutes=-2)
+    out = planner.insert_urgent("IT800-5", "fire", "test", now=end)
+    assert out.urgent_served is False
+    assert out.why_not and "shift ends" in out.why_not[0]
+    assert out.plan.summary["urgent"]["why_not"] == out.why_not
+
+
+def test_bad_input_writes_nothing(
+    client: TestClient, platform: Platform, admin: dict[str, str], city: Any
+) -> None:
+    before = plan_rows(platform)
+    r = client.post("/api/v1/waste/plans", headers=admin, json={"day": "2001-01-01"})
+    assert r.status_code in (400, 422) and r.json()["field"] == "day"
+    r = client.post("/api/v1/waste/plans", headers=admin, json={"day": "tomorrow"})
+    assert r.status_code == 422
+    r = client.post("/api/v1/waste/plans/urgent", headers=admin, json={"station_id": "IT800-1"})
+    assert r.status_code == 404  # no plan for today to insert into
+    today = planner_for(platform).today().isoformat()
+    assert (
+        client.post(
+            "/api/v1/waste/plans", headers=admin, json={"day": today, "seconds": 1}
+        ).status_code
+        == 201
+    )
+    after_plan = plan_rows(platform)
+    r = client.post("/api/v1/waste/plans/urgent", headers=admin, json={"station_id": "nope"})
+    assert r.status_code in (400, 422) and r.json()["field"] == "station_id"
+    r = client.post("/api/v1/waste/plan-stops/999999/served", headers=admin)
+    assert r.status_code == 404
+    assert plan_rows(platform) == after_plan and after_plan[0] == before[0] + 1
