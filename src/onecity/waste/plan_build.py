@@ -137,6 +137,21 @@ def _truck(t: WasteTruck, depot: int, day_offset: int) -> routing.Truck:
     )
 
 
+def _matrix(
+    travel: TravelProvider,
+    sites: Sequence[routing.Site],
+    origin: datetime,
+    trucks: Sequence[WasteTruck],
+    depot_site: dict[str, int],
+) -> tuple[Any, Any]:
+    """The travel matrix at the speeds of the trucks' whole shifts, the same whenever in the
+    day the plan is made or re-made, so a re-plan's times agree with the plan's."""
+    nominal = [_truck(t, depot_site[t.id], 0) for t in trucks]
+    first = origin + timedelta(seconds=min(t.shift[0] for t in nominal))
+    last = origin + timedelta(seconds=max(t.shift[1] for t in nominal))
+    return travel.matrix([(x.x, x.y) for x in sites], first, last)
+
+
 def build(
     s: Session,
     department: str,
@@ -181,9 +196,12 @@ def build(
     )
     if not rtrucks:
         raise Invalid(f"every truck's shift on {day} is over", field="day")
+    every = trucks
     trucks = [t for t in trucks if any(rt.id == t.id for rt in rtrucks)]
     shift_start = origin + timedelta(seconds=min(t.shift[0] for t in rtrucks))
-    next_shift = shift_start + timedelta(days=1)
+    # The next chance to empty a station: tomorrow's first shift.
+    first_s = min(parse_hhmm(t.shift_start, "shift_start") for t in every)
+    next_shift = origin + timedelta(days=1, seconds=first_s)
     cstations = [
         Station(
             id=dev.id,
@@ -194,9 +212,7 @@ def build(
         )
         for dev in stations
     ]
-    decisions = collection.decide(
-        cstations, max(now, origin - timedelta(days=1)), shift_start, next_shift, origin, policy
-    )
+    decisions = collection.decide(cstations, now, shift_start, next_shift, origin, policy)
     stops: list[routing.Stop] = []
     stop_jobs: dict[int, int] = {}
     for dec in decisions:
@@ -204,7 +220,7 @@ def build(
             if dec.station in jobs:
                 stop_jobs[len(stops)] = jobs[dec.station].id
             stops.append(dec.stop)
-    metres, seconds = travel.matrix([(x.x, x.y) for x in sites], shift_start)
+    metres, seconds = _matrix(travel, sites, origin, every, depot_site)
     problem = routing.Problem(tuple(sites), tuple(stops), rtrucks, metres, seconds)
     return Built(problem, decisions, stop_jobs, trucks, origin)
 
@@ -260,7 +276,7 @@ def load(
         for r in rows
     )
     rtrucks = tuple(_truck(t, depot_site[t.id], 0) for t in trucks)
-    metres, seconds = travel.matrix([(x.x, x.y) for x in sites], origin)
+    metres, seconds = _matrix(travel, sites, origin, trucks, depot_site)
     problem = routing.Problem(tuple(sites), stops, rtrucks, metres, seconds)
     routes = []
     for t in rtrucks:

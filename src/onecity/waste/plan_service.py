@@ -182,7 +182,7 @@ class CollectionPlanner:
             created_by=by,
             solve_s=round(plan.solve_s, 3),
             distance_m=plan.distance_m,
-            travel=_describe(self.travel, origin),
+            travel=_describe(self.travel, origin, problem),
             summary=summary,
         )
         row.summary = {
@@ -583,7 +583,10 @@ def _sequences(
     }
 
 
-def _describe(travel: TravelProvider, at: datetime) -> str:
+def _describe(travel: TravelProvider, origin: datetime, problem: routing.Problem) -> str:
     if isinstance(travel, CrowFlies):
-        return f"great circle x {travel.detour:g} at {travel.speed_kmh(at):g} km/h"
+        first = origin + timedelta(seconds=min(t.shift[0] for t in problem.trucks))
+        last = origin + timedelta(seconds=max(t.shift[1] for t in problem.trucks))
+        speed = travel.speed_kmh(first, last)
+        return f"great circle x {travel.detour:g} at {speed:.1f} km/h"
     return type(travel).__name__

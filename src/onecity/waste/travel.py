@@ -6,8 +6,9 @@
 (a city that runs one gets its real street network). Both return whole metres and seconds, as
 the planner wants them.
 
-PyVRP plans with one duration matrix, so a plan takes the speeds of the hour its shift starts;
-the time-of-day speeds make a 07:00 plan slower than a 22:00 one, not a route slower at noon."""
+PyVRP plans with one duration matrix, so a plan drives at the shift's average speed (the
+harmonic mean of its hours' speeds): a 06:00-14:00 shift through the morning rush is slower
+than a 20:00-04:00 one, though within a shift noon is not faster than 08:00."""
 
 from __future__ import annotations
 
@@ -39,8 +40,11 @@ Point = tuple[float, float]  # (lon, lat) WGS84
 
 
 class TravelProvider(Protocol):
-    def matrix(self, points: Sequence[Point], depart: datetime) -> tuple[np.ndarray, np.ndarray]:
-        """(metres, seconds) between every pair of points, rows from, columns to."""
+    def matrix(
+        self, points: Sequence[Point], depart: datetime, until: datetime | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(metres, seconds) between every pair of points, rows from, columns to, for trips
+        made between `depart` and `until` (a shift)."""
         ...
 
 
@@ -66,13 +70,21 @@ class CrowFlies:
         if len(self.speeds_kmh) != 24 or min(self.speeds_kmh) <= 0:
             raise ValueError("speeds_kmh needs 24 positive speeds, one per local hour")
 
-    def speed_kmh(self, at: datetime) -> float:
+    def speed_kmh(self, at: datetime, until: datetime | None = None) -> float:
+        """The speed at `at`, or over [at, until): the harmonic mean of the hours' speeds,
+        which gives the right total time for driving spread evenly over the shift."""
         local = at + timedelta(hours=self.utc_offset_hours)
-        return self.speeds_kmh[local.hour]
+        if until is None or until - at < timedelta(hours=1):
+            return self.speeds_kmh[local.hour]
+        hours = int((until - at) / timedelta(hours=1))
+        speeds = [self.speeds_kmh[(local.hour + h) % 24] for h in range(hours)]
+        return len(speeds) / sum(1 / v for v in speeds)
 
-    def matrix(self, points: Sequence[Point], depart: datetime) -> tuple[np.ndarray, np.ndarray]:
+    def matrix(
+        self, points: Sequence[Point], depart: datetime, until: datetime | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         metres = great_circle_m(points) * self.detour
-        seconds = metres / (self.speed_kmh(depart) / 3.6)
+        seconds = metres / (self.speed_kmh(depart, until) / 3.6)
         return np.rint(metres).astype(np.int64), np.rint(seconds).astype(np.int64)
 
 
@@ -113,7 +125,10 @@ class OsrmTable:
             )
         return body["distances"], body["durations"]
 
-    def matrix(self, points: Sequence[Point], depart: datetime) -> tuple[np.ndarray, np.ndarray]:
+    def matrix(
+        self, points: Sequence[Point], depart: datetime, until: datetime | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # OSRM's table has no time of day: the server's profile decides the speeds.
         n = len(points)
         metres = np.zeros((n, n))
         seconds = np.zeros((n, n))
