@@ -557,6 +557,8 @@ def test_waste_strings_in_both_languages() -> None:
         "waste.card_unblocked",
         "waste.settlement_mismatch",
         "waste.job",
+        "waste.plan",
+        "waste.plan_stop",
     }
     open311_codes = {"waste.station_full", "waste.station_broken"}  # the finder's report form
     missing = used - set(en) - set(web) - events - open311_codes

@@ -294,7 +294,10 @@ def load(
             )
             for i, r in mine
         )
-        routes.append(routing.Route(t.id, visits, visits[0].arrive_s, visits[-1].depart_s, 0))
+        start, end = (plan.summary or {}).get("route_s", {}).get(
+            t.id, [visits[0].arrive_s, visits[-1].depart_s]
+        )
+        routes.append(routing.Route(t.id, visits, int(start), int(end), 0))
     skipped = tuple(i for i, r in enumerate(rows) if r.status == "skipped")
     unserved = tuple(
         routing.Unserved(i, "fleet_too_small", r.reason)

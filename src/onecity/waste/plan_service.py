@@ -188,6 +188,8 @@ class CollectionPlanner:
         row.summary = {
             **summary,
             "route_km": {r.truck: round(r.distance_m / 1000, 2) for r in plan.routes},
+            # leaves its depot (or where it was when re-planned) and is back at its depot
+            "route_s": {r.truck: [r.start_s, r.end_s] for r in plan.routes},
         }
         s.add(row)
         s.flush()
@@ -518,8 +520,8 @@ class CollectionPlanner:
                         capacity_m3=t.capacity_m3,
                         shift_start=t.shift_start,
                         shift_end=t.shift_end,
-                        leaves_at=mine[0].arrive_at,
-                        back_at=mine[-1].depart_at,
+                        leaves_at=_at(row, tid, 0) or mine[0].arrive_at,
+                        back_at=_at(row, tid, 1) or mine[-1].depart_at,
                         distance_km=float((row.summary or {}).get("route_km", {}).get(tid, 0.0)),
                         load_kg=max((o.load_kg or 0.0) for o in mine),
                         stops=mine,
@@ -572,6 +574,11 @@ class CollectionPlanner:
                 )
             )
         return out
+
+
+def _at(row: WastePlan, truck: str, end: int) -> datetime | None:
+    times = (row.summary or {}).get("route_s", {}).get(truck)
+    return row.origin + timedelta(seconds=times[end]) if times else None
 
 
 def _sequences(
