@@ -28,9 +28,6 @@ from pyvrp.stop import MaxRuntime
 
 KG_UNITS = 10  # loads go to the solver in 0.1 kg and litres, rounded against the truck
 LITRES = 1000
-# The prize of a required stop the fleet cannot all serve: worth more than any route's length,
-# so the solver serves as many as it can; x(1 + priority) so a fire beats an emptying.
-SOFT_REQUIRED_PRIZE = 10**8
 FOREVER = 2**40  # an open time window end, far below PyVRP's limit of 2**44
 
 
@@ -152,11 +149,25 @@ class Plan:
         return {v.stop for r in self.routes for v in r.visits}
 
 
-def _units(kg: float, m3: float, up: bool) -> list[int]:
+def _units(kg: float, m3: float, up: bool, volume: bool = True) -> list[int]:
     f = math.ceil if up else math.floor
     # 1e-9 keeps 1.2 m3 at 1,200 litres despite binary fractions
     eps = 1e-9 if up else -1e-9
-    return [int(f(kg * KG_UNITS - eps)), int(f(m3 * LITRES - eps))]
+    out = [int(f(kg * KG_UNITS - eps))]
+    if volume:
+        out.append(int(f(m3 * LITRES - eps)))
+    return out
+
+
+def _soft_prize(p: Problem) -> int:
+    """The prize a required stop gets when the fleet cannot serve them all: more than the
+    longest detour any one stop can cost (there and back across the matrix) and than any
+    optional stop's prize, so the solver serves as many as it can. Not more: PyVRP's penalties
+    for overload and lateness are bounded, and a prize beyond them makes breaking a route
+    cheaper than leaving a stop out."""
+    longest = int(p.distance_m.max()) if p.distance_m.size else 0
+    best_optional = max((s.prize_m for s in p.stops if not s.required), default=0)
+    return max(2 * longest, best_optional) + 1
 
 
 def _hhmm(s: int) -> str:
@@ -172,10 +183,11 @@ def _alone(p: Problem, i: int) -> Unserved | None:
         early, late = s.window or (0, FOREVER)
         begin = max(t.shift[0] + int(p.duration_s[start, s.site]), early)
         need = _units(t.load_kg + s.kg, t.load_m3 + s.m3, up=True)
-        if any(
-            a > b for a, b in zip(need, _units(t.capacity_kg, t.capacity_m3, False), strict=False)
-        ):
+        room = _units(t.capacity_kg, t.capacity_m3, up=False)
+        if need[0] > room[0]:
             codes.append(Unserved(i, "no_capacity", f"no truck has room for its {s.kg:.0f} kg"))
+        elif need[1] > room[1]:
+            codes.append(Unserved(i, "no_capacity", f"no truck has room for its {s.m3:.2f} m³"))
         elif begin > late:
             codes.append(
                 Unserved(
@@ -206,6 +218,9 @@ class _Index:
 
 def _data(p: Problem, leave_out: Collection[int], soften: bool) -> tuple[pyvrp.ProblemData, _Index]:
     idx = _Index()
+    # A dimension no stop uses only slows the search (VRPLIB instances have no volume).
+    volume = any(s.m3 > 0 for s in p.stops) or any(t.load_m3 > 0 for t in p.trucks)
+    soft = _soft_prize(p)
     depot_sites = sorted(
         {t.depot for t in p.trucks} | {t.start_site for t in p.trucks if t.start_site is not None}
     )
@@ -220,11 +235,11 @@ def _data(p: Problem, leave_out: Collection[int], soften: bool) -> tuple[pyvrp.P
         required = s.required and not soften
         prize = s.prize_m
         if s.required and soften:
-            prize = SOFT_REQUIRED_PRIZE * (1 + s.priority)
+            prize = soft * (1 + s.priority)
         clients.append(
             pyvrp.Client(
                 location=s.site,
-                pickup=_units(s.kg, s.m3, up=True),
+                pickup=_units(s.kg, s.m3, up=True, volume=volume),
                 service_duration=s.service_s,
                 tw_early=early,
                 tw_late=late,
@@ -240,12 +255,12 @@ def _data(p: Problem, leave_out: Collection[int], soften: bool) -> tuple[pyvrp.P
         types.append(
             pyvrp.VehicleType(
                 num_available=t.count,
-                capacity=_units(t.capacity_kg, t.capacity_m3, up=False),
+                capacity=_units(t.capacity_kg, t.capacity_m3, up=False, volume=volume),
                 start_depot=depot_of[start],
                 end_depot=depot_of[t.depot],
                 tw_early=t.shift[0],
                 tw_late=t.shift[1],
-                initial_load=_units(t.load_kg, t.load_m3, up=True),
+                initial_load=_units(t.load_kg, t.load_m3, up=True, volume=volume),
                 name=t.id,
             )
         )
@@ -256,10 +271,14 @@ def _data(p: Problem, leave_out: Collection[int], soften: bool) -> tuple[pyvrp.P
     return data, idx
 
 
-def _routes(p: Problem, sol: pyvrp.Solution, idx: _Index) -> tuple[Route, ...]:
+def _routes(
+    p: Problem, sol: pyvrp.Solution, idx: _Index, feasible_only: bool = False
+) -> tuple[Route, ...]:
     out = []
     used: dict[int, int] = {}
     for r in sol.routes():
+        if feasible_only and not r.is_feasible():
+            continue
         vt = r.vehicle_type()
         truck = p.trucks[vt]
         k = used[vt] = used.get(vt, 0) + 1
@@ -303,9 +322,9 @@ def solve(p: Problem, seconds: float, seed: int = 0) -> Plan:
         data, idx = _data(p, leave_out, soften=True)
         result = pyvrp.solve(data, stop=MaxRuntime(seconds), seed=seed, display=False)
         best = result.best
-        if not best.is_feasible():
-            raise PlanError("no feasible plan found even without the must-visit stops")
-    routes = _routes(p, best, idx)
+    # Whatever the search ended with, a route that breaks a load, window or shift is not a
+    # plan a crew can drive: its stops are reported as not fitting instead.
+    routes = _routes(p, best, idx, feasible_only=True)
     served = {v.stop for r in routes for v in r.visits}
     for i in idx.clients:
         if p.stops[i].required and i not in served:

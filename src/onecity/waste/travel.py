@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 import httpx
@@ -73,7 +73,7 @@ class CrowFlies:
     def speed_kmh(self, at: datetime, until: datetime | None = None) -> float:
         """The speed at `at`, or over [at, until): the harmonic mean of the hours' speeds,
         which gives the right total time for driving spread evenly over the shift."""
-        local = at + timedelta(hours=self.utc_offset_hours)
+        local = at.astimezone(timezone(timedelta(hours=self.utc_offset_hours)))
         if until is None or until - at < timedelta(hours=1):
             return self.speeds_kmh[local.hour]
         hours = int((until - at) / timedelta(hours=1))

@@ -38,7 +38,7 @@ def load(path: Path) -> Instance:
     solomon = "CUST NO." in text.upper()
     try:
         raw = vrplib.read_instance(str(path), instance_format="solomon" if solomon else "vrplib")
-    except (ValueError, KeyError, IndexError) as e:
+    except (ValueError, KeyError, IndexError, RuntimeError, TypeError) as e:
         raise PlanError(f"{path}: not a VRPLIB or Solomon instance ({e})") from e
     if "node_coord" not in raw and "edge_weight" not in raw:
         raise PlanError(f"{path}: the instance has neither coordinates nor edge weights")
