@@ -50,6 +50,9 @@ class Policy:
     per_compartment_s: int = 90  # swap or empty one bin
     repair_service_s: int = 1200  # a fault repaired on the spot
     min_prize_chance: float = 0.05  # below this a station waits
+    # An optional station is only worth a stop when its fullest compartment will be at least
+    # this full by then: emptying a half-empty bin spends a stop now and saves none later.
+    worth_fill: float = 0.6
 
     def service_s(self, station: Station, emptied: int) -> int:
         extra = self.repair_service_s if station.urgent and station.urgent != "fire" else 0
@@ -124,6 +127,14 @@ def decide(
         required = not reason.startswith("may")
         mid = shift_start + (next_shift - shift_start) / 4
         loads = [_load_at(c, now, mid) for c in st.compartments]
+        fullest = max(
+            (m3 / c.capacity_m3 for (_, m3), c in zip(loads, st.compartments, strict=True)),
+            default=0.0,
+        )
+        if not required and fullest < policy.worth_fill:
+            reason = f"can wait: {fullest:.0%} full by then, {chance:.0%} chance of full"
+            out.append(Decision(st.id, None, reason, chance, soonest))
+            continue
         window = None
         if st.window is not None:
             base = int((shift_start - day_start).total_seconds()) // 86400 * 86400

@@ -294,8 +294,10 @@ def load(
             )
             for i, r in mine
         )
-        start, end = (plan.summary or {}).get("route_s", {}).get(
-            t.id, [visits[0].arrive_s, visits[-1].depart_s]
+        start, end = (
+            (plan.summary or {})
+            .get("route_s", {})
+            .get(t.id, [visits[0].arrive_s, visits[-1].depart_s])
         )
         routes.append(routing.Route(t.id, visits, int(start), int(end), 0))
     skipped = tuple(i for i, r in enumerate(rows) if r.status == "skipped")

@@ -94,6 +94,14 @@ def test_a_n32_k5_reaches_the_optimum_784() -> None:
     assert len(plan.routes) == 5
 
 
+def test_parallel_searches_keep_the_best_valid_plan() -> None:
+    # two worker processes from seeds 3 and 4; what comes back is a whole, valid plan
+    inst = vrplib_io.load(DATA / "A-n32-k5.vrp")
+    plan = routing.solve(inst.problem, seconds=1.5, seed=3, workers=2)
+    assert check(inst.problem, plan) == []
+    assert plan.distance_m == 784
+
+
 def test_solomon_c101_within_one_percent_and_every_window_kept() -> None:
     inst = vrplib_io.load(DATA / "C101.txt")
     best = vrplib_io.best_known(DATA / "C101.txt")
