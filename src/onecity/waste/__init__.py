@@ -58,6 +58,7 @@ PAGES = (
         "/waste/settlements", "settlements.html", "waste.settlements.title", "waste.nav.settlements"
     ),
     _staff("/waste/reports", "reports.html", "waste.reports.title", "waste.nav.reports"),
+    _staff("/waste/simulation", "simulation.html", "waste.sim.title", "waste.nav.simulation"),
     _staff("/waste/planner", "planner.html", "waste.planner.title", "waste.nav.planner"),
     Page(
         path="/waste/my-cards",

@@ -1,6 +1,10 @@
-"""`onecity waste …`: the ledger's operations from the command line."""
+"""`onecity waste …`: the ledger, collection plans and the collection simulation from the
+command line."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -9,7 +13,9 @@ from onecity.core.platform import Platform
 from onecity.settings import Settings
 from onecity.waste.service import GAP_GRACE, WasteService
 
-waste_app = typer.Typer(help="iTrash ledger operations.", no_args_is_help=True)
+waste_app = typer.Typer(
+    help="iTrash operations: the ledger, collection plans, simulation.", no_args_is_help=True
+)
 console = Console()
 
 
@@ -129,7 +135,9 @@ def simulate(
     charts = plots(report, folder)
     data = {**report.to_dict(), "run_s": round(elapsed, 1)}
     (folder / "report.json").write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    stored = _store_simulation(data, charts)
     summary = {
+        "stored": stored,
         "days": report.days,
         "stations": report.stations,
         "trucks": report.trucks,
@@ -143,6 +151,28 @@ def simulate(
         "charts": [str(p) for p in charts],
     }
     print(json.dumps(summary, ensure_ascii=False))
+
+
+def _store_simulation(data: dict[str, Any], charts: Sequence[object]) -> int | None:
+    """Keep the report and its SVG charts in the database for the dashboard's simulation
+    page. Without a migrated database (no demo run yet) the files are all there is."""
+    from pathlib import Path
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from onecity.waste import sim_reports
+    from onecity.waste.plan_api import planner_for
+
+    svgs = {Path(str(c)).stem: Path(str(c)).read_text() for c in charts if str(c).endswith(".svg")}
+    p = Platform(Settings())
+    try:
+        department = planner_for(p).config.department
+        return sim_reports.store(p.db, department, "cli", data, svgs)
+    except SQLAlchemyError as e:
+        console.print(f"not stored for the dashboard (is the database migrated?): {e}")
+        return None
+    finally:
+        p.db.dispose()
 
 
 @waste_app.command("solve-vrplib")

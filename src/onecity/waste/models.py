@@ -305,3 +305,16 @@ class WastePlanStop(Base):
     served_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     served_by: Mapped[str | None] = mapped_column(String(64))
     job_id: Mapped[int | None] = mapped_column(ForeignKey("waste_jobs.id"))
+
+
+class WasteSimReport(Base):
+    """A collection simulation's report and charts (SVG), for the dashboard."""
+
+    __tablename__ = "waste_sim_reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    charts: Mapped[dict[str, Any]] = mapped_column(JSON)  # name -> SVG text

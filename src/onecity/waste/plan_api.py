@@ -4,7 +4,7 @@ Parse → service → schema."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -13,6 +13,7 @@ from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.http import MAX_INT64, platform, principal, source
 from onecity.core.platform import Platform
 from onecity.waste import plan_schemas as sc
+from onecity.waste import sim_reports
 from onecity.waste.plan_service import CollectionPlanner, PlannerConfig
 from onecity.waste.travel import provider
 
@@ -111,3 +112,12 @@ def served(
     stop_id: Id, who: Principal = Depends(principal), svc: CollectionPlanner = Depends(service)
 ) -> sc.PlanStopOut:
     return svc.mark_served(who, stop_id)
+
+
+@router.get("/simulations/latest")
+def latest_simulation(
+    who: Principal = Depends(principal), svc: CollectionPlanner = Depends(service)
+) -> dict[str, Any]:
+    """The newest stored collection simulation: its report (per policy: truck km, stops, kg,
+    overflow hours, fires handled late) and its charts as SVG text."""
+    return sim_reports.latest(svc.db, who, svc.config.department)
