@@ -51,7 +51,7 @@
     ])));
     saved.textContent = t("waste.sim.saved", { pct: one.format(r.km_saved_vs_fixed_pct) });
     const names = Object.keys(got.charts).sort();
-    charts.replaceChildren(...names.map((name) => el("figure", { class: "sim-chart" }, [
+    charts.replaceChildren(...names.map((name) => el("figure", { class: "sim-chart sim-chart-" + name }, [
       el("img", { src: svgSource(got.charts[name]), alt: t("waste.sim.chart_" + name) }),
       el("figcaption", { text: t("waste.sim.chart_" + name) }),
     ])));

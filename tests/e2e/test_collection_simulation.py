@@ -1,0 +1,29 @@
+"""The collection simulation page in a real browser: a stored run shows its three policies
+and its server-drawn SVG charts as images (data: URLs, nothing fetched from elsewhere)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from onecity.waste import sim_reports
+from onecity.waste.collection_sim import simulate
+from onecity.waste.sim_plots import plots
+
+from .conftest import LiveServer, expect_text, log_in, wait_js
+
+
+def test_simulation_page_shows_the_policies_and_charts(
+    page: Any, live_server: LiveServer, shots: Path, tmp_path: Path
+) -> None:
+    report = simulate(3, 8, seed=5, solve_s=0.2, warmup_days=1)
+    svgs = {f.stem: f.read_text() for f in plots(report, tmp_path) if f.suffix == ".svg"}
+    sim_reports.store(live_server.platform.db, "epb", "test", report.to_dict(), svgs)
+    log_in(page, live_server.url, "epb.operator", "/waste/simulation")
+    wait_js(page, "document.querySelectorAll('#sim-rows tr').length === 3")
+    expect_text(page, "#sim-meta", r"3 \S*.*8")
+    stops = page.locator("#sim-rows tr").first.locator("td").nth(1).inner_text()
+    assert stops.replace(",", "") == str(report.result("fixed").stops)
+    images = "[...document.querySelectorAll('#sim-charts img')]"
+    wait_js(page, f"{images}.length === 3 && {images}.every(i => i.complete && i.naturalWidth > 0)")
+    page.screenshot(path=str(shots / "waste-simulation.png"), full_page=True)
