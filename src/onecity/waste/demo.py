@@ -12,20 +12,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import Table, func, select
 
 from onecity.core.auth.secrets import new_device_key, split_device_key, token_hash
+from onecity.core.db import bulk_insert
 from onecity.core.errors import AppError
-from onecity.core.models import Device, DeviceCredential, User
+from onecity.core.models import Device, DeviceCredential, Reading, User
 from onecity.core.platform import Platform
 from onecity.waste.kiosk.sim import KioskConfig, SimulatedKiosk, wallet_cards
 from onecity.waste.models import WasteCard, WasteJob, WasteTruck
 from onecity.waste.schemas import CardIssueIn
 from onecity.waste.service import STATION_TYPE, WasteService
-from onecity.waste.station_sim import INCIDENTS, SimConfig, StationSim
+from onecity.waste.station_sim import COMPARTMENTS, FAULTS, INCIDENTS, SimConfig, StationSim
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +198,12 @@ def start_kiosks(
 # Station telemetry in the demo: the simulator at ten times a typical station's visits, so a
 # person watching sees compartments fill within the hour and a full one raise a crew job.
 DEMO_SIM = SimConfig(visits_per_day=1500.0)
-WARM_UP = timedelta(minutes=75)  # stations start part-full (a busy one full), not empty
+# Three days of each station's past, sampled every 15 minutes, so the demo's forecasts have
+# history to learn from (they fall back to a flat rate with less than two days).
+HISTORY = timedelta(days=3)
+HISTORY_EVERY = timedelta(minutes=15)
+_READINGS = cast(Table, Reading.__table__)
+HISTORY_EMPTY_AT = 0.9  # the past's crews empty a compartment about this full
 TELEMETRY_EVERY_S = 10.0
 CREW_ARRIVES_S = 20.0  # after a crew accepts a job, it is at the station this much later
 
@@ -213,14 +219,14 @@ def start_station_telemetry(
         time.sleep(2)  # let the server bind first
         now = datetime.now(UTC)
         sims = {
-            site.id: StationSim(site.id, seed=n, config=DEMO_SIM, start=now - WARM_UP)
+            site.id: StationSim(site.id, seed=n, config=DEMO_SIM, start=now - HISTORY)
             for n, site in enumerate(sites())
         }
         handled: set[int] = set()
         with httpx.Client(base_url=server, timeout=30) as client:
-            # The warm-up's samples are the stations' history: the forecasts learn from them.
+            # The stations' past: the forecasts and so the collection plans learn from it.
             try:
-                _report(client, sims, keys, now)
+                _history(p, sims, now)
                 _plan_days(p)
             except Exception:
                 log.exception("demo station history and plans")
@@ -264,6 +270,48 @@ def _report(
             )
             if r.status_code != 200:
                 log.warning("demo station %s telemetry refused: %s", sid, r.text[:200])
+
+
+def _history(p: Platform, sims: dict[str, StationSim], now: datetime) -> None:
+    """The simulated past, one sample per 15 minutes with crews emptying what got full,
+    imported straight into the readings as a city imports an old system's history: it
+    teaches the forecasts and raises no alerts or jobs for long-gone conditions. A station
+    that has readings already (the demo restarted) gets only what is older than its first,
+    so no moment is recorded twice."""
+    with p.db.read() as s:
+        oldest = dict(
+            s.execute(
+                select(Reading.device_id, func.min(Reading.ts_ms))
+                .where(Reading.device_id.in_(list(sims)))
+                .group_by(Reading.device_id)
+            ).all()
+        )
+    rows = []
+    for sid, sim in sims.items():
+        before = oldest.get(sid) or int(now.timestamp() * 1000) + 1
+        t = now - HISTORY
+        while t < now:
+            t = min(t + HISTORY_EVERY, now)
+            samples = sim.advance(t)
+            if not samples:
+                continue
+            last = samples[-1]
+            ms = int(last.observed_at.timestamp() * 1000)
+            if ms < before:
+                rows += [
+                    {"device_id": sid, "seq": ms, "key": k, "ts_ms": ms, "value": float(v)}
+                    for k, v in last.values.items()
+                ]
+            for c in COMPARTMENTS:
+                if last.values.get(f"{c}.fill", 0.0) >= HISTORY_EMPTY_AT:
+                    sim.empty(c, t)
+            for fault in FAULTS:
+                if sim.active.get(fault):
+                    sim.repair(fault, t)
+    with p.db.session() as s:
+        conn = s.connection()
+        for i in range(0, len(rows), 5000):
+            bulk_insert(conn, _READINGS, rows[i : i + 5000])
 
 
 def _plan_days(p: Platform) -> None:

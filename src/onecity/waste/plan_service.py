@@ -35,6 +35,9 @@ from onecity.waste.travel import CrowFlies, TravelProvider
 log = logging.getLogger(__name__)
 
 CURRENT, SUPERSEDED = "current", "superseded"
+# Jobs that re-plan running routes by themselves. Faults join the next plan as repair stops
+# (plan_build.URGENT_KINDS); a dispatcher can still insert any visit now (POST /plans/urgent).
+REPLAN_KINDS = ("fire",)
 
 
 @dataclass(frozen=True)
@@ -349,8 +352,8 @@ class CollectionPlanner:
         )
 
     def replan_urgent_jobs(self, now: datetime | None = None) -> int:
-        """The planner loop's step: every open urgent job raised during today's plan and not
-        yet considered goes into the running routes. Returns how many were inserted."""
+        """The planner loop's step: every open fire job not yet considered goes into today's
+        running routes. Returns how many were inserted."""
         now = now or utcnow()
         day = self.today(now)
         with self.db.read() as s:
@@ -371,7 +374,7 @@ class CollectionPlanner:
                     .join(Device, Device.id == j.station_id)
                     .where(
                         j.status != "closed",
-                        j.kind.in_(("fire", "fault")),
+                        j.kind.in_(REPLAN_KINDS),
                         Device.department_code == self.config.department,
                     )
                     .order_by(j.priority, j.id)
