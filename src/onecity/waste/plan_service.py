@@ -10,6 +10,8 @@ store one new version, and the other finds nothing left to do. Every new version
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -107,7 +109,7 @@ class CollectionPlanner:
         reasons = {
             i: d.reason for i, d in enumerate(d for d in built.decisions if d.stop is not None)
         }
-        with self.db.session() as s:
+        with _conflicting(day), self.db.session() as s:
             self._check_base(s, day, base_version)
             row = self._store(
                 s,
@@ -143,7 +145,16 @@ class CollectionPlanner:
         return s.scalars(q).first()
 
     def _check_base(self, s: Session, day: date, base_version: int) -> None:
+        """Supersede the current version, or refuse if another process stored a newer one
+        since `base_version` was read. The current row is locked first, so a second writer
+        waits for the first and then sees its version; two first plans of a day meet at the
+        unique (department, day, version) instead, which `_conflicting` turns into the same
+        refusal."""
         p = WastePlan
+        q = select(p).where(
+            p.department_code == self.config.department, p.day == day, p.status == CURRENT
+        )
+        current = list(s.scalars(q.with_for_update()))
         newest = s.scalar(
             select(func.max(p.version)).where(
                 p.department_code == self.config.department, p.day == day
@@ -154,10 +165,7 @@ class CollectionPlanner:
                 f"the plan for {day} changed while this one was being made; load it again",
                 code="plan_changed",
             )
-        q = select(p).where(
-            p.department_code == self.config.department, p.day == day, p.status == CURRENT
-        )
-        for old in s.scalars(q.with_for_update()):
+        for old in current:
             old.status = SUPERSEDED
 
     def _store(
@@ -316,7 +324,7 @@ class CollectionPlanner:
                 },
             }
         )
-        with self.db.session() as s:
+        with _conflicting(day), self.db.session() as s:
             if (cur := s.get(WastePlan, base_id)) is None or cur.status != CURRENT:
                 raise Conflict("the plan changed while re-planning; try again", code="plan_changed")
             self._check_base(s, cur.day, base_version)
@@ -577,6 +585,18 @@ class CollectionPlanner:
                 )
             )
         return out
+
+
+@contextmanager
+def _conflicting(day: date) -> Iterator[None]:
+    """Another process stored the same version first: the plan changed under us."""
+    try:
+        yield
+    except IntegrityError:
+        raise Conflict(
+            f"the plan for {day} changed while this one was being made; load it again",
+            code="plan_changed",
+        ) from None
 
 
 def _at(row: WastePlan, truck: str, end: int) -> datetime | None:

@@ -195,3 +195,33 @@ def test_bad_input_writes_nothing(
     r = client.post("/api/v1/waste/plan-stops/999999/served", headers=admin)
     assert r.status_code == 404
     assert plan_rows(platform) == after_plan and after_plan[0] == before[0] + 1
+
+
+def test_two_processes_replanning_at_once_store_one_version(
+    client: TestClient, platform: Platform, admin: dict[str, str], city: Any
+) -> None:
+    """Two API processes (two planners on one database) start from the same version: the
+    first to write stores the next version, the other is told the plan changed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from onecity.core.errors import Conflict
+    from onecity.waste.plan_service import CollectionPlanner
+
+    first = planner_for(platform)
+    today = first.today()
+    first.plan_day(today, "test", seconds=0.5)
+    second = CollectionPlanner(platform.db, first.tz, first.config, first.travel)
+
+    def fire(planner: CollectionPlanner) -> str:
+        try:
+            planner.insert_urgent("IT800-5", "fire", "test")
+            return "stored"
+        except Conflict as e:
+            return e.code
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(fire, (first, second)))
+    assert outcomes == ["plan_changed", "stored"]
+    with platform.db.read() as s:
+        rows = s.scalars(select(WastePlan).order_by(WastePlan.version)).all()
+        assert [(r.version, r.status) for r in rows] == [(1, "superseded"), (2, "current")]
