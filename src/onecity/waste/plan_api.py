@@ -33,7 +33,7 @@ def planner_for(p: Platform) -> CollectionPlanner:
         )
         travel = provider(conf.get("osrm_url"))
         svc = p.modules["waste.planner"] = CollectionPlanner(
-            p.db, ZoneInfo(p.city.timezone), config, travel
+            p.db, ZoneInfo(p.city.timezone), config, travel, city=p.city
         )
     assert isinstance(svc, CollectionPlanner)
     return svc
@@ -48,6 +48,29 @@ def trucks(
     who: Principal = Depends(principal), svc: CollectionPlanner = Depends(service)
 ) -> list[sc.TruckOut]:
     return svc.trucks(who)
+
+
+@router.post("/trucks", response_model=sc.TruckOut, status_code=201)
+def add_truck(
+    body: sc.TruckIn,
+    request: Request,
+    who: Principal = Depends(principal),
+    svc: CollectionPlanner = Depends(service),
+) -> sc.TruckOut:
+    """Register a truck: its depot (a GeoJSON Point in the city), capacity, shift and crew."""
+    return svc.add_truck(who, body, source(request))
+
+
+@router.patch("/trucks/{truck_id}", response_model=sc.TruckOut)
+def change_truck(
+    truck_id: Annotated[str, Path(max_length=32)],
+    body: sc.TruckPatch,
+    request: Request,
+    who: Principal = Depends(principal),
+    svc: CollectionPlanner = Depends(service),
+) -> sc.TruckOut:
+    """Change a truck (crew, shift, capacity, depot; `active: false` takes it off the plans)."""
+    return svc.change_truck(who, truck_id, body, source(request))
 
 
 @router.get("/plans", response_model=sc.PlanOut)

@@ -91,3 +91,32 @@ class TruckOut(BaseModel):
     shift_start: str
     shift_end: str
     crew: str | None
+
+
+_HHMM = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
+
+
+class TruckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    depot_name: Annotated[str, Field(min_length=1, max_length=100)]
+    depot: dict[str, Any]  # a GeoJSON Point in WGS84, inside the city
+    capacity_kg: Annotated[float, Field(gt=0, le=40_000)]
+    capacity_m3: Annotated[float, Field(gt=0, le=100)]
+    shift_start: Annotated[str, Field(pattern=_HHMM)]
+    shift_end: Annotated[str, Field(pattern=_HHMM)]
+    crew: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+class TruckPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    depot_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    depot: dict[str, Any] | None = None
+    capacity_kg: Annotated[float, Field(gt=0, le=40_000)] | None = None
+    capacity_m3: Annotated[float, Field(gt=0, le=100)] | None = None
+    shift_start: Annotated[str, Field(pattern=_HHMM)] | None = None
+    shift_end: Annotated[str, Field(pattern=_HHMM)] | None = None
+    crew: Annotated[str, Field(max_length=64)] | None = None  # "" takes the crew off
+    active: bool | None = None

@@ -225,3 +225,62 @@ def test_two_processes_replanning_at_once_store_one_version(
     with platform.db.read() as s:
         rows = s.scalars(select(WastePlan).order_by(WastePlan.version)).all()
         assert [(r.version, r.status) for r in rows] == [(1, "superseded"), (2, "current")]
+
+
+def test_trucks_registered_and_changed_by_staff(
+    client: TestClient, platform: Platform, admin: dict[str, str], city: Any
+) -> None:
+    truck = {
+        "id": "T9",
+        "name": "大安 9 號車",
+        "depot_name": "大安分隊",
+        "depot": {"type": "Point", "coordinates": [121.5434, 25.0264]},
+        "capacity_kg": 5000,
+        "capacity_m3": 18,
+        "shift_start": "14:00",
+        "shift_end": "22:00",
+        "crew": "crew.one",
+    }
+    r = client.post("/api/v1/waste/trucks", headers=admin, json=truck)
+    assert r.status_code == 201, r.text
+    assert r.json()["location"]["coordinates"] == [121.5434, 25.0264]
+    before = trucks_count(platform)
+    bad = [
+        ({**truck, "id": "T9"}, 409, None),
+        (
+            {**truck, "id": "T10", "depot": {"type": "Point", "coordinates": [25.03, 121.54]}},
+            422,
+            "depot",
+        ),
+        # TWD97 metres sent as degrees
+        (
+            {**truck, "id": "T10", "depot": {"type": "Point", "coordinates": [305000, 2770000]}},
+            422,
+            "depot",
+        ),
+        ({**truck, "id": "T10", "shift_end": "25:00"}, 422, None),
+        ({**truck, "id": "T10", "capacity_kg": 0}, 422, None),
+        ({**truck, "id": "T10", "crew": "nobody"}, 422, "crew"),
+        ({**truck, "id": "no spaces"}, 422, None),
+    ]
+    for body, status, field in bad:
+        r = client.post("/api/v1/waste/trucks", headers=admin, json=body)
+        assert r.status_code == status, (body, r.text)
+        if field:
+            assert r.json()["field"].startswith(field)
+    assert trucks_count(platform) == before
+    r = client.patch("/api/v1/waste/trucks/T9", headers=admin, json={"crew": "", "active": False})
+    assert r.status_code == 200 and r.json()["crew"] is None
+    ids = [t["id"] for t in client.get("/api/v1/waste/trucks", headers=admin).json()]
+    assert "T9" not in ids and {"T1", "T2"} <= set(ids)  # inactive trucks plan nothing
+    assert client.patch("/api/v1/waste/trucks/nope", headers=admin, json={}).status_code == 404
+    crew = login(client, "crew.one")
+    assert (
+        client.post("/api/v1/waste/trucks", headers=crew, json={**truck, "id": "T11"}).status_code
+        == 403
+    )
+
+
+def trucks_count(p: Platform) -> int:
+    with p.db.read() as s:
+        return s.scalar(select(func.count()).select_from(WasteTruck)) or 0
