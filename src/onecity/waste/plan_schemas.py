@@ -65,7 +65,7 @@ class PlanOut(BaseModel):
 class PlanIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     day: date
-    seconds: Annotated[float, Field(gt=0, le=300)] | None = None
+    seconds: Annotated[float, Field(gt=0, le=60)] | None = None
 
 
 class UrgentIn(BaseModel):

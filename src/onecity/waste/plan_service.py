@@ -40,6 +40,7 @@ CURRENT, SUPERSEDED = "current", "superseded"
 # Jobs that re-plan running routes by themselves. Faults join the next plan as repair stops
 # (plan_build.URGENT_KINDS); a dispatcher can still insert any visit now (POST /plans/urgent).
 REPLAN_KINDS = ("fire",)
+PLAN_AHEAD = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,11 @@ class CollectionPlanner:
         now = now or utcnow()
         if day < self.today(now):
             raise Invalid(f"{day} is in the past: plans are made for today or later", field="day")
+        if day > self.today(now) + PLAN_AHEAD:
+            raise Invalid(
+                f"{day} is too far ahead: the forecasts reach {PLAN_AHEAD.days} days",
+                field="day",
+            )
         with self.db.read() as s:
             built = plan_build.build(
                 s, self.config.department, day, now, self.tz, self.travel, self.policy
