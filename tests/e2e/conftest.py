@@ -204,3 +204,25 @@ def wait_live(pg: Any, name: str) -> None:
         f"Array.from(document.querySelectorAll('[data-fresh=\"{name}\"]'))"
         ".every(e => e.dataset.state === 'live')",
     )
+
+
+def add_station(
+    live: LiveServer, admin: dict[str, str], sid: str, name: str, lon: float, lat: float
+) -> None:
+    """A waste station on the live server, with its device key kept in `live.keys`."""
+    r = httpx.post(
+        f"{live.url}/api/v1/devices",
+        headers=admin,
+        timeout=10,
+        json={
+            "id": sid,
+            "name": name,
+            "type": "waste_station",
+            "department": "epb",
+            "location": {"type": "Point", "coordinates": [lon, lat]},
+        },
+    )
+    assert r.status_code == 201, r.text
+    k = httpx.post(f"{live.url}/api/v1/devices/{sid}/keys", headers=admin, json={}, timeout=10)
+    assert k.status_code == 201, k.text
+    live.keys[sid] = k.json()["key"]

@@ -11,7 +11,6 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,9 +22,18 @@ from onecity.core.models import User
 from onecity.waste.models import WasteTruck
 from onecity.waste.plan_api import planner_for
 
-from .conftest import PASSWORD, WAIT_MS, LiveServer, expect_text, log_in, wait_js, wait_live
+from .conftest import (
+    PASSWORD,
+    SHOTS,
+    WAIT_MS,
+    LiveServer,
+    add_station,
+    expect_text,
+    log_in,
+    wait_js,
+    wait_live,
+)
 
-SHOTS = Path("/tmp/shots")
 PHONE = {"width": 390, "height": 844}
 CREW = "route.crew"
 # Two clusters, each beside one truck's depot: the east one (with the station that will burn)
@@ -49,33 +57,12 @@ class City:
     today: str
 
 
-def _station(
-    live: LiveServer, admin: dict[str, str], sid: str, name: str, lon: float, lat: float
-) -> None:
-    r = httpx.post(
-        f"{live.url}/api/v1/devices",
-        headers=admin,
-        timeout=10,
-        json={
-            "id": sid,
-            "name": name,
-            "type": "waste_station",
-            "department": "epb",
-            "location": {"type": "Point", "coordinates": [lon, lat]},
-        },
-    )
-    assert r.status_code == 201, r.text
-    k = httpx.post(f"{live.url}/api/v1/devices/{sid}/keys", headers=admin, json={}, timeout=10)
-    assert k.status_code == 201, k.text
-    live.keys[sid] = k.json()["key"]
-
-
 @pytest.fixture(scope="module")
 def city(live_server: LiveServer) -> Iterator[City]:
     live = live_server
     admin = {"Authorization": f"Bearer {live.token('admin')}"}
     for sid, (name, lon, lat) in {**FULL, FIRE[0]: FIRE[1:]}.items():
-        _station(live, admin, sid, name, lon, lat)
+        add_station(live, admin, sid, name, lon, lat)
         fill = 0.97 if sid in FULL else 0.05
         live.post_telemetry(sid, {"garbage.fill": fill, "garbage.weight_kg": 280 * fill})
     with live.platform.db.session() as s:

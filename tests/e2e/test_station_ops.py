@@ -20,7 +20,16 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import CHROMIUM, WAIT_MS, LiveServer, expect_text, log_in, wait_js, wait_live
+from .conftest import (
+    CHROMIUM,
+    WAIT_MS,
+    LiveServer,
+    add_station,
+    expect_text,
+    log_in,
+    wait_js,
+    wait_live,
+)
 
 PHONE = {"width": 390, "height": 844}
 # Near Daan Forest Park; the stations are 300 m and 2 km away.
@@ -36,33 +45,12 @@ class World:
     fire_id: str  # the station that reports smoke
 
 
-def _station(
-    live: LiveServer, admin: dict[str, str], sid: str, name: str, lon: float, lat: float
-) -> None:
-    r = httpx.post(
-        f"{live.url}/api/v1/devices",
-        headers=admin,
-        timeout=10,
-        json={
-            "id": sid,
-            "name": name,
-            "type": "waste_station",
-            "department": "epb",
-            "location": {"type": "Point", "coordinates": [lon, lat]},
-        },
-    )
-    assert r.status_code == 201, r.text
-    k = httpx.post(f"{live.url}/api/v1/devices/{sid}/keys", headers=admin, json={}, timeout=10)
-    assert k.status_code == 201, k.text
-    live.keys[sid] = k.json()["key"]
-
-
 @pytest.fixture(scope="module")
 def world(live_server: LiveServer) -> World:
     """Two stations that have reported once: every compartment nearly empty."""
     admin = {"Authorization": f"Bearer {live_server.token('admin')}"}
-    _station(live_server, admin, "itrash-ops-a", "iTrash 大安公園站", 121.5388, 25.0317)
-    _station(live_server, admin, "itrash-ops-b", "iTrash 松山車站站", 121.5560, 25.0290)
+    add_station(live_server, admin, "itrash-ops-a", "iTrash 大安公園站", 121.5388, 25.0317)
+    add_station(live_server, admin, "itrash-ops-b", "iTrash 松山車站站", 121.5560, 25.0290)
     quiet = {"garbage.fill": 0.2, "recycling_pet.fill": 0.1, "recycling_can.fill": 0.1}
     for sid in ("itrash-ops-a", "itrash-ops-b"):
         live_server.post_telemetry(sid, quiet, ago_s=60)

@@ -30,23 +30,7 @@
   const dayIso = () => OCP.day(day === "tomorrow" ? 1 : 0);
 
   /* --- the map (district outlines, no internet tiles) ------------------------------------ */
-  const [w, s, e, n] = cfg.city.bounds;
-  const map = L.map(mapEl, { minZoom: 10, maxBounds: L.latLngBounds([s - 0.15, w - 0.15], [n + 0.15, e + 0.15]), zoomSnap: 0.5 });
-  map.attributionControl.setPrefix(false);
-  map.createPane("districts").style.zIndex = 350;
-  map.setView([cfg.city.center[1], cfg.city.center[0]], Math.min(cfg.city.zoom, map.getBoundsZoom(L.latLngBounds([s, w], [n, e])) + 0.5));
-  fetch("/api/v1/geo/districts", { credentials: "same-origin" })
-    .then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.statusText))))
-    .then((gj) =>
-      L.geoJSON(gj, {
-        pane: "districts",
-        interactive: false,
-        style: { color: "#3d5a80", weight: 1.2, fillColor: "#f7f3ea", fillOpacity: 1 },
-      }).addTo(map)
-    )
-    .catch(() => {
-      /* the routes still show without the outlines */
-    });
+  const map = W.cityMap(mapEl);
   const layer = L.layerGroup().addTo(map);
   const ll = (pt) => (pt && pt.coordinates ? [pt.coordinates[1], pt.coordinates[0]] : null);
 

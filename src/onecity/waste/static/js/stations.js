@@ -5,6 +5,7 @@
 (function () {
   "use strict";
   const { cfg, t, el, show } = OC;
+  const W = window.OCW;
   const REFRESH_MS = 20000;
   const CODES = { full: "waste.station_full", broken: "waste.station_broken" };
   const COLOR = { open: "#1a7f37", partly: "#b35900", closed: "#cf222e", unknown: "#6e7781" };
@@ -23,23 +24,7 @@
   const hhmm = (v) => OC.time(v).slice(0, 5);
 
   /* --- the map --------------------------------------------------------------------------- */
-  const [w, s, e, n] = cfg.city.bounds;
-  const map = L.map(mapEl, { minZoom: 10, maxBounds: L.latLngBounds([s - 0.15, w - 0.15], [n + 0.15, e + 0.15]), zoomSnap: 0.5 });
-  map.attributionControl.setPrefix(false);
-  map.createPane("districts").style.zIndex = 350;
-  map.setView([cfg.city.center[1], cfg.city.center[0]], Math.min(cfg.city.zoom, map.getBoundsZoom(L.latLngBounds([s, w], [n, e])) + 0.5));
-  fetch("/api/v1/geo/districts", { credentials: "same-origin" })
-    .then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.statusText))))
-    .then((gj) =>
-      L.geoJSON(gj, {
-        pane: "districts",
-        interactive: false,
-        style: { color: "#3d5a80", weight: 1.2, fillColor: "#f7f3ea", fillOpacity: 1 },
-      }).addTo(map)
-    )
-    .catch(() => {
-      /* the stations still show without the outlines */
-    });
+  const map = W.cityMap(mapEl);
   let youMarker = null;
 
   /* --- what a station is ----------------------------------------------------------------- */

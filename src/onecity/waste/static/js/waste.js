@@ -23,6 +23,28 @@
   W.cardHref = (id) => "/waste/cards/" + encodeURIComponent(id);
   W.CARD = /^[A-Za-z0-9-]{1,32}$/;
 
+  /* A Leaflet map of the city with its district outlines and no tiles from the internet
+     (pages that draw one load the shipped Leaflet first). The outlines are decoration: what
+     the page draws on the map still shows without them. */
+  W.cityMap = function (mapEl) {
+    const [w, s, e, n] = cfg.city.bounds;
+    const map = L.map(mapEl, { minZoom: 10, maxBounds: L.latLngBounds([s - 0.15, w - 0.15], [n + 0.15, e + 0.15]), zoomSnap: 0.5 });
+    map.attributionControl.setPrefix(false);
+    map.createPane("districts").style.zIndex = 350;
+    map.setView([cfg.city.center[1], cfg.city.center[0]], Math.min(cfg.city.zoom, map.getBoundsZoom(L.latLngBounds([s, w], [n, e])) + 0.5));
+    fetch("/api/v1/geo/districts", { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(r.statusText))))
+      .then((gj) =>
+        L.geoJSON(gj, {
+          pane: "districts",
+          interactive: false,
+          style: { color: "#3d5a80", weight: 1.2, fillColor: "#f7f3ea", fillOpacity: 1 },
+        }).addTo(map)
+      )
+      .catch(() => {});
+    return map;
+  };
+
   W.kindBadge = (k) => el("span", { class: "kind kind-" + k, text: W.kind(k) });
   W.amount = (n) => el("span", { class: "amt " + (n < 0 ? "amt-charge" : n > 0 ? "amt-rebate" : "amt-zero"), text: W.signed(n) });
 
