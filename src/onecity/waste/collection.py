@@ -9,7 +9,9 @@ next chance to empty it: the forecast's early (10th percentile) time to full is 
 next shift starts. It is **optional** when a compartment may fill by then; its prize is the
 chance of that times `overflow_prize_m`, the metres of driving the city will spend to avoid one
 overflow. A station not in either set waits. Every decision carries its reason, shown on the
-planner page."""
+planner page. Given the shift's end, a must-visit station that will not be full yet is emptied
+late in the shift (a window opening shortly before its early time to full), so its bin has room
+for the evening's deposits."""
 
 from __future__ import annotations
 
@@ -50,9 +52,19 @@ class Policy:
     per_compartment_s: int = 90  # swap or empty one bin
     repair_service_s: int = 1200  # a fault repaired on the spot
     min_prize_chance: float = 0.05  # below this a station waits
+    # A compartment this full now is emptied whatever its forecast says: the next bag may be
+    # refused, and a station with no usage history would otherwise be trusted to stay put.
+    full_now: float = 0.9
     # An optional station is only worth a stop when its fullest compartment will be at least
     # this full by then: emptying a half-empty bin spends a stop now and saves none later.
     worth_fill: float = 0.6
+    # A must-visit station that will not be full until later is emptied as late as still
+    # keeps it from overflowing: its bin then has the whole evening peak's room, and the next
+    # full time moves later. Its window opens this long before the early (10 %) time to full...
+    late_margin_s: int = 3600
+    # ... but no later than this share of the way into the shift, so the routes keep room
+    # (every such stop squeezed into the shift's last minutes would go unserved).
+    latest_open: float = 0.5
 
     def service_s(self, station: Station, emptied: int) -> int:
         extra = self.repair_service_s if station.urgent and station.urgent != "fire" else 0
@@ -99,6 +111,29 @@ def _load_at(c: Compartment, now: datetime, at: datetime) -> tuple[float, float]
     return min(kg, c.capacity_kg), fill * c.capacity_m3
 
 
+def _late_window(
+    early: datetime | None,
+    shift_start: datetime,
+    shift_end: datetime,
+    day_start: datetime,
+    window: tuple[int, int] | None,
+    policy: Policy,
+) -> tuple[int, int] | None:
+    """The station's window narrowed to open shortly before its early time to full, clamped
+    into the shift; the station's own window unchanged when the two do not meet."""
+    if early is None:
+        return window
+    latest = shift_start + (shift_end - shift_start) * policy.latest_open
+    opens = min(max(early - timedelta(seconds=policy.late_margin_s), shift_start), latest)
+    lo = int((opens - day_start).total_seconds())
+    hi = int((shift_end - day_start).total_seconds())
+    if window is not None:
+        lo, hi = max(lo, window[0]), min(hi, window[1])
+        if lo > hi:
+            return window
+    return (lo, hi) if lo > int((shift_start - day_start).total_seconds()) else window
+
+
 def decide(
     stations: Sequence[Station],
     now: datetime,
@@ -106,17 +141,22 @@ def decide(
     next_shift: datetime,
     day_start: datetime,
     policy: Policy = Policy(),
+    shift_end: datetime | None = None,
 ) -> list[Decision]:
     """One decision per station for the shift starting at `shift_start`; the next chance to
     empty a station is `next_shift`. Stop windows are seconds from `day_start`, like the
-    trucks' shifts."""
+    trucks' shifts. Given `shift_end`, a must-visit station that is not yet urgent gets a
+    window that opens shortly before its early time to full (see `Policy.late_margin_s`)."""
     out = []
     for st in stations:
         etas = {c.name: _eta(c, now, policy.full_at) for c in st.compartments}
         chance = max((chance_before(e, next_shift) for e in etas.values()), default=0.0)
         soonest = min((e.expected for e in etas.values() if e.expected), default=None)
+        nearly = max((c.fill for c in st.compartments), default=0.0)
         if st.urgent:
             reason = f"urgent: {st.urgent}"
+        elif nearly >= policy.full_now:
+            reason = f"already {nearly:.0%} full"
         elif any(e.early is not None and e.early <= next_shift for e in etas.values()):
             reason = "will probably be full before the next shift"
         elif chance >= policy.min_prize_chance:
@@ -139,6 +179,9 @@ def decide(
         if st.window is not None:
             base = int((shift_start - day_start).total_seconds()) // 86400 * 86400
             window = (base + st.window[0], base + st.window[1])
+        if required and not st.urgent and shift_end is not None:
+            early = min((e.early for e in etas.values() if e.early is not None), default=None)
+            window = _late_window(early, shift_start, shift_end, day_start, window, policy)
         stop = Stop(
             ref=st.id,
             site=st.site,

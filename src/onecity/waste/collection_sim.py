@@ -17,11 +17,17 @@ The policies, each on its own copies of the same seeded stations:
 * **threshold**: each shift, the stations with a compartment at >= 80 % at the shift's start.
 * **forecast**: each shift, `collection.decide` on `forecast.fit` models of each compartment's
   fill history, refitted daily; a station left today is emptied tomorrow at any time in the
-  shift, so its next chance is taken as the end of tomorrow's shift (the worst case). A fire
+  shift, so its next chance is taken as the end of tomorrow's shift (the worst case). A station
+  that must be emptied but will not be full yet is visited late in the shift (`decide`'s
+  `shift_end`: its window opens an hour before its early time to full, by midday at the
+  latest), which leaves its bin room for the evening peak. A fire
   seen during the shift is inserted into the running routes (`routing.replan`, to be reached
   within the hour where a truck can); the other policies wait for their next planned visit.
   The trucks' plans are only as good as the solver's time allows: PyVRP stops on wall time,
   so a large city's routes (and figures) can differ a little from run to run.
+
+`visits_per_day` scales every station's usage (the simulator's calibration: 150 deposits a day
+at a typical station, full in ~2 days), to see how the policies' costs depend on it.
 
 A warm-up of `warmup_days` under the fixed policy gives the forecast its first history and is
 not counted. Fires are drawn in advance at the simulator's rate (one per station per ~2,000
@@ -407,7 +413,10 @@ def _forecast(solve_s: float, seed: int) -> Planner:
             stations.append(collection.Station(place.id, site, comps, urgent))
         # a station left today is emptied tomorrow somewhere in the shift: at its end at worst
         next_chance = _at(origin + DAY_S + SHIFT_S[1])
-        decisions = collection.decide(stations, now, now, next_chance, _at(origin), POLICY)
+        shift_end = _at(origin + SHIFT_S[1])
+        decisions = collection.decide(
+            stations, now, now, next_chance, _at(origin), POLICY, shift_end=shift_end
+        )
         stops = tuple(d.stop for d in decisions if d.stop is not None)
         return _solved(replace(city.base, stops=stops), solve_s, seed + day)
 
@@ -489,7 +498,7 @@ def _fixed(
 ) -> tuple[_City, Planned]:
     """The city and its fixed schedule; without a given fleet, the smallest one (from the load
     estimate up) with which the schedule serves every station."""
-    loads = [busy_day_load(s.popularity) for s in sims]
+    loads = [busy_day_load(s.popularity, s.config) for s in sims]
     fleet = trucks or _fleet_for(loads)
     while True:
         city = _city(len(sims), fleet, seed, *span)
@@ -538,6 +547,7 @@ def run_policies(
     trucks: int | None = None,
     solve_s: float = 1.0,
     warmup_days: int = 7,
+    visits_per_day: float | None = None,
 ) -> tuple[SimReport, dict[str, list[StationSim]]]:
     """`simulate`, also handing back each policy's station simulators as they ended (for
     checks against the simulator's own counters)."""
@@ -545,19 +555,30 @@ def run_policies(
         raise ValueError("days, stations and warmup_days must be at least 1")
     if trucks is not None and trucks < 1:
         raise ValueError("trucks must be at least 1 (or None: as many as the fixed schedule needs)")
+    if visits_per_day is not None and not 0 < visits_per_day < math.inf:
+        raise ValueError("visits_per_day must be a positive number (or None: the default usage)")
+    cfg = (
+        SIM_CONFIG if visits_per_day is None else replace(SIM_CONFIG, visits_per_day=visits_per_day)
+    )
     with warnings.catch_warnings():
         # PyVRP warns when a shift's stops cannot all be served; the plan reports them unserved
         warnings.simplefilter("ignore", PenaltyBoundWarning)
-        return _run(days, stations, seed, trucks, solve_s, warmup_days)
+        return _run(days, stations, seed, trucks, solve_s, warmup_days, cfg)
 
 
 def _run(
-    days: int, stations: int, seed: int, trucks: int | None, solve_s: float, warmup_days: int
+    days: int,
+    stations: int,
+    seed: int,
+    trucks: int | None,
+    solve_s: float,
+    warmup_days: int,
+    cfg: SimConfig,
 ) -> tuple[SimReport, dict[str, list[StationSim]]]:
     first = FIRST_DAY.timestamp()
     begin, end = first - warmup_days * DAY_S, first + days * DAY_S
     probe = layout(stations, 1, seed)
-    sims = [StationSim(s.id, f"{seed}/{s.id}", SIM_CONFIG, _at(begin)) for s in probe.stations]
+    sims = [StationSim(s.id, f"{seed}/{s.id}", cfg, _at(begin)) for s in probe.stations]
     city, fixed = _fixed(sims, trucks, seed, solve_s, (begin, end))
     warm = _Run(sims)
     for d in range(warmup_days):
@@ -569,7 +590,7 @@ def _run(
     }
     results, ends = [], {}
     for name in POLICIES:
-        run = copy.deepcopy(warm, {id(SIM_CONFIG): SIM_CONFIG})  # the config is shared, frozen
+        run = copy.deepcopy(warm, {id(cfg): cfg})  # the config is shared, frozen
         run.counted_from_here()
         planner, urgent = planners[name]
         for d in range(days):
@@ -588,9 +609,18 @@ def simulate(
     trucks: int | None = None,
     solve_s: float = 1.0,
     warmup_days: int = 7,
+    visits_per_day: float | None = None,
 ) -> SimReport:
-    """Run the three policies on the same seeded city for `days` counted days."""
+    """Run the three policies on the same seeded city for `days` counted days; with
+    `visits_per_day`, every station's usage scaled so a typical one sees that many deposits a
+    day (None: the simulator's calibration, `SimConfig.visits_per_day`)."""
     report, _ = run_policies(
-        days, stations, seed=seed, trucks=trucks, solve_s=solve_s, warmup_days=warmup_days
+        days,
+        stations,
+        seed=seed,
+        trucks=trucks,
+        solve_s=solve_s,
+        warmup_days=warmup_days,
+        visits_per_day=visits_per_day,
     )
     return report

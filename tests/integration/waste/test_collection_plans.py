@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from onecity.core.models import Event
+from onecity.core.models import Event, Reading
 from onecity.core.platform import Platform
 from onecity.waste.models import WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.plan_api import planner_for
@@ -83,6 +83,22 @@ def city(
     client: TestClient, platform: Platform, admin: dict[str, str]
 ) -> dict[str, dict[str, str]]:
     keys = {sid: station(client, admin, sid) for sid in PLACES}
+    # Three days of history: the nearly empty stations have hardly been used, so their
+    # forecasts say they can wait (without history they would get a typical station's rate).
+    hour_ms = 3_600_000
+    now_ms = int(time.time() * 1000)
+    with platform.db.session() as s:
+        for sid in EMPTY:
+            for h in range(72, 0, -1):
+                s.add(
+                    Reading(
+                        device_id=sid,
+                        seq=1000 + h,
+                        key="garbage.fill",
+                        ts_ms=now_ms - h * hour_ms,
+                        value=0.05,
+                    )
+                )
     for sid, key in keys.items():
         fill = 0.97 if sid in FULL else 0.05
         send(client, key, 1, {"garbage.fill": fill, "garbage.weight_kg": 280 * fill})

@@ -133,6 +133,21 @@ def test_bad_arguments_say_what_to_change() -> None:
         simulate(0, 5)
     with pytest.raises(ValueError, match="trucks"):
         simulate(1, 5, trucks=0)
+    for bad in (0.0, -5.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="visits_per_day"):
+            simulate(1, 5, visits_per_day=bad)
+
+
+def test_usage_can_be_scaled_for_a_sensitivity_run() -> None:
+    """A third of the default deposits: the same stations (and popularity) fill a third as
+    fast, so the fixed schedule collects about a third as much with no more trucks."""
+    default = run_policies(2, 6, seed=3, solve_s=0.1, warmup_days=1)
+    slow = run_policies(2, 6, seed=3, solve_s=0.1, warmup_days=1, visits_per_day=50.0)
+    assert [s.popularity for s in slow[1]["fixed"]] == [s.popularity for s in default[1]["fixed"]]
+    assert {s.config.visits_per_day for s in slow[1]["fixed"]} == {50.0}
+    kg, slow_kg = default[0].result("fixed").collected_kg, slow[0].result("fixed").collected_kg
+    assert 0.2 * kg < slow_kg < 0.5 * kg
+    assert slow[0].trucks <= default[0].trucks
 
 
 def test_plots_are_valid_non_empty_png_and_svg(

@@ -46,6 +46,7 @@
     [/^will probably be full before the next shift$/, () => t("waste.planner.why.full")],
     [/^may be full before the next shift \((\d+)%\)$/, (m) => t("waste.planner.why.maybe", { pct: m[1] })],
     [/^not worth the detour$/, () => t("waste.planner.why.detour")],
+    [/^already (\d+)% full$/, (m) => t("waste.planner.why.already", { pct: m[1] })],
   ];
   P.why = function (raw) {
     return (raw || "")
