@@ -58,7 +58,7 @@ def add_truck(
     svc: CollectionPlanner = Depends(service),
 ) -> sc.TruckOut:
     """Register a truck: its depot (a GeoJSON Point in the city), capacity, shift and crew."""
-    return svc.add_truck(who, body, source(request))
+    return svc.fleet.add_truck(who, body, source(request))
 
 
 @router.patch("/trucks/{truck_id}", response_model=sc.TruckOut)
@@ -70,7 +70,7 @@ def change_truck(
     svc: CollectionPlanner = Depends(service),
 ) -> sc.TruckOut:
     """Change a truck (crew, shift, capacity, depot; `active: false` takes it off the plans)."""
-    return svc.change_truck(who, truck_id, body, source(request))
+    return svc.fleet.change_truck(who, truck_id, body, source(request))
 
 
 @router.get("/plans", response_model=sc.PlanOut)

@@ -25,14 +25,15 @@ from onecity.core import audit, events
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database, utcnow
 from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
-from onecity.core.geo import CityProfile, geojson_point, point_from_geojson
-from onecity.core.models import Device, User
-from onecity.waste import plan_build, routing
+from onecity.core.geo import CityProfile
+from onecity.core.models import Device
+from onecity.waste import plan_build, plan_views, routing
 from onecity.waste import plan_schemas as sc
 from onecity.waste.collection import Policy
 from onecity.waste.models import WasteJob, WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.service import STATION_TYPE
 from onecity.waste.travel import CrowFlies, TravelProvider
+from onecity.waste.trucks import TruckRegistry
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class CollectionPlanner:
         city: CityProfile | None = None,
     ) -> None:
         self.db = db
-        self.city = city
+        self.fleet = TruckRegistry(db, config.department, city)
         self.tz = tz
         self.config = config
         self.travel = travel or CrowFlies()
@@ -461,106 +462,12 @@ class CollectionPlanner:
                 plan.department_code,
             )
             s.flush()
-            out = self._stops_out(s, [row])[0]
+            out = plan_views.stops_out(s, [row])[0]
         return out
-
-    # --- trucks --------------------------------------------------------------------------------
-    def _depot(self, raw: dict[str, Any]) -> tuple[float, float]:
-        lon, lat = point_from_geojson(raw, "depot")
-        if self.city is not None and self.city.place(lon, lat).district is None:
-            raise Invalid(
-                f"the depot ({lon:.5f}, {lat:.5f}) is outside {self.city.name}: "
-                "send [longitude, latitude] in WGS84 degrees",
-                field="depot",
-            )
-        return lon, lat
-
-    @staticmethod
-    def _crew(s: Session, crew: str | None) -> str | None:
-        if not crew:
-            return None
-        if s.scalar(select(User.id).where(User.username == crew)) is None:
-            raise Invalid(f"no user '{crew}' to ride this truck", field="crew")
-        return crew
-
-    def _truck_out(self, t: WasteTruck) -> sc.TruckOut:
-        return sc.TruckOut(
-            id=t.id,
-            name=t.name,
-            depot_name=t.depot_name,
-            location=geojson_point(t.depot_lon, t.depot_lat) or {},
-            capacity_kg=t.capacity_kg,
-            capacity_m3=t.capacity_m3,
-            shift_start=t.shift_start,
-            shift_end=t.shift_end,
-            crew=t.crew,
-        )
-
-    def add_truck(self, who: Principal, body: sc.TruckIn, source: str) -> sc.TruckOut:
-        self._staff(who, Perm.WASTE_MANAGE)
-        lon, lat = self._depot(body.depot)
-        with self.db.session() as s:
-            if s.get(WasteTruck, body.id) is not None:
-                raise Conflict(f"truck '{body.id}' exists already", code="truck_exists")
-            t = WasteTruck(
-                id=body.id,
-                name=body.name,
-                department_code=self.config.department,
-                depot_name=body.depot_name,
-                depot_lon=lon,
-                depot_lat=lat,
-                capacity_kg=body.capacity_kg,
-                capacity_m3=body.capacity_m3,
-                shift_start=body.shift_start,
-                shift_end=body.shift_end,
-                crew=self._crew(s, body.crew),
-                active=True,
-            )
-            s.add(t)
-            s.flush()
-            audit.append(
-                s,
-                actor=who.username,
-                action="waste.truck.add",
-                target=f"waste_truck/{t.id}",
-                source=source,
-                detail=body.model_dump(exclude={"depot"}),
-            )
-            return self._truck_out(t)
-
-    def change_truck(
-        self, who: Principal, truck_id: str, body: sc.TruckPatch, source: str
-    ) -> sc.TruckOut:
-        """Change a truck; the plans already made keep what they were made with."""
-        self._staff(who, Perm.WASTE_MANAGE)
-        depot = self._depot(body.depot) if body.depot is not None else None
-        with self.db.session() as s:
-            t = s.get(WasteTruck, truck_id, with_for_update=True)
-            if t is None or t.department_code != self.config.department:
-                raise NotFound(f"no truck {truck_id}")
-            changes = body.model_dump(exclude_unset=True, exclude={"depot"})
-            if "crew" in changes:
-                t.crew = self._crew(s, body.crew)
-            for name, value in changes.items():
-                if name != "crew" and value is not None:
-                    setattr(t, name, value)
-            if depot is not None:
-                t.depot_lon, t.depot_lat = depot
-            audit.append(
-                s,
-                actor=who.username,
-                action="waste.truck.change",
-                target=f"waste_truck/{t.id}",
-                source=source,
-                detail=body.model_dump(exclude_unset=True),
-            )
-            return self._truck_out(t)
 
     # --- reading -------------------------------------------------------------------------------
     def trucks(self, who: Principal) -> list[sc.TruckOut]:
-        self._staff(who, Perm.WASTE_JOBS if who.can(Perm.WASTE_JOBS) else Perm.WASTE_READ)
-        with self.db.read() as s:
-            return [self._truck_out(t) for t in plan_build.trucks_of(s, self.config.department)]
+        return self.fleet.list(who)
 
     def plan_for(self, who: Principal, day: date) -> sc.PlanOut:
         self._staff(who, Perm.WASTE_JOBS if who.can(Perm.WASTE_JOBS) else Perm.WASTE_READ)
@@ -591,87 +498,7 @@ class CollectionPlanner:
         return next((r for r in plan.routes if r.truck_id == tid), None)
 
     def get(self, plan_id: int) -> sc.PlanOut:
-        with self.db.read() as s:
-            row = s.get(WastePlan, plan_id)
-            if row is None:
-                raise NotFound(f"no plan {plan_id}")
-            stops = list(
-                s.scalars(
-                    select(WastePlanStop)
-                    .where(WastePlanStop.plan_id == plan_id)
-                    .order_by(WastePlanStop.truck_id, WastePlanStop.seq, WastePlanStop.id)
-                )
-            )
-            outs = self._stops_out(s, stops)
-            trucks = {t.id: t for t in s.scalars(select(WasteTruck))}
-            routes = []
-            for tid in sorted({o.truck_id for o in outs if o.truck_id}):
-                mine = [o for o in outs if o.truck_id == tid]
-                t = trucks[tid]
-                routes.append(
-                    sc.RouteOut(
-                        truck_id=tid,
-                        truck_name=t.name,
-                        crew=t.crew,
-                        depot=geojson_point(t.depot_lon, t.depot_lat),
-                        capacity_kg=t.capacity_kg,
-                        capacity_m3=t.capacity_m3,
-                        shift_start=t.shift_start,
-                        shift_end=t.shift_end,
-                        leaves_at=_at(row, tid, 0) or mine[0].arrive_at,
-                        back_at=_at(row, tid, 1) or mine[-1].depart_at,
-                        distance_km=float((row.summary or {}).get("route_km", {}).get(tid, 0.0)),
-                        load_kg=max((o.load_kg or 0.0) for o in mine),
-                        stops=mine,
-                    )
-                )
-            return sc.PlanOut(
-                id=row.id,
-                day=row.day,
-                version=row.version,
-                status=row.status,
-                reason=row.reason,
-                created_at=row.created_at,
-                created_by=row.created_by,
-                solve_s=row.solve_s,
-                distance_km=round(row.distance_m / 1000, 2),
-                travel=row.travel,
-                routes=routes,
-                left_out=[o for o in outs if o.truck_id is None],
-                summary=row.summary or {},
-            )
-
-    @staticmethod
-    def _stops_out(s: Session, rows: list[WastePlanStop]) -> list[sc.PlanStopOut]:
-        ids = {r.station_id for r in rows}
-        devs = {d.id: d for d in s.scalars(select(Device).where(Device.id.in_(ids)))}
-        out = []
-        for r in rows:
-            d = devs.get(r.station_id)
-            out.append(
-                sc.PlanStopOut(
-                    id=r.id,
-                    station_id=r.station_id,
-                    station_name=d.name if d else r.station_id,
-                    location=geojson_point(d.lon, d.lat) if d and d.lon is not None else None,
-                    truck_id=r.truck_id,
-                    seq=r.seq,
-                    status=r.status,
-                    kind=r.kind,
-                    required=r.required,
-                    reason=r.reason,
-                    kg=round(r.kg, 1),
-                    m3=round(r.m3, 3),
-                    arrive_at=r.arrive_at,
-                    start_at=r.start_at,
-                    depart_at=r.depart_at,
-                    load_kg=r.load_kg,
-                    load_m3=r.load_m3,
-                    served_at=r.served_at,
-                    job_id=r.job_id,
-                )
-            )
-        return out
+        return plan_views.plan_out(self.db, plan_id)
 
 
 @contextmanager
@@ -684,11 +511,6 @@ def _conflicting(day: date) -> Iterator[None]:
             f"the plan for {day} changed while this one was being made; load it again",
             code="plan_changed",
         ) from None
-
-
-def _at(row: WastePlan, truck: str, end: int) -> datetime | None:
-    times = (row.summary or {}).get("route_s", {}).get(truck)
-    return row.origin + timedelta(seconds=times[end]) if times else None
 
 
 def _sequences(

@@ -1,0 +1,130 @@
+"""The collection trucks a department plans with: register one, change it, list them.
+A plan keeps what its trucks were when it was made; a change applies to the next plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from onecity.core import audit
+from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.db import Database
+from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
+from onecity.core.geo import CityProfile, geojson_point, point_from_geojson
+from onecity.core.models import User
+from onecity.waste import plan_schemas as sc
+from onecity.waste.models import WasteTruck
+from onecity.waste.plan_build import trucks_of
+
+
+class TruckRegistry:
+    def __init__(self, db: Database, department: str, city: CityProfile | None = None) -> None:
+        self.db = db
+        self.department = department
+        self.city = city
+
+    def _staff(self, who: Principal, perm: Perm) -> None:
+        require(who, perm)
+        if not who.sees_department(self.department):
+            raise Forbidden(
+                f"the trucks belong to department '{self.department}'", code="forbidden"
+            )
+
+    def list(self, who: Principal) -> list[sc.TruckOut]:
+        """The department's active trucks, for its staff and crews."""
+        self._staff(who, Perm.WASTE_JOBS if who.can(Perm.WASTE_JOBS) else Perm.WASTE_READ)
+        with self.db.read() as s:
+            return [self._truck_out(t) for t in trucks_of(s, self.department)]
+
+    def _depot(self, raw: dict[str, Any]) -> tuple[float, float]:
+        lon, lat = point_from_geojson(raw, "depot")
+        if self.city is not None and self.city.place(lon, lat).district is None:
+            raise Invalid(
+                f"the depot ({lon:.5f}, {lat:.5f}) is outside {self.city.name}: "
+                "send [longitude, latitude] in WGS84 degrees",
+                field="depot",
+            )
+        return lon, lat
+
+    @staticmethod
+    def _crew(s: Session, crew: str | None) -> str | None:
+        if not crew:
+            return None
+        if s.scalar(select(User.id).where(User.username == crew)) is None:
+            raise Invalid(f"no user '{crew}' to ride this truck", field="crew")
+        return crew
+
+    def _truck_out(self, t: WasteTruck) -> sc.TruckOut:
+        return sc.TruckOut(
+            id=t.id,
+            name=t.name,
+            depot_name=t.depot_name,
+            location=geojson_point(t.depot_lon, t.depot_lat) or {},
+            capacity_kg=t.capacity_kg,
+            capacity_m3=t.capacity_m3,
+            shift_start=t.shift_start,
+            shift_end=t.shift_end,
+            crew=t.crew,
+        )
+
+    def add_truck(self, who: Principal, body: sc.TruckIn, source: str) -> sc.TruckOut:
+        self._staff(who, Perm.WASTE_MANAGE)
+        lon, lat = self._depot(body.depot)
+        with self.db.session() as s:
+            if s.get(WasteTruck, body.id) is not None:
+                raise Conflict(f"truck '{body.id}' exists already", code="truck_exists")
+            t = WasteTruck(
+                id=body.id,
+                name=body.name,
+                department_code=self.department,
+                depot_name=body.depot_name,
+                depot_lon=lon,
+                depot_lat=lat,
+                capacity_kg=body.capacity_kg,
+                capacity_m3=body.capacity_m3,
+                shift_start=body.shift_start,
+                shift_end=body.shift_end,
+                crew=self._crew(s, body.crew),
+                active=True,
+            )
+            s.add(t)
+            s.flush()
+            audit.append(
+                s,
+                actor=who.username,
+                action="waste.truck.add",
+                target=f"waste_truck/{t.id}",
+                source=source,
+                detail=body.model_dump(exclude={"depot"}),
+            )
+            return self._truck_out(t)
+
+    def change_truck(
+        self, who: Principal, truck_id: str, body: sc.TruckPatch, source: str
+    ) -> sc.TruckOut:
+        """Change a truck; the plans already made keep what they were made with."""
+        self._staff(who, Perm.WASTE_MANAGE)
+        depot = self._depot(body.depot) if body.depot is not None else None
+        with self.db.session() as s:
+            t = s.get(WasteTruck, truck_id, with_for_update=True)
+            if t is None or t.department_code != self.department:
+                raise NotFound(f"no truck {truck_id}")
+            changes = body.model_dump(exclude_unset=True, exclude={"depot"})
+            if "crew" in changes:
+                t.crew = self._crew(s, body.crew)
+            for name, value in changes.items():
+                if name != "crew" and value is not None:
+                    setattr(t, name, value)
+            if depot is not None:
+                t.depot_lon, t.depot_lat = depot
+            audit.append(
+                s,
+                actor=who.username,
+                action="waste.truck.change",
+                target=f"waste_truck/{t.id}",
+                source=source,
+                detail=body.model_dump(exclude_unset=True),
+            )
+            return self._truck_out(t)
