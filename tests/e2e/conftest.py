@@ -226,3 +226,21 @@ def add_station(
     k = httpx.post(f"{live.url}/api/v1/devices/{sid}/keys", headers=admin, json={}, timeout=10)
     assert k.status_code == 201, k.text
     live.keys[sid] = k.json()["key"]
+
+
+def watched_page(ctx: Any, live: LiveServer) -> tuple[Any, list[str]]:
+    """A page that collects requests to other sites, script errors and CSP violations."""
+    pg = ctx.new_page()
+    problems: list[str] = []
+    pg.on(
+        "request",
+        lambda r: (
+            None if r.url.startswith((live.url, "data:")) else problems.append("outside: " + r.url)
+        ),
+    )
+    pg.on("pageerror", lambda e: problems.append(f"error: {e}"))
+    pg.on(
+        "console",
+        lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    return pg, problems

@@ -32,6 +32,7 @@ from .conftest import (
     log_in,
     wait_js,
     wait_live,
+    watched_page,
 )
 
 PHONE = {"width": 390, "height": 844}
@@ -150,30 +151,13 @@ def _current(city: City) -> dict[str, Any]:
     return plan
 
 
-def _watch(ctx: Any, live: LiveServer) -> tuple[Any, list[str]]:
-    pg = ctx.new_page()
-    problems: list[str] = []
-    pg.on(
-        "request",
-        lambda r: (
-            None if r.url.startswith((live.url, "data:")) else problems.append("outside: " + r.url)
-        ),
-    )
-    pg.on("pageerror", lambda e: problems.append(f"error: {e}"))
-    pg.on(
-        "console",
-        lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None,
-    )
-    return pg, problems
-
-
 @pytest.fixture
 def desktop(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
     ctx = chromium.new_context(
         viewport={"width": 1400, "height": 900}, locale="zh-TW", timezone_id="Asia/Taipei"
     )
     ctx.set_default_timeout(WAIT_MS)
-    pg, problems = _watch(ctx, live_server)
+    pg, problems = watched_page(ctx, live_server)
     yield pg
     ctx.close()
     assert problems == []
@@ -190,7 +174,7 @@ def phone(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
         timezone_id="Asia/Taipei",
     )
     ctx.set_default_timeout(WAIT_MS)
-    pg, problems = _watch(ctx, live_server)
+    pg, problems = watched_page(ctx, live_server)
     yield pg
     ctx.close()
     assert problems == []
@@ -316,7 +300,7 @@ def test_planner_and_crew_route_with_a_fire_mid_shift(
     # --- a crew member without a truck of their own picks one; the phone remembers it -------
     ctx = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="zh-TW")
     try:
-        other, problems = _watch(ctx, city.live)
+        other, problems = watched_page(ctx, city.live)
         log_in(other, base, "epb.crew", then="/waste/jobs")
         expect_text(other, "#route-empty", "請先選擇您的車")
         other.select_option("#route-truck-select", mine)

@@ -29,6 +29,7 @@ from .conftest import (
     log_in,
     wait_js,
     wait_live,
+    watched_page,
 )
 
 PHONE = {"width": 390, "height": 844}
@@ -57,24 +58,6 @@ def world(live_server: LiveServer) -> World:
     return World(live_server, "itrash-ops-a", "itrash-ops-b")
 
 
-def _watched(ctx: Any, live: LiveServer) -> tuple[Any, list[str]]:
-    """A page that collects requests to other sites, script errors and CSP violations."""
-    pg = ctx.new_page()
-    problems: list[str] = []
-    pg.on(
-        "request",
-        lambda r: (
-            None if r.url.startswith((live.url, "data:")) else problems.append("outside: " + r.url)
-        ),
-    )
-    pg.on("pageerror", lambda e: problems.append(f"error: {e}"))
-    pg.on(
-        "console",
-        lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None,
-    )
-    return pg, problems
-
-
 @pytest.fixture
 def phone(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
     ctx = chromium.new_context(
@@ -88,7 +71,7 @@ def phone(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
         permissions=["geolocation"],
     )
     ctx.set_default_timeout(WAIT_MS)
-    pg, problems = _watched(ctx, live_server)
+    pg, problems = watched_page(ctx, live_server)
     yield pg
     ctx.close()
     assert problems == []
@@ -104,7 +87,7 @@ def desktop(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
         permissions=["geolocation"],
     )
     ctx.set_default_timeout(WAIT_MS)
-    pg, problems = _watched(ctx, live_server)
+    pg, problems = watched_page(ctx, live_server)
     yield pg
     ctx.close()
     assert problems == []
