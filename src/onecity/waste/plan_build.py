@@ -39,7 +39,6 @@ class Built:
     problem: routing.Problem
     decisions: list[Decision]  # one per station, stop=None for those that wait
     stop_jobs: dict[int, int]  # problem stop index -> urgent job id
-    trucks: list[WasteTruck]
     origin: datetime
 
 
@@ -197,7 +196,6 @@ def build(
     if not rtrucks:
         raise Invalid(f"every truck's shift on {day} is over", field="day")
     every = trucks
-    trucks = [t for t in trucks if any(rt.id == t.id for rt in rtrucks)]
     shift_start = origin + timedelta(seconds=min(t.shift[0] for t in rtrucks))
     # The next chance to empty a station, at worst: the end of tomorrow's first shift (a
     # station left today may come last on tomorrow's route). The simulation measured the
@@ -228,7 +226,7 @@ def build(
             stops.append(dec.stop)
     metres, seconds = _matrix(travel, sites, origin, every, depot_site)
     problem = routing.Problem(tuple(sites), tuple(stops), rtrucks, metres, seconds)
-    return Built(problem, decisions, stop_jobs, trucks, origin)
+    return Built(problem, decisions, stop_jobs, origin)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import itertools
 import math
 import multiprocessing
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -215,7 +215,6 @@ def _alone(p: Problem, i: int) -> Unserved | None:
 @dataclass
 class _Index:
     clients: list[int] = field(default_factory=list)  # client index -> stop index
-    types: list[tuple[str, int]] = field(default_factory=list)  # vehicle type -> (truck, count)
 
 
 def _data(p: Problem, leave_out: Collection[int], soften: bool) -> tuple[pyvrp.ProblemData, _Index]:
@@ -266,7 +265,6 @@ def _data(p: Problem, leave_out: Collection[int], soften: bool) -> tuple[pyvrp.P
                 name=t.id,
             )
         )
-        idx.types.append((t.id, t.count))
     dist = np.ascontiguousarray(p.distance_m, dtype=np.int64)
     dur = np.ascontiguousarray(p.duration_s, dtype=np.int64)
     data = pyvrp.ProblemData(locations, clients, depots, types, [dist], [dur])  # type: ignore[list-item]  # the stub's ndarray[int] is not a numpy type
@@ -483,11 +481,3 @@ def _home(p: Problem, t: Truck, visits: Sequence[Visit]) -> int:
     if not visits:
         return t.shift[0]
     return visits[-1].depart_s + int(p.duration_s[_at(p, t, visits), t.depot])
-
-
-def route_of(plan: Plan, truck: str) -> Route | None:
-    return next((r for r in plan.routes if r.truck == truck), None)
-
-
-def by_ref(p: Problem) -> Mapping[str, int]:
-    return {s.ref: i for i, s in enumerate(p.stops)}
