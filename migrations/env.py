@@ -6,6 +6,7 @@ from alembic import context
 
 from onecity.core import models  # noqa: F401 - registers the tables on Base.metadata
 from onecity.core.db import Base, make_engine
+from onecity.roadworks import models as roadworks_models  # noqa: F401 - RPIC permits, pipes
 from onecity.settings import Settings
 from onecity.waste import models as waste_models  # noqa: F401 - the iTrash ledger tables
 

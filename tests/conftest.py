@@ -24,6 +24,7 @@ from onecity.bootstrap import migrate, seed_reference
 from onecity.core.auth.secrets import hash_password
 from onecity.core.models import Base, User
 from onecity.core.platform import Platform
+from onecity.roadworks import models as _roadworks_models  # noqa: F401 - truncated too
 from onecity.settings import Settings
 from onecity.waste import models as _waste_models  # noqa: F401 - its tables are truncated too
 

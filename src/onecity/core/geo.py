@@ -123,6 +123,15 @@ class CityProfile:
         lon, lat = self._from_projected.transform(x, y)
         return float(lon), float(lat)
 
+    def to_projected_many(self, lons: Any, lats: Any) -> tuple[Any, Any]:
+        """Arrays (or sequences) of coordinates at once, as shapely.ops.transform hands them."""
+        xs, ys = self._to_projected.transform(lons, lats)
+        return xs, ys
+
+    def from_projected_many(self, xs: Any, ys: Any) -> tuple[Any, Any]:
+        lons, lats = self._from_projected.transform(xs, ys)
+        return lons, lats
+
     def place(self, lon: float, lat: float) -> Place:
         d = self.districts.find(lon, lat)
         v = self.villages.find(lon, lat)

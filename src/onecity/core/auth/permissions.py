@@ -37,6 +37,9 @@ class Perm(StrEnum):
     WASTE_JOBS = "waste:jobs"  # see, accept and close iTrash station crew jobs
     OPEN311_HANDLE = "open311:handle"  # set the status and notes of citizens' reports
     WEBHOOKS_MANAGE = "webhooks:manage"  # outbound webhooks for one's department's events
+    ROADWORKS_READ = "roadworks:read"  # the permit register, locate requests, site monitoring
+    ROADWORKS_APPLY = "roadworks:apply"  # file permits, report works, answer locate requests
+    ROADWORKS_ASSESS = "roadworks:assess"  # grant or refuse permits, inspect, record penalties
     CITY_WIDE = "scope:city"  # sees every department's records, not only its own
 
 
@@ -58,6 +61,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.WASTE_MANAGE,
             Perm.WASTE_JOBS,
             Perm.WEBHOOKS_MANAGE,
+            Perm.ROADWORKS_READ,
+            Perm.ROADWORKS_ASSESS,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -71,13 +76,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.WASTE_MANAGE,
             Perm.WASTE_JOBS,
             Perm.WEBHOOKS_MANAGE,
+            Perm.ROADWORKS_READ,
+            Perm.ROADWORKS_ASSESS,
         }
     ),
     Role.DISPATCHER: frozenset(_STAFF_READ | _HANDLERS | {Perm.WASTE_JOBS}),
     Role.CREW: frozenset(_STAFF_READ | _HANDLERS | {Perm.WASTE_JOBS}),
     Role.OFFICER: frozenset(_STAFF_READ),
     Role.SCHOOL_GUARD: frozenset({Perm.DEVICES_READ, Perm.ALERTS_READ, Perm.ALERTS_HANDLE}),
-    Role.CONTRACTOR: frozenset({Perm.DEVICES_READ}),
+    # Utilities' and contractors' staff: their own organisation's permits and locate requests.
+    Role.CONTRACTOR: frozenset({Perm.DEVICES_READ, Perm.ROADWORKS_APPLY}),
     Role.CITIZEN: frozenset({Perm.OWN_CARDS}),
 }
 

@@ -1,0 +1,557 @@
+"""Permit use cases: check, file, decide, deem granted, report works, inspect, withdraw, and
+answer locate requests. Each call is one unit of work; every change of a permit adds a step
+(who, when, from which status), an audit record and a `roadworks.permit` event."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from onecity.core import audit, events
+from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.db import Database, utcnow
+from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
+from onecity.core.geo import CityProfile
+from onecity.roadworks import checks, footprint, penalty_book, views
+from onecity.roadworks import pipes as pipe_rules
+from onecity.roadworks import rules as r
+from onecity.roadworks import schemas as sc
+from onecity.roadworks.models import LocateRequest, Permit, PermitStep, RoadOrg, RoadOrgMember
+from onecity.roadworks.workdays import TAIWAN_2026_HOLIDAYS, WorkCalendar
+
+# Statuses a permit moves through (docs/roadworks.md has the picture).
+APPLIED, CHANGES, GRANTED, REFUSED, WITHDRAWN = (
+    "applied",
+    "changes_requested",
+    "granted",
+    "refused",
+    "withdrawn",
+)
+IN_PROGRESS, WORKS_DONE, RESTORED, CLOSED = "in_progress", "works_done", "restored", "closed"
+OPEN = (APPLIED, CHANGES, GRANTED, IN_PROGRESS, WORKS_DONE, RESTORED)
+LOCATE_WORKING_DAYS = 2
+
+
+@dataclass(frozen=True)
+class RoadworksConfig:
+    department: str = "pwd"
+    rules: r.RuleConfig = field(default_factory=r.RuleConfig)
+    locate: pipe_rules.LocateRule = field(default_factory=pipe_rules.LocateRule)
+    calendar: WorkCalendar = field(
+        default_factory=lambda: WorkCalendar(holidays=TAIWAN_2026_HOLIDAYS)
+    )
+
+
+class PermitService:
+    def __init__(
+        self,
+        db: Database,
+        city: CityProfile,
+        config: RoadworksConfig | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.clock = clock
+        self.db = db
+        self.city = city
+        self.config = config or RoadworksConfig()
+        self.tz = ZoneInfo(city.timezone)
+
+    # --- who may do what -------------------------------------------------------------------
+
+    def is_assessor(self, who: Principal) -> bool:
+        return who.can(Perm.ROADWORKS_ASSESS) and who.sees_department(self.config.department)
+
+    def _assessor(self, who: Principal) -> None:
+        require(who, Perm.ROADWORKS_ASSESS)
+        if not who.sees_department(self.config.department):
+            raise Forbidden(f"permits are assessed by department '{self.config.department}'")
+
+    @staticmethod
+    def orgs_of(s: Session, who: Principal) -> set[str]:
+        q = select(RoadOrgMember.org_code).where(RoadOrgMember.username == who.username)
+        return set(s.scalars(q).all())
+
+    def _may_read(self, s: Session, who: Principal, p: Permit) -> None:
+        if who.can(Perm.ROADWORKS_READ) and who.sees_department(self.config.department):
+            return
+        mine = self.orgs_of(s, who)
+        owners = set(
+            s.scalars(select(LocateRequest.owner_code).where(LocateRequest.permit_id == p.id))
+        )
+        if mine & ({p.applicant_code, p.contractor_code} | owners):
+            return
+        raise NotFound(f"no permit {p.ref}")
+
+    def _may_act_for(self, s: Session, who: Principal, p: Permit) -> None:
+        """The applicant's or contractor's staff (or RPIC) report the works."""
+        if self.is_assessor(who):
+            return
+        require(who, Perm.ROADWORKS_APPLY)
+        if not self.orgs_of(s, who) & {p.applicant_code, p.contractor_code}:
+            raise Forbidden(f"only {p.applicant_code}'s or its contractor's staff report {p.ref}")
+
+    # --- the application -------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return self.clock()
+
+    def today(self) -> date:
+        return self._now().astimezone(self.tz).date()
+
+    def _org(self, s: Session, code: str, field_name: str, kind: str | None = None) -> RoadOrg:
+        org = s.get(RoadOrg, code)
+        if org is None:
+            raise Invalid(f"no organisation '{code}' is registered with RPIC", field=field_name)
+        if kind is not None and org.kind != kind:
+            raise Invalid(f"'{code}' is a {org.kind}, not a {kind}", field=field_name)
+        return org
+
+    def _prepare(
+        self, s: Session, who: Principal, body: sc.PermitIn
+    ) -> tuple[footprint.Footprint, r.Works, checks.Checked]:
+        self._org(s, body.applicant, "applicant")
+        if body.contractor:
+            self._org(s, body.contractor, "contractor", "contractor")
+            penalty_book.refuse_if_barred(s, body.contractor, body.start_date)
+        if not self.is_assessor(who):
+            require(who, Perm.ROADWORKS_APPLY)
+            if body.applicant not in self.orgs_of(s, who):
+                raise Forbidden(f"you do not file for '{body.applicant}'", field="applicant")
+        if body.end_date < body.start_date:
+            raise Invalid("the works end before they start", field="end_date")
+        if (body.end_date - body.start_date).days > 730:
+            raise Invalid("one permit covers at most two years of works", field="end_date")
+        fp = footprint.parse(self.city, body.geometry, crs=body.crs, width_m=body.width_m)
+        width = body.width_m or _width_of(fp)
+        app = r.Works(
+            ref="(this application)",
+            geom=fp.metres,
+            start=body.start_date,
+            end=body.end_date,
+            depth_m=body.depth_m,
+            purpose=body.purpose,
+            applicant=body.applicant,
+            road=body.road,
+            night=body.night,
+            emergency=body.emergency,
+            residential=body.residential,
+            status=APPLIED,
+        )
+        got = checks.check(
+            s,
+            self.city,
+            app=app,
+            fp=fp,
+            road_class=body.road_class,
+            width_m=width,
+            filed_at=self._now().astimezone(self.tz),
+            today=self.today(),
+            cal=self.config.calendar,
+            cfg=self.config.rules,
+            locate=self.config.locate,
+        )
+        return fp, app, got
+
+    def check(self, who: Principal, body: sc.PermitIn) -> sc.CheckOut:
+        """What the rules would say if this were filed now; writes nothing."""
+        with self.db.read() as s:
+            fp, _app, got = self._prepare(s, who, body)
+            return views.check_out(got, fp)
+
+    def apply(self, who: Principal, body: sc.PermitIn, source: str) -> sc.PermitOut:
+        """File an application; emergency works are in progress at once. Every owner of a
+        pipe the dig could hit gets a locate request due in 2 working days."""
+        with self.db.session() as s:
+            fp, _app, got = self._prepare(s, who, body)
+            now = self._now()
+            status = IN_PROGRESS if body.emergency else APPLIED
+            x0, y0, x1, y1 = fp.box
+            p = Permit(
+                ref=f"new-{now.timestamp()}",
+                department_code=self.config.department,
+                applicant_code=body.applicant,
+                contractor_code=body.contractor,
+                purpose=body.purpose,
+                description=body.description,
+                road=body.road,
+                road_class=body.road_class,
+                width_m=body.width_m or _width_of(fp),
+                area_m2=fp.area_m2,
+                depth_m=body.depth_m,
+                geometry=fp.wgs84,
+                district=fp.district,
+                start_date=body.start_date,
+                end_date=body.end_date,
+                night=body.night,
+                emergency=body.emergency,
+                residential=body.residential,
+                hours=body.hours,
+                traffic_plan=body.traffic_plan,
+                status=status,
+                category=got.assessment.category,
+                filed_at=now,
+                decide_by=got.decide_by,
+                fee_total=got.quote.total,
+                fee_version=got.quote.version,
+                fee_lines=[{"item": k, "amount": v} for k, v in got.quote.lines()],
+                findings=checks.finding_dicts(got.assessment),
+                created_by=who.username,
+                updated_at=now,
+                minx=x0,
+                miny=y0,
+                maxx=x1,
+                maxy=y1,
+                start_day=body.start_date.toordinal(),
+                end_day=body.end_date.toordinal(),
+            )
+            s.add(p)
+            s.flush()
+            local = now.astimezone(self.tz)
+            p.ref = f"RW-{local.year}-{p.id:06d}"
+            self._step(s, p, who.username, "applied", None, APPLIED, "", source)
+            if body.emergency:
+                self._step(
+                    s, p, who.username, "emergency_started", APPLIED, IN_PROGRESS, "", source
+                )
+            self._request_locates(s, p, got.matches, now)
+            return views.permit_out(s, p, full=True, today=self.today())
+
+    def _request_locates(
+        self, s: Session, p: Permit, found: list[pipe_rules.Match], now: datetime
+    ) -> None:
+        due = self.config.calendar.add_working_days(now.astimezone(self.tz), LOCATE_WORKING_DAYS)
+        by_owner: dict[str, list[int]] = {}
+        for m in found:
+            by_owner.setdefault(m.owner, []).append(m.pipe_id)
+        for owner, ids in sorted(by_owner.items()):
+            s.add(
+                LocateRequest(
+                    permit_id=p.id,
+                    owner_code=owner,
+                    pipe_ids=sorted(ids),
+                    notified_at=now,
+                    due_by=due,
+                    response="pending",
+                    note="",
+                )
+            )
+            # The owner's notice: its webhooks and the outbox relay carry it.
+            events.emit(
+                s,
+                "roadworks.locate",
+                {"permit": p.ref, "owner": owner, "pipes": len(ids), "due_by": due.isoformat()},
+                self.config.department,
+            )
+
+    def _step(
+        self,
+        s: Session,
+        p: Permit,
+        actor: str,
+        step: str,
+        before: str | None,
+        after: str,
+        note: str,
+        source: str,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        p.status = after
+        p.updated_at = self._now()
+        s.add(
+            PermitStep(
+                permit_id=p.id,
+                at=p.updated_at,
+                actor=actor,
+                step=step,
+                from_status=before,
+                to_status=after,
+                note=note,
+                detail=detail or {},
+            )
+        )
+        audit.append(
+            s,
+            actor=actor,
+            action=f"roadworks.{step}",
+            target=f"permit/{p.ref}",
+            source=source,
+            detail={"from": before, "to": after, **(detail or {})},
+        )
+        events.emit(
+            s,
+            "roadworks.permit",
+            {"permit": p.ref, "step": step, "status": after, "applicant": p.applicant_code},
+            self.config.department,
+        )
+
+    def _locked(self, s: Session, ref: str) -> Permit:
+        p = s.scalars(select(Permit).where(Permit.ref == ref).with_for_update()).first()
+        if p is None:
+            raise NotFound(f"no permit {ref}", field="ref")
+        return p
+
+    # --- the city's answer -----------------------------------------------------------------
+
+    def decide(self, who: Principal, ref: str, body: sc.DecisionIn, source: str) -> sc.PermitOut:
+        self._assessor(who)
+        with self.db.session() as s:
+            p = self._locked(s, ref)
+            if p.status not in (APPLIED, CHANGES):
+                raise Conflict(f"{p.ref} is {p.status}; only an open application is decided")
+            if body.decision == "refuse":
+                if not body.note.strip():
+                    raise Invalid("say why the permit is refused", field="note")
+                self._step(s, p, who.username, "refused", p.status, REFUSED, body.note, source)
+            elif body.decision == "changes":
+                if not body.note.strip():
+                    raise Invalid("say what the applicant must change", field="note")
+                self._step(
+                    s, p, who.username, "changes_requested", p.status, CHANGES, body.note, source
+                )
+            else:
+                self._grant(s, who, p, body, source)
+            return views.permit_out(s, p, full=True, today=self.today())
+
+    def _grant(self, s: Session, who: Principal, p: Permit, body: sc.DecisionIn, src: str) -> None:
+        blocks = [f for f in p.findings if f["severity"] == "block" and f["code"] != "clash"]
+        if blocks:
+            reasons = "; ".join(f["reason"]["en"] for f in blocks)
+            raise Conflict(
+                f"{p.ref} cannot be granted as applied for: {reasons}", code="rules_block"
+            )
+        clashes = [f for f in p.findings if f["code"] in ("clash", "repeat_dig")]
+        hard = [f for f in clashes if f["code"] == "clash"]
+        if hard and not body.joint_dig:
+            raise Conflict(
+                f"{p.ref} clashes with {', '.join(f['data']['other'] for f in hard)}: grant it "
+                "as a joint dig (joint_dig: true), ask for changes or refuse it",
+                code="clash",
+            )
+        detail: dict[str, Any] = {}
+        if body.joint_dig:
+            if not clashes:
+                raise Invalid(f"{p.ref} has no works to share a trench with", field="joint_dig")
+            detail = self._form_joint_dig(s, who, p, [f["data"]["other"] for f in clashes], src)
+        self._step(s, p, who.username, "granted", p.status, GRANTED, body.note, src, detail)
+
+    def _form_joint_dig(
+        self, s: Session, who: Principal, p: Permit, others: list[str], src: str
+    ) -> dict[str, Any]:
+        rows = [
+            o
+            for o in s.scalars(select(Permit).where(Permit.ref.in_(others))).all()
+            if o.status in OPEN
+        ]
+        members = [p, *rows]
+        shapes = checks.project_all(
+            self.city, [footprint.to_metres(self.city, m.geometry) for m in members]
+        )
+        works = [checks.works_of(m, g) for m, g in zip(members, shapes, strict=True)]
+        plan = r.propose_joint_dig(works[0], works[1:])
+        if plan is None:
+            raise Conflict(f"no open works left to dig jointly with {p.ref}")
+        group = next((m.joint_group for m in rows if m.joint_group), None) or f"JD-{p.ref[3:]}"
+        for m in members:
+            m.joint_group = group
+            m.dig_order = plan.members.index(m.ref) + 1 if m.ref in plan.members else None
+            if m is not p:
+                self._step(
+                    s,
+                    m,
+                    who.username,
+                    "joint_dig",
+                    m.status,
+                    m.status,
+                    f"joined {group} with {p.ref}",
+                    src,
+                    {"group": group},
+                )
+        return {
+            "group": group,
+            "order": plan.members,
+            "window": [d.isoformat() for d in plan.window],
+        }
+
+    def deem_granted(self) -> int:
+        """Grant the applications the city did not answer in time (those no rule blocks)."""
+        today = self.today()
+        n = 0
+        with self.db.session() as s:
+            due = s.scalars(
+                select(Permit)
+                .where(Permit.status == APPLIED, Permit.decide_by < today)
+                .with_for_update()
+            ).all()
+            for p in due:
+                if any(f["severity"] == "block" for f in p.findings):
+                    continue
+                self._step(
+                    s,
+                    p,
+                    "system",
+                    "deemed_granted",
+                    APPLIED,
+                    GRANTED,
+                    f"not answered by {p.decide_by.isoformat()}",
+                    "rpic-loop",
+                )
+                n += 1
+        return n
+
+    # --- the works -------------------------------------------------------------------------
+
+    def progress(self, who: Principal, ref: str, body: sc.ProgressIn, source: str) -> sc.PermitOut:
+        with self.db.session() as s:
+            p = self._locked(s, ref)
+            self._may_act_for(s, who, p)
+            if body.step == "start":
+                self._may_start(s, p)
+                self._step(
+                    s, p, who.username, "works_started", p.status, IN_PROGRESS, body.note, source
+                )
+            elif body.step == "stop":
+                _expect(p, IN_PROGRESS, "report the works done")
+                self._step(
+                    s, p, who.username, "works_stopped", p.status, WORKS_DONE, body.note, source
+                )
+            else:
+                _expect(p, WORKS_DONE, "report the road restored")
+                self._step(s, p, who.username, "restored", p.status, RESTORED, body.note, source)
+            return views.permit_out(s, p, full=True, today=self.today())
+
+    def _may_start(self, s: Session, p: Permit) -> None:
+        _expect(p, GRANTED, "start the works")
+        if self.today() < p.start_date:
+            raise Conflict(
+                f"{p.ref} is permitted from {p.start_date.isoformat()}", code="too_early"
+            )
+        if p.contractor_code:
+            penalty_book.refuse_if_barred(s, p.contractor_code, self.today())
+        waiting = s.scalars(
+            select(LocateRequest).where(
+                LocateRequest.permit_id == p.id, LocateRequest.response.in_(("pending", "conflict"))
+            )
+        ).all()
+        if waiting:
+            names = ", ".join(f"{w.owner_code} ({w.response})" for w in waiting)
+            raise Conflict(
+                f"{p.ref} cannot start before every pipe owner has answered its locate request "
+                f"with marked or clear: waiting for {names}",
+                code="locates_pending",
+            )
+
+    def inspect(self, who: Principal, ref: str, body: sc.InspectIn, source: str) -> sc.PermitOut:
+        self._assessor(who)
+        with self.db.session() as s:
+            p = self._locked(s, ref)
+            _expect(p, RESTORED, "inspect the restoration")
+            if body.result == "pass":
+                self._step(s, p, who.username, "inspected", p.status, CLOSED, body.note, source)
+            else:
+                if not body.note.strip():
+                    raise Invalid("say what must be redone", field="note")
+                self._step(
+                    s, p, who.username, "inspection_failed", p.status, WORKS_DONE, body.note, source
+                )
+            return views.permit_out(s, p, full=True, today=self.today())
+
+    def withdraw(self, who: Principal, ref: str, source: str) -> sc.PermitOut:
+        with self.db.session() as s:
+            p = self._locked(s, ref)
+            self._may_act_for(s, who, p)
+            if p.status not in (APPLIED, CHANGES, GRANTED):
+                raise Conflict(f"{p.ref} is {p.status}; only works not started are withdrawn")
+            self._step(s, p, who.username, "withdrawn", p.status, WITHDRAWN, "", source)
+            return views.permit_out(s, p, full=True, today=self.today())
+
+    # --- locate requests -------------------------------------------------------------------
+
+    def answer_locate(
+        self, who: Principal, locate_id: int, body: sc.LocateAnswerIn, source: str
+    ) -> sc.LocateOut:
+        """A pipe owner's positive response: marked on site, clear (no pipe in the way), or
+        conflict (the works would hit it). A later answer replaces an earlier one."""
+        if not self.is_assessor(who):
+            require(who, Perm.ROADWORKS_APPLY)
+        with self.db.session() as s:
+            loc = s.get(LocateRequest, locate_id, with_for_update=True)
+            if loc is None:
+                raise NotFound(f"no locate request {locate_id}", field="locate_id")
+            if not self.is_assessor(who) and loc.owner_code not in self.orgs_of(s, who):
+                raise Forbidden(f"locate request {locate_id} is for {loc.owner_code}'s staff")
+            p = s.get(Permit, loc.permit_id)
+            assert p is not None
+            if p.status in (REFUSED, WITHDRAWN, CLOSED):
+                raise Conflict(f"{p.ref} is {p.status}: nothing to answer")
+            if body.response == "conflict" and not body.note.strip():
+                raise Invalid("say which pipe is in the way and what to do", field="note")
+            before = loc.response
+            loc.response = body.response
+            loc.note = body.note
+            loc.responded_at = self._now()
+            loc.responded_by = who.username
+            self._step(
+                s,
+                p,
+                who.username,
+                "locate_answered",
+                p.status,
+                p.status,
+                body.note,
+                source,
+                {"owner": loc.owner_code, "from": before, "response": body.response},
+            )
+            return views.locate_out(s, loc, p, self.today())
+
+    def locates(self, who: Principal, pending_only: bool) -> list[sc.LocateOut]:
+        """Locate requests for the caller's organisations (all of them for RPIC staff)."""
+        with self.db.read() as s:
+            q = select(LocateRequest, Permit).join(Permit, Permit.id == LocateRequest.permit_id)
+            if not (who.can(Perm.ROADWORKS_READ) and who.sees_department(self.config.department)):
+                q = q.where(LocateRequest.owner_code.in_(self.orgs_of(s, who)))
+            if pending_only:
+                q = q.where(LocateRequest.response == "pending")
+            rows = s.execute(q.order_by(LocateRequest.due_by, LocateRequest.id).limit(500)).all()
+            return [views.locate_out(s, loc, p, self.today()) for loc, p in rows]
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def get(self, who: Principal, ref: str) -> sc.PermitOut:
+        with self.db.read() as s:
+            p = s.scalars(select(Permit).where(Permit.ref == ref)).first()
+            if p is None:
+                raise NotFound(f"no permit {ref}", field="ref")
+            self._may_read(s, who, p)
+            return views.permit_out(s, p, full=True, today=self.today())
+
+    def list(self, who: Principal, status: str | None, limit: int, offset: int) -> sc.PermitPage:
+        with self.db.read() as s:
+            q = select(Permit)
+            if not (who.can(Perm.ROADWORKS_READ) and who.sees_department(self.config.department)):
+                mine = self.orgs_of(s, who)
+                q = q.where(Permit.applicant_code.in_(mine) | Permit.contractor_code.in_(mine))
+            if status:
+                q = q.where(Permit.status == status)
+            total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+            rows = s.scalars(q.order_by(Permit.id.desc()).limit(limit).offset(offset)).all()
+            return sc.PermitPage(items=[views.permit_out(s, p) for p in rows], total=int(total))
+
+
+def _expect(p: Permit, status: str, what: str) -> None:
+    if p.status != status:
+        raise Conflict(f"{p.ref} is {p.status}; to {what} it must be {status}", code="wrong_status")
+
+
+def _width_of(fp: footprint.Footprint) -> float:
+    """A polygon's trench width: area over half the perimeter of its minimum rotated box
+    (its short side), which is what the restoration band goes by."""
+    box = fp.metres.minimum_rotated_rectangle
+    xs, ys = box.exterior.coords.xy
+    sides = sorted(((xs[i + 1] - xs[i]) ** 2 + (ys[i + 1] - ys[i]) ** 2) ** 0.5 for i in range(2))
+    return round(max(0.1, float(sides[0])), 2)
