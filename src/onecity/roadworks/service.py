@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -127,6 +127,12 @@ class PermitService:
             raise Invalid("the works end before they start", field="end_date")
         if (body.end_date - body.start_date).days > 730:
             raise Invalid("one permit covers at most two years of works", field="end_date")
+        today = self.today()
+        if not today - timedelta(days=31) <= body.start_date <= today + timedelta(days=730):
+            raise Invalid(
+                "works start within two years from today (emergency works: at most a month ago)",
+                field="start_date",
+            )
         fp = footprint.parse(self.city, body.geometry, crs=body.crs, width_m=body.width_m)
         width = body.width_m or _width_of(fp)
         app = r.Works(
