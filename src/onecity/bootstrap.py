@@ -59,7 +59,11 @@ DEMO_USERS = [
     DemoLogin("police.officer", DEMO_PASSWORD, Role.OFFICER, "police"),
     DemoLogin("police.supervisor", DEMO_PASSWORD, Role.SUPERVISOR, "police"),
     DemoLogin("fire.dispatcher", DEMO_PASSWORD, Role.DISPATCHER, "fire"),
+    DemoLogin("pwd.operator", DEMO_PASSWORD, Role.OPERATOR, "pwd"),
     DemoLogin("pwd.contractor", DEMO_PASSWORD, Role.CONTRACTOR, "pwd"),
+    # Utilities' staff: they file their own permits and answer locate requests.
+    DemoLogin("twc.staff", DEMO_PASSWORD, Role.CONTRACTOR, "pwd"),
+    DemoLogin("taipower.staff", DEMO_PASSWORD, Role.CONTRACTOR, "pwd"),
     DemoLogin("edu.guard", DEMO_PASSWORD, Role.SCHOOL_GUARD, "edu"),
     DemoLogin("citizen", DEMO_PASSWORD, Role.CITIZEN, None),
 ]

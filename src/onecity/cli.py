@@ -30,7 +30,7 @@ from onecity.waste.kiosk.cli import kiosk_app  # noqa: E402 (the iTrash station 
 
 app.add_typer(kiosk_app, name="kiosk")
 # Each domain module's own commands, as `onecity <module> …`.
-for _module in _modules.load("waste"):
+for _module in _modules.load("waste,roadworks"):
     if _module.cli is not None:
         app.add_typer(_module.cli, name=_module.name)
 console = Console()
@@ -84,7 +84,7 @@ def demo(
     os.environ.setdefault("ONECITY_ENVIRONMENT", "demo")
     os.environ.setdefault("ONECITY_TOTP_REQUIRED_ROLES", "")
     os.environ.setdefault("ONECITY_RUN_WORKERS", "true")
-    os.environ.setdefault("ONECITY_MODULES", "waste")
+    os.environ.setdefault("ONECITY_MODULES", "waste,roadworks")
     settings = Settings()
     with console.status("migrating the embedded database…"):
         migrate(settings.database_url)
@@ -127,6 +127,19 @@ def demo(
             f"http://{host}:{port}/waste/stations, collection routes at "
             f"http://{host}:{port}/waste/planner (epb.operator), "
             "watch one with `onecity kiosk status --journal var/kiosks/IT125-1.sqlite`"
+        )
+    if "roadworks" in [m.strip() for m in settings.modules.split(",")]:
+        from onecity.roadworks import demo as roadworks_demo
+        from onecity.roadworks.cli import print_demo
+
+        with console.status("loading a day of Taipei's road works and a synthetic pipe map…"):
+            summary = roadworks_demo.seed(plat)
+        print_demo(summary, f"http://{host}:{port}")
+        console.print(
+            f"road works: the public map at http://{host}:{port}/roadworks/map, permits at "
+            f"http://{host}:{port}/roadworks/permits (pwd.operator), filing at "
+            f"http://{host}:{port}/roadworks/apply (pwd.contractor, twc.staff, taipower.staff), "
+            f"locate requests at http://{host}:{port}/roadworks/locates"
         )
     app_ = create_app(settings, plat)
     uvicorn.run(app_, host=host, port=port, log_level="warning")

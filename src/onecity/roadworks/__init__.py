@@ -3,10 +3,72 @@
 penalties (penalties.py), live sites and the public works map. service.py holds the permit
 use cases, api.py their routes; docs/roadworks.md tells the whole story."""
 
-from onecity.core.modules import Module
+from pathlib import Path
+
+from onecity.core.auth.permissions import Perm, Principal
+from onecity.core.modules import MapLayer, Module, Page
 from onecity.core.platform import Platform
 from onecity.core.workers import Loop
-from onecity.roadworks import api
+from onecity.roadworks import api, public_api, registry_api, reports, sites_api
+from onecity.roadworks.cli import roadworks_app
+
+HERE = Path(__file__).parent
+
+
+def sees_permits(who: Principal, p: Platform) -> bool:
+    """RPIC's pages show the records of the department that runs the permits."""
+    return who.sees_department(api.service_for(p).config.department)
+
+
+PAGES = (
+    # Public: what is dug where is for everybody (like GET …/public/works.geojson).
+    Page(
+        path="/roadworks/map",
+        template="roadworks/map.html",
+        title="roadworks.map.title",
+        nav="roadworks.nav.map",
+        public=True,
+    ),
+    Page(
+        path="/roadworks/monitor",
+        template="roadworks/monitor.html",
+        title="roadworks.monitor.title",
+        nav="roadworks.nav.monitor",
+        permission=Perm.ROADWORKS_READ.value,
+        check=sees_permits,
+        refused="roadworks.monitor.refused",
+    ),
+    Page(
+        path="/roadworks/permits",
+        template="roadworks/permits.html",
+        title="roadworks.permits.title",
+        nav="roadworks.nav.permits",
+        permission=Perm.ROADWORKS_READ.value,
+        check=sees_permits,
+        refused="roadworks.permits.refused",
+    ),
+    # Any logged-in user: the API lets RPIC, the applicant's and contractor's staff and the
+    # pipe owners asked to mark their pipes see a permit, and says "no such permit" to others.
+    Page(
+        path="/roadworks/permits/{ref}",
+        template="roadworks/permit.html",
+        title="roadworks.permit.title",
+    ),
+    Page(
+        path="/roadworks/apply",
+        template="roadworks/apply.html",
+        title="roadworks.apply.title",
+        nav="roadworks.nav.apply",
+        permission=Perm.ROADWORKS_APPLY.value,
+    ),
+    Page(
+        path="/roadworks/locates",
+        template="roadworks/locates.html",
+        title="roadworks.locates.title",
+        nav="roadworks.nav.locates",
+        permission=Perm.ROADWORKS_APPLY.value,
+    ),
+)
 
 
 def deemed_grant_loop(p: Platform, every_s: float = 600.0) -> Loop:
@@ -16,6 +78,19 @@ def deemed_grant_loop(p: Platform, every_s: float = 600.0) -> Loop:
 
 MODULE = Module(
     name="roadworks",
-    routers=(api.router,),
+    routers=(api.router, sites_api.router, public_api.router, registry_api.router),
+    cli=roadworks_app,
     loops=(deemed_grant_loop,),
+    open311_services=reports.SERVICES,
+    layers=(
+        MapLayer(
+            id="roadworks",
+            title={"zh-TW": "道路施工", "en": "Road works"},
+            geojson_url="/api/v1/roadworks/public/works.geojson",
+        ),
+    ),
+    pages=PAGES,
+    templates=HERE / "templates",
+    static=HERE / "static",
+    i18n=HERE / "i18n",
 )

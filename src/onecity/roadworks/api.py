@@ -10,8 +10,10 @@ from onecity.core.auth.permissions import Principal
 from onecity.core.http import MAX_INT64, platform, principal, source
 from onecity.core.platform import Platform
 from onecity.roadworks import schemas as sc
+from onecity.roadworks.locates import LocateDesk
 from onecity.roadworks.registry import OrgRegistry
 from onecity.roadworks.service import PermitService, RoadworksConfig
+from onecity.roadworks.works import WorksDesk
 
 router = APIRouter(prefix="/api/v1/roadworks", tags=["road works permits"])
 
@@ -41,7 +43,8 @@ def service_for(p: Platform) -> PermitService:
 
 
 def orgs_for(p: Platform) -> OrgRegistry:
-    return OrgRegistry(p.db, service_for(p).config.department)
+    svc = service_for(p)
+    return OrgRegistry(p.db, svc.config.department, svc.today)
 
 
 async def service(p: Platform = Depends(platform)) -> PermitService:
@@ -130,7 +133,7 @@ def progress(
     svc: PermitService = Depends(service),
 ) -> sc.PermitOut:
     """The works started (every locate request answered), stopped, or the road restored."""
-    return svc.progress(who, ref, body, source(request))
+    return WorksDesk(svc).progress(who, ref, body, source(request))
 
 
 @router.post("/permits/{ref}/inspection", response_model=sc.PermitOut)
@@ -142,7 +145,7 @@ def inspect(
     svc: PermitService = Depends(service),
 ) -> sc.PermitOut:
     """The restoration inspected: pass closes the permit, fail sends it back."""
-    return svc.inspect(who, ref, body, source(request))
+    return WorksDesk(svc).inspect(who, ref, body, source(request))
 
 
 @router.post("/permits/{ref}/withdraw", response_model=sc.PermitOut)
@@ -152,7 +155,7 @@ def withdraw(
     who: Principal = Depends(principal),
     svc: PermitService = Depends(service),
 ) -> sc.PermitOut:
-    return svc.withdraw(who, ref, source(request))
+    return WorksDesk(svc).withdraw(who, ref, source(request))
 
 
 @router.get("/locates", response_model=list[sc.LocateOut])
@@ -162,7 +165,7 @@ def locates(
     svc: PermitService = Depends(service),
 ) -> list[sc.LocateOut]:
     """Locate requests for the caller's organisations, soonest due first."""
-    return svc.locates(who, pending)
+    return LocateDesk(svc).queue(who, pending)
 
 
 @router.post("/locates/{locate_id}/answer", response_model=sc.LocateOut)
@@ -174,4 +177,4 @@ def answer_locate(
     svc: PermitService = Depends(service),
 ) -> sc.LocateOut:
     """A pipe owner's answer: marked on site, clear, or conflict (with what to do)."""
-    return svc.answer_locate(who, locate_id, body, source(request))
+    return LocateDesk(svc).answer(who, locate_id, body, source(request))

@@ -87,14 +87,23 @@ def _top(pipe: Pipe, centre_depth_m: float) -> float:
 
 def top_depth_within(pipe: Pipe, area: BaseGeometry) -> float | None:
     """Shallowest top-of-pipe depth over the part of the pipe inside `area`; None if none is."""
-    inside = pipe.line.intersection(area)
-    if inside.is_empty:
-        return None
-    # Depth is linear along the line, so the shallowest point of each piece is one of its ends;
-    # every vertex of the pieces is checked, which includes those ends.
-    points = shapely.points(shapely.get_coordinates(inside))
-    along = shapely.line_locate_point(pipe.line, points)
-    return min(_top(pipe, depth_at(pipe, float(s))) for s in along)
+    # Each straight segment is clipped on its own and its pieces measured from its own start: a
+    # pipe that doubles back over itself passes one plan point twice at two depths, and
+    # projecting that point onto the whole line would only ever find the first pass.
+    best: float | None = None
+    walked = 0.0
+    for p, q in itertools.pairwise(shapely.get_coordinates(pipe.line)):
+        seg = LineString([p, q])
+        inside = seg.intersection(area)
+        if not inside.is_empty:
+            # Depth is linear along the segment, so each piece is shallowest at one of its ends;
+            # every vertex of the pieces is checked, which includes those ends.
+            xy = shapely.get_coordinates(inside)
+            for s in np.hypot(xy[:, 0] - p[0], xy[:, 1] - p[1]):
+                top = _top(pipe, depth_at(pipe, walked + float(s)))
+                best = top if best is None else min(best, top)
+        walked += float(seg.length)
+    return best
 
 
 def _edges(geom: BaseGeometry) -> tuple[_FloatArray, _FloatArray]:
@@ -131,7 +140,8 @@ def _slab(
     p0: _FloatArray, p1: _FloatArray, lo: _FloatArray | float, hi: _FloatArray | float
 ) -> tuple[_FloatArray, _FloatArray]:
     """The t interval where p0 + t * p1 lies in [lo, hi]; (inf, -inf) when there is none."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # A near-parallel move overflows to +-inf, which still orders the interval right.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ta = (lo - p0) / p1
         tb = (hi - p0) / p1
     moving = p1 != 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy import select
@@ -18,9 +19,11 @@ from onecity.roadworks.models import RoadOrg, RoadOrgMember
 
 
 class OrgRegistry:
-    def __init__(self, db: Database, department: str) -> None:
+    def __init__(self, db: Database, department: str, today: Callable[[], date]) -> None:
         self.db = db
         self.department = department
+        # The city's date (a bar ends on a local day), from the permit service's clock.
+        self.today = today
 
     def _out(self, s: Session, org: RoadOrg) -> sc.OrgOut:
         members = sorted(
@@ -28,7 +31,7 @@ class OrgRegistry:
         )
         points, bar = (0, None)
         if org.kind == "contractor":
-            points, bar = penalty_book.standing(s, org.code, date.today())
+            points, bar = penalty_book.standing(s, org.code, self.today())
         return sc.OrgOut(
             code=org.code,
             name_zh=org.name_zh,

@@ -18,7 +18,7 @@ from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database, utcnow
 from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
 from onecity.core.geo import CityProfile
-from onecity.roadworks import checks, footprint, penalty_book, views
+from onecity.roadworks import checks, footprint, locates, penalty_book, views
 from onecity.roadworks import pipes as pipe_rules
 from onecity.roadworks import rules as r
 from onecity.roadworks import schemas as sc
@@ -35,7 +35,8 @@ APPLIED, CHANGES, GRANTED, REFUSED, WITHDRAWN = (
 )
 IN_PROGRESS, WORKS_DONE, RESTORED, CLOSED = "in_progress", "works_done", "restored", "closed"
 OPEN = (APPLIED, CHANGES, GRANTED, IN_PROGRESS, WORKS_DONE, RESTORED)
-LOCATE_WORKING_DAYS = 2
+# What the rules call an application before it has a number; a filed one's reasons use its ref.
+THIS_APPLICATION = "(this application)"
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class PermitService:
     def is_assessor(self, who: Principal) -> bool:
         return who.can(Perm.ROADWORKS_ASSESS) and who.sees_department(self.config.department)
 
-    def _assessor(self, who: Principal) -> None:
+    def require_assessor(self, who: Principal) -> None:
         require(who, Perm.ROADWORKS_ASSESS)
         if not who.sees_department(self.config.department):
             raise Forbidden(f"permits are assessed by department '{self.config.department}'")
@@ -77,7 +78,7 @@ class PermitService:
         q = select(RoadOrgMember.org_code).where(RoadOrgMember.username == who.username)
         return set(s.scalars(q).all())
 
-    def _may_read(self, s: Session, who: Principal, p: Permit) -> None:
+    def may_read(self, s: Session, who: Principal, p: Permit) -> None:
         if who.can(Perm.ROADWORKS_READ) and who.sees_department(self.config.department):
             return
         mine = self.orgs_of(s, who)
@@ -88,7 +89,7 @@ class PermitService:
             return
         raise NotFound(f"no permit {p.ref}")
 
-    def _may_act_for(self, s: Session, who: Principal, p: Permit) -> None:
+    def may_act_for(self, s: Session, who: Principal, p: Permit) -> None:
         """The applicant's or contractor's staff (or RPIC) report the works."""
         if self.is_assessor(who):
             return
@@ -136,7 +137,7 @@ class PermitService:
         fp = footprint.parse(self.city, body.geometry, crs=body.crs, width_m=body.width_m)
         width = body.width_m or _width_of(fp)
         app = r.Works(
-            ref="(this application)",
+            ref=THIS_APPLICATION,
             geom=fp.metres,
             start=body.start_date,
             end=body.end_date,
@@ -220,42 +221,16 @@ class PermitService:
             s.flush()
             local = now.astimezone(self.tz)
             p.ref = f"RW-{local.year}-{p.id:06d}"
-            self._step(s, p, who.username, "applied", None, APPLIED, "", source)
+            p.findings = _named(p.findings, p.ref)
+            self.record_step(s, p, who.username, "applied", None, APPLIED, "", source)
             if body.emergency:
-                self._step(
+                self.record_step(
                     s, p, who.username, "emergency_started", APPLIED, IN_PROGRESS, "", source
                 )
-            self._request_locates(s, p, got.matches, now)
+            locates.request(s, p, got.matches, now, self.config, self.tz)
             return views.permit_out(s, p, full=True, today=self.today())
 
-    def _request_locates(
-        self, s: Session, p: Permit, found: list[pipe_rules.Match], now: datetime
-    ) -> None:
-        due = self.config.calendar.add_working_days(now.astimezone(self.tz), LOCATE_WORKING_DAYS)
-        by_owner: dict[str, list[int]] = {}
-        for m in found:
-            by_owner.setdefault(m.owner, []).append(m.pipe_id)
-        for owner, ids in sorted(by_owner.items()):
-            s.add(
-                LocateRequest(
-                    permit_id=p.id,
-                    owner_code=owner,
-                    pipe_ids=sorted(ids),
-                    notified_at=now,
-                    due_by=due,
-                    response="pending",
-                    note="",
-                )
-            )
-            # The owner's notice: its webhooks and the outbox relay carry it.
-            events.emit(
-                s,
-                "roadworks.locate",
-                {"permit": p.ref, "owner": owner, "pipes": len(ids), "due_by": due.isoformat()},
-                self.config.department,
-            )
-
-    def _step(
+    def record_step(
         self,
         s: Session,
         p: Permit,
@@ -296,7 +271,7 @@ class PermitService:
             self.config.department,
         )
 
-    def _locked(self, s: Session, ref: str) -> Permit:
+    def locked(self, s: Session, ref: str) -> Permit:
         p = s.scalars(select(Permit).where(Permit.ref == ref).with_for_update()).first()
         if p is None:
             raise NotFound(f"no permit {ref}", field="ref")
@@ -305,19 +280,21 @@ class PermitService:
     # --- the city's answer -----------------------------------------------------------------
 
     def decide(self, who: Principal, ref: str, body: sc.DecisionIn, source: str) -> sc.PermitOut:
-        self._assessor(who)
+        self.require_assessor(who)
         with self.db.session() as s:
-            p = self._locked(s, ref)
+            p = self.locked(s, ref)
             if p.status not in (APPLIED, CHANGES):
                 raise Conflict(f"{p.ref} is {p.status}; only an open application is decided")
             if body.decision == "refuse":
                 if not body.note.strip():
                     raise Invalid("say why the permit is refused", field="note")
-                self._step(s, p, who.username, "refused", p.status, REFUSED, body.note, source)
+                self.record_step(
+                    s, p, who.username, "refused", p.status, REFUSED, body.note, source
+                )
             elif body.decision == "changes":
                 if not body.note.strip():
                     raise Invalid("say what the applicant must change", field="note")
-                self._step(
+                self.record_step(
                     s, p, who.username, "changes_requested", p.status, CHANGES, body.note, source
                 )
             else:
@@ -344,7 +321,7 @@ class PermitService:
             if not clashes:
                 raise Invalid(f"{p.ref} has no works to share a trench with", field="joint_dig")
             detail = self._form_joint_dig(s, who, p, [f["data"]["other"] for f in clashes], src)
-        self._step(s, p, who.username, "granted", p.status, GRANTED, body.note, src, detail)
+        self.record_step(s, p, who.username, "granted", p.status, GRANTED, body.note, src, detail)
 
     def _form_joint_dig(
         self, s: Session, who: Principal, p: Permit, others: list[str], src: str
@@ -367,7 +344,7 @@ class PermitService:
             m.joint_group = group
             m.dig_order = plan.members.index(m.ref) + 1 if m.ref in plan.members else None
             if m is not p:
-                self._step(
+                self.record_step(
                     s,
                     m,
                     who.username,
@@ -397,7 +374,7 @@ class PermitService:
             for p in due:
                 if any(f["severity"] == "block" for f in p.findings):
                     continue
-                self._step(
+                self.record_step(
                     s,
                     p,
                     "system",
@@ -410,122 +387,6 @@ class PermitService:
                 n += 1
         return n
 
-    # --- the works -------------------------------------------------------------------------
-
-    def progress(self, who: Principal, ref: str, body: sc.ProgressIn, source: str) -> sc.PermitOut:
-        with self.db.session() as s:
-            p = self._locked(s, ref)
-            self._may_act_for(s, who, p)
-            if body.step == "start":
-                self._may_start(s, p)
-                self._step(
-                    s, p, who.username, "works_started", p.status, IN_PROGRESS, body.note, source
-                )
-            elif body.step == "stop":
-                _expect(p, IN_PROGRESS, "report the works done")
-                self._step(
-                    s, p, who.username, "works_stopped", p.status, WORKS_DONE, body.note, source
-                )
-            else:
-                _expect(p, WORKS_DONE, "report the road restored")
-                self._step(s, p, who.username, "restored", p.status, RESTORED, body.note, source)
-            return views.permit_out(s, p, full=True, today=self.today())
-
-    def _may_start(self, s: Session, p: Permit) -> None:
-        _expect(p, GRANTED, "start the works")
-        if self.today() < p.start_date:
-            raise Conflict(
-                f"{p.ref} is permitted from {p.start_date.isoformat()}", code="too_early"
-            )
-        if p.contractor_code:
-            penalty_book.refuse_if_barred(s, p.contractor_code, self.today())
-        waiting = s.scalars(
-            select(LocateRequest).where(
-                LocateRequest.permit_id == p.id, LocateRequest.response.in_(("pending", "conflict"))
-            )
-        ).all()
-        if waiting:
-            names = ", ".join(f"{w.owner_code} ({w.response})" for w in waiting)
-            raise Conflict(
-                f"{p.ref} cannot start before every pipe owner has answered its locate request "
-                f"with marked or clear: waiting for {names}",
-                code="locates_pending",
-            )
-
-    def inspect(self, who: Principal, ref: str, body: sc.InspectIn, source: str) -> sc.PermitOut:
-        self._assessor(who)
-        with self.db.session() as s:
-            p = self._locked(s, ref)
-            _expect(p, RESTORED, "inspect the restoration")
-            if body.result == "pass":
-                self._step(s, p, who.username, "inspected", p.status, CLOSED, body.note, source)
-            else:
-                if not body.note.strip():
-                    raise Invalid("say what must be redone", field="note")
-                self._step(
-                    s, p, who.username, "inspection_failed", p.status, WORKS_DONE, body.note, source
-                )
-            return views.permit_out(s, p, full=True, today=self.today())
-
-    def withdraw(self, who: Principal, ref: str, source: str) -> sc.PermitOut:
-        with self.db.session() as s:
-            p = self._locked(s, ref)
-            self._may_act_for(s, who, p)
-            if p.status not in (APPLIED, CHANGES, GRANTED):
-                raise Conflict(f"{p.ref} is {p.status}; only works not started are withdrawn")
-            self._step(s, p, who.username, "withdrawn", p.status, WITHDRAWN, "", source)
-            return views.permit_out(s, p, full=True, today=self.today())
-
-    # --- locate requests -------------------------------------------------------------------
-
-    def answer_locate(
-        self, who: Principal, locate_id: int, body: sc.LocateAnswerIn, source: str
-    ) -> sc.LocateOut:
-        """A pipe owner's positive response: marked on site, clear (no pipe in the way), or
-        conflict (the works would hit it). A later answer replaces an earlier one."""
-        if not self.is_assessor(who):
-            require(who, Perm.ROADWORKS_APPLY)
-        with self.db.session() as s:
-            loc = s.get(LocateRequest, locate_id, with_for_update=True)
-            if loc is None:
-                raise NotFound(f"no locate request {locate_id}", field="locate_id")
-            if not self.is_assessor(who) and loc.owner_code not in self.orgs_of(s, who):
-                raise Forbidden(f"locate request {locate_id} is for {loc.owner_code}'s staff")
-            p = s.get(Permit, loc.permit_id)
-            assert p is not None
-            if p.status in (REFUSED, WITHDRAWN, CLOSED):
-                raise Conflict(f"{p.ref} is {p.status}: nothing to answer")
-            if body.response == "conflict" and not body.note.strip():
-                raise Invalid("say which pipe is in the way and what to do", field="note")
-            before = loc.response
-            loc.response = body.response
-            loc.note = body.note
-            loc.responded_at = self._now()
-            loc.responded_by = who.username
-            self._step(
-                s,
-                p,
-                who.username,
-                "locate_answered",
-                p.status,
-                p.status,
-                body.note,
-                source,
-                {"owner": loc.owner_code, "from": before, "response": body.response},
-            )
-            return views.locate_out(s, loc, p, self.today())
-
-    def locates(self, who: Principal, pending_only: bool) -> list[sc.LocateOut]:
-        """Locate requests for the caller's organisations (all of them for RPIC staff)."""
-        with self.db.read() as s:
-            q = select(LocateRequest, Permit).join(Permit, Permit.id == LocateRequest.permit_id)
-            if not (who.can(Perm.ROADWORKS_READ) and who.sees_department(self.config.department)):
-                q = q.where(LocateRequest.owner_code.in_(self.orgs_of(s, who)))
-            if pending_only:
-                q = q.where(LocateRequest.response == "pending")
-            rows = s.execute(q.order_by(LocateRequest.due_by, LocateRequest.id).limit(500)).all()
-            return [views.locate_out(s, loc, p, self.today()) for loc, p in rows]
-
     # --- reading ---------------------------------------------------------------------------
 
     def get(self, who: Principal, ref: str) -> sc.PermitOut:
@@ -533,7 +394,7 @@ class PermitService:
             p = s.scalars(select(Permit).where(Permit.ref == ref)).first()
             if p is None:
                 raise NotFound(f"no permit {ref}", field="ref")
-            self._may_read(s, who, p)
+            self.may_read(s, who, p)
             return views.permit_out(s, p, full=True, today=self.today())
 
     def list(self, who: Principal, status: str | None, limit: int, offset: int) -> sc.PermitPage:
@@ -549,7 +410,15 @@ class PermitService:
             return sc.PermitPage(items=[views.permit_out(s, p) for p in rows], total=int(total))
 
 
-def _expect(p: Permit, status: str, what: str) -> None:
+def _named(findings: list[dict[str, Any]], ref: str) -> list[dict[str, Any]]:
+    """Findings whose reasons say the permit's number instead of "(this application)"."""
+    return [
+        {**f, "reason": {k: v.replace(THIS_APPLICATION, ref) for k, v in f["reason"].items()}}
+        for f in findings
+    ]
+
+
+def expect(p: Permit, status: str, what: str) -> None:
     if p.status != status:
         raise Conflict(f"{p.ref} is {p.status}; to {what} it must be {status}", code="wrong_status")
 

@@ -20,6 +20,11 @@ INDEX_TABLES = tuple(
     for suffix in ("", "_node", "_parent", "_rowid")
 )
 
+# PostgreSQL's GiST indexes over expressions (box(...)), which no model column can describe.
+INDEX_NAMES = tuple(
+    f"ix_{t}_box" for t in ("roadworks_permits", "roadworks_pipes", "roadworks_dig_bans")
+)
+
 Box = tuple[float, float, float, float]  # minx, miny, maxx, maxy
 
 
@@ -81,15 +86,22 @@ def pipes(s: Session, ids: Sequence[int]) -> list[PipeRow]:
 
 
 def dig_bans_near(s: Session, box: Box, road: str | None) -> list[DigBanRow]:
-    """Bans whose box meets `box`, and bans given by road name only for this road. A city has
-    hundreds of bans, not millions: PostgreSQL still uses its GiST index, SQLite the boxes."""
-    q = s.query(DigBanRow).filter(
-        (
-            (DigBanRow.minx <= box[2])
-            & (DigBanRow.maxx >= box[0])
-            & (DigBanRow.miny <= box[3])
-            & (DigBanRow.maxy >= box[1])
+    """Bans whose box meets `box`, and bans given by road name only for this road. PostgreSQL
+    answers the boxes from its GiST index; SQLite compares the boxes (a city has hundreds of
+    bans, not millions)."""
+    p = {"x0": box[0], "y0": box[1], "x1": box[2], "y1": box[3], "road": road or ""}
+    if s.get_bind().dialect.name == "sqlite":
+        sql = (
+            "SELECT id FROM roadworks_dig_bans WHERE (minx <= :x1 AND maxx >= :x0 "
+            "AND miny <= :y1 AND maxy >= :y0) OR (minx IS NULL AND road = :road)"
         )
-        | ((DigBanRow.minx.is_(None)) & (DigBanRow.road == (road or "")))
-    )
-    return list(q.all())
+    else:
+        sql = (
+            "SELECT id FROM roadworks_dig_bans WHERE box(point(minx, miny), point(maxx, maxy)) "
+            "&& box(point(:x0, :y0), point(:x1, :y1)) "
+            "UNION SELECT id FROM roadworks_dig_bans WHERE minx IS NULL AND road = :road"
+        )
+    ids = _ids(s, sql, p)
+    if not ids:
+        return []
+    return list(s.query(DigBanRow).filter(DigBanRow.id.in_(ids)).all())

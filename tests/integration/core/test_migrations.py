@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 
 import onecity
 from onecity.core.db import Base
-from onecity.roadworks.spatial import INDEX_TABLES
+from onecity.roadworks.spatial import INDEX_NAMES, INDEX_TABLES
 
 # Every package's models.py, so a new module's tables are compared too.
 for info in pkgutil.iter_modules(onecity.__path__):
@@ -28,8 +28,11 @@ def _relevant(diff: Any) -> bool:
     # SQLite reports server defaults and some type spellings differently; those are not
     # schema drift. Tables, columns, indexes and constraints are what must agree.
     kind = diff[0] if isinstance(diff, tuple) else diff[0][0]
-    # The spatial indexes' R*Tree tables (SQLite) belong to the migration, not to a model.
+    # The spatial indexes (SQLite's R*Tree tables, PostgreSQL's GiST over box expressions)
+    # belong to the migration, not to a model.
     if kind == "remove_table" and diff[1].name in INDEX_TABLES:
+        return False
+    if kind == "remove_index" and diff[1].name in INDEX_NAMES:
         return False
     return kind in {
         "add_table",

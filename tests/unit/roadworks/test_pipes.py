@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 import pytest
@@ -139,6 +140,19 @@ def test_depth_counts_only_where_the_pipe_is_near_the_dig() -> None:
     assert found[0].top_depth_m == pytest.approx(0.5 + 3.5 * 197 / 210 - 0.1)
 
 
+def test_a_pipe_that_doubles_back_is_as_shallow_as_its_shallow_end_on_the_footprint() -> None:
+    # Out 10 m east along the footprint's south edge and back: it starts 1.5 m deep and ends
+    # 1.0 m deep at the same point, (0, 0). Both passes are there; the shallow one counts.
+    back = _pipe(1, [(0, 0), (10, 0), (0, 0)], 1.5, 1.0, diameter_mm=50, accuracy_m=0.0)
+    corner = box(0, 0, 1, 1)
+    assert top_depth_within(back, corner) == pytest.approx(0.975)
+    rule = LocateRule(buffer_m=1.0, depth_margin_m=0.0)
+    assert [m.top_depth_m for m in matches(corner, 1.0, [back], rule)] == [pytest.approx(0.975)]
+    # Reversed (deep end back at the corner), only the outbound pass near the start is shallow.
+    there = _pipe(1, [(0, 0), (10, 0), (0, 0)], 1.0, 1.5, diameter_mm=50, accuracy_m=0.0)
+    assert top_depth_within(there, corner) == pytest.approx(0.975)
+
+
 def test_matches_are_sorted_by_owner_then_id_and_owners_are_unique() -> None:
     pipes = [
         _pipe(7, [(5, -5), (5, 15)], 1, 1, owner="twc"),
@@ -237,16 +251,19 @@ def _case(draw: st.DrawFn) -> tuple[list[Pipe], shapely.Polygon, float, LocateRu
 
 def _shallowest_top(pipe: Pipe, zone: shapely.Geometry) -> float | None:
     """Shallowest top over the pipe's part inside `zone`, from first principles."""
-    inside = pipe.line.intersection(zone)
-    if inside.is_empty:
-        return None
+    # Segment by segment, measuring from each segment's own start: a random pipe may double back
+    # over itself, and projecting a point onto the whole line would only find its first pass.
     length = pipe.line.length
+    walked = 0.0
     tops: list[float] = []
-    for xy in shapely.get_coordinates(inside):
-        s = float(pipe.line.project(shapely.Point(xy)))
-        centre = pipe.depth_start_m + (pipe.depth_end_m - pipe.depth_start_m) * s / length
-        tops.append(max(centre - pipe.diameter_mm / 2000, 0.0))
-    return min(tops)
+    for start, end in itertools.pairwise(shapely.get_coordinates(pipe.line)):
+        seg = LineString([start, end])
+        for xy in shapely.get_coordinates(seg.intersection(zone)):
+            s = walked + math.dist(start, xy)
+            centre = pipe.depth_start_m + (pipe.depth_end_m - pipe.depth_start_m) * s / length
+            tops.append(max(centre - pipe.diameter_mm / 2000, 0.0))
+        walked += seg.length
+    return min(tops, default=None)
 
 
 @settings(max_examples=150, deadline=None)

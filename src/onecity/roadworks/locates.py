@@ -1,0 +1,119 @@
+"""Locate requests ("call before you dig"): when a permit is filed, every owner of a pipe the
+dig could reach is asked to mark it on site or say the way is clear, within 2 working days;
+the works cannot start until each has answered (service.PermitService checks that)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from onecity.core import events
+from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
+from onecity.roadworks import pipes as pipe_rules
+from onecity.roadworks import schemas as sc
+from onecity.roadworks import views
+from onecity.roadworks.models import LocateRequest, Permit
+
+if TYPE_CHECKING:
+    from onecity.roadworks.service import PermitService, RoadworksConfig
+
+WORKING_DAYS = 2
+# Permits in these statuses have nothing left to dig: their requests are not answered.
+FINISHED = ("refused", "withdrawn", "closed")
+
+
+def request(
+    s: Session,
+    p: Permit,
+    found: list[pipe_rules.Match],
+    now: datetime,
+    config: RoadworksConfig,
+    tz: ZoneInfo,
+) -> None:
+    """One request per owner of the matched pipes, in the filing's transaction."""
+    due = config.calendar.add_working_days(now.astimezone(tz), WORKING_DAYS)
+    by_owner: dict[str, list[int]] = {}
+    for m in found:
+        by_owner.setdefault(m.owner, []).append(m.pipe_id)
+    for owner, ids in sorted(by_owner.items()):
+        s.add(
+            LocateRequest(
+                permit_id=p.id,
+                owner_code=owner,
+                pipe_ids=sorted(ids),
+                notified_at=now,
+                due_by=due,
+                response="pending",
+                note="",
+            )
+        )
+        # The owner's notice: its webhooks and the outbox relay carry it.
+        events.emit(
+            s,
+            "roadworks.locate",
+            {"permit": p.ref, "owner": owner, "pipes": len(ids), "due_by": due.isoformat()},
+            config.department,
+        )
+
+
+class LocateDesk:
+    """Owners' answers and their queues, on the permit service's database and rules."""
+
+    def __init__(self, permits: PermitService) -> None:
+        self.permits = permits
+
+    def answer(
+        self, who: Principal, locate_id: int, body: sc.LocateAnswerIn, source: str
+    ) -> sc.LocateOut:
+        """A pipe owner's positive response: marked on site, clear (no pipe in the way), or
+        conflict (the works would hit it). A later answer replaces an earlier one; each is a
+        step of the permit."""
+        svc = self.permits
+        if not svc.is_assessor(who):
+            require(who, Perm.ROADWORKS_APPLY)
+        with svc.db.session() as s:
+            loc = s.get(LocateRequest, locate_id, with_for_update=True)
+            if loc is None:
+                raise NotFound(f"no locate request {locate_id}", field="locate_id")
+            if not svc.is_assessor(who) and loc.owner_code not in svc.orgs_of(s, who):
+                raise Forbidden(f"locate request {locate_id} is for {loc.owner_code}'s staff")
+            p = s.get(Permit, loc.permit_id)
+            assert p is not None
+            if p.status in FINISHED:
+                raise Conflict(f"{p.ref} is {p.status}: nothing to answer")
+            if body.response == "conflict" and not body.note.strip():
+                raise Invalid("say which pipe is in the way and what to do", field="note")
+            before = loc.response
+            loc.response = body.response
+            loc.note = body.note
+            loc.responded_at = svc.clock()
+            loc.responded_by = who.username
+            svc.record_step(
+                s,
+                p,
+                who.username,
+                "locate_answered",
+                p.status,
+                p.status,
+                body.note,
+                source,
+                {"owner": loc.owner_code, "from": before, "response": body.response},
+            )
+            return views.locate_out(s, loc, p, svc.today())
+
+    def queue(self, who: Principal, pending_only: bool) -> list[sc.LocateOut]:
+        """Locate requests for the caller's organisations (all of them for RPIC staff)."""
+        svc = self.permits
+        with svc.db.read() as s:
+            q = select(LocateRequest, Permit).join(Permit, Permit.id == LocateRequest.permit_id)
+            if not (who.can(Perm.ROADWORKS_READ) and who.sees_department(svc.config.department)):
+                q = q.where(LocateRequest.owner_code.in_(svc.orgs_of(s, who)))
+            if pending_only:
+                q = q.where(LocateRequest.response == "pending")
+            rows = s.execute(q.order_by(LocateRequest.due_by, LocateRequest.id).limit(500)).all()
+            return [views.locate_out(s, loc, p, svc.today()) for loc, p in rows]

@@ -1,0 +1,269 @@
+/* Applying for a road works permit: the works outline drawn on a map (a polygon, or a trench
+   line with its width), the form, a dry-run check that shows what RPIC's rules will say (clashes,
+   bans, notice, fee, the pipe owners who will be asked) and filing, which opens the new permit.
+   ?at=lat,lon&z=zoom opens the map at a place. Builds on core.js (OC). */
+(function () {
+  "use strict";
+  const { cfg, page, t, el, api, show } = OC;
+  const $ = (id) => document.getElementById(id);
+  const form = $("apply-form");
+  const errorBox = $("apply-error");
+  const mapEl = $("apply-map");
+  const stateLine = $("draw-state");
+  const widthWrap = $("width-wrap");
+  let orgs = {};
+  let points = []; // L.LatLng, in the order clicked
+  let finished = false;
+  let busy = false;
+
+  const local = (zhEn) => (cfg.lang === "en" ? zhEn.en : zhEn["zh-TW"] || zhEn.en);
+  const orgName = (code) => (orgs[code] ? (cfg.lang === "en" ? orgs[code].name_en : orgs[code].name_zh) : code);
+  const whole = new Intl.NumberFormat(cfg.lang, { maximumFractionDigits: 0 });
+  const ntd = (n) => "NT$" + whole.format(n);
+  // The rules call the application being checked "(this application)"; say it in the page's language.
+  const ours = (text) => text.split("(this application)").join(t("roadworks.apply.this_application"));
+  const shape = () => form.querySelector('input[name="shape"]:checked').value;
+
+  /* --- the map ----------------------------------------------------------------------------- */
+  const [w, s, e, n] = cfg.city.bounds;
+  const map = L.map(mapEl, { doubleClickZoom: false, maxBounds: L.latLngBounds([s - 0.15, w - 0.15], [n + 0.15, e + 0.15]), zoomSnap: 0.5 });
+  map.attributionControl.setPrefix(false);
+  map.createPane("districts").style.zIndex = 350;
+  if (cfg.tile_url) L.tileLayer(cfg.tile_url, { maxZoom: 20 }).addTo(map);
+  L.control.scale({ imperial: false }).addTo(map);
+  const at = /^(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)$/.exec(new URLSearchParams(location.search).get("at") || "");
+  const zoom = Number(new URLSearchParams(location.search).get("z")) || 0;
+  if (at) map.setView([Number(at[1]), Number(at[2])], zoom >= 10 && zoom <= 20 ? zoom : 18);
+  else map.setView([cfg.city.center[1], cfg.city.center[0]], cfg.city.zoom);
+  api("/api/v1/geo/districts")
+    .then((gj) => L.geoJSON(gj, { pane: "districts", interactive: false, style: { color: "#3d5a80", weight: 1.2, fillColor: cfg.tile_url ? "#3d5a80" : "#f7f3ea", fillOpacity: cfg.tile_url ? 0.04 : 1 } }).addTo(map))
+    .catch(() => {}); // decoration only
+  const booked = L.featureGroup().addTo(map);
+  const draft = L.featureGroup().addTo(map);
+
+  /* Works the city already allowed on the road on the chosen start day, in view (the public
+     works map's data), so the applicant sees what to avoid or join before drawing. */
+  async function loadBooked() {
+    const day = $("a-start").value;
+    if (map.getZoom() < 15 || !/^\d{4}-\d{2}-\d{2}$/.test(day)) return booked.clearLayers();
+    const b = map.getBounds();
+    const q = new URLSearchParams({ day: day, bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",") });
+    const gj = await api("/api/v1/roadworks/public/works.geojson?" + q).catch(() => null);
+    if (!gj) return;
+    booked.clearLayers();
+    L.geoJSON(gj, {
+      interactive: false,
+      style: { color: "#cf222e", weight: 2, dashArray: "6 4", fillOpacity: 0.15 },
+    }).addTo(booked);
+    gj.features.forEach((f) => {
+      const b = L.geoJSON(f).getBounds();
+      L.tooltip({ permanent: true, direction: "top", className: "rw-ref-label", interactive: false }).setLatLng([b.getNorth(), b.getCenter().lng]).setContent(f.properties.ref).addTo(booked);
+    });
+    mapEl.dataset.booked = String(gj.features.length);
+  }
+  map.on("moveend", OC.debounce(loadBooked, 300));
+
+  function redraw() {
+    draft.clearLayers();
+    const style = { color: "#8250df", weight: 3, fillOpacity: 0.3, dashArray: finished ? null : "5 5", interactive: false };
+    if (shape() === "polygon" && points.length >= 3) L.polygon(points, style).addTo(draft);
+    else if (points.length >= 2) L.polyline(points, style).addTo(draft);
+    points.forEach((p) => L.circleMarker(p, { radius: 4, color: "#8250df", fillColor: "#fff", fillOpacity: 1, weight: 2, interactive: false }).addTo(draft));
+    mapEl.dataset.points = String(points.length);
+    mapEl.dataset.finished = String(finished);
+    const need = shape() === "polygon" ? 3 : 2;
+    stateLine.textContent = finished
+      ? t("roadworks.apply.drawn", { n: points.length })
+      : points.length
+        ? t("roadworks.apply.drawing", { n: points.length, need: need })
+        : t("roadworks.apply.not_drawn");
+    $("draw-finish").disabled = finished || points.length < need;
+    $("draw-undo").disabled = points.length === 0;
+    $("draw-clear").disabled = points.length === 0;
+  }
+
+  /* A double click also arrives as two clicks: drop points within a few pixels of the one
+     before, so the outline does not end in a zero-length edge. */
+  function dedupe() {
+    points = points.filter((p, i) => i === 0 || map.latLngToContainerPoint(p).distanceTo(map.latLngToContainerPoint(points[i - 1])) > 4);
+  }
+  function finish() {
+    dedupe();
+    if (points.length < (shape() === "polygon" ? 3 : 2)) return redraw();
+    finished = true;
+    redraw();
+    changed();
+  }
+  map.on("click", (ev) => {
+    if (finished) return;
+    points.push(ev.latlng);
+    redraw();
+  });
+  map.on("dblclick", finish);
+  $("draw-finish").addEventListener("click", finish);
+  $("draw-undo").addEventListener("click", () => {
+    finished = false;
+    points.pop();
+    redraw();
+    changed();
+  });
+  $("draw-clear").addEventListener("click", () => {
+    finished = false;
+    points = [];
+    redraw();
+    changed();
+  });
+  form.querySelectorAll('input[name="shape"]').forEach((r) =>
+    r.addEventListener("change", () => {
+      widthWrap.hidden = shape() !== "line";
+      finished = false;
+      redraw();
+      changed();
+    })
+  );
+
+  function geometry() {
+    const xy = points.map((p) => [Number(p.lng.toFixed(7)), Number(p.lat.toFixed(7))]);
+    if (shape() === "line") return { type: "LineString", coordinates: xy };
+    return { type: "Polygon", coordinates: [[...xy, xy[0]]] };
+  }
+
+  /* --- the form ---------------------------------------------------------------------------- */
+  const isoDay = new Intl.DateTimeFormat("en-CA", { timeZone: cfg.timezone, year: "numeric", month: "2-digit", day: "2-digit" });
+  const plusDays = (d) => isoDay.format(new Date(Date.now() + d * 86400000));
+  $("a-start").value = plusDays(30);
+  $("a-end").value = plusDays(34);
+  $("a-start").addEventListener("change", loadBooked);
+
+  function body() {
+    const v = (id) => $(id).value.trim();
+    const out = {
+      applicant: v("a-applicant"),
+      contractor: v("a-contractor") || null,
+      purpose: v("a-purpose"),
+      description: v("a-description"),
+      road: v("a-road") || null,
+      road_class: v("a-road-class"),
+      geometry: geometry(),
+      depth_m: Number(v("a-depth")),
+      start_date: v("a-start"),
+      end_date: v("a-end"),
+      night: $("a-night").checked,
+      residential: $("a-residential").checked,
+      emergency: $("a-emergency").checked,
+      hours: v("a-hours"),
+      traffic_plan: v("a-traffic"),
+    };
+    if (shape() === "line") out.width_m = Number($("a-width").value);
+    return out;
+  }
+
+  /* What is missing, said in words, before anything is sent. */
+  function missing() {
+    if (!$("a-applicant").value) return ["a-applicant", t("roadworks.apply.need_applicant")];
+    if (!finished) return ["apply-map", t("roadworks.apply.need_outline")];
+    if (!$("a-description").value.trim()) return ["a-description", t("roadworks.apply.need_description")];
+    if (!(Number($("a-depth").value) > 0)) return ["a-depth", t("roadworks.apply.need_depth")];
+    if (!$("a-start").value || !$("a-end").value) return ["a-start", t("roadworks.apply.need_dates")];
+    return null;
+  }
+  const FIELDS = { applicant: "a-applicant", contractor: "a-contractor", description: "a-description", road: "a-road", depth_m: "a-depth", start_date: "a-start", end_date: "a-end", width_m: "a-width", hours: "a-hours", traffic_plan: "a-traffic", geometry: "apply-map" };
+  function mark(id) {
+    form.querySelectorAll('[aria-invalid="true"]').forEach((x) => x.removeAttribute("aria-invalid"));
+    if (id && $(id)) {
+      $(id).setAttribute("aria-invalid", "true");
+      if ($(id).focus && id !== "apply-map") $(id).focus();
+    }
+  }
+
+  function changed() {
+    $("check-result").hidden = true;
+  }
+  form.addEventListener("input", changed);
+
+  /* --- check and file ---------------------------------------------------------------------- */
+  function renderCheck(c) {
+    const verdict = $("check-verdict");
+    verdict.className = c.blocked ? "error" : "ok";
+    verdict.textContent = c.blocked ? t("roadworks.apply.blocked") : t("roadworks.apply.not_blocked", { date: c.decide_by });
+    const dd = (key, text) => [el("dt", { text: t(key) }), el("dd", { text: text })];
+    $("check-summary").replaceChildren(
+      ...dd("roadworks.permit.f.category", t("roadworks.permit.category." + c.category)),
+      ...dd("roadworks.permit.f.decide_by", c.decide_by),
+      ...dd("roadworks.apply.area", OC.num(c.area_m2) + " m²" + (c.district ? " · " + c.district : "")),
+      ...dd("roadworks.apply.owners", c.locate_owners.length ? c.locate_owners.map(orgName).join(t("roadworks.apply.sep")) : t("roadworks.apply.owners_none"))
+    );
+    $("check-findings").replaceChildren(
+      ...c.findings.map((f) =>
+        el("li", { class: "rw-finding sev-" + f.severity, "data-code": f.code }, el("span", { class: "rw-sev", text: t("roadworks.permit.sev." + f.severity) }), el("span", { class: "reason", text: ours(local(f.reason)) }))
+      )
+    );
+    $("check-clear").hidden = c.findings.length > 0;
+    $("check-joint").hidden = !c.joint_dig;
+    if (c.joint_dig) $("check-joint-body").replaceChildren(el("p", { text: ours(local(c.joint_dig.reason)) }));
+    $("check-fee").replaceChildren(...c.fee_lines.map((l) => el("tr", {}, el("td", { text: feeItem(l.item) }), el("td", { text: ntd(l.amount) }))));
+    $("check-fee-total").textContent = ntd(c.fee_total);
+    $("check-result").hidden = false;
+  }
+  function feeItem(item) {
+    let m = /^road use (\d+) d x NT\$(\d+)$/.exec(item);
+    if (m) return t("roadworks.permit.fee_road_use", { days: m[1], rate: m[2] });
+    m = /^restoration at NT\$(\d+)\/m²$/.exec(item);
+    if (m) return t("roadworks.permit.fee_restoration", { rate: m[1] });
+    return item === "base" ? t("roadworks.permit.fee_base") : item;
+  }
+
+  async function send(path) {
+    if (busy) return null;
+    const gap = missing();
+    if (gap) {
+      mark(gap[0]);
+      show(errorBox, gap[1]);
+      return null;
+    }
+    busy = true;
+    mark(null);
+    show(errorBox, "");
+    $("apply-check").disabled = $("apply-file").disabled = true;
+    try {
+      return await api(path, { json: body() });
+    } catch (err) {
+      const f = err.field ? String(err.field).split(".")[0] : null;
+      mark(FIELDS[f] || null);
+      show(errorBox, t("roadworks.apply.failed", { detail: err.detail }));
+      return null;
+    } finally {
+      busy = false;
+      $("apply-check").disabled = $("apply-file").disabled = false;
+    }
+  }
+  $("apply-check").addEventListener("click", async () => {
+    const c = await send("/api/v1/roadworks/permits/check");
+    if (c) renderCheck(c);
+  });
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const p = await send("/api/v1/roadworks/permits");
+    if (p) location.assign("/roadworks/permits/" + encodeURIComponent(p.ref) + "?filed=1");
+  });
+
+  /* --- whom this user files for ------------------------------------------------------------ */
+  async function loadOrgs() {
+    try {
+      const list = await api("/api/v1/roadworks/orgs");
+      orgs = Object.fromEntries(list.map((o) => [o.code, o]));
+      const opt = (o) => el("option", { value: o.code, text: (cfg.lang === "en" ? o.name_en : o.name_zh) + " (" + o.code + ")" });
+      const mine = list.filter((o) => o.members.includes(page.username));
+      $("a-applicant").replaceChildren(...mine.map(opt));
+      $("a-contractor").append(...list.filter((o) => o.kind === "contractor" && !o.barred_until).map(opt));
+      $("apply-no-org").hidden = mine.length > 0;
+      const utility = mine.find((o) => o.utility_kind);
+      if (utility && $("a-purpose").querySelector('option[value="' + utility.utility_kind + '"]')) $("a-purpose").value = utility.utility_kind;
+    } catch (err) {
+      show(errorBox, t("err.generic", { detail: err.detail }));
+    }
+  }
+  redraw();
+  loadOrgs();
+  loadBooked();
+})();

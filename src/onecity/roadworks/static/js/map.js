@@ -1,0 +1,79 @@
+/* The public road works map (no login): today's or tomorrow's works coloured by purpose, a
+   popup and a list entry for each (what, who, until when, why), and the same works as a
+   GeoJSON download. The day is kept in the address (?day=tomorrow) so a link can share it. */
+(function () {
+  "use strict";
+  const { t, el, show } = OC;
+  const R = window.OCR;
+  const REFRESH_MS = 120000;
+  const URL_BASE = "/api/v1/roadworks/public/works.geojson";
+
+  const mapEl = document.getElementById("rw-map");
+  const list = document.getElementById("rw-list");
+  const errorLine = document.getElementById("rw-error");
+  const download = document.getElementById("rw-download");
+  const radios = Array.from(document.querySelectorAll('input[name="rw-day"]'));
+  const map = R.cityMap(mapEl);
+  let drawn = null;
+  let fitted = false;
+  let loading = null;
+
+  R.legend(document.getElementById("rw-legend"));
+  document.querySelectorAll(".rw-date").forEach((s) => (s.textContent = R.fmtDay(R.day(Number(s.dataset.offset)))));
+  if (new URLSearchParams(location.search).get("day") === "tomorrow") radios[1].checked = true;
+
+  const offset = () => Number((radios.find((r) => r.checked) || radios[0]).value);
+
+  function item(p) {
+    return el(
+      "li",
+      { class: "rw-item", "data-ref": p.ref, "data-purpose": p.purpose },
+      el("h3", { class: "rw-item-title" }, R.swatch(p.purpose), R.title(p)),
+      el("p", { class: "rw-item-who", text: [R.applicant(p), R.contractor(p)].filter(Boolean).join(" · ") }),
+      el("p", { class: "rw-item-when", text: R.period(p) + " · " + R.status(p.status) }),
+      el("p", { class: "rw-item-why", text: p.description }),
+      el("button", { type: "button", class: "link-btn rw-show", onclick: () => R.focus(map, drawn.byRef.get(p.ref)), text: t("roadworks.map.show") })
+    );
+  }
+
+  function render(doc) {
+    const features = doc.features || [];
+    R.clear(map, drawn);
+    drawn = R.drawWorks(map, features, null, (p) => R.popup(p));
+    mapEl.dataset.features = String(features.length);
+    mapEl.dataset.day = doc.day;
+    list.replaceChildren(...features.map((f) => item(f.properties)));
+    document.getElementById("rw-empty").hidden = features.length > 0;
+    document.getElementById("rw-count").textContent = "(" + t("roadworks.map.count", { n: features.length }) + ")";
+    if (!fitted && features.length) {
+      map.fitBounds(drawn.group.getBounds(), { padding: [30, 30], maxZoom: 15 });
+      fitted = true;
+    }
+  }
+
+  async function load() {
+    const day = R.day(offset());
+    download.href = URL_BASE + "?day=" + day + "&download=1";
+    if (loading) loading.abort();
+    loading = new AbortController();
+    try {
+      render(await OC.api(URL_BASE + "?day=" + day, { signal: loading.signal }));
+      show(errorLine, "");
+    } catch (err) {
+      if (err.name !== "AbortError") show(errorLine, t("roadworks.map.error", { detail: err.detail }));
+    }
+  }
+
+  radios.forEach((r) =>
+    r.addEventListener("change", () => {
+      const q = new URLSearchParams(location.search);
+      if (offset() === 1) q.set("day", "tomorrow");
+      else q.delete("day");
+      const s = q.toString();
+      history.replaceState(null, "", location.pathname + (s ? "?" + s : ""));
+      load();
+    })
+  );
+  setInterval(load, REFRESH_MS);
+  load();
+})();

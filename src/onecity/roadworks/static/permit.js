@@ -1,0 +1,306 @@
+/* One permit: its footprint on a map beside the works it clashes with, what the checks found in
+   the page's language, the joint dig and dig order, the fee, the pipe owners' locate answers and
+   every step. Buttons by role: RPIC decides and inspects; the applicant's or contractor's staff
+   report the works. The API decides who may do what and its refusals are shown as they come. */
+(function () {
+  "use strict";
+  const { cfg, page, t, el, api, show } = OC;
+  const ref = String(page.ref || "");
+  const URL_ = "/api/v1/roadworks/permits/" + encodeURIComponent(ref);
+  const errorBox = document.getElementById("permit-error");
+  const msg = document.getElementById("action-msg");
+  const actionError = document.getElementById("action-error");
+  const note = document.getElementById("action-note");
+  const mapEl = document.getElementById("permit-map");
+  const $ = (id) => document.getElementById(id);
+  let orgs = null; // code -> org, with members
+  let others = {}; // ref -> permit the findings name (when this user may read it)
+  let outlines = {}; // ref -> geometry of the works the findings name (read or public)
+  let permit = null;
+  let busy = false;
+  let justFiled = new URLSearchParams(location.search).get("filed") === "1";
+
+  const local = (zhEn) => (cfg.lang === "en" ? zhEn.en : zhEn["zh-TW"] || zhEn.en);
+  const orgName = (code) => (orgs && orgs[code] ? (cfg.lang === "en" ? orgs[code].name_en : orgs[code].name_zh) : code);
+  const status = (s) => el("span", { class: "rw-status st-" + s, text: t("roadworks.permit.status." + s) });
+  const permitLink = (r) => el("a", { href: "/roadworks/permits/" + encodeURIComponent(r), class: "mono", text: r });
+  const yes = (b) => (b ? t("roadworks.permit.yes") : t("roadworks.permit.no"));
+  const whole = new Intl.NumberFormat(cfg.lang, { maximumFractionDigits: 0 });
+  const ntd = (n) => "NT$" + whole.format(n);
+  const clashRefs = (p) => p.findings.filter((f) => (f.code === "clash" || f.code === "repeat_dig") && f.data && f.data.other).map((f) => f.data.other);
+
+  /* --- the map (district outlines, no tiles from the internet) ---------------------------- */
+  const [w, s, e, n] = cfg.city.bounds;
+  const map = L.map(mapEl, { maxZoom: 22, maxBounds: L.latLngBounds([s - 0.15, w - 0.15], [n + 0.15, e + 0.15]), zoomSnap: 0.5 });
+  map.attributionControl.setPrefix(false);
+  map.createPane("districts").style.zIndex = 350;
+  map.setView([cfg.city.center[1], cfg.city.center[0]], cfg.city.zoom);
+  if (cfg.tile_url) L.tileLayer(cfg.tile_url, { maxZoom: 20 }).addTo(map);
+  L.control.scale({ imperial: false }).addTo(map);
+  api("/api/v1/geo/districts")
+    .then((gj) => L.geoJSON(gj, { pane: "districts", interactive: false, style: { color: "#3d5a80", weight: 1.2, fillColor: cfg.tile_url ? "#3d5a80" : "#f7f3ea", fillOpacity: cfg.tile_url ? 0.04 : 1 } }).addTo(map))
+    .catch(() => {}); // decoration only: the works show without it
+  const shapes = L.featureGroup().addTo(map);
+
+  function drawMap(p) {
+    shapes.clearLayers();
+    // Refs on hover or tap: permanent labels would cover shapes only metres across.
+    const tip = (r) => L.tooltip({ direction: "top", className: "rw-ref-label" }).setContent(r);
+    Object.entries(outlines).forEach(([r, geom]) => {
+      L.geoJSON(geom, { style: { color: "#cf222e", weight: 2, dashArray: "6 4", fillOpacity: 0.2 } })
+        .bindTooltip(tip(r))
+        .addTo(shapes);
+    });
+    L.geoJSON(p.geometry, { style: { color: "#0a58ca", weight: 3, fillOpacity: 0.35 } }).bindTooltip(tip(p.ref)).addTo(shapes);
+    mapEl.dataset.shapes = String(shapes.getLayers().length);
+    map.fitBounds(shapes.getBounds(), { padding: [30, 30], maxZoom: 21 });
+  }
+
+  /* --- what the permit says ---------------------------------------------------------------- */
+  function renderDetails(p) {
+    const dd = (key, ...kids) => [el("dt", { text: t("roadworks.permit.f." + key) }), el("dd", {}, ...kids)];
+    const flags = ["night", "residential", "emergency"].filter((k) => p[k]).map((k) => t("roadworks.permit." + k));
+    $("details").replaceChildren(
+      ...dd("applicant", orgName(p.applicant), el("span", { class: "sub", text: " (" + p.applicant + ")" })),
+      ...dd("contractor", p.contractor ? orgName(p.contractor) : "–"),
+      ...dd("purpose", t("roadworks.permit.purpose." + p.purpose) + " · " + p.description),
+      ...dd("road", (p.road || "–") + (p.district ? " · " + p.district : "")),
+      ...dd("dates", p.start_date + " – " + p.end_date + (p.hours ? " · " + p.hours : "")),
+      ...dd("size", t("roadworks.permit.size", { area: OC.num(p.area_m2), width: OC.num(p.width_m), depth: OC.num(p.depth_m) })),
+      ...dd("road_class", t("roadworks.permit.road_class." + p.road_class)),
+      ...dd("category", t("roadworks.permit.category." + p.category)),
+      ...dd("filed", OC.dateTime(p.filed_at)),
+      ...dd("decide_by", p.decide_by),
+      ...dd("conditions", flags.length ? flags.join(" · ") : t("roadworks.permit.none"))
+    );
+  }
+
+  function finding(f, p) {
+    const other = f.data && f.data.other;
+    // A clash settled by digging together no longer stands in the way.
+    const sev = p.joint_group && (f.code === "clash" || f.code === "repeat_dig") ? "joint" : f.severity;
+    return el(
+      "li",
+      { class: "rw-finding sev-" + sev, "data-code": f.code },
+      el("span", { class: "rw-sev", text: t("roadworks.permit.sev." + sev) }),
+      el("span", { class: "reason", text: local(f.reason) }),
+      other ? [" ", el("span", { class: "sub" }, "→ ", permitLink(other))] : null
+    );
+  }
+
+  /* The dig order: as granted (kept in the grant step of whichever member was granted last),
+     or as proposed before the grant (deepest first, road surface last, as RPIC's rule does). */
+  function jointOrder(p) {
+    for (const q of [p, ...Object.values(others)]) {
+      for (const st of q.steps || []) if (st.detail && st.detail.order && st.detail.group === p.joint_group) return st.detail.order;
+    }
+    return null;
+  }
+  function proposedOrder(p) {
+    const members = [p, ...clashRefs(p).map((r) => others[r] || { ref: r, depth_m: 0, purpose: "", start_date: "" })];
+    members.sort((a, b) => (a.purpose === "road") - (b.purpose === "road") || b.depth_m - a.depth_m || a.start_date.localeCompare(b.start_date) || a.ref.localeCompare(b.ref));
+    return members.map((m) => m.ref);
+  }
+  function renderJoint(p) {
+    const box = $("joint-body");
+    const order = (refs) =>
+      el("ol", { class: "rw-order", id: "dig-order" }, refs.map((r) => el("li", { class: r === p.ref ? "is-this" : null }, permitLink(r), r === p.ref ? " " + t("roadworks.permit.this_one") : null)));
+    if (p.joint_group) {
+      const refs = jointOrder(p);
+      box.replaceChildren(
+        el("p", { text: t("roadworks.permit.joint_granted", { group: p.joint_group, n: p.dig_order || "?" }) }),
+        refs ? order(refs) : null
+      );
+      $("joint").hidden = false;
+    } else if (clashRefs(p).length && ["applied", "changes_requested"].includes(p.status)) {
+      box.replaceChildren(el("p", { text: t("roadworks.permit.joint_proposed") }), order(proposedOrder(p)));
+      $("joint").hidden = false;
+    } else {
+      $("joint").hidden = true;
+    }
+    $("permit-joint").replaceChildren(p.joint_group ? el("span", { class: "rw-flag fl-joint", text: t("roadworks.permits.flag_joint", { group: p.joint_group, n: p.dig_order || "?" }) }) : "");
+  }
+
+  function feeItem(item) {
+    let m = /^road use (\d+) d x NT\$(\d+)$/.exec(item);
+    if (m) return t("roadworks.permit.fee_road_use", { days: m[1], rate: m[2] });
+    m = /^restoration at NT\$(\d+)\/m²$/.exec(item);
+    if (m) return t("roadworks.permit.fee_restoration", { rate: m[1] });
+    return item === "base" ? t("roadworks.permit.fee_base") : item;
+  }
+  function renderFee(p) {
+    $("fee-lines").replaceChildren(...p.fee_lines.map((l) => el("tr", {}, el("td", { text: feeItem(l.item) }), el("td", { text: ntd(l.amount) }))));
+    $("fee-total").textContent = ntd(p.fee_total);
+    $("fee-version").textContent = t("roadworks.permit.fee_version", { v: p.fee_version });
+  }
+
+  function renderLocates(p) {
+    const cell = (label, cls, ...kids) => el("td", { "data-label": t("roadworks.locates.col." + label), class: cls || null }, ...kids);
+    $("locates").replaceChildren(
+      ...p.locates.map((l) =>
+        el(
+          "tr",
+          { class: l.overdue ? "is-overdue" : null, "data-owner": l.owner },
+          cell("owner", null, orgName(l.owner)),
+          cell("pipes", "num", String(l.pipes)),
+          cell("due", "nowrap", l.due_by, l.overdue ? [" ", el("span", { class: "overdue", text: t("roadworks.locates.overdue") })] : null),
+          cell("response", null, el("span", { class: "rw-resp r-" + l.response, text: t("roadworks.locates.resp." + l.response) }), l.responded_by ? [el("br"), el("span", { class: "sub", text: l.responded_by + " · " + OC.dateTime(l.responded_at) })] : null),
+          cell("note", "wide", l.note || "–")
+        )
+      )
+    );
+    $("locates-none").hidden = p.locates.length > 0;
+    $("locates-count").textContent = "(" + p.locates.length + ")";
+  }
+
+  function renderSteps(p) {
+    $("steps").replaceChildren(
+      ...p.steps.map((st) => {
+        const what = t("roadworks.permit.step." + st.step);
+        const moved = st.from_status && st.from_status !== st.to_status ? " · " + t("roadworks.permit.status." + st.from_status) + " → " + t("roadworks.permit.status." + st.to_status) : "";
+        const d = st.detail || {};
+        const extra = d.response ? t("roadworks.permit.step_locate", { owner: orgName(d.owner), response: t("roadworks.locates.resp." + d.response) }) : d.group ? t("roadworks.permit.step_group", { group: d.group }) : "";
+        return el(
+          "li",
+          { "data-step": st.step },
+          el("span", { class: "what", text: what }),
+          el("span", { class: "sub", text: moved }),
+          el("br"),
+          el("span", { class: "sub" }, el("time", { datetime: st.at, text: OC.dateTime(st.at) }), " · " + st.actor),
+          extra ? el("p", { class: "note", text: extra }) : null,
+          st.note ? el("p", { class: "note", text: st.note }) : null
+        );
+      })
+    );
+  }
+
+  /* --- who may press what ----------------------------------------------------------------- */
+  function mine(p) {
+    if (!orgs) return false;
+    const codes = [p.applicant, p.contractor].filter(Boolean);
+    return codes.some((c) => orgs[c] && orgs[c].members.includes(page.username));
+  }
+  function buttons(p) {
+    const out = [];
+    const b = (id, label, cls, run) => out.push(el("button", { type: "button", id: id, class: "btn " + (cls || ""), text: t(label), onclick: run }));
+    const open = ["applied", "changes_requested"].includes(p.status);
+    if (OC.can("roadworks:assess")) {
+      if (open) {
+        const clash = clashRefs(p).length > 0;
+        if (!p.findings.some((f) => f.code === "clash")) b("act-grant", "roadworks.permit.act.grant", "btn-ok", () => decide("grant", false));
+        if (clash) b("act-joint", "roadworks.permit.act.joint", "btn-ok", () => decide("grant", true));
+        b("act-changes", "roadworks.permit.act.changes", "btn-warn", () => decide("changes", false));
+        b("act-refuse", "roadworks.permit.act.refuse", "btn-danger", () => decide("refuse", false));
+      }
+      if (p.status === "restored") {
+        b("act-pass", "roadworks.permit.act.pass", "btn-ok", () => act("/inspection", { result: "pass", note: note.value.trim() }, "pass"));
+        b("act-fail", "roadworks.permit.act.fail", "btn-danger", () => needNote() && act("/inspection", { result: "fail", note: note.value.trim() }, "fail"));
+      }
+    }
+    if (mine(p)) {
+      if (p.status === "granted") b("act-start", "roadworks.permit.act.start", "btn-ok", () => act("/progress", { step: "start", note: note.value.trim() }, "start"));
+      if (p.status === "in_progress") b("act-stop", "roadworks.permit.act.stop", "", () => act("/progress", { step: "stop", note: note.value.trim() }, "stop"));
+      if (p.status === "works_done") b("act-restored", "roadworks.permit.act.restored", "", () => act("/progress", { step: "restored", note: note.value.trim() }, "restored"));
+      if (open || p.status === "granted") b("act-withdraw", "roadworks.permit.act.withdraw", "btn-quiet", withdraw);
+    }
+    return out;
+  }
+  function renderActions(p) {
+    const list = buttons(p);
+    $("action-buttons").replaceChildren(...list);
+    $("actions").hidden = list.length === 0;
+    $("note-field").hidden = list.length === 0;
+    const lead = OC.can("roadworks:assess") && ["applied", "changes_requested"].includes(p.status) ? "roadworks.permit.lead_decide" : mine(p) ? "roadworks.permit.lead_works" : "";
+    show($("actions-lead"), lead ? t(lead, { date: p.decide_by }) : "");
+    $("note-hint").textContent = t(OC.can("roadworks:assess") ? "roadworks.permit.note_hint" : "roadworks.permit.note_hint_works");
+  }
+
+  function needNote() {
+    if (note.value.trim()) return true;
+    show(actionError, t("roadworks.permit.note_needed"));
+    note.focus();
+    return false;
+  }
+  function decide(decision, joint) {
+    if (decision !== "grant" && !needNote()) return;
+    act("/decision", { decision: decision, note: note.value.trim(), joint_dig: joint }, joint ? "joint" : decision);
+  }
+  let armed = false;
+  function withdraw() {
+    if (!armed) {
+      armed = true;
+      $("act-withdraw").textContent = t("roadworks.permit.act.withdraw_confirm");
+      return;
+    }
+    act("/withdraw", null, "withdraw");
+  }
+  async function act(path, body, done) {
+    if (busy) return;
+    busy = true;
+    show(msg, "");
+    show(actionError, "");
+    $("action-buttons").querySelectorAll("button").forEach((x) => (x.disabled = true));
+    try {
+      await api(URL_ + path, body ? { json: body } : { method: "POST" });
+      show(msg, t("roadworks.permit.done." + done, { ref: ref }));
+      note.value = "";
+    } catch (err) {
+      show(actionError, t("roadworks.permit.failed", { detail: err.detail }));
+    }
+    busy = false;
+    armed = false;
+    await load();
+  }
+
+  /* --- loading ----------------------------------------------------------------------------- */
+  /* The works the findings name: in full where this user may read them, else their outline
+     from the public works map (works the city allowed on the road on this permit's first day). */
+  async function loadOthers(p) {
+    const refs = [...new Set(clashRefs(p))];
+    const got = await Promise.all(refs.map((r) => api("/api/v1/roadworks/permits/" + encodeURIComponent(r)).catch(() => null)));
+    others = {};
+    got.forEach((o) => o && (others[o.ref] = o));
+    outlines = Object.fromEntries(Object.values(others).map((o) => [o.ref, o.geometry]));
+    if (refs.every((r) => outlines[r])) return;
+    const b = L.geoJSON(p.geometry).getBounds().pad(2);
+    const q = new URLSearchParams({ day: p.start_date, bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",") });
+    const pub = await api("/api/v1/roadworks/public/works.geojson?" + q).catch(() => ({ features: [] }));
+    pub.features.forEach((f) => refs.includes(f.properties.ref) && !outlines[f.properties.ref] && (outlines[f.properties.ref] = f.geometry));
+  }
+
+  async function load() {
+    try {
+      if (!orgs) {
+        const list = await api("/api/v1/roadworks/orgs").catch(() => []);
+        orgs = Object.fromEntries(list.map((o) => [o.code, o]));
+      }
+      const p = await api(URL_);
+      await loadOthers(p);
+      permit = p;
+      $("permit-status").replaceChildren(status(p.status));
+      renderDetails(p);
+      $("findings").replaceChildren(...p.findings.map((f) => finding(f, p)));
+      $("findings-none").hidden = p.findings.length > 0;
+      $("findings-count").textContent = "(" + p.findings.length + ")";
+      renderJoint(p);
+      renderFee(p);
+      renderLocates(p);
+      renderSteps(p);
+      renderActions(p);
+      drawMap(p);
+      show(errorBox, "");
+      if (justFiled) {
+        justFiled = false;
+        show(msg, t("roadworks.permit.filed", { ref: ref }));
+      }
+    } catch (err) {
+      show(errorBox, err.status === 404 ? t("roadworks.permit.not_found", { ref: ref }) : t("err.generic", { detail: err.detail }));
+    }
+  }
+
+  const reload = OC.debounce(load, 300);
+  OC.live.on("roadworks.permit", (ev) => (ev.payload.permit === ref || (permit && clashRefs(permit).includes(ev.payload.permit))) && !busy && reload());
+  OC.live.on("connected", () => permit && reload());
+  load();
+  OC.live.start();
+})();

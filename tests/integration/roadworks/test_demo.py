@@ -1,0 +1,89 @@
+"""The road works demo: seeding twice leaves the same books (112 real works, one scenario),
+the synthetic pipes are on the map, and the scenario does what the printout promises: a
+contractor filing on the same stretch is told of the clash and of the pipe owners to ask."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from onecity.core.platform import Platform
+from onecity.roadworks import demo, demo_import
+from onecity.roadworks.models import Permit, PermitStep, PipeRow
+from tests.conftest import add_user, login
+from tests.integration.roadworks.helpers import count
+
+API = "/api/v1/roadworks"
+TABLES = (
+    "roadworks_permits",
+    "roadworks_permit_steps",
+    "roadworks_orgs",
+    "roadworks_org_members",
+    "roadworks_pipes",
+    "roadworks_dig_bans",
+    "roadworks_embargoes",
+    "roadworks_fee_tables",
+)
+
+
+def test_seeding_twice_keeps_the_same_books(platform: Platform) -> None:
+    first = demo.seed(platform)
+    counts = {t: count(platform, t) for t in TABLES}
+    second = demo.seed(platform)
+    assert {t: count(platform, t) for t in TABLES} == counts
+    assert (second.permits, second.pipes, second.orgs) == (first.permits, first.pipes, first.orgs)
+    assert second.scenario["ref"] == first.scenario["ref"]
+    assert counts["roadworks_dig_bans"] == 1 and counts["roadworks_embargoes"] == 2
+    assert counts["roadworks_fee_tables"] == 1
+    with platform.db.read() as s:
+        imported = s.scalars(select(Permit).where(Permit.created_by == demo.IMPORTER)).all()
+        assert len(imported) == 112 and first.permits == 113  # and the scenario
+        synthetic = s.scalar(select(func.count()).where(PipeRow.synthetic.is_(True)))
+        assert synthetic == first.pipes > 1000
+        steps = s.scalars(select(PermitStep).where(PermitStep.step == "imported")).all()
+        # Dates moved by the same days for every work, durations kept.
+        today = date.today()
+        for p in imported:
+            src = next(x.detail["source"] for x in steps if x.permit_id == p.id)
+            start, end = date.fromisoformat(src["起始日期"]), date.fromisoformat(src["結束日期"])
+            assert p.end_date - p.start_date == end - start
+            assert abs((p.start_date - start) - (today - demo_import.SNAPSHOT)).days <= 1
+            assert "footprint approximated from a point" in p.description
+            assert 23 < p.area_m2 < 25  # 12 m x 2 m
+            assert p.minx < p.maxx and p.maxx - p.minx < 13 and p.maxy - p.miny < 13
+
+
+def test_the_scenario_clash_and_the_pipes_are_there(client: TestClient, platform: Platform) -> None:
+    summary = demo.seed(platform)
+    sc = summary.scenario
+    add_user(platform, "pwd.contractor", "contractor", "pwd")
+    who = login(client, "pwd.contractor")
+    mine = demo_import.contractor_org(demo.CONTRACTOR_LOGIN[1]).code
+    start = date.fromisoformat(sc["start_date"]) + timedelta(days=2)
+    body = {
+        "applicant": mine,
+        "contractor": mine,
+        "purpose": "telecom",
+        "description": "lay a duct",
+        "road": sc["road"],
+        "road_class": "wide",
+        "geometry": sc["geometry"],
+        "depth_m": 1.5,
+        "start_date": start.isoformat(),
+        "end_date": (start + timedelta(days=3)).isoformat(),
+    }
+    r = client.post(f"{API}/permits/check", json=body, headers=who)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    clashes = [f["data"]["other"] for f in got["findings"] if f["code"] == "clash"]
+    assert sc["ref"] in clashes
+    assert "twc" in got["locate_owners"]  # the water main under the stretch
+    assert got["district"] == "大安區"
+
+    box = f"{sc['lon'] - 0.0005},{sc['lat'] - 0.0005},{sc['lon'] + 0.0005},{sc['lat'] + 0.0005}"
+    pipes = client.get(f"{API}/pipes", params={"bbox": box}, headers=who).json()["features"]
+    assert pipes and all(f["properties"]["synthetic"] for f in pipes)
+    assert {f["properties"]["owner"] for f in pipes} >= {"twc", "sewer"}
+    assert all(c[2] < 0 for f in pipes for c in f["geometry"]["coordinates"])
