@@ -47,12 +47,48 @@ PAGES = (
         check=sees_permits,
         refused="roadworks.permits.refused",
     ),
+    # RPIC's registry: who digs and their penalties, the pipeline map, the rules.
+    Page(
+        path="/roadworks/contractors",
+        template="roadworks/contractors.html",
+        title="roadworks.contractors.title",
+        nav="roadworks.nav.contractors",
+        permission=Perm.ROADWORKS_READ.value,
+        check=sees_permits,
+        refused="roadworks.contractors.refused",
+    ),
+    Page(
+        path="/roadworks/pipes",
+        template="roadworks/pipes.html",
+        title="roadworks.pipemap.title",
+        nav="roadworks.nav.pipes",
+        permission=Perm.ROADWORKS_READ.value,
+        check=sees_permits,
+        refused="roadworks.pipemap.refused",
+    ),
+    Page(
+        path="/roadworks/rules",
+        template="roadworks/rules.html",
+        title="roadworks.rules.title",
+        nav="roadworks.nav.rules",
+        permission=Perm.ROADWORKS_READ.value,
+        check=sees_permits,
+        refused="roadworks.rules.refused",
+    ),
     # Any logged-in user: the API lets RPIC, the applicant's and contractor's staff and the
     # pipe owners asked to mark their pipes see a permit, and says "no such permit" to others.
     Page(
         path="/roadworks/permits/{ref}",
         template="roadworks/permit.html",
         title="roadworks.permit.title",
+    ),
+    # A contractor's or utility's own permits: the register, listing what the API lets them see.
+    Page(
+        path="/roadworks/my-permits",
+        template="roadworks/permits.html",
+        title="roadworks.mine.title",
+        nav="roadworks.mine.nav",
+        permission=Perm.ROADWORKS_APPLY.value,
     ),
     Page(
         path="/roadworks/apply",

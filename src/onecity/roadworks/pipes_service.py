@@ -18,7 +18,7 @@ from onecity.core.geo import parse_bbox
 from onecity.roadworks import checks, footprint, registry_geo, spatial
 from onecity.roadworks import pipes as pipe_rules
 from onecity.roadworks import registry_schemas as rs
-from onecity.roadworks.models import Permit, PipeRow, RoadOrg
+from onecity.roadworks.models import LocateRequest, Permit, PipeRow, RoadOrg
 from onecity.roadworks.service import CLOSED, RESTORED, PermitService
 
 MAX_FEATURES = 5000
@@ -110,6 +110,32 @@ class PipeService:
             "numberMatched": len(ids),
             "numberReturned": len(features),
         }
+
+    def of_permit(self, who: Principal, ref: str) -> dict[str, Any]:
+        """The pipes a permit's locate requests name, as 3D GeoJSON ([lon, lat, -depth]), for
+        whoever may read the permit. Pipes replaced since the request stay, `retired: true`:
+        the crew should know the record they were told about is no longer the latest."""
+        with self.db.read() as s:
+            p = s.scalars(select(Permit).where(Permit.ref == ref)).first()
+            if p is None:
+                raise NotFound(f"no permit {ref}", field="ref")
+            self.permits.may_read(s, who, p)
+            asked = s.scalars(
+                select(LocateRequest.pipe_ids).where(LocateRequest.permit_id == p.id)
+            ).all()
+            ids = sorted({int(i) for pipe_ids in asked for i in pipe_ids})
+            rows = sorted(spatial.pipes(s, ids), key=lambda r: r.id)
+            lines = checks.project_all(self.city, [shape(r.geometry) for r in rows])
+            features = []
+            for row, line in zip(rows, lines, strict=True):
+                feat = pipe_rules.to_geojson_3d(_pipe(row, line), self.city.from_projected)
+                feat["properties"].update(
+                    synthetic=row.synthetic,
+                    retired=row.retired_at is not None,
+                    replaced_by=row.replaced_by,
+                )
+                features.append(feat)
+        return {"type": "FeatureCollection", "permit_ref": ref, "features": features}
 
     def as_built(self, who: Principal, ref: str, body: rs.AsBuiltIn, source: str) -> rs.AsBuiltOut:
         """Record what the works left underground. Only once the road is restored (or the

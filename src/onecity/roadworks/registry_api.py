@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from onecity.core.auth.permissions import Principal
 from onecity.core.http import platform, principal, source
 from onecity.core.platform import Platform
+from onecity.roadworks import penalties, penalty_book
 from onecity.roadworks import registry_schemas as rs
 from onecity.roadworks.api import service_for
 from onecity.roadworks.pipes_service import PipeService
@@ -68,6 +69,15 @@ def list_pipes(
     """Pipes in service in a box, as GeoJSON with [lon, lat, -depth m] per vertex."""
     out: dict[str, Any] = svc.in_box(who, bbox)
     return JSONResponse(out, media_type="application/geo+json")
+
+
+@router.get("/permits/{ref}/pipes", responses={200: {"content": {"application/geo+json": {}}}})
+def permit_pipes(
+    ref: Ref, who: Principal = Depends(principal), svc: PipeService = Depends(pipes)
+) -> JSONResponse:
+    """The pipes under a permit's dig that its locate requests named, as GeoJSON with
+    [lon, lat, -depth m] per vertex; pipes replaced since are kept with `retired: true`."""
+    return JSONResponse(svc.of_permit(who, ref), media_type="application/geo+json")
 
 
 @router.post("/permits/{ref}/as-built", response_model=rs.AsBuiltOut, status_code=201)
@@ -146,6 +156,26 @@ def add_fees(
 
 
 # --- penalties -------------------------------------------------------------------------------
+
+
+@router.get("/penalties/breaches")
+def list_breaches() -> dict[str, Any]:
+    """The kinds of breach with the points each earns, the fine's statutory range and the
+    points that bar a contractor: what the penalty form offers. Public, like the fee table."""
+    policy = penalty_book.POLICY
+    return {
+        "breaches": [
+            {"code": code, "points": b.points, "name": dict(b.name)}
+            for code, b in penalties.BREACHES.items()
+        ],
+        "fine_min": penalties.FINE_MIN,
+        "fine_max": penalties.FINE_MAX,
+        "bar": {
+            "threshold": policy.threshold,
+            "window_days": policy.window_days,
+            "months": policy.bar_months,
+        },
+    }
 
 
 @router.post("/penalties", response_model=rs.PenaltyRecorded, status_code=201)

@@ -139,6 +139,15 @@ class SiteService:
             live=is_live(cam.last_frame_at, utcnow()),
         )
 
+    def camera(self, who: Principal, ref: str) -> ss.CameraOut | None:
+        """The site's camera and whether it is live, for whoever may read the permit; None
+        when no camera is registered."""
+        with self.db.read() as s:
+            p = self._permit(s, ref)
+            self.permits.may_read(s, who, p)
+            cam = s.get(SiteCamera, p.id)
+            return None if cam is None else self._camera_out(p, cam)
+
     def set_camera(self, who: Principal, ref: str, url: str, source: str) -> ss.CameraOut:
         """Register the site's camera, or move it to a new URL (the old one stays in the
         audit). A new URL is a new feed: it is not live until it sends a frame."""

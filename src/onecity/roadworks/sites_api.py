@@ -31,6 +31,14 @@ async def sites(p: Platform = Depends(platform)) -> SiteService:
     return sites_for(p)
 
 
+@router.get("/permits/{ref}/camera", response_model=ss.CameraOut | None)
+def get_camera(
+    ref: Ref, who: Principal = Depends(principal), svc: SiteService = Depends(sites)
+) -> ss.CameraOut | None:
+    """The site's camera and whether its feed is live; null when none is registered."""
+    return svc.camera(who, ref)
+
+
 @router.put("/permits/{ref}/camera", response_model=ss.CameraOut)
 def set_camera(
     ref: Ref,

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from onecity.core.models import AuditRecord
 from onecity.core.platform import Platform
+from tests.conftest import add_user, login
 from tests.integration.roadworks.helpers import LAT, LON, application, count, setup_city, square
 
 API = "/api/v1/roadworks"
@@ -59,8 +60,9 @@ def test_camera_register_frames_and_replace(client: TestClient, platform: Platfo
     # Taipower's staff do not report Taipei Water's works.
     r = client.put(cam, json={"url": "rtsp://cam.example/1"}, headers=heads["tp.staff"])
     assert r.status_code == 403
-    # No camera yet: a frame has nowhere to go.
+    # No camera yet: a frame has nowhere to go, and the permit's readers see none.
     assert frame(client, heads["builder.staff"], ref, None).status_code == 409
+    assert client.get(cam, headers=heads["builder.staff"]).json() is None
 
     r = client.put(cam, json={"url": "rtsp://cam.example/1"}, headers=heads["builder.staff"])
     assert r.status_code == 200, r.text
@@ -79,6 +81,11 @@ def test_camera_register_frames_and_replace(client: TestClient, platform: Platfo
     assert "future" in r.json()["detail"]
     r = frame(client, heads["twc.staff"], ref, None)
     assert r.status_code == 200
+    # The contractor's page reads the state; a stranger's read is "no such permit".
+    seen = client.get(cam, headers=heads["builder.staff"]).json()
+    assert seen["live"] is True and seen["url"] == "rtsp://cam.example/1"
+    add_user(platform, "stranger", "contractor", "pwd")
+    assert client.get(cam, headers=login(client, "stranger")).status_code == 404
     assert datetime.fromisoformat(r.json()["last_frame_at"]) >= datetime.fromisoformat(kept)
 
     # Moving the camera: a new feed, not live until it sends; the old URL stays in the audit.

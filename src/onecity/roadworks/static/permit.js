@@ -1,6 +1,6 @@
-/* One permit: its footprint on a map beside the works it clashes with, what the checks found in
-   the page's language, the joint dig and dig order, the fee, the pipe owners' locate answers and
-   every step. Buttons by role: RPIC decides and inspects; the applicant's or contractor's staff
+/* One permit: its footprint on a map beside the works it clashes with and the pipes under it,
+   what the checks found in the page's language, the joint dig and dig order, the fee, the pipe
+   owners' locate answers (with the pipes each was asked about) and every step. Buttons by role: RPIC decides and inspects; the applicant's or contractor's staff
    report the works. The API decides who may do what and its refusals are shown as they come. */
 (function () {
   "use strict";
@@ -17,6 +17,7 @@
   let others = {}; // ref -> permit the findings name (when this user may read it)
   let outlines = {}; // ref -> geometry of the works the findings name (read or public)
   let permit = null;
+  let pipes = []; // GeoJSON features of the pipes the locate requests named
   let busy = false;
   let justFiled = new URLSearchParams(location.search).get("filed") === "1";
 
@@ -41,6 +42,11 @@
     .then((gj) => L.geoJSON(gj, { pane: "districts", interactive: false, style: { color: "#3d5a80", weight: 1.2, fillColor: cfg.tile_url ? "#3d5a80" : "#f7f3ea", fillOpacity: cfg.tile_url ? 0.04 : 1 } }).addTo(map))
     .catch(() => {}); // decoration only: the works show without it
   const shapes = L.featureGroup().addTo(map);
+  // Pipes above the works' fill, so a pipe under the dig stays visible and can be tapped.
+  map.createPane("pipes").style.zIndex = 450;
+  const pipeLayer = L.featureGroup().addTo(map);
+  // The APWA colour code crews know from paint marks on the road.
+  const PIPE_COLOURS = { water: "#1f6feb", sewer: "#1a7f37", power: "#cf222e", gas: "#bf8700", telecom: "#e16f24", other: "#8250df" };
 
   function drawMap(p) {
     shapes.clearLayers();
@@ -53,7 +59,49 @@
     });
     L.geoJSON(p.geometry, { style: { color: "#0a58ca", weight: 3, fillOpacity: 0.35 } }).bindTooltip(tip(p.ref)).addTo(shapes);
     mapEl.dataset.shapes = String(shapes.getLayers().length);
+    drawPipes();
     map.fitBounds(shapes.getBounds(), { padding: [30, 30], maxZoom: 21 });
+  }
+
+  const metres = (v) => t("roadworks.pipes.m", { v: OC.num(v) });
+  function pipeLine(f) {
+    const q = f.properties;
+    return t("roadworks.pipes.line", { id: f.id, kind: t("roadworks.pipes.kind." + q.kind), dn: q.diameter_mm, material: q.material || "–", year: q.year_laid || "–" });
+  }
+  function pipePopup(f) {
+    const q = f.properties;
+    const row = (key, value) => [el("dt", { text: t("roadworks.pipes.f." + key) }), el("dd", { text: value })];
+    return el(
+      "div",
+      { class: "rw-pipe-pop" },
+      el("strong", { text: orgName(q.owner) + " · " + t("roadworks.pipes.kind." + q.kind) }),
+      q.retired ? el("p", { class: "rw-retired", text: t("roadworks.pipes.retired", { id: q.replaced_by || "?" }) }) : null,
+      el(
+        "dl",
+        {},
+        ...row("diameter", "DN" + q.diameter_mm),
+        ...row("material", q.material || "–"),
+        ...row("year", q.year_laid ? String(q.year_laid) : "–"),
+        ...row("depth", t("roadworks.pipes.depth_ends", { a: metres(q.depth_start_m), b: metres(q.depth_end_m) })),
+        ...row("survey", t("roadworks.pipes.survey_acc", { survey: q.survey || "–", acc: metres(q.accuracy_m) }))
+      )
+    );
+  }
+  function drawPipes() {
+    pipeLayer.clearLayers();
+    pipes.forEach((f) => {
+      const q = f.properties;
+      const colour = PIPE_COLOURS[q.kind] || PIPE_COLOURS.other;
+      L.geoJSON(f, { pane: "pipes", style: { color: colour, weight: 5, opacity: q.retired ? 0.55 : 0.95, dashArray: q.retired ? "2 8" : null } })
+        .bindTooltip(pipeLine(f), { sticky: true })
+        .bindPopup(() => pipePopup(f))
+        .addTo(pipeLayer);
+    });
+    mapEl.dataset.pipes = String(pipes.length);
+    const kinds = [...new Set(pipes.map((f) => f.properties.kind))];
+    $("pipe-legend").replaceChildren(
+      ...kinds.map((k) => el("li", {}, el("span", { class: "rw-key k-pipe k-" + k, "aria-hidden": "true" }), t("roadworks.pipes.kind." + k)))
+    );
   }
 
   /* --- what the permit says ---------------------------------------------------------------- */
@@ -134,6 +182,24 @@
     $("fee-version").textContent = t("roadworks.permit.fee_version", { v: p.fee_version });
   }
 
+  function pipeList(l) {
+    const owned = pipes.filter((f) => f.properties.owner === l.owner);
+    if (!owned.length) return t("roadworks.pipes.count", { n: l.pipes });
+    return el(
+      "ul",
+      { class: "rw-pipe-list" },
+      owned.map((f) =>
+        el(
+          "li",
+          { "data-pipe": f.id },
+          el("span", { class: "rw-key k-pipe k-" + f.properties.kind, "aria-hidden": "true" }),
+          pipeLine(f),
+          el("span", { class: "sub", text: " · " + t("roadworks.pipes.deep", { range: t("roadworks.pipes.depth_ends", { a: metres(f.properties.depth_start_m), b: metres(f.properties.depth_end_m) }) }) }),
+          f.properties.retired ? [" ", el("span", { class: "rw-retired", text: t("roadworks.pipes.retired_short") })] : null
+        )
+      )
+    );
+  }
   function renderLocates(p) {
     const cell = (label, cls, ...kids) => el("td", { "data-label": t("roadworks.locates.col." + label), class: cls || null }, ...kids);
     $("locates").replaceChildren(
@@ -142,7 +208,7 @@
           "tr",
           { class: l.overdue ? "is-overdue" : null, "data-owner": l.owner },
           cell("owner", null, orgName(l.owner)),
-          cell("pipes", "num", String(l.pipes)),
+          el("td", { "data-label": t("roadworks.pipes.col"), class: "wide" }, pipeList(l)),
           cell("due", "nowrap", l.due_by, l.overdue ? [" ", el("span", { class: "overdue", text: t("roadworks.locates.overdue") })] : null),
           cell("response", null, el("span", { class: "rw-resp r-" + l.response, text: t("roadworks.locates.resp." + l.response) }), l.responded_by ? [el("br"), el("span", { class: "sub", text: l.responded_by + " · " + OC.dateTime(l.responded_at) })] : null),
           cell("note", "wide", l.note || "–")
@@ -274,8 +340,9 @@
         const list = await api("/api/v1/roadworks/orgs").catch(() => []);
         orgs = Object.fromEntries(list.map((o) => [o.code, o]));
       }
-      const p = await api(URL_);
+      const [p, under] = await Promise.all([api(URL_), api(URL_ + "/pipes").catch(() => ({ features: [] }))]);
       await loadOthers(p);
+      pipes = under.features;
       permit = p;
       $("permit-status").replaceChildren(status(p.status));
       renderDetails(p);
@@ -288,6 +355,8 @@
       renderSteps(p);
       renderActions(p);
       drawMap(p);
+      // The site section (site.js) follows the permit as this page loads it.
+      document.dispatchEvent(new CustomEvent("rw:permit", { detail: { permit: p, mine: mine(p), orgName: orgName } }));
       show(errorBox, "");
       if (justFiled) {
         justFiled = false;
@@ -298,6 +367,7 @@
     }
   }
 
+  OC.permitMap = map; // site.js lets a phone without a position pick it on this map
   const reload = OC.debounce(load, 300);
   OC.live.on("roadworks.permit", (ev) => (ev.payload.permit === ref || (permit && clashRefs(permit).includes(ev.payload.permit))) && !busy && reload());
   OC.live.on("connected", () => permit && reload());

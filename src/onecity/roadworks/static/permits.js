@@ -1,5 +1,7 @@
 /* The permit register for RPIC staff: every application and permit, filtered by status, with
    what the checks found (clashes and other blocking findings) and joint dig groups at a glance.
+   The same page at /roadworks/my-permits is a contractor's or utility's own list: the API
+   answers them with their organisations' permits only, so the page itself needs no change.
    Builds on core.js (OC); kept live by the roadworks.permit events. */
 (function () {
   "use strict";
