@@ -255,6 +255,7 @@ def upgrade() -> None:
         sa.Column("responded_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("responded_by", sa.String(length=64), nullable=True),
         sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("escalated_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["owner_code"],
             ["roadworks_orgs.code"],

@@ -9,7 +9,7 @@ from onecity.core.auth.permissions import Perm, Principal
 from onecity.core.modules import MapLayer, Module, Page
 from onecity.core.platform import Platform
 from onecity.core.workers import Loop
-from onecity.roadworks import api, public_api, registry_api, reports, sites_api
+from onecity.roadworks import api, locates, public_api, registry_api, reports, sites_api
 from onecity.roadworks.cli import roadworks_app
 
 HERE = Path(__file__).parent
@@ -107,16 +107,23 @@ PAGES = (
 )
 
 
-def deemed_grant_loop(p: Platform, every_s: float = 600.0) -> Loop:
-    """Grant the applications the city did not answer in time, every 10 minutes."""
-    return Loop("roadworks-deemed", every_s, lambda: api.service_for(p).deem_granted())
+def deadlines_loop(p: Platform, every_s: float = 600.0) -> Loop:
+    """Every 10 minutes: grant the applications the city did not answer in time, and tell
+    RPIC about locate requests their pipe owners let pass."""
+
+    def step() -> None:
+        svc = api.service_for(p)
+        svc.deem_granted()
+        locates.escalate_overdue(svc)
+
+    return Loop("roadworks-deadlines", every_s, step)
 
 
 MODULE = Module(
     name="roadworks",
     routers=(api.router, sites_api.router, public_api.router, registry_api.router),
     cli=roadworks_app,
-    loops=(deemed_grant_loop,),
+    loops=(deadlines_loop,),
     open311_services=reports.SERVICES,
     layers=(
         MapLayer(

@@ -118,25 +118,27 @@ def dig_bans(s: Session, city: CityProfile, box: spatial.Box, road: str | None) 
     ]
 
 
+def pipe_of(row: PipeRow, line: Any) -> pipe_rules.Pipe:
+    """A stored pipe as the locate rules see it, its line already in projected metres."""
+    return pipe_rules.Pipe(
+        id=row.id,
+        owner=row.owner_code,
+        kind=row.kind,
+        line=line,
+        depth_start_m=row.depth_start_m,
+        depth_end_m=row.depth_end_m,
+        diameter_mm=row.diameter_mm,
+        accuracy_m=row.accuracy_m,
+        material=row.material,
+        year_laid=row.year_laid,
+        survey=row.survey,
+    )
+
+
 def pipes_near(s: Session, city: CityProfile, box: spatial.Box) -> list[pipe_rules.Pipe]:
     rows: list[PipeRow] = spatial.pipes(s, spatial.pipe_ids_near(s, box))
     lines = project_all(city, [shape(p.geometry) for p in rows])
-    return [
-        pipe_rules.Pipe(
-            id=p.id,
-            owner=p.owner_code,
-            kind=p.kind,
-            line=line,
-            depth_start_m=p.depth_start_m,
-            depth_end_m=p.depth_end_m,
-            diameter_mm=p.diameter_mm,
-            accuracy_m=p.accuracy_m,
-            material=p.material,
-            year_laid=p.year_laid,
-            survey=p.survey,
-        )
-        for p, line in zip(rows, lines, strict=True)
-    ]
+    return [pipe_of(p, line) for p, line in zip(rows, lines, strict=True)]
 
 
 def check(

@@ -61,6 +61,44 @@ def request(
         )
 
 
+def escalate_overdue(svc: PermitService) -> int:
+    """Tell RPIC (a `roadworks.locate_overdue` event and a step of the permit) about each
+    request whose owner let the due day pass without an answer, once per request."""
+    today = svc.today()
+    with svc.db.session() as s:
+        rows = s.execute(
+            select(LocateRequest, Permit)
+            .join(Permit, Permit.id == LocateRequest.permit_id)
+            .where(
+                LocateRequest.response == "pending",
+                LocateRequest.due_by < today,
+                LocateRequest.escalated_at.is_(None),
+                Permit.status.not_in(FINISHED),
+            )
+            .with_for_update()
+        ).all()
+        for loc, p in rows:
+            loc.escalated_at = svc.clock()
+            svc.record_step(
+                s,
+                p,
+                "system",
+                "locate_overdue",
+                p.status,
+                p.status,
+                f"{loc.owner_code} did not answer by {loc.due_by.isoformat()}",
+                "rpic-loop",
+                {"owner": loc.owner_code, "due_by": loc.due_by.isoformat()},
+            )
+            events.emit(
+                s,
+                "roadworks.locate_overdue",
+                {"permit": p.ref, "owner": loc.owner_code, "due_by": loc.due_by.isoformat()},
+                svc.config.department,
+            )
+        return len(rows)
+
+
 class LocateDesk:
     """Owners' answers and their queues, on the permit service's database and rules."""
 

@@ -199,6 +199,8 @@ class LocateRequest(Base):
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     responded_by: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text, default="")
+    # When RPIC was told the owner had let the due day pass (once per request).
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("permit_id", "owner_code", name="uq_roadworks_locate"),)
 

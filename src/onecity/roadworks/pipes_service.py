@@ -101,7 +101,7 @@ class PipeService:
             lines = checks.project_all(self.city, [shape(p.geometry) for p in rows])
             features = []
             for row, line in zip(rows, lines, strict=True):
-                feat = pipe_rules.to_geojson_3d(_pipe(row, line), self.city.from_projected)
+                feat = pipe_rules.to_geojson_3d(checks.pipe_of(row, line), self.city.from_projected)
                 feat["properties"]["synthetic"] = row.synthetic
                 features.append(feat)
         return {
@@ -128,7 +128,7 @@ class PipeService:
             lines = checks.project_all(self.city, [shape(r.geometry) for r in rows])
             features = []
             for row, line in zip(rows, lines, strict=True):
-                feat = pipe_rules.to_geojson_3d(_pipe(row, line), self.city.from_projected)
+                feat = pipe_rules.to_geojson_3d(checks.pipe_of(row, line), self.city.from_projected)
                 feat["properties"].update(
                     synthetic=row.synthetic,
                     retired=row.retired_at is not None,
@@ -281,20 +281,4 @@ def _row(
         miny=y0,
         maxx=x1,
         maxy=y1,
-    )
-
-
-def _pipe(row: PipeRow, line: Any) -> pipe_rules.Pipe:
-    return pipe_rules.Pipe(
-        id=row.id,
-        owner=row.owner_code,
-        kind=row.kind,
-        line=line,
-        depth_start_m=row.depth_start_m,
-        depth_end_m=row.depth_end_m,
-        diameter_mm=row.diameter_mm,
-        accuracy_m=row.accuracy_m,
-        material=row.material,
-        year_laid=row.year_laid,
-        survey=row.survey,
     )

@@ -60,6 +60,23 @@ class WorksDesk:
             )
         if p.contractor_code:
             penalty_book.refuse_if_barred(s, p.contractor_code, svc.today())
+        if p.joint_group and p.dig_order and p.dig_order > 1:
+            # One trench, deepest first: the works before this one in the order must be under
+            # way (those withdrawn or refused have left the group's order).
+            ahead = s.scalars(
+                select(Permit).where(
+                    Permit.joint_group == p.joint_group,
+                    Permit.dig_order < p.dig_order,
+                    Permit.status.in_((APPLIED, CHANGES, GRANTED)),
+                )
+            ).all()
+            if ahead:
+                first = min(ahead, key=lambda a: a.dig_order or 0)
+                raise Conflict(
+                    f"{p.ref} digs #{p.dig_order} in joint dig {p.joint_group}: {first.ref} "
+                    f"(#{first.dig_order}, deeper) must start first",
+                    code="dig_order",
+                )
         waiting = s.scalars(
             select(LocateRequest).where(
                 LocateRequest.permit_id == p.id, LocateRequest.response.in_(("pending", "conflict"))

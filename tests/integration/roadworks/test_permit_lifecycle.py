@@ -290,3 +290,71 @@ def test_two_operators_decide_at_once_one_wins(
     got = client.get(f"{API}/permits/{p['ref']}", headers=heads["rpic.op"]).json()
     decisions = [s for s in got["steps"] if s["step"] in ("granted", "refused")]
     assert len(decisions) == 1 and got["status"] == decisions[0]["to_status"]
+
+
+def test_joint_dig_starts_deepest_first(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
+    heads = setup_city(client, platform)
+    start = clock.local_today() + timedelta(days=30)
+    dates = {"start_date": start.isoformat(), "end_date": (start + timedelta(days=3)).isoformat()}
+    water = _file(client, heads["twc.staff"], **dates)
+    client.post(
+        f"{API}/permits/{water['ref']}/decision",
+        json={"decision": "grant"},
+        headers=heads["rpic.op"],
+    )
+    power = _file(
+        client,
+        heads["tp.staff"],
+        applicant="taipower",
+        purpose="power",
+        depth_m=2.0,
+        geometry=square(dx=0.00002),
+        **dates,
+    )
+    r = client.post(
+        f"{API}/permits/{power['ref']}/decision",
+        json={"decision": "grant", "joint_dig": True},
+        headers=heads["rpic.op"],
+    )
+    assert r.json()["dig_order"] == 1
+    clock.now += timedelta(days=30)
+
+    early = client.post(
+        f"{API}/permits/{water['ref']}/progress", json={"step": "start"}, headers=heads["twc.staff"]
+    )
+    assert early.status_code == 409 and early.json()["error"] == "dig_order"
+    assert power["ref"] in early.json()["detail"]
+    for ref, head in ((power["ref"], heads["tp.staff"]), (water["ref"], heads["twc.staff"])):
+        r = client.post(f"{API}/permits/{ref}/progress", json={"step": "start"}, headers=head)
+        assert r.status_code == 200 and r.json()["status"] == "in_progress", r.text
+
+
+def test_an_owner_silent_past_the_due_day_is_reported_once(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
+    from onecity.roadworks.locates import escalate_overdue
+
+    heads = setup_city(client, platform)
+    lay_pipe(platform, "taipower", "power", 0.00005, 1.2)
+    lay_pipe(platform, "twc", "water", 0.00003, 1.0)
+    p = _file(client, heads["twc.staff"], start_date="2027-01-10", end_date="2027-01-12")
+    svc = platform.modules["roadworks.permits"]
+    answered = next(x for x in p["locates"] if x["owner"] == "twc")
+    client.post(
+        f"{API}/locates/{answered['id']}/answer",
+        json={"response": "clear"},
+        headers=heads["twc.staff"],
+    )
+    clock.now += timedelta(days=2)  # Thursday 3 December: the due day itself
+    assert escalate_overdue(svc) == 0
+    clock.now += timedelta(days=1)
+    events_before = count(platform, "events")
+    assert escalate_overdue(svc) == 1
+    assert escalate_overdue(svc) == 0  # once only
+    assert count(platform, "events") > events_before
+    got = client.get(f"{API}/permits/{p['ref']}", headers=heads["rpic.op"]).json()
+    late = [s for s in got["steps"] if s["step"] == "locate_overdue"]
+    assert len(late) == 1 and late[0]["detail"]["owner"] == "taipower"
+    assert next(x for x in got["locates"] if x["owner"] == "taipower")["overdue"] is True
