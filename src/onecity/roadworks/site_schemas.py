@@ -58,6 +58,11 @@ class MonitorSummary(BaseModel):
     live_feeds: int = Field(description="active sites whose camera sent a frame in 5 minutes")
     live_share_pct: float | None = Field(description="null when nothing is being dug")
     sites_without_feed: list[str]
+    overrunning: list[str] = Field(
+        default_factory=list,
+        description="works still occupying the road (in progress or not yet restored) after "
+        "their permitted end: candidates for an overrun penalty",
+    )
 
 
 class MonitorOut(BaseModel):

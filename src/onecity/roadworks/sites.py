@@ -372,13 +372,21 @@ class SiteService:
                     "last_frame_at": last.isoformat() if last else None,
                     "live": is_live(last, now),
                     "photos": {st: counts.get(p.id, {}).get(st, 0) for st in ss.STAGES},
+                    "overrun": p.status in OCCUPYING and p.end_date < day,
                 }
                 features.append({"type": "Feature", "geometry": p.geometry, "properties": props})
         summary = live_share(
             (f["properties"]["ref"], f["properties"]["status"], f["properties"]["live"])
             for f in features
         )
+        summary.overrunning = [
+            f["properties"]["ref"] for f in features if f["properties"]["overrun"]
+        ]
         return ss.MonitorOut(day=day, next_day=nxt, as_of=now, summary=summary, features=features)
+
+
+# Statuses in which the works still hold the road (dug, or dug and not yet restored).
+OCCUPYING = (IN_PROGRESS, WORKS_DONE)
 
 
 def _photo_counts(s: Session, ids: list[int]) -> dict[int, dict[str, int]]:

@@ -135,6 +135,7 @@ def test_live_share_counts_dug_sites(client: TestClient, platform: Platform) -> 
         "live_feeds": 2,
         "live_share_pct": 66.6,
         "sites_without_feed": [refs[2]],
+        "overrunning": [],
     }
     props = {f["properties"]["ref"]: f["properties"] for f in doc["features"]}
     assert [props[x]["live"] for x in refs] == [True, True, False]
@@ -189,6 +190,26 @@ def written(p: Platform) -> tuple[int, int, int, int]:
         count(p, "audit_log"),
         count(p, "events"),
     )
+
+
+def test_works_past_their_end_are_listed_as_overrunning(
+    client: TestClient, platform: Platform
+) -> None:
+    heads = setup_city(client, platform)
+    on_time = emergency(client, heads)
+    today = date.today()
+    body = application(
+        emergency=True,
+        description="gas leak, repair still open",
+        geometry=square(dx=0.003),
+        start_date=(today - timedelta(days=3)).isoformat(),
+        end_date=(today - timedelta(days=1)).isoformat(),
+    )
+    late = client.post(f"{API}/permits", json=body, headers=heads["twc.staff"]).json()["ref"]
+    doc = client.get(f"{API}/monitor", headers=heads["rpic.op"]).json()
+    assert doc["summary"]["overrunning"] == [late]
+    props = {f["properties"]["ref"]: f["properties"] for f in doc["features"]}
+    assert props[late]["overrun"] is True and props[on_time]["overrun"] is False
 
 
 def test_photo_check_ins(client: TestClient, platform: Platform) -> None:

@@ -70,6 +70,17 @@
     );
   }
 
+  function overrunItem(p) {
+    return el(
+      "li",
+      { class: "rw-item", "data-ref": p.ref },
+      el("h3", { class: "rw-item-title" }, R.swatch(p.purpose), p.ref + " · " + R.title(p)),
+      el("p", { class: "rw-item-who", text: [R.applicant(p), R.contractor(p)].filter(Boolean).join(" · ") }),
+      el("p", { class: "rw-item-why feed-down", text: t("roadworks.monitor.overrun_since", { end: p.end_date }) }),
+      el("a", { class: "link-btn", href: "/roadworks/permits/" + encodeURIComponent(p.ref), text: t("roadworks.monitor.open_permit") })
+    );
+  }
+
   function render(doc) {
     const s = doc.summary;
     const share = document.getElementById("rw-share");
@@ -89,6 +100,10 @@
     document.getElementById("rw-nofeed").replaceChildren(...missing.map(nofeedItem));
     document.getElementById("rw-nofeed-none").hidden = missing.length > 0;
     document.getElementById("rw-nofeed-count").textContent = "(" + missing.length + ")";
+    const late = (s.overrunning || []).map((r) => byRef.get(r)).filter(Boolean);
+    document.getElementById("rw-overrun").replaceChildren(...late.map(overrunItem));
+    document.getElementById("rw-overrun-none").hidden = late.length > 0;
+    document.getElementById("rw-overrun-count").textContent = "(" + late.length + ")";
 
     const reopen = openRef;
     R.clear(map, drawn);
