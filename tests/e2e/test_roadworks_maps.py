@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,90 +19,35 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from onecity.app import create_app
-from onecity.bootstrap import migrate, seed_reference
-from onecity.core.auth.secrets import hash_password
-from onecity.core.models import User
-from onecity.core.platform import Platform
 from onecity.roadworks.api import service_for
 from onecity.roadworks.models import Permit
-from onecity.settings import Settings
-from tests.conftest import serving
+from tests.integration.roadworks.helpers import LAT, LON, application, square
 
-from .conftest import PASSWORD, LiveServer, expect_text, log_in, wait_js, watched_page
+from .conftest import expect_text, log_in, wait_js, watched_page
+from .roadworks_helpers import (
+    API,
+    BUILDER,
+    GAS,
+    PHONE,
+    TAIPOWER,
+    TWC,
+    context,
+    roadworks_server,
+    screenshot,
+)
 
 SHOTS = Path("/tmp/rw_shots")
-LON, LAT = 121.5435, 25.0330
-PHONE = {"width": 390, "height": 844}
-ORGS = [
-    ("twc", "臺北自來水事業處", "Taipei Water", "utility", "water", "twc.staff"),
-    ("taipower", "台灣電力公司", "Taipower", "utility", "power", "tp.staff"),
-    ("gas", "大台北瓦斯", "Great Taipei Gas", "utility", "gas", "gas.staff"),
-    ("builder", "大陸工程", "Builder Co", "contractor", None, "builder.staff"),
-]
-
-
-def add_user(p: Platform, username: str, role: str, department: str) -> None:
-    """A login with the e2e password (the browser helpers log in with it)."""
-    with p.db.session() as s:
-        s.add(
-            User(
-                username=username,
-                display_name=username,
-                password_hash=hash_password(PASSWORD),
-                role=role,
-                department_code=department,
-            )
-        )
-
-
-def square(dx: float, dy: float = 0.0) -> dict[str, Any]:
-    x, y, size = LON + dx, LAT + dy, 0.00012
-    ring = [[x, y], [x + size, y], [x + size, y + size / 3], [x, y + size / 3], [x, y]]
-    return {"type": "Polygon", "coordinates": [ring]}
+shoot = partial(screenshot, SHOTS)
+SIZE = 0.00012  # each site's square, in degrees
 
 
 @pytest.fixture(scope="module")
 def rw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A server with three sites being dug (two watched live, one whose feed stopped) and a
     sewer works granted for tomorrow."""
-    folder = tmp_path_factory.mktemp("rw-e2e")
-    url = f"sqlite:///{folder / 'onecity.db'}"
-    migrate(url)
-    settings = Settings(
-        environment="test", database_url=url, totp_required_roles="", modules="roadworks"
-    )
-    platform = Platform(settings)
-    seed_reference(platform)
-    add_user(platform, "rpic.op", "operator", "pwd")
-    for org in ORGS:
-        add_user(platform, org[5], "contractor", "pwd")
-    with serving(create_app(settings, platform)) as base:
-        live = LiveServer(base, platform, {}, {})
-        heads = {
-            n: {"Authorization": f"Bearer {live.token(n)}"}
-            for n in ["rpic.op", *(o[5] for o in ORGS)]
-        }
-        api = f"{base}/api/v1/roadworks"
-
-        def post(path: str, who: str, body: dict[str, Any], method: str = "POST") -> Any:
-            r = httpx.request(method, f"{api}{path}", json=body, headers=heads[who], timeout=20)
-            assert r.status_code in (200, 201), r.text
-            return r.json()
-
-        for code, zh, en, kind, utility, member in ORGS:
-            post(
-                "/orgs",
-                "rpic.op",
-                {
-                    "code": code,
-                    "name_zh": zh,
-                    "name_en": en,
-                    "kind": kind,
-                    "utility_kind": utility,
-                    "members": [member],
-                },
-            )
+    orgs = (TWC, TAIPOWER, GAS, BUILDER)
+    with roadworks_server(tmp_path_factory, "rw-e2e", orgs, staff_department="pwd") as city:
+        platform, post = city.platform, city.call
         today = service_for(platform).today()
         sites = [
             ("twc", "twc.staff", "water", "更換破裂自來水管", 0.0, 1),
@@ -111,28 +57,24 @@ def rw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         refs: dict[str, str] = {}
         now = datetime.now(UTC)
         for applicant, who, purpose, what, dx, minutes in sites:
-            body = {
-                "applicant": applicant,
-                "contractor": "builder",
-                "purpose": purpose,
-                "description": what,
-                "road": "復興南路一段",
-                "road_class": "wide",
-                "geometry": square(dx),
-                "depth_m": 1.5,
-                "emergency": True,
-                "start_date": today.isoformat(),
-                "end_date": (today + timedelta(days=3)).isoformat(),
-            }
-            ref = post("/permits", who, body)["ref"]
+            body = application(
+                applicant=applicant,
+                purpose=purpose,
+                description=what,
+                geometry=square(dx, size=SIZE),
+                emergency=True,
+                start_date=today.isoformat(),
+                end_date=(today + timedelta(days=3)).isoformat(),
+            )
+            ref = post(who, "/permits", body)["ref"]
             refs[purpose] = ref
-            post(f"/permits/{ref}/camera", who, {"url": f"rtsp://cam.example/{ref}"}, "PUT")
+            post(who, f"/permits/{ref}/camera", {"url": f"rtsp://cam.example/{ref}"}, "PUT")
             at = (now - timedelta(minutes=minutes)).isoformat()
-            post(f"/permits/{ref}/camera/frame", who, {"at": at})
+            post(who, f"/permits/{ref}/camera/frame", {"at": at})
         # The water site's photos: before and digging.
         for stage, tag in (("before", b"a"), ("digging", b"b")):
             r = httpx.post(
-                f"{api}/permits/{refs['water']}/photos",
+                f"{city.url}{API}/permits/{refs['water']}/photos",
                 files={"file": ("p.png", b"\x89PNG\r\n\x1a\n" + tag * 64, "image/png")},
                 data={
                     "stage": stage,
@@ -140,26 +82,23 @@ def rw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                     "lat": str(LAT + 0.00001),
                     "taken_at": now.isoformat(),
                 },
-                headers=heads["builder.staff"],
+                headers=city.heads["builder.staff"],
                 timeout=20,
             )
             assert r.status_code == 201, r.text
         # Sewer works granted for tomorrow (filed with notice, then moved to tomorrow here).
         start = today + timedelta(days=40)
-        body = {
-            "applicant": "twc",
-            "contractor": "builder",
-            "purpose": "sewer",
-            "description": "污水管線接管",
-            "road": "仁愛路四段",
-            "road_class": "wide",
-            "geometry": square(0.0, 0.004),
-            "depth_m": 2.0,
-            "start_date": start.isoformat(),
-            "end_date": (start + timedelta(days=5)).isoformat(),
-        }
-        ref = post("/permits", "twc.staff", body)["ref"]
-        post(f"/permits/{ref}/decision", "rpic.op", {"decision": "grant"})
+        body = application(
+            purpose="sewer",
+            description="污水管線接管",
+            road="仁愛路四段",
+            geometry=square(0.0, 0.004, size=SIZE),
+            depth_m=2.0,
+            start_date=start.isoformat(),
+            end_date=(start + timedelta(days=5)).isoformat(),
+        )
+        ref = post("twc.staff", "/permits", body)["ref"]
+        post("rpic.op", f"/permits/{ref}/decision", {"decision": "grant"})
         tmr = today + timedelta(days=1)
         with platform.db.session() as s:
             s.execute(
@@ -173,25 +112,7 @@ def rw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 )
             )
         refs["sewer"] = ref
-        yield {"live": live, "refs": refs, "today": today}
-    platform.db.dispose()
-
-
-def shoot(pg: Any, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    pg.wait_for_timeout(400)  # let Leaflet finish drawing
-    pg.screenshot(path=str(SHOTS / name), full_page=True)
-
-
-def context(chromium: Any, phone: bool = False, locale: str = "zh-TW") -> Any:
-    opts: dict[str, Any] = {"locale": locale, "timezone_id": "Asia/Taipei"}
-    if phone:
-        opts.update(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
-    else:
-        opts.update(viewport={"width": 1400, "height": 900})
-    ctx = chromium.new_context(**opts)
-    ctx.set_default_timeout(15_000)
-    return ctx
+        yield {"live": city.live, "refs": refs, "today": today}
 
 
 @pytest.mark.browser

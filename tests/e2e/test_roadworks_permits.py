@@ -15,127 +15,50 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from onecity.app import create_app
-from onecity.bootstrap import migrate, seed_reference
 from onecity.core.db import utcnow
-from onecity.core.platform import Platform
 from onecity.roadworks.api import service_for
-from onecity.settings import Settings
-from tests.conftest import PASSWORD, add_user, serving
 from tests.integration.roadworks.helpers import LAT, LON, application, lay_pipe
 
-from .conftest import LiveServer, expect_text, watched_page
+from .conftest import expect_text, log_in, watched_page
+from .roadworks_helpers import API, RoadCity, context, roadworks_server, screenshots
 
 pytestmark = pytest.mark.browser
 
 SHOTS = Path("/tmp/rw_shots")
-API = "/api/v1/roadworks"
+shoot = partial(screenshots, SHOTS)
 ZOOM = 20
-ORGS = (
-    {
-        "code": "twc",
-        "name_zh": "臺北自來水事業處",
-        "name_en": "Taipei Water",
-        "kind": "utility",
-        "utility_kind": "water",
-        "members": ["twc.staff"],
-    },
-    {
-        "code": "taipower",
-        "name_zh": "台灣電力公司",
-        "name_en": "Taipower",
-        "kind": "utility",
-        "utility_kind": "power",
-        "members": ["tp.staff"],
-    },
-    {
-        "code": "builder",
-        "name_zh": "大陸工程",
-        "name_en": "Builder Co",
-        "kind": "contractor",
-        "members": ["builder.staff"],
-    },
-)
 
 
 @dataclass
-class City:
-    url: str
-    platform: Platform
+class City(RoadCity):
     existing: dict[str, Any]  # Taipei Water's granted works
-
-
-def _token(url: str, username: str) -> dict[str, str]:
-    r = httpx.post(
-        f"{url}/api/v1/auth/login", json={"username": username, "password": PASSWORD}, timeout=10
-    )
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
-    folder = tmp_path_factory.mktemp("e2e-roadworks")
-    url = f"sqlite:///{folder / 'onecity.db'}"
-    migrate(url)
-    # Workers off: the deemed-grant loop must not act while the test moves the clock.
-    settings = Settings(
-        environment="test",
-        database_url=url,
-        totp_required_roles="",
-        run_workers=False,
-        modules="roadworks",
-    )
-    platform = Platform(settings)
-    seed_reference(platform)
-    add_user(platform, "rpic.op", "operator", "pwd")
-    for name in ("twc.staff", "tp.staff", "builder.staff"):
-        add_user(platform, name, "contractor", None)
-    with serving(create_app(settings, platform)) as base:
-        op = _token(base, "rpic.op")
-        for body in ORGS:
-            r = httpx.post(f"{base}{API}/orgs", json=body, headers=op, timeout=10)
-            assert r.status_code == 201, r.text
-        lay_pipe(platform, "twc", "water", 0.00005, 1.2)  # a water main under the street
+    with roadworks_server(tmp_path_factory, "e2e-roadworks") as rc:
+        op = rc.heads["rpic.op"]
+        lay_pipe(rc.platform, "twc", "water", 0.00005, 1.2)  # a water main under the street
         filed = httpx.post(
-            f"{base}{API}/permits", json=application(contractor=None), headers=op, timeout=10
+            f"{rc.url}{API}/permits", json=application(contractor=None), headers=op, timeout=10
         )
         assert filed.status_code == 201, filed.text
         ref = filed.json()["ref"]
         granted = httpx.post(
-            f"{base}{API}/permits/{ref}/decision",
+            f"{rc.url}{API}/permits/{ref}/decision",
             json={"decision": "grant"},
             headers=op,
             timeout=10,
         )
         assert granted.status_code == 200 and granted.json()["status"] == "granted", granted.text
-        yield City(base, platform, granted.json())
-    platform.db.dispose()
-
-
-def log_in(pg: Any, base: str, username: str, then: str) -> None:
-    pg.goto(f"{base}{then}")
-    pg.wait_for_url(re.compile(r"/login\?"))
-    pg.fill("#username", username)
-    pg.fill("#password", PASSWORD)
-    pg.click("#login-submit")
-    pg.wait_for_url(re.compile(re.escape(then.split("?")[0])))
-
-
-def shoot(pg: Any, name: str) -> None:
-    """The page as a desktop (1280 wide) and as a phone (390 wide) shows it."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for label, size in (("desktop", (1280, 900)), ("phone", (390, 844))):
-        pg.set_viewport_size({"width": size[0], "height": size[1]})
-        pg.wait_for_timeout(300)  # Leaflet redraws after a resize
-        pg.screenshot(path=str(SHOTS / f"{name}-{label}.png"), full_page=True)
-    pg.set_viewport_size({"width": 1280, "height": 900})
+        yield City(rc.live, rc.heads, granted.json())
 
 
 def pixel(lat: float, lon: float) -> tuple[float, float]:
@@ -162,11 +85,8 @@ def test_clash_found_granted_as_joint_dig_and_started(chromium: Any, city: City)
     end = date.fromisoformat(city.existing["end_date"])
 
     # --- Taipower's staff draw their dig over Taipei Water's works and check it --------------
-    ctx = chromium.new_context(
-        viewport={"width": 1280, "height": 900}, locale="zh-TW", timezone_id="Asia/Taipei"
-    )
-    ctx.set_default_timeout(15_000)
-    pg, problems = watched_page(ctx, LiveServer(city.url, city.platform, {}, {}))
+    ctx = context(chromium, width=1280)
+    pg, problems = watched_page(ctx, city.live)
     log_in(pg, city.url, "tp.staff", f"/roadworks/apply?at={LAT},{LON}&z={ZOOM}")
     expect_text(pg, "#a-applicant", "台灣電力公司")
     pg.select_option("#a-contractor", "builder")
@@ -210,11 +130,8 @@ def test_clash_found_granted_as_joint_dig_and_started(chromium: Any, city: City)
     assert problems == []
 
     # --- the RPIC operator reads the register (in English) and grants a joint dig ------------
-    ctx = chromium.new_context(
-        viewport={"width": 1280, "height": 900}, locale="zh-TW", timezone_id="Asia/Taipei"
-    )
-    ctx.set_default_timeout(15_000)
-    pg, problems = watched_page(ctx, LiveServer(city.url, city.platform, {}, {}))
+    ctx = context(chromium, width=1280)
+    pg, problems = watched_page(ctx, city.live)
     log_in(pg, city.url, "rpic.op", "/roadworks/permits")
     pg.click("#lang-en")
     pg.wait_for_url(re.compile(r"/roadworks/permits$"))
@@ -253,11 +170,8 @@ def test_clash_found_granted_as_joint_dig_and_started(chromium: Any, city: City)
     # --- the day of the works: the contractor may not start before the owners answer -------
     svc = service_for(city.platform)
     svc.clock = lambda: utcnow() + timedelta(days=(start - date.today()).days)
-    ctx = chromium.new_context(
-        viewport={"width": 1280, "height": 900}, locale="zh-TW", timezone_id="Asia/Taipei"
-    )
-    ctx.set_default_timeout(15_000)
-    pg, problems = watched_page(ctx, LiveServer(city.url, city.platform, {}, {}))
+    ctx = context(chromium, width=1280)
+    pg, problems = watched_page(ctx, city.live)
     log_in(pg, city.url, "builder.staff", f"/roadworks/permits/{ref}")
     expect_text(pg, "#permit-status", "已核准")
     # Not theirs to read in full, but on the public works map: the clash is drawn all the same.
@@ -267,11 +181,8 @@ def test_clash_found_granted_as_joint_dig_and_started(chromium: Any, city: City)
     expect_text(pg, "#permit-status", "已核准")
 
     # --- Taipei Water answers on its queue ----------------------------------------------------
-    owner_ctx = chromium.new_context(
-        viewport={"width": 1280, "height": 900}, locale="zh-TW", timezone_id="Asia/Taipei"
-    )
-    owner_ctx.set_default_timeout(15_000)
-    owner, owner_problems = watched_page(owner_ctx, LiveServer(city.url, city.platform, {}, {}))
+    owner_ctx = context(chromium, width=1280)
+    owner, owner_problems = watched_page(owner_ctx, city.live)
     log_in(owner, city.url, "twc.staff", "/roadworks/locates")
     mine = f'#locates tr[data-permit="{ref}"]'
     expect_text(owner, mine, "待回覆")

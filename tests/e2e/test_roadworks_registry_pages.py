@@ -10,10 +10,10 @@ and en) go to /tmp/rw_shots3/."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,46 +21,34 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from onecity.app import create_app
-from onecity.bootstrap import migrate, seed_reference
-from onecity.core.platform import Platform
 from onecity.roadworks import pipes_service
 from onecity.roadworks.api import service_for
 from onecity.roadworks.models import PipeRow
 from onecity.roadworks.workdays import add_months, add_years
-from onecity.settings import Settings
-from tests.conftest import PASSWORD, add_user, serving
+from tests.integration.roadworks.helpers import LAT, LON
 
-from .conftest import expect_text, wait_js, watched_page
+from .conftest import expect_text, log_in, wait_js, watched_page
+from .roadworks_helpers import (
+    API,
+    CITY_ORGS,
+    DIGCO,
+    PHONE,
+    RoadCity,
+    context,
+    roadworks_server,
+    screenshot,
+)
 
 pytestmark = pytest.mark.browser
 
 SHOTS = Path("/tmp/rw_shots3")
-API = "/api/v1/roadworks"
-LON, LAT = 121.5435, 25.0330
-PHONE = {"width": 390, "height": 844}
-ORGS = (
-    ("twc", "臺北自來水事業處", "Taipei Water", "utility", "water", "twc.staff"),
-    ("taipower", "台灣電力公司", "Taipower", "utility", "power", "tp.staff"),
-    ("builder", "大陸工程", "Builder Co", "contractor", None, "builder.staff"),
-    ("digco", "快挖營造", "DigCo", "contractor", None, "dig.staff"),
-)
+shoot = partial(screenshot, SHOTS)
 
 
 @dataclass
-class City:
-    url: str
-    platform: Platform
+class City(RoadCity):
     today: date
     pipes: dict[str, int]
-
-
-def _token(url: str, username: str) -> dict[str, str]:
-    r = httpx.post(
-        f"{url}/api/v1/auth/login", json={"username": username, "password": PASSWORD}, timeout=10
-    )
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
 def _pipe(kind: str, owner: str, mm: int, depths: tuple[float, float], dx: float) -> dict[str, Any]:
@@ -82,28 +70,7 @@ def _pipe(kind: str, owner: str, mm: int, depths: tuple[float, float], dx: float
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
-    folder = tmp_path_factory.mktemp("e2e-registry")
-    url = f"sqlite:///{folder / 'onecity.db'}"
-    migrate(url)
-    settings = Settings(
-        environment="test",
-        database_url=url,
-        totp_required_roles="",
-        run_workers=False,
-        modules="roadworks",
-    )
-    platform = Platform(settings)
-    seed_reference(platform)
-    add_user(platform, "rpic.op", "operator", "pwd")
-    for org in ORGS:
-        add_user(platform, org[5], "contractor", None)
-    with serving(create_app(settings, platform)) as base:
-        op = _token(base, "rpic.op")
-        for code, zh, en, kind, utility, member in ORGS:
-            body = {"code": code, "name_zh": zh, "name_en": en, "kind": kind}
-            body |= {"utility_kind": utility, "members": [member]}
-            r = httpx.post(f"{base}{API}/orgs", json=body, headers=op, timeout=10)
-            assert r.status_code == 201, r.text
+    with roadworks_server(tmp_path_factory, "e2e-registry", (*CITY_ORGS, DIGCO)) as rc:
         pipes = {}
         for kind, owner, mm, depths, dx in (
             ("water", "twc", 300, (1.2, 1.5), 0.0),
@@ -111,44 +78,17 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
             ("gas", "twc", 150, (0.8, 0.9), -0.0004),
         ):
             r = httpx.post(
-                f"{base}{API}/pipes",
+                f"{rc.url}{API}/pipes",
                 json=_pipe(kind, owner, mm, depths, dx),
-                headers=op,
+                headers=rc.heads["rpic.op"],
                 timeout=10,
             )
             assert r.status_code == 201, r.text
             pipes[kind] = r.json()["id"]
         # The demo's network is generated; the map must say so for such a pipe.
-        with platform.db.session() as s:
+        with rc.platform.db.session() as s:
             s.execute(update(PipeRow).where(PipeRow.id == pipes["gas"]).values(synthetic=True))
-        yield City(base, platform, service_for(platform).today(), pipes)
-    platform.db.dispose()
-
-
-def context(chromium: Any, phone: bool = False, locale: str = "zh-TW") -> Any:
-    opts: dict[str, Any] = {"locale": locale, "timezone_id": "Asia/Taipei"}
-    if phone:
-        opts.update(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
-    else:
-        opts.update(viewport={"width": 1400, "height": 900})
-    ctx = chromium.new_context(**opts)
-    ctx.set_default_timeout(15_000)
-    return ctx
-
-
-def log_in(pg: Any, base: str, username: str, then: str) -> None:
-    pg.goto(f"{base}{then}")
-    pg.wait_for_url(re.compile(r"/login\?"))
-    pg.fill("#username", username)
-    pg.fill("#password", PASSWORD)
-    pg.click("#login-submit")
-    pg.wait_for_url(re.compile(re.escape(then) + "$"))
-
-
-def shoot(pg: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    pg.wait_for_timeout(400)  # let Leaflet finish drawing
-    pg.screenshot(path=str(SHOTS / name), full_page=True)
+        yield City(rc.live, rc.heads, service_for(rc.platform).today(), pipes)
 
 
 def no_sideways_scroll(pg: Any) -> None:
@@ -175,7 +115,7 @@ def builder_row(pg: Any) -> Any:
 
 def test_penalties_bar_and_void(chromium: Any, city: City) -> None:
     ctx = context(chromium)
-    pg, problems = watched_page(ctx, city)  # type: ignore[arg-type]
+    pg, problems = watched_page(ctx, city.live)
     log_in(pg, city.url, "rpic.op", "/roadworks/contractors")
     expect_text(pg, "h1", "施工廠商與罰則")
     expect_text(pg, "#ct-rule", "6 點.*NT\\$30,000 至 NT\\$150,000")
@@ -226,7 +166,7 @@ def test_penalties_bar_and_void(chromium: Any, city: City) -> None:
     ctx.close()
 
     phone = context(chromium, phone=True, locale="en")
-    pg, problems = watched_page(phone, city)  # type: ignore[arg-type]
+    pg, problems = watched_page(phone, city.live)
     log_in(pg, city.url, "rpic.op", "/roadworks/contractors")
     pg.goto(f"{city.url}/lang/en?next=/roadworks/contractors")
     expect_text(pg, "h1", "Contractors and penalties")
@@ -239,7 +179,7 @@ def test_penalties_bar_and_void(chromium: Any, city: City) -> None:
 
 def test_pipe_map_and_profile(chromium: Any, city: City, monkeypatch: pytest.MonkeyPatch) -> None:
     ctx = context(chromium)
-    pg, problems = watched_page(ctx, city)  # type: ignore[arg-type]
+    pg, problems = watched_page(ctx, city.live)
     bboxes: list[str] = []
     pg.on("request", lambda r: bboxes.append(r.url) if "/pipes?bbox=" in r.url else None)
     log_in(pg, city.url, "rpic.op", "/roadworks/pipes")
@@ -292,7 +232,7 @@ def test_pipe_map_and_profile(chromium: Any, city: City, monkeypatch: pytest.Mon
     # When the view holds more than the API returns, the page says how many it left out.
     monkeypatch.setattr(pipes_service, "MAX_FEATURES", 2)
     phone = context(chromium, phone=True)
-    pg, problems = watched_page(phone, city)  # type: ignore[arg-type]
+    pg, problems = watched_page(phone, city.live)
     log_in(pg, city.url, "rpic.op", "/roadworks/pipes")
     settled(pg)
     wait_js(pg, "document.getElementById('pm-map').dataset.pipes === '2'")
@@ -310,7 +250,7 @@ def test_pipe_map_and_profile(chromium: Any, city: City, monkeypatch: pytest.Mon
 
 def test_rules_page_adds_ban_embargo_and_fees(chromium: Any, city: City) -> None:
     ctx = context(chromium)
-    pg, problems = watched_page(ctx, city)  # type: ignore[arg-type]
+    pg, problems = watched_page(ctx, city.live)
     log_in(pg, city.url, "rpic.op", "/roadworks/rules")
     expect_text(pg, "h1", "禁挖、限挖期間與規費")
     expect_text(pg, "#bans-none", "尚無禁挖路段")
@@ -373,7 +313,7 @@ def test_rules_page_adds_ban_embargo_and_fees(chromium: Any, city: City) -> None
     ctx.close()
 
     phone = context(chromium, phone=True)
-    pg, problems = watched_page(phone, city)  # type: ignore[arg-type]
+    pg, problems = watched_page(phone, city.live)
     log_in(pg, city.url, "rpic.op", "/roadworks/rules")
     expect_text(pg, "#bans-body", "忠孝東路四段")
     no_sideways_scroll(pg)
@@ -388,7 +328,7 @@ def test_rules_page_adds_ban_embargo_and_fees(chromium: Any, city: City) -> None
 
 def test_contractor_is_refused(chromium: Any, city: City) -> None:
     ctx = context(chromium, locale="en")
-    pg, _ = watched_page(ctx, city)  # type: ignore[arg-type]
+    pg, _ = watched_page(ctx, city.live)
     log_in(pg, city.url, "builder.staff", "/roadworks/apply")
     for path in ("/roadworks/contractors", "/roadworks/pipes", "/roadworks/rules"):
         resp = pg.goto(f"{city.url}{path}")

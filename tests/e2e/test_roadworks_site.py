@@ -8,48 +8,35 @@ Screenshots (1280 and 390 wide) go to /tmp/rw_shots2/."""
 
 from __future__ import annotations
 
-import re
 import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from onecity.app import create_app
-from onecity.bootstrap import migrate, seed_reference
-from onecity.core.platform import Platform
 from onecity.roadworks.api import service_for
-from onecity.settings import Settings
-from tests.conftest import PASSWORD, add_user, serving
 from tests.integration.roadworks.helpers import LAT, LON, application, lay_pipe
 
-from .conftest import LiveServer, expect_text, wait_js, watched_page
+from .conftest import expect_text, log_in, wait_js, watched_page
+from .roadworks_helpers import API, PHONE, RoadCity, context, roadworks_server, screenshots
 
 pytestmark = pytest.mark.browser
 
 SHOTS = Path("/tmp/rw_shots2")
-API = "/api/v1/roadworks"
-PHONE = {"width": 390, "height": 844}
+shoot = partial(screenshots, SHOTS)
 AT_SITE = {"latitude": LAT + 0.00001, "longitude": LON + 0.00005}
 KM_AWAY = {"latitude": LAT + 0.009, "longitude": LON + 0.00005}  # 1 km north
-ORGS = (
-    ("twc", "臺北自來水事業處", "Taipei Water", "utility", "water", "twc.staff"),
-    ("taipower", "台灣電力公司", "Taipower", "utility", "power", "tp.staff"),
-    ("builder", "大陸工程", "Builder Co", "contractor", None, "builder.staff"),
-)
 
 
 @dataclass
-class Site:
-    url: str
-    platform: Platform
+class Site(RoadCity):
     ref: str
-    heads: dict[str, dict[str, str]]
 
 
 def png(seed: int, w: int = 64, h: int = 48) -> bytes:
@@ -76,74 +63,24 @@ def png(seed: int, w: int = 64, h: int = 48) -> bytes:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """Taipei Water's emergency repair (in progress today, Builder Co digging) over its own
     water main and Taipower's cable."""
-    folder = tmp_path_factory.mktemp("e2e-rw-site")
-    url = f"sqlite:///{folder / 'onecity.db'}"
-    migrate(url)
-    settings = Settings(
-        environment="test",
-        database_url=url,
-        totp_required_roles="",
-        run_workers=False,
-        modules="roadworks",
-    )
-    platform = Platform(settings)
-    seed_reference(platform)
-    add_user(platform, "rpic.op", "operator", "pwd")
-    for org in ORGS:
-        add_user(platform, org[5], "contractor", None)
-    with serving(create_app(settings, platform)) as base:
-        heads = {n: _token(base, n) for n in ("rpic.op", *(o[5] for o in ORGS))}
-        for code, zh, en, kind, utility, member in ORGS:
-            body = {"code": code, "name_zh": zh, "name_en": en, "kind": kind}
-            body |= {"utility_kind": utility, "members": [member]}
-            r = httpx.post(f"{base}{API}/orgs", json=body, headers=heads["rpic.op"], timeout=20)
-            assert r.status_code == 201, r.text
-        lay_pipe(platform, "twc", "water", 0.00005, 1.2)
-        lay_pipe(platform, "taipower", "power", 0.00008, 1.0)
-        today = service_for(platform).today()
+    with roadworks_server(tmp_path_factory, "e2e-rw-site") as city:
+        lay_pipe(city.platform, "twc", "water", 0.00005, 1.2)
+        lay_pipe(city.platform, "taipower", "power", 0.00008, 1.0)
+        today = service_for(city.platform).today()
         body = application(
             emergency=True,
             description="更換破裂自來水管",
             start_date=today.isoformat(),
             end_date=(today + timedelta(days=3)).isoformat(),
         )
-        r = httpx.post(f"{base}{API}/permits", json=body, headers=heads["twc.staff"], timeout=20)
+        twc = city.heads["twc.staff"]
+        r = httpx.post(f"{city.url}{API}/permits", json=body, headers=twc, timeout=20)
         assert r.status_code == 201 and r.json()["status"] == "in_progress", r.text
-        yield Site(base, platform, r.json()["ref"], heads)
-    platform.db.dispose()
-
-
-def _token(url: str, username: str) -> dict[str, str]:
-    r = httpx.post(
-        f"{url}/api/v1/auth/login", json={"username": username, "password": PASSWORD}, timeout=20
-    )
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
-
-
-def log_in(pg: Any, base: str, username: str, then: str) -> None:
-    pg.goto(f"{base}{then}")
-    pg.wait_for_url(re.compile(r"/login\?"))
-    pg.fill("#username", username)
-    pg.fill("#password", PASSWORD)
-    pg.click("#login-submit")
-    pg.wait_for_url(re.compile(re.escape(then) + "$"))
-
-
-def shoot(pg: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for label, size in (("desktop", (1280, 900)), ("phone", (390, 844))):
-        pg.set_viewport_size({"width": size[0], "height": size[1]})
-        pg.wait_for_timeout(400)  # Leaflet redraws after a resize
-        pg.screenshot(path=str(SHOTS / f"{name}-{label}.png"), full_page=True)
+        yield Site(city.live, city.heads, r.json()["ref"])
 
 
 def phone(chromium: Any, **extra: Any) -> Any:
-    ctx = chromium.new_context(
-        viewport=PHONE, has_touch=True, locale="zh-TW", timezone_id="Asia/Taipei", **extra
-    )
-    ctx.set_default_timeout(20_000)
-    return ctx
+    return context(chromium, viewport=PHONE, has_touch=True, timeout_ms=20_000, **extra)
 
 
 def choose_photo(pg: Any, seed: int) -> None:
@@ -155,7 +92,7 @@ def choose_photo(pg: Any, seed: int) -> None:
 
 def test_contractor_checks_in_a_photo_from_the_phone(chromium: Any, site: Site) -> None:
     ctx = phone(chromium, geolocation=AT_SITE, permissions=["geolocation"])
-    pg, problems = watched_page(ctx, LiveServer(site.url, site.platform, {}, {}))
+    pg, problems = watched_page(ctx, site.live)
     log_in(pg, site.url, "builder.staff", "/roadworks/my-permits")
     expect_text(pg, "#permits-h", "我的許可")
     assert pg.get_attribute("#new-application", "href") == "/roadworks/apply"
@@ -205,7 +142,7 @@ def test_contractor_checks_in_a_photo_from_the_phone(chromium: Any, site: Site) 
 
 def test_location_refused_point_tapped_on_map(chromium: Any, site: Site) -> None:
     ctx = phone(chromium)  # no geolocation permission: the phone will not say where it is
-    pg, problems = watched_page(ctx, LiveServer(site.url, site.platform, {}, {}))
+    pg, problems = watched_page(ctx, site.live)
     log_in(pg, site.url, "builder.staff", f"/roadworks/permits/{site.ref}")
     pg.select_option("#photo-stage", "digging")
     choose_photo(pg, 3)
@@ -231,11 +168,8 @@ def test_rpic_sees_the_feed_live_the_photos_and_the_pipes(chromium: Any, site: S
     r = httpx.post(f"{cam}/frame", json={}, headers=crew, timeout=20)
     assert r.status_code == 200 and r.json()["live"] is True, r.text
 
-    ctx = chromium.new_context(
-        viewport={"width": 1280, "height": 900}, locale="zh-TW", timezone_id="Asia/Taipei"
-    )
-    ctx.set_default_timeout(20_000)
-    pg, problems = watched_page(ctx, LiveServer(site.url, site.platform, {}, {}))
+    ctx = context(chromium, width=1280, timeout_ms=20_000)
+    pg, problems = watched_page(ctx, site.live)
     log_in(pg, site.url, "rpic.op", f"/roadworks/permits/{site.ref}")
     expect_text(pg, "#cam-state", "即時")
     assert pg.get_attribute("#cam-state", "data-feed") == "live"
@@ -265,7 +199,7 @@ def test_rpic_sees_the_feed_live_the_photos_and_the_pipes(chromium: Any, site: S
 
 def test_my_permits_is_for_applicants_only(chromium: Any, site: Site) -> None:
     ctx = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="zh-TW")
-    pg, _problems = watched_page(ctx, LiveServer(site.url, site.platform, {}, {}))
+    pg, _problems = watched_page(ctx, site.live)
     log_in(pg, site.url, "tp.staff", "/roadworks/my-permits")
     # Taipower is only asked to mark its cable; the works are not Taipower's to list.
     expect_text(pg, "#permits-none", "貴單位目前沒有")
