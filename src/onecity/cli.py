@@ -130,10 +130,13 @@ def demo(
         )
     if "roadworks" in [m.strip() for m in settings.modules.split(",")]:
         from onecity.roadworks import demo as roadworks_demo
+        from onecity.roadworks import demo_sites
         from onecity.roadworks.cli import print_demo
 
         with console.status("loading a day of Taipei's road works and a synthetic pipe map…"):
             summary = roadworks_demo.seed(plat)
+            demo_sites.register_cameras(plat)
+        demo_sites.start_camera_gateway(plat, kiosks_stop)
         print_demo(summary, f"http://{host}:{port}")
         console.print(
             f"road works: the public map at http://{host}:{port}/roadworks/map, permits at "

@@ -87,3 +87,24 @@ def test_the_scenario_clash_and_the_pipes_are_there(client: TestClient, platform
     assert pipes and all(f["properties"]["synthetic"] for f in pipes)
     assert {f["properties"]["owner"] for f in pipes} >= {"twc", "sewer"}
     assert all(c[2] < 0 for f in pipes for c in f["geometry"]["coordinates"])
+
+
+def test_demo_sites_are_watched_live_but_one(client: TestClient, platform: Platform) -> None:
+    """The demo's monitor shows what RPIC reports: nearly every dug site on camera, and the
+    one that is not listed for follow-up."""
+    from onecity.roadworks import demo_sites
+
+    demo.seed(platform)
+    added = demo_sites.register_cameras(platform)
+    assert demo_sites.register_cameras(platform) == 0  # once
+    assert demo_sites.send_frames(platform) == added
+    add_user(platform, "rpic.watch", "operator", "pwd")
+    doc = client.get("/api/v1/roadworks/monitor", headers=login(client, "rpic.watch")).json()
+    summary = doc["summary"]
+    assert (
+        summary["live_feeds"]
+        == added
+        == summary["active_sites"] - len(summary["sites_without_feed"])
+    )
+    assert 1 <= len(summary["sites_without_feed"]) <= 2
+    assert summary["live_share_pct"] >= 98
