@@ -98,6 +98,8 @@ def applications(city: load.City, n: int, seed: int) -> list[sc.PermitIn]:
             if trench
             else {"type": "Polygon", "coordinates": [rings[i]]}
         )
+        if not inside(city, geometry):
+            continue  # a works shape drawn across the city's edge: the API would refuse it
         out.append(
             sc.PermitIn(
                 applicant=owner,
@@ -115,6 +117,14 @@ def applications(city: load.City, n: int, seed: int) -> list[sc.PermitIn]:
             )
         )
     return out
+
+
+def inside(city: load.City, geometry: dict[str, Any]) -> bool:
+    """Whether every vertex lies in the city's box and district polygons (what the API asks)."""
+    coords = (
+        geometry["coordinates"] if geometry["type"] == "LineString" else geometry["coordinates"][0]
+    )
+    return all(city.profile.place(lon, lat).district is not None for lon, lat in coords)
 
 
 def near_counts(p: Platform, body: sc.PermitIn) -> tuple[int, int]:
@@ -226,6 +236,7 @@ def main() -> None:
     began = time.monotonic()
     city, books = load.make(CityProfile.load("taipei"), PERMITS, PIPES, BANS, seed=0)
     apps = applications(city, n + WARM_UP, seed=1)
+    n = len(apps) - WARM_UP  # shapes drawn across the city edge are left out
     print_table(
         "synthetic books (NOT REAL DATA)",
         [
