@@ -12,16 +12,13 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
-from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
 
 from onecity.app import create_app
 from onecity.bootstrap import seed_reference
 from onecity.core.platform import Platform
 from tests.conftest import PASSWORD, add_user, make_settings
-from tests.integration.core.test_schemathesis import error_body_on_4xx
+from tests.integration.fuzzing import fuzz, operations
 
 PLANNING = (
     "/api/v1/waste/trucks",
@@ -59,45 +56,19 @@ def api(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iter
     p.db.dispose()
 
 
-def _operations() -> list[tuple[str, str]]:
-    doc = create_app(make_settings("sqlite:///:memory:", modules="waste")).openapi()
-    return [
-        (m.upper(), path)
-        for path, ops in doc["paths"].items()
-        for m in ops
-        if path.startswith(PLANNING)
-    ]
+def _short_budget(case: Any) -> None:
+    seconds = case.body.get("seconds") if isinstance(case.body, dict) else None
+    if type(seconds) in (int, float) and 0 < seconds <= 60:
+        case.body["seconds"] = 0.2  # a valid budget, kept short: the fuzz is about input
 
 
 @pytest.mark.parametrize("mode", list(GenerationMode), ids=lambda m: m.value)
-@pytest.mark.parametrize("method,path", _operations(), ids=lambda x: str(x))
+@pytest.mark.parametrize("method,path", operations("waste", PLANNING), ids=lambda x: str(x))
 def test_planning_api_has_no_server_errors(
     api: Any, method: str, path: str, mode: GenerationMode
 ) -> None:
     schema, admin = api
-    operation = schema[path][method]
-
-    @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=20,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    def run(case: Any) -> None:
-        seconds = case.body.get("seconds") if isinstance(case.body, dict) else None
-        if type(seconds) in (int, float) and 0 < seconds <= 60:
-            case.body["seconds"] = 0.2  # a valid budget, kept short: the fuzz is about input
-        case.headers = {**(case.headers or {}), "Authorization": admin}
-        response = case.call()
-        case.validate_response(response, checks=[not_a_server_error])
-        error_body_on_4xx(response, case)
-
-    try:
-        run()
-    except Unsatisfiable:
-        pytest.skip(f"no {mode.value} case can be expressed for {method} {path}")
+    fuzz(schema, method, path, mode, admin, max_examples=20, tweak=_short_budget)
 
 
 def test_a_day_far_ahead_is_refused_not_overflowed(api: Any) -> None:
