@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from onecity.core.auth.permissions import Principal
 from onecity.core.http import MAX_INT64, platform, principal, source
 from onecity.core.platform import Platform
+from onecity.roadworks import amend
 from onecity.roadworks import schemas as sc
 from onecity.roadworks.locates import LocateDesk
 from onecity.roadworks.registry import OrgRegistry
@@ -122,6 +123,19 @@ def decide(
 ) -> sc.PermitOut:
     """RPIC's answer: grant (as a joint dig where works clash), refuse, or ask for changes."""
     return svc.decide(who, ref, body, source(request))
+
+
+@router.post("/permits/{ref}/resubmit", response_model=sc.PermitOut)
+def resubmit(
+    ref: Ref,
+    body: sc.PermitIn,
+    request: Request,
+    who: Principal = Depends(principal),
+    svc: PermitService = Depends(service),
+) -> sc.PermitOut:
+    """Send an application that RPIC asked to change back, amended: checked again as a whole,
+    with the pipe owners asked again about the new footprint."""
+    return amend.resubmit(svc, who, ref, body, source(request))
 
 
 @router.post("/permits/{ref}/progress", response_model=sc.PermitOut)

@@ -27,6 +27,9 @@ WORKING_DAYS = 2
 FINISHED = ("refused", "withdrawn", "closed")
 
 
+CANCELLED = "cancelled"  # the amended works no longer reach the owner's pipes
+
+
 def request(
     s: Session,
     p: Permit,
@@ -35,23 +38,30 @@ def request(
     config: RoadworksConfig,
     tz: ZoneInfo,
 ) -> None:
-    """One request per owner of the matched pipes, in the filing's transaction."""
+    """One request per owner of the matched pipes, in the filing's transaction. For amended
+    works an owner asked before is asked again (its earlier answer was about other works),
+    and one no longer reached is told its request is cancelled."""
     due = config.calendar.add_working_days(now.astimezone(tz), WORKING_DAYS)
     by_owner: dict[str, list[int]] = {}
     for m in found:
         by_owner.setdefault(m.owner, []).append(m.pipe_id)
+    before = {
+        loc.owner_code: loc
+        for loc in s.scalars(select(LocateRequest).where(LocateRequest.permit_id == p.id))
+    }
+    for owner, loc in before.items():
+        if owner not in by_owner and loc.response != CANCELLED:
+            loc.response, loc.note = CANCELLED, "the amended works no longer reach these pipes"
     for owner, ids in sorted(by_owner.items()):
-        s.add(
-            LocateRequest(
-                permit_id=p.id,
-                owner_code=owner,
-                pipe_ids=sorted(ids),
-                notified_at=now,
-                due_by=due,
-                response="pending",
-                note="",
-            )
-        )
+        asked = before.get(owner)
+        if asked is None:
+            asked = LocateRequest(permit_id=p.id, owner_code=owner)
+            s.add(asked)
+        asked.pipe_ids = sorted(ids)
+        asked.notified_at, asked.due_by = now, due
+        asked.response, asked.note = "pending", ""
+        asked.responded_at = asked.responded_by = None
+        asked.escalated_at = None
         # The owner's notice: its webhooks and the outbox relay carry it.
         events.emit(
             s,
@@ -124,6 +134,8 @@ class LocateDesk:
             assert p is not None
             if p.status in FINISHED:
                 raise Conflict(f"{p.ref} is {p.status}: nothing to answer")
+            if loc.response == CANCELLED:
+                raise Conflict(f"{p.ref} no longer reaches {loc.owner_code}'s pipes")
             if body.response == "conflict" and not body.note.strip():
                 raise Invalid("say which pipe is in the way and what to do", field="note")
             before = loc.response

@@ -113,9 +113,11 @@ class PermitService:
             raise Invalid(f"'{code}' is a {org.kind}, not a {kind}", field=field_name)
         return org
 
-    def _prepare(
-        self, s: Session, who: Principal, body: sc.PermitIn
+    def prepare(
+        self, s: Session, who: Principal, body: sc.PermitIn, exclude_id: int | None = None
     ) -> tuple[footprint.Footprint, r.Works, checks.Checked]:
+        """Every check of an application body (`exclude_id`: the permit it amends, which must
+        not clash with itself)."""
         self._org(s, body.applicant, "applicant")
         if body.contractor:
             self._org(s, body.contractor, "contractor", "contractor")
@@ -162,61 +164,32 @@ class PermitService:
             cal=self.config.calendar,
             cfg=self.config.rules,
             locate=self.config.locate,
+            exclude_id=exclude_id,
         )
         return fp, app, got
 
     def check(self, who: Principal, body: sc.PermitIn) -> sc.CheckOut:
         """What the rules would say if this were filed now; writes nothing."""
         with self.db.read() as s:
-            fp, _app, got = self._prepare(s, who, body)
+            fp, _app, got = self.prepare(s, who, body)
             return views.check_out(got, fp)
 
     def apply(self, who: Principal, body: sc.PermitIn, source: str) -> sc.PermitOut:
         """File an application; emergency works are in progress at once. Every owner of a
         pipe the dig could hit gets a locate request due in 2 working days."""
         with self.db.session() as s:
-            fp, _app, got = self._prepare(s, who, body)
+            fp, _app, got = self.prepare(s, who, body)
             now = self._now()
             status = IN_PROGRESS if body.emergency else APPLIED
-            x0, y0, x1, y1 = fp.box
             p = Permit(
                 ref=f"new-{now.timestamp()}",
                 department_code=self.config.department,
-                applicant_code=body.applicant,
-                contractor_code=body.contractor,
-                purpose=body.purpose,
-                description=body.description,
-                road=body.road,
-                road_class=body.road_class,
-                width_m=body.width_m or _width_of(fp),
-                area_m2=fp.area_m2,
-                depth_m=body.depth_m,
-                geometry=fp.wgs84,
-                district=fp.district,
-                start_date=body.start_date,
-                end_date=body.end_date,
-                night=body.night,
-                emergency=body.emergency,
-                residential=body.residential,
-                hours=body.hours,
-                traffic_plan=body.traffic_plan,
                 status=status,
-                category=got.assessment.category,
                 filed_at=now,
-                decide_by=got.decide_by,
-                fee_total=got.quote.total,
-                fee_version=got.quote.version,
-                fee_lines=[{"item": k, "amount": v} for k, v in got.quote.lines()],
-                findings=checks.finding_dicts(got.assessment),
                 created_by=who.username,
                 updated_at=now,
-                minx=x0,
-                miny=y0,
-                maxx=x1,
-                maxy=y1,
-                start_day=body.start_date.toordinal(),
-                end_day=body.end_date.toordinal(),
             )
+            fill(p, body, fp, got)
             s.add(p)
             s.flush()
             local = now.astimezone(self.tz)
@@ -408,6 +381,34 @@ class PermitService:
             total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
             rows = s.scalars(q.order_by(Permit.id.desc()).limit(limit).offset(offset)).all()
             return sc.PermitPage(items=[views.permit_out(s, p) for p in rows], total=int(total))
+
+
+def fill(p: Permit, body: sc.PermitIn, fp: footprint.Footprint, got: checks.Checked) -> None:
+    """Set what an application body and its checks say on a permit row (filed or amended)."""
+    x0, y0, x1, y1 = fp.box
+    p.applicant_code = body.applicant
+    p.contractor_code = body.contractor
+    p.purpose = body.purpose
+    p.description = body.description
+    p.road = body.road
+    p.road_class = body.road_class
+    p.width_m = body.width_m or _width_of(fp)
+    p.area_m2 = fp.area_m2
+    p.depth_m = body.depth_m
+    p.geometry = fp.wgs84
+    p.district = fp.district
+    p.start_date, p.end_date = body.start_date, body.end_date
+    p.start_day, p.end_day = body.start_date.toordinal(), body.end_date.toordinal()
+    p.night, p.emergency, p.residential = body.night, body.emergency, body.residential
+    p.hours, p.traffic_plan = body.hours, body.traffic_plan
+    p.category = got.assessment.category
+    p.decide_by = got.decide_by
+    p.fee_total, p.fee_version = got.quote.total, got.quote.version
+    p.fee_lines = [{"item": k, "amount": v} for k, v in got.quote.lines()]
+    p.findings = checks.finding_dicts(got.assessment)
+    if p.ref.startswith("RW-"):
+        p.findings = _named(p.findings, p.ref)
+    p.minx, p.miny, p.maxx, p.maxy = x0, y0, x1, y1
 
 
 def _named(findings: list[dict[str, Any]], ref: str) -> list[dict[str, Any]]:

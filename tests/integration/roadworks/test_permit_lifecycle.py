@@ -358,3 +358,54 @@ def test_an_owner_silent_past_the_due_day_is_reported_once(
     late = [s for s in got["steps"] if s["step"] == "locate_overdue"]
     assert len(late) == 1 and late[0]["detail"]["owner"] == "taipower"
     assert next(x for x in got["locates"] if x["owner"] == "taipower")["overdue"] is True
+
+
+def test_changes_requested_then_amended_and_checked_again(
+    client: TestClient, platform: Platform, clock: Clock
+) -> None:
+    heads = setup_city(client, platform)
+    lay_pipe(platform, "taipower", "power", 0.00005, 1.2)
+    start = clock.local_today() + timedelta(days=30)
+    dates = {"start_date": start.isoformat(), "end_date": (start + timedelta(days=2)).isoformat()}
+    p = _file(client, heads["twc.staff"], **dates)
+    ref = p["ref"]
+    assert [x["owner"] for x in p["locates"]] == ["taipower"]
+    # Not before RPIC asks for changes.
+    early = client.post(
+        f"{API}/permits/{ref}/resubmit", json=application(**dates), headers=heads["twc.staff"]
+    )
+    assert early.status_code == 409
+    r = client.post(
+        f"{API}/permits/{ref}/decision",
+        json={"decision": "changes", "note": "move the pit 200 m east, off the cable"},
+        headers=heads["rpic.op"],
+    )
+    assert r.json()["status"] == "changes_requested"
+
+    moved = application(geometry=square(dx=0.002), depth_m=1.0, **dates)
+    bad = client.post(
+        f"{API}/permits/{ref}/resubmit",
+        json={**moved, "applicant": "taipower"},
+        headers=heads["twc.staff"],
+    )
+    assert bad.status_code in (403, 422)
+    r = client.post(f"{API}/permits/{ref}/resubmit", json=moved, headers=heads["twc.staff"])
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["ref"] == ref and got["status"] == "applied"
+    assert got["geometry"] != p["geometry"]
+    # The cable is no longer reached: Taipower's request is cancelled, not left pending.
+    assert [(x["owner"], x["response"]) for x in got["locates"]] == [("taipower", "cancelled")]
+    assert got["steps"][-1]["step"] == "resubmitted"
+    assert got["steps"][-1]["detail"]["before"]["fee"] == p["fee_total"]
+    answer = client.post(
+        f"{API}/locates/{got['locates'][0]['id']}/answer",
+        json={"response": "clear"},
+        headers=heads["tp.staff"],
+    )
+    assert answer.status_code == 409
+    # Granted as amended; it does not clash with its own earlier footprint.
+    g = client.post(
+        f"{API}/permits/{ref}/decision", json={"decision": "grant"}, headers=heads["rpic.op"]
+    )
+    assert g.status_code == 200 and g.json()["status"] == "granted", g.text
