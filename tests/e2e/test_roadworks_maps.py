@@ -215,3 +215,24 @@ def test_monitor_shows_live_share(chromium: Any, rw: dict[str, Any]) -> None:
     assert resp is not None and resp.status == 403
     assert re.search("roadworks:read", pg.inner_text("main"))
     other.close()
+
+
+@pytest.mark.browser
+def test_city_map_shows_the_road_works_layer(chromium: Any, rw: dict[str, Any]) -> None:
+    """The dashboard's city map draws every enabled module's layer: today's road works, with a
+    box to hide them."""
+    live = rw["live"]
+    ctx = context(chromium)
+    pg, problems = watched_page(ctx, live)
+    log_in(pg, live.url, "rpic.op", then="/dashboard")
+    wait_js(pg, "document.getElementById('map').dataset.layer_roadworks === '3'")
+    control = pg.locator(".leaflet-control-layers-overlays label", has_text="道路施工")
+    assert control.count() == 1
+    box = control.locator("input")
+    assert box.is_checked()
+    assert pg.locator(".leaflet-overlays-pane path").count() == 3
+    shoot(pg, "dashboard-roadworks.png")
+    box.uncheck()
+    assert pg.locator(".leaflet-overlays-pane path").count() == 0
+    assert problems == []
+    ctx.close()

@@ -355,6 +355,8 @@ def install(app: FastAPI, modules: Sequence[Module]) -> None:
     )
     app.state.templates = Jinja2Templates(env=env)
     app.state.module_pages = tuple(entries)
+    # The city map's overlays from the enabled modules (e.g. road works), drawn on /dashboard.
+    app.state.map_layers = tuple(layer for m in modules for layer in m.layers)
     pages = APIRouter(include_in_schema=False)
     for entry in entries:
         pages.add_api_route(
@@ -402,7 +404,11 @@ def dashboard(request: Request) -> Response:
             return RedirectResponse(home, status_code=303)
         why = ("forbidden.permission", {"perm": Perm.DEVICES_READ.value})
         return _forbidden(request, who, "map.title", why)
-    page = _page_data(who, {"page_size": PAGE_SIZE, "max_pages": MAX_PAGES})
+    layers = [
+        {"id": layer.id, "title": layer.title, "url": layer.geojson_url}
+        for layer in getattr(request.app.state, "map_layers", ())
+    ]
+    page = _page_data(who, {"page_size": PAGE_SIZE, "max_pages": MAX_PAGES, "layers": layers})
     return _render(request, "dashboard.html", "map.title", who, page)
 
 

@@ -60,6 +60,33 @@
     })
     .catch((err) => show(document.getElementById("map-error"), t("map.districts_error", { detail: err.detail })));
 
+  /* --- the modules' overlays (e.g. today's road works), each one a box in the layer control */
+  const overlays = {};
+  const layerControl = L.control.layers(null, overlays, { collapsed: false, position: "topright" });
+  map.createPane("overlays").style.zIndex = 410;
+  (page.layers || []).forEach((spec) => {
+    const title = OC.local(spec.title) || spec.id;
+    const group = L.layerGroup().addTo(map);
+    layerControl.addOverlay(group, title);
+    if (Object.keys(overlays).length === 0) layerControl.addTo(map);
+    overlays[spec.id] = group;
+    api(spec.url)
+      .then((gj) => {
+        // A works site is metres across: at city zoom each feature is drawn as a dot at its
+        // centre, so a layer of small shapes still shows where things are.
+        L.geoJSON(gj).eachLayer((l) => {
+          const at = l.getBounds ? l.getBounds().getCenter() : l.getLatLng();
+          const dot = L.circleMarker(at, { pane: "overlays", radius: 5, color: "#ffffff", weight: 1.5, fillColor: "#8250df", fillOpacity: 0.9 });
+          const p = l.feature.properties || {};
+          const label = p.title || p.name || p.ref || "";
+          if (label) dot.bindTooltip(escape(title + " · " + label));
+          dot.addTo(group);
+        });
+        mapEl.dataset["layer_" + spec.id] = String((gj.features || []).length);
+      })
+      .catch((err) => show(document.getElementById("map-error"), t("map.layer_error", { layer: title, detail: err.detail })));
+  });
+
   /* --- devices in view ------------------------------------------------------------------ */
   const canvas = L.canvas({ pane: "devices", padding: 0.3 });
   const markers = new Map();
