@@ -135,6 +135,7 @@ class PermitOut(BaseModel):
     emergency: bool
     residential: bool
     hours: str
+    traffic_plan: str
     status: str
     category: str
     filed_at: datetime

@@ -59,6 +59,7 @@ def permit_out(
         emergency=p.emergency,
         residential=p.residential,
         hours=p.hours,
+        traffic_plan=p.traffic_plan,
         status=p.status,
         category=p.category,
         filed_at=p.filed_at,

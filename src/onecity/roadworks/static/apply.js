@@ -1,7 +1,8 @@
 /* Applying for a road works permit: the works outline drawn on a map (a polygon, or a trench
    line with its width), the form, a dry-run check that shows what RPIC's rules will say (clashes,
    bans, notice, fee, the pipe owners who will be asked) and filing, which opens the new permit.
-   ?at=lat,lon&z=zoom opens the map at a place. Builds on core.js (OC). */
+   ?at=lat,lon&z=zoom opens the map at a place. ?amend=RW-… opens an application RPIC sent back
+   for changes, filled in as filed, and resubmits it under the same number. Builds on core.js (OC). */
 (function () {
   "use strict";
   const { cfg, page, t, el, api, show } = OC;
@@ -15,6 +16,7 @@
   let points = []; // L.LatLng, in the order clicked
   let finished = false;
   let busy = false;
+  const amendRef = new URLSearchParams(location.search).get("amend") || "";
 
   const local = (zhEn) => (cfg.lang === "en" ? zhEn.en : zhEn["zh-TW"] || zhEn.en);
   const orgName = (code) => (orgs[code] ? (cfg.lang === "en" ? orgs[code].name_en : orgs[code].name_zh) : code);
@@ -182,6 +184,16 @@
   form.addEventListener("input", changed);
 
   /* --- check and file ---------------------------------------------------------------------- */
+  /* The dry run checks against everything on the books, the permit being amended included, so
+     its own filed outline would come back as a clash (and a joint dig with itself). The
+     resubmission leaves that permit out of its checks, so the page leaves those findings out. */
+  function withoutSelf(c) {
+    if (!amendRef) return c;
+    const findings = c.findings.filter((f) => !(f.data && f.data.other === amendRef));
+    const jd = c.joint_dig;
+    const partners = jd ? jd.members.filter((m) => m !== amendRef && !m.startsWith("(")) : [];
+    return { ...c, findings: findings, blocked: findings.some((f) => f.severity === "block"), joint_dig: partners.length ? jd : null };
+  }
   function renderCheck(c) {
     const verdict = $("check-verdict");
     verdict.className = c.blocked ? "error" : "ok";
@@ -239,10 +251,15 @@
   }
   $("apply-check").addEventListener("click", async () => {
     const c = await send("/api/v1/roadworks/permits/check");
-    if (c) renderCheck(c);
+    if (c) renderCheck(withoutSelf(c));
   });
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
+    if (amendRef) {
+      const p = await send("/api/v1/roadworks/permits/" + encodeURIComponent(amendRef) + "/resubmit");
+      if (p) location.assign("/roadworks/permits/" + encodeURIComponent(p.ref) + "?resubmitted=1");
+      return;
+    }
     const p = await send("/api/v1/roadworks/permits");
     if (p) location.assign("/roadworks/permits/" + encodeURIComponent(p.ref) + "?filed=1");
   });
@@ -263,7 +280,59 @@
       show(errorBox, t("err.generic", { detail: err.detail }));
     }
   }
+  /* --- amending an application RPIC sent back for changes ---------------------------------- */
+  const pick = (id, code, name) => {
+    if (code && !$(id).querySelector('option[value="' + CSS.escape(code) + '"]')) $(id).append(el("option", { value: code, text: name + " (" + code + ")" }));
+    $(id).value = code || "";
+  };
+  function fillFrom(p) {
+    pick("a-applicant", p.applicant, p.applicant_name);
+    pick("a-contractor", p.contractor, orgName(p.contractor));
+    const set = { "a-purpose": p.purpose, "a-road-class": p.road_class, "a-description": p.description, "a-road": p.road || "", "a-depth": p.depth_m, "a-start": p.start_date, "a-end": p.end_date, "a-hours": p.hours, "a-traffic": p.traffic_plan || "" };
+    Object.entries(set).forEach(([id, v]) => ($(id).value = String(v)));
+    ["night", "residential", "emergency"].forEach((k) => ($("a-" + k).checked = !!p[k]));
+    // The outline was stored as a polygon (a trench line is widened when filed); a multi-part
+    // outline is offered as its first part, since the drawing tool draws one.
+    form.querySelector('input[name="shape"][value="polygon"]').checked = true;
+    widthWrap.hidden = true;
+    const ring = p.geometry.type === "MultiPolygon" ? p.geometry.coordinates[0][0] : p.geometry.coordinates[0];
+    points = ring.slice(0, -1).map(([x, y]) => L.latLng(y, x));
+    finished = true;
+    const filed = L.geoJSON(p.geometry, { interactive: false, style: { color: "#0a58ca", weight: 2, dashArray: "4 6", fillOpacity: 0.08 } }).addTo(map);
+    filed.bringToBack();
+    $("legend-filed").hidden = false;
+    if (!at) map.fitBounds(filed.getBounds(), { padding: [40, 40], maxZoom: 20 });
+    redraw();
+  }
+  async function loadAmend() {
+    $("apply-h").textContent = t("roadworks.amend.title", { ref: amendRef });
+    $("apply-file").textContent = t("roadworks.amend.resubmit");
+    document.querySelector(".apply-page .lead").textContent = t("roadworks.amend.lead", { clear: t("roadworks.apply.clear"), check: t("roadworks.apply.check"), resubmit: t("roadworks.amend.resubmit") });
+    let p;
+    try {
+      p = await api("/api/v1/roadworks/permits/" + encodeURIComponent(amendRef));
+    } catch (err) {
+      show($("amend-closed"), err.status === 404 ? t("roadworks.permit.not_found", { ref: amendRef }) : t("err.generic", { detail: err.detail }));
+      $("apply-check").disabled = $("apply-file").disabled = true;
+      return;
+    }
+    fillFrom(p);
+    $("a-applicant").disabled = true;
+    $("applicant-hint").hidden = false;
+    $("a-emergency").disabled = true; // emergency works are filed as new works
+    const asked = p.steps.filter((st) => st.step === "changes_requested").pop();
+    if (p.status !== "changes_requested") {
+      show($("amend-closed"), t("roadworks.amend.not_open", { ref: p.ref, status: t("roadworks.permit.status." + p.status) }));
+      $("apply-check").disabled = $("apply-file").disabled = true;
+      return;
+    }
+    $("amend-ref").textContent = t("roadworks.amend.banner", { ref: p.ref });
+    $("amend-note").textContent = asked && asked.note ? asked.note : t("roadworks.amend.no_note");
+    $("amend-by").textContent = asked ? t("roadworks.amend.asked_by", { who: asked.actor, at: OC.dateTime(asked.at) }) : "";
+    $("amend-banner").hidden = false;
+    loadBooked();
+  }
   redraw();
-  loadOrgs();
+  loadOrgs().then(() => amendRef && loadAmend());
   loadBooked();
 })();

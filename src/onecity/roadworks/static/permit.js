@@ -19,7 +19,8 @@
   let permit = null;
   let pipes = []; // GeoJSON features of the pipes the locate requests named
   let busy = false;
-  let justFiled = new URLSearchParams(location.search).get("filed") === "1";
+  const query = new URLSearchParams(location.search);
+  let justFiled = query.get("filed") === "1" ? "roadworks.permit.filed" : query.get("resubmitted") === "1" ? "roadworks.amend.done" : "";
 
   const local = (zhEn) => (cfg.lang === "en" ? zhEn.en : zhEn["zh-TW"] || zhEn.en);
   const orgName = (code) => (orgs && orgs[code] ? (cfg.lang === "en" ? orgs[code].name_en : orgs[code].name_zh) : code);
@@ -271,6 +272,15 @@
     }
     return out;
   }
+  /* RPIC sent the application back: its note, where the applicant's staff will look first, and
+     the way to the form filled in as filed. */
+  function renderAmend(p) {
+    const asked = p.steps.filter((st) => st.step === "changes_requested").pop();
+    $("amend").hidden = !(p.status === "changes_requested" && mine(p));
+    $("amend-note").textContent = asked && asked.note ? asked.note : t("roadworks.amend.no_note");
+    $("amend-by").textContent = asked ? t("roadworks.amend.asked_by", { who: asked.actor, at: OC.dateTime(asked.at) }) : "";
+    $("amend-link").href = "/roadworks/apply?amend=" + encodeURIComponent(p.ref);
+  }
   function renderActions(p) {
     const list = buttons(p);
     $("action-buttons").replaceChildren(...list);
@@ -353,14 +363,15 @@
       renderFee(p);
       renderLocates(p);
       renderSteps(p);
+      renderAmend(p);
       renderActions(p);
       drawMap(p);
       // The site section (site.js) follows the permit as this page loads it.
       document.dispatchEvent(new CustomEvent("rw:permit", { detail: { permit: p, mine: mine(p), orgName: orgName } }));
       show(errorBox, "");
       if (justFiled) {
-        justFiled = false;
-        show(msg, t("roadworks.permit.filed", { ref: ref }));
+        show(msg, t(justFiled, { ref: ref }));
+        justFiled = "";
       }
     } catch (err) {
       show(errorBox, err.status === 404 ? t("roadworks.permit.not_found", { ref: ref }) : t("err.generic", { detail: err.detail }));
