@@ -1,11 +1,14 @@
 """Citizens' reports about the roads, through the city's one Open311 endpoint, into the public
 works department's queue: a pothole, a badly restored trench, works outside the permitted
 hours. For the last two the report names the permit whose works are within 30 m (attribute
-`permit_ref`, and a line in the description), so RPIC sees at once which works it is about."""
+`permit_ref`, and a line in the description), so RPIC sees at once which works it is about:
+works being dug for out-of-hours work, works dug and restored (within the restoration's
+warranty, closed ones too) for a bad restoration."""
 
 from __future__ import annotations
 
 import math
+from datetime import date, timedelta
 from typing import Any
 
 from shapely.geometry import Point, shape
@@ -16,7 +19,6 @@ from sqlalchemy.orm import Session
 from onecity.core.models import Open311Request
 from onecity.core.open311 import MAX_DESCRIPTION, Open311Service
 from onecity.roadworks.models import Permit
-from onecity.roadworks.service import OPEN
 
 POTHOLE = "roadworks.pothole"
 BAD_RESTORATION = "roadworks.bad_restoration"
@@ -39,25 +41,37 @@ def _local_metres(lon0: float, lat0: float) -> Any:
     return f
 
 
-def nearest_open_permit(
-    s: Session, lon: float, lat: float, within_m: float = NEAR_M
+# Which works a report can be about: noise and digging out of hours come from works going on;
+# a badly restored trench from works dug and restored, within the restoration's warranty.
+DIGGING = ("in_progress", "works_done")
+RESTORED_WORKS = ("works_done", "restored", "closed")
+WARRANTY_DAYS = 730
+
+
+def nearest_permit(
+    s: Session,
+    lon: float,
+    lat: float,
+    statuses: tuple[str, ...],
+    ended_after: date | None = None,
+    within_m: float = NEAR_M,
 ) -> tuple[str, float] | None:
-    """The open permit whose works come closest to the point, if within `within_m` metres."""
-    rows = s.execute(select(Permit.ref, Permit.geometry).where(Permit.status.in_(OPEN))).all()
+    """The permit in one of `statuses` whose works come closest to the point, if within
+    `within_m` metres (and, with `ended_after`, whose works ended after that day)."""
+    q = select(Permit.ref, Permit.geometry).where(Permit.status.in_(statuses))
+    if ended_after is not None:
+        q = q.where(Permit.end_date >= ended_after)
     to_m = _local_metres(lon, lat)
     here = Point(0.0, 0.0)
     best: tuple[str, float] | None = None
-    for ref, geometry in rows:
+    for ref, geometry in s.execute(q).all():
         d = float(transform(to_m, shape(geometry)).distance(here))
         if d <= within_m and (best is None or d < best[1]):
             best = (ref, d)
     return best
 
 
-def _attach_permit(s: Session, row: Open311Request) -> None:
-    if row.lat is None or row.lon is None:
-        return  # an address only: RPIC places it by hand
-    found = nearest_open_permit(s, row.lon, row.lat)
+def _attach(s: Session, row: Open311Request, found: tuple[str, float] | None) -> None:
     if found is None:
         return
     ref, dist = found
@@ -65,6 +79,17 @@ def _attach_permit(s: Session, row: Open311Request) -> None:
     line = f"[RPIC] 附近施工 Nearby works: {ref} ({dist:.0f} m)"
     text = f"{row.description}\n{line}" if row.description else line
     row.description = text[:MAX_DESCRIPTION]
+
+
+def _works_going_on(s: Session, row: Open311Request) -> None:
+    if row.lat is not None and row.lon is not None:  # an address only: RPIC places it by hand
+        _attach(s, row, nearest_permit(s, row.lon, row.lat, DIGGING))
+
+
+def _works_restored(s: Session, row: Open311Request) -> None:
+    if row.lat is not None and row.lon is not None:
+        since = date.today() - timedelta(days=WARRANTY_DAYS)
+        _attach(s, row, nearest_permit(s, row.lon, row.lat, RESTORED_WORKS, since))
 
 
 _GROUP = {"zh-TW": "道路", "en": "Roads"}
@@ -100,7 +125,7 @@ SERVICES = (
             "zh-TW": "道路挖掘管理中心會通知施工單位改善。",
             "en": "RPIC tells the works' owner to put it right.",
         },
-        on_request=_attach_permit,
+        on_request=_works_restored,
     ),
     Open311Service(
         service_code=OUTSIDE_HOURS,
@@ -117,6 +142,6 @@ SERVICES = (
             "zh-TW": "道路挖掘管理中心會查核施工許可的時段。",
             "en": "RPIC checks the permit's hours.",
         },
-        on_request=_attach_permit,
+        on_request=_works_going_on,
     ),
 )

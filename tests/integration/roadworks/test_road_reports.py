@@ -1,16 +1,25 @@
 """Citizens report road problems through the city's Open311 endpoint, on both databases: three
 service codes in the public works department's queue, and a report about a badly restored
-trench or works outside their hours names the permit whose works are within 30 m."""
+trench names the restored works within 30 m, a report of works outside their hours the works
+being dug there; an application not yet dug is never named."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from onecity.core.models import Open311Request
 from onecity.core.platform import Platform
-from tests.integration.roadworks.helpers import LAT, LON, application, count, setup_city
+from tests.integration.roadworks.helpers import (
+    LAT,
+    LON,
+    application,
+    count,
+    setup_city,
+    square,
+)
 
 OPEN311 = "/open311/v2"
 API = "/api/v1/roadworks"
@@ -40,35 +49,48 @@ def test_reports_land_with_pwd_and_name_the_works_nearby(
     client: TestClient, platform: Platform
 ) -> None:
     heads = setup_city(client, platform)
-    filed = client.post(f"{API}/permits", json=application(), headers=heads["twc.staff"])
-    assert filed.status_code == 201, filed.text
-    ref = filed.json()["ref"]
-    # 20 m north of the works' square, and 80 m north.
+    today = date.today()
+    dates = {"start_date": today.isoformat(), "end_date": (today + timedelta(days=2)).isoformat()}
+    dug = client.post(
+        f"{API}/permits", json=application(emergency=True, **dates), headers=heads["twc.staff"]
+    )
+    assert dug.status_code == 201 and dug.json()["status"] == "in_progress", dug.text
+    ref = dug.json()["ref"]
+    # An application 150 m east: nothing dug there yet, so no report is about it.
+    plan = application(geometry=square(dx=0.0015), start_date="2027-03-01", end_date="2027-03-02")
+    assert client.post(f"{API}/permits", json=plan, headers=heads["twc.staff"]).status_code == 201
+    # 20 m north of the works' square, and 80 m north; 20 m north of the application.
     near, far = (LON + 0.00005, LAT + 0.0002), (LON + 0.00005, LAT + 0.0008)
+    by_plan = (LON + 0.00155, LAT + 0.0002)
 
-    bad = report(client, "roadworks.bad_restoration", *near, "路面下陷")
-    assert bad["agency_responsible"] == "工務局/道管中心"
-    assert ref in bad["description"] and bad["description"].startswith("路面下陷")
-    noisy = report(client, "roadworks.outside_hours", *near)
-    assert ref in noisy["description"]
+    noisy = report(client, "roadworks.outside_hours", *near, "drilling at 2 am")
+    assert noisy["agency_responsible"] == "工務局/道管中心"
+    assert ref in noisy["description"] and noisy["description"].startswith("drilling at 2 am")
     pothole = report(client, "roadworks.pothole", *near, "a hole")
     assert pothole["description"] == "a hole"  # potholes are not about a permit
-    lonely = report(client, "roadworks.bad_restoration", *far, "cracks")
-    assert lonely["description"] == "cracks"
+    lonely = report(client, "roadworks.outside_hours", *far, "noise")
+    assert lonely["description"] == "noise"
+    assert report(client, "roadworks.outside_hours", *by_plan, "x")["description"] == "x"
+    # While the trench is still open, a bad restoration is not about it either.
+    early = report(client, "roadworks.bad_restoration", *near, "uneven")
+    assert early["description"] == "uneven"
+
+    for step in ("stop", "restored"):
+        r = client.post(
+            f"{API}/permits/{ref}/progress", json={"step": step}, headers=heads["twc.staff"]
+        )
+        assert r.status_code == 200, r.text
+    bad = report(client, "roadworks.bad_restoration", *near, "路面下陷")
+    assert ref in bad["description"] and bad["description"].startswith("路面下陷")
+    after = report(client, "roadworks.outside_hours", *near, "night drilling")
+    assert after["description"] == "night drilling"  # restored: no works going on there
 
     with platform.db.read() as s:
-        rows = {r.id: r for r in s.query(Open311Request).all()}
-    by_id = {str(k): v for k, v in rows.items()}
+        rows = {str(r.id): r for r in s.query(Open311Request).all()}
     assert {r.department_code for r in rows.values()} == {"pwd"}
-    assert by_id[bad["service_request_id"]].attributes["permit_ref"] == ref
-    assert 15 < by_id[bad["service_request_id"]].attributes["permit_distance_m"] < 25
-    assert by_id[noisy["service_request_id"]].attributes["permit_ref"] == ref
-    assert "permit_ref" not in by_id[lonely["service_request_id"]].attributes
-    assert "permit_ref" not in by_id[pothole["service_request_id"]].attributes
-
-    # A withdrawn permit is no longer open: a report next to it names nothing.
-    w = client.post(f"{API}/permits/{ref}/withdraw", headers=heads["twc.staff"])
-    assert w.status_code == 200, w.text
-    after = report(client, "roadworks.outside_hours", *near, "night drilling")
-    assert after["description"] == "night drilling"
-    assert count(platform, "open311_requests") == 5
+    assert rows[bad["service_request_id"]].attributes["permit_ref"] == ref
+    assert 15 < rows[bad["service_request_id"]].attributes["permit_distance_m"] < 25
+    assert rows[noisy["service_request_id"]].attributes["permit_ref"] == ref
+    for quiet in (lonely, pothole, early, after):
+        assert "permit_ref" not in rows[quiet["service_request_id"]].attributes
+    assert count(platform, "open311_requests") == 7
