@@ -49,6 +49,18 @@ def project_all(city: CityProfile, geoms: list[BaseGeometry]) -> list[BaseGeomet
     return list(shapely.transform(np.array(geoms, dtype=object), project))
 
 
+def unproject_all(city: CityProfile, geoms: list[BaseGeometry]) -> list[BaseGeometry]:
+    """Geometries in projected metres back in WGS84 degrees, in one transformer call."""
+    if not geoms:
+        return []
+
+    def unproject(xy: Any) -> Any:
+        lons, lats = city.from_projected_many(xy[:, 0], xy[:, 1])
+        return np.column_stack([lons, lats])
+
+    return list(shapely.transform(np.array(geoms, dtype=object), unproject))
+
+
 def works_of(p: Permit, geom: BaseGeometry) -> r.Works:
     return r.Works(
         ref=p.ref,

@@ -16,8 +16,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-import numpy as np
-import shapely
 from shapely.geometry import LineString, Point, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import substring
@@ -231,11 +229,7 @@ def _pipes(s: Session, p: Platform) -> None:
     the demo utilities (pipe_gen's owner codes are the demo's)."""
     owners = {o.code for _, o in demo_import.FAMILIES}
     network = pipe_gen.generate(district_metres(p, PIPE_DISTRICT), seed=PIPE_SEED, block_m=150)
-
-    def to_deg(xy: Any) -> Any:
-        return np.column_stack(p.city.from_projected_many(xy[:, 0], xy[:, 1]))
-
-    lines = shapely.transform(np.array([pp.line for pp in network], dtype=object), to_deg)
+    lines = checks.unproject_all(p.city, [pp.line for pp in network])
     rows = []
     for pp, wgs in zip(network, lines, strict=True):
         assert pp.owner in owners, pp.owner

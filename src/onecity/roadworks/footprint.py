@@ -35,36 +35,41 @@ class Footprint:
         return float(x0), float(y0), float(x1), float(y1)
 
 
-def _coords(obj: Any) -> list[list[float]]:
+def _coords(obj: Any, field: str) -> list[list[float]]:
     """Every position in a GeoJSON coordinates array, flattened."""
     if isinstance(obj, list) and obj and all(isinstance(v, int | float) for v in obj):
         return [obj]
     if isinstance(obj, list):
         out: list[list[float]] = []
         for item in obj:
-            out.extend(_coords(item))
+            out.extend(_coords(item, field))
         return out
-    raise Invalid("coordinates must be nested arrays of numbers", field="geometry.coordinates")
+    raise Invalid("coordinates must be nested arrays of numbers", field=f"{field}.coordinates")
 
 
-def parse(
+def read(
     city: CityProfile,
     geometry: Any,
     *,
-    crs: str | None = None,
-    width_m: float | None = None,
-    field: str = "geometry",
-) -> Footprint:
-    if not isinstance(geometry, dict) or geometry.get("type") not in KINDS:
-        raise Invalid(
-            "the works must be a GeoJSON Polygon, MultiPolygon or LineString", field=field
-        )
-    points = _coords(geometry.get("coordinates"))
+    kinds: tuple[str, ...],
+    crs: str | None,
+    field: str,
+    max_vertices: int,
+    wrong_kind: str,
+    empty: str,
+) -> tuple[BaseGeometry, BaseGeometry]:
+    """A GeoJSON geometry of one of `kinds`, in WGS84 or the city's projected CRS, as its
+    plan shape (x, y only) in projected metres and in WGS84 degrees. Refuses what no shape can
+    be made of, an unknown crs, and projected metres sent as degrees; `wrong_kind` and `empty`
+    are the sentences for a geometry of another kind and one without coordinates."""
+    if not isinstance(geometry, dict) or geometry.get("type") not in kinds:
+        raise Invalid(wrong_kind, field=field)
+    points = _coords(geometry.get("coordinates"), field)
     if not points:
-        raise Invalid("the works geometry is empty", field=f"{field}.coordinates")
-    if len(points) > MAX_VERTICES:
-        raise Invalid(f"at most {MAX_VERTICES} vertices, please", field=f"{field}.coordinates")
-    if any(len(p) < 2 or not all(math.isfinite(v) for v in p[:2]) for p in points):
+        raise Invalid(empty, field=f"{field}.coordinates")
+    if len(points) > max_vertices:
+        raise Invalid(f"at most {max_vertices} vertices, please", field=f"{field}.coordinates")
+    if any(len(p) < 2 or not all(math.isfinite(v) for v in p[:3]) for p in points):
         raise Invalid("every position needs a finite x and y", field=f"{field}.coordinates")
     given = (crs or WGS84).upper().replace("URN:OGC:DEF:CRS:EPSG::", "EPSG:")
     if given not in (WGS84, "CRS84", city.projected_crs.upper()):
@@ -77,19 +82,41 @@ def parse(
             field=f"{field}.coordinates",
         )
     try:
-        raw = shape(geometry)
+        # Only x and y: depths travel as their own fields, never as z.
+        raw = transform(lambda x, y, z=None: (x, y), shape(geometry))
     except (ValueError, TypeError, AttributeError, IndexError):
         raise Invalid("the geometry is not valid GeoJSON", field=field) from None
     if raw.is_empty:
-        raise Invalid("the works geometry is empty", field=field)
-    metres = raw if projected else transform(lambda x, y, z=None: _to_m(city, x, y), raw)
-    wgs = transform(lambda x, y, z=None: _to_deg(city, x, y), raw) if projected else raw
+        raise Invalid(empty, field=field)
+    if projected:
+        return raw, transform(lambda x, y, z=None: _to_deg(city, x, y), raw)
+    return transform(lambda x, y, z=None: _to_m(city, x, y), raw), raw
+
+
+def parse(
+    city: CityProfile,
+    geometry: Any,
+    *,
+    crs: str | None = None,
+    width_m: float | None = None,
+    field: str = "geometry",
+) -> Footprint:
+    metres, wgs = read(
+        city,
+        geometry,
+        kinds=KINDS,
+        crs=crs,
+        field=field,
+        max_vertices=MAX_VERTICES,
+        wrong_kind="the works must be a GeoJSON Polygon, MultiPolygon or LineString",
+        empty="the works geometry is empty",
+    )
     if not metres.is_valid:
         raise Invalid(
             f"the works outline crosses itself or is malformed ({explain_validity(metres)})",
             field=field,
         )
-    if raw.geom_type == "LineString":
+    if metres.geom_type == "LineString":
         if width_m is None or not (0.2 <= width_m <= 30):
             raise Invalid(
                 "a trench given as a line needs width_m between 0.2 and 30", field="width_m"

@@ -5,13 +5,10 @@ client can get wrong is refused with a sentence that says what to send instead."
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
-from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform
 
 from onecity.core.errors import Invalid
 from onecity.core.geo import CityProfile
@@ -32,17 +29,6 @@ class Parsed:
         return float(x0), float(y0), float(x1), float(y1)
 
 
-def _positions(obj: Any, field: str) -> list[list[float]]:
-    if isinstance(obj, list) and obj and all(isinstance(v, int | float) for v in obj):
-        return [obj]
-    if isinstance(obj, list):
-        out: list[list[float]] = []
-        for item in obj:
-            out.extend(_positions(item, field))
-        return out
-    raise Invalid("coordinates must be nested arrays of numbers", field=f"{field}.coordinates")
-
-
 def parse(
     city: CityProfile,
     geometry: Any,
@@ -52,51 +38,27 @@ def parse(
     field: str = "geometry",
 ) -> Parsed:
     """A GeoJSON geometry of one of `kinds`, inside the city, in both coordinate systems."""
-    if not isinstance(geometry, dict) or geometry.get("type") not in kinds:
-        raise Invalid(f"send a GeoJSON {' or '.join(kinds)}", field=field)
-    points = _positions(geometry.get("coordinates"), field)
-    if not points:
-        raise Invalid("the geometry has no coordinates", field=f"{field}.coordinates")
-    if len(points) > MAX_VERTICES:
-        raise Invalid(f"at most {MAX_VERTICES} vertices, please", field=f"{field}.coordinates")
-    if any(len(p) < 2 or not all(math.isfinite(v) for v in p[:3]) for p in points):
-        raise Invalid("every position needs a finite x and y", field=f"{field}.coordinates")
-    given = (crs or footprint.WGS84).upper().replace("URN:OGC:DEF:CRS:EPSG::", "EPSG:")
-    if given not in (footprint.WGS84, "CRS84", city.projected_crs.upper()):
-        raise Invalid(
-            f"crs must be {footprint.WGS84} (the default) or {city.projected_crs}", field="crs"
-        )
-    projected = given == city.projected_crs.upper()
-    if not projected and any(abs(p[0]) > 180 or abs(p[1]) > 90 for p in points):
-        raise Invalid(
-            "these coordinates are not WGS84 degrees; they look like projected metres "
-            f"(e.g. TWD97). Send [longitude, latitude], or set crs to {city.projected_crs}",
-            field=f"{field}.coordinates",
-        )
-    try:
-        # Only x and y: a pipe's depth is sent as depth_start_m/depth_end_m, not as z.
-        raw = transform(lambda x, y, z=None: (x, y), shape(geometry))
-    except (ValueError, TypeError, AttributeError, IndexError):
-        raise Invalid("the geometry is not valid GeoJSON", field=field) from None
-    if raw.is_empty:
-        raise Invalid("the geometry is empty", field=field)
-    metres = raw if projected else footprint.to_metres(city, _plain(raw))
-    wgs = footprint.to_wgs84(city, metres)
+    metres, wgs = footprint.read(
+        city,
+        geometry,
+        kinds=kinds,
+        crs=crs,
+        field=field,
+        max_vertices=MAX_VERTICES,
+        wrong_kind=f"send a GeoJSON {' or '.join(kinds)}",
+        empty="the geometry has no coordinates",
+    )
     if not metres.is_valid:
         raise Invalid("the outline crosses itself or is malformed", field=field)
     west, south, east, north = city.bounds
-    lon0, lat0, lon1, lat1 = shape(wgs).bounds
+    lon0, lat0, lon1, lat1 = wgs.bounds
     if lon0 < west or lon1 > east or lat0 < south or lat1 > north:
         raise Invalid(
             f"the geometry is outside {city.name.get('en', city.id)}: send [longitude, "
             "latitude] in WGS84 degrees within the city",
             field=field,
         )
-    return Parsed(wgs84=wgs, metres=metres)
-
-
-def _plain(geom: BaseGeometry) -> dict[str, Any]:
-    return dict(mapping(geom))
+    return Parsed(wgs84=footprint.to_wgs84(city, metres), metres=metres)
 
 
 def parse_line(city: CityProfile, geometry: Any, *, crs: str | None, field: str) -> Parsed:
