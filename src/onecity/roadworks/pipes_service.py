@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from onecity.core import audit
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import utcnow
-from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
+from onecity.core.errors import Conflict, Forbidden, Invalid
 from onecity.core.geo import parse_bbox
 from onecity.roadworks import checks, footprint, registry_geo, spatial
 from onecity.roadworks import pipes as pipe_rules
@@ -116,9 +116,7 @@ class PipeService:
         whoever may read the permit. Pipes replaced since the request stay, `retired: true`:
         the crew should know the record they were told about is no longer the latest."""
         with self.db.read() as s:
-            p = s.scalars(select(Permit).where(Permit.ref == ref)).first()
-            if p is None:
-                raise NotFound(f"no permit {ref}", field="ref")
+            p = self.permits.find(s, ref)
             self.permits.may_read(s, who, p)
             asked = s.scalars(
                 select(LocateRequest.pipe_ids).where(LocateRequest.permit_id == p.id)
@@ -141,9 +139,7 @@ class PipeService:
         """Record what the works left underground. Only once the road is restored (or the
         permit closed), by the applicant's staff or RPIC; all of it or nothing."""
         with self.db.session() as s:
-            p = s.scalars(select(Permit).where(Permit.ref == ref).with_for_update()).first()
-            if p is None:
-                raise NotFound(f"no permit {ref}", field="ref")
+            p = self.permits.find(s, ref, lock=True)
             rpic = self.permits.is_assessor(who)
             if not rpic:
                 require(who, Perm.ROADWORKS_APPLY)

@@ -244,11 +244,17 @@ class PermitService:
             self.config.department,
         )
 
-    def locked(self, s: Session, ref: str) -> Permit:
-        p = s.scalars(select(Permit).where(Permit.ref == ref).with_for_update()).first()
+    @staticmethod
+    def find(s: Session, ref: str, *, lock: bool = False) -> Permit:
+        """The permit numbered `ref` (locked for the unit of work if `lock`), or 404."""
+        q = select(Permit).where(Permit.ref == ref)
+        p = s.scalars(q.with_for_update() if lock else q).first()
         if p is None:
             raise NotFound(f"no permit {ref}", field="ref")
         return p
+
+    def locked(self, s: Session, ref: str) -> Permit:
+        return self.find(s, ref, lock=True)
 
     # --- the city's answer -----------------------------------------------------------------
 
@@ -364,9 +370,7 @@ class PermitService:
 
     def get(self, who: Principal, ref: str) -> sc.PermitOut:
         with self.db.read() as s:
-            p = s.scalars(select(Permit).where(Permit.ref == ref)).first()
-            if p is None:
-                raise NotFound(f"no permit {ref}", field="ref")
+            p = self.find(s, ref)
             self.may_read(s, who, p)
             return views.permit_out(s, p, full=True, today=self.today())
 

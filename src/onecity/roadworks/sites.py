@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from onecity.core import audit, events, media
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import utcnow
-from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
+from onecity.core.errors import Conflict, Forbidden, Invalid
 from onecity.core.geo import CityProfile
 from onecity.roadworks import footprint
 from onecity.roadworks import site_schemas as ss
@@ -123,11 +123,7 @@ class SiteService:
         self.department = permits.config.department
 
     def _permit(self, s: Session, ref: str, *, lock: bool = False) -> Permit:
-        q = select(Permit).where(Permit.ref == ref)
-        p = s.scalars(q.with_for_update() if lock else q).first()
-        if p is None:
-            raise NotFound(f"no permit {ref}", field="ref")
-        return p
+        return self.permits.find(s, ref, lock=lock)
 
     def _camera_out(self, p: Permit, cam: SiteCamera) -> ss.CameraOut:
         return ss.CameraOut(
