@@ -1,8 +1,10 @@
 """The collection simulation page in a real browser: a stored run shows its three policies
-and its server-drawn SVG charts as images (data: URLs, nothing fetched from elsewhere)."""
+and the clairvoyant yardstick, what each saved, and its server-drawn SVG charts as images
+(data: URLs, nothing fetched from elsewhere)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,11 @@ def test_simulation_page_shows_the_policies_and_charts(
     svgs = {f.stem: f.read_text() for f in plots(report, tmp_path) if f.suffix == ".svg"}
     sim_reports.store(live_server.platform.db, "epb", "test", report.to_dict(), svgs)
     log_in(page, live_server.url, "epb.operator", "/waste/simulation")
-    wait_js(page, "document.querySelectorAll('#sim-rows tr').length === 3")
+    wait_js(page, "document.querySelectorAll('#sim-rows tr').length === 4")
+    expect_text(page, "#sim-rows tr:last-child th", "Clairvoyant yardstick|全知基準")
+    bound = report.to_dict()["km_saved_clairvoyant_pct"]
+    shown = re.escape(f"{round(bound, 1):g}")  # as Intl.NumberFormat writes it
+    expect_text(page, "#sim-saved", rf"\D{shown}\s?%")
     expect_text(page, "#sim-meta", r"3 \S*.*8")
     stops = page.locator("#sim-rows tr").first.locator("td").nth(1).inner_text()
     assert stops.replace(",", "") == str(report.result("fixed").stops)

@@ -26,6 +26,14 @@ The policies, each on its own copies of the same seeded stations:
   The trucks' plans are only as good as the solver's time allows: PyVRP stops on wall time,
   so a large city's routes (and figures) can differ a little from run to run.
 
+* **clairvoyant**: a yardstick, not a policy a city can run. Each shift it knows each
+  station's future deposits (it runs a copy of the station's simulator ahead) and empties
+  exactly the stations that would otherwise turn a deposit away before the end of tomorrow's
+  shift, each by the time it would (and no earlier than it would lose by it: its window
+  opens as the forecast policy's does). What it saves against the fixed schedule is about the
+  most any policy choosing one day's stops at a time can save on this city and its usage,
+  so the forecast policy is measured against it as well as against the fixed schedule.
+
 `visits_per_day` scales every station's usage (the simulator's calibration: 150 deposits a day
 at a typical station, full in ~2 days), to see how the policies' costs depend on it.
 
@@ -67,7 +75,7 @@ from onecity.waste.station_sim import (
 )
 from onecity.waste.travel import CrowFlies
 
-POLICIES = ("fixed", "threshold", "forecast")
+POLICIES = ("fixed", "threshold", "forecast", "clairvoyant")
 TPE = timezone(timedelta(hours=8))
 FIRST_DAY = datetime(2026, 3, 2, tzinfo=TPE)  # a Monday; the warm-up runs before it
 SHIFT_S = (6 * 3600, 14 * 3600)  # local seconds of the day
@@ -118,18 +126,19 @@ class SimReport:
                 return r
         raise KeyError(f"no policy {policy!r}; one of: {', '.join(r.policy for r in self.results)}")
 
-    def km_saved_vs_fixed_pct(self) -> float:
-        """How many fewer truck km the forecast policy drove than the fixed schedule, in %."""
+    def km_saved_vs_fixed_pct(self, policy: str = "forecast") -> float:
+        """How many fewer truck km a policy (the forecast one unless named) drove than the
+        fixed schedule, in %."""
         fixed = self.result("fixed").truck_km
-        return 0.0 if fixed <= 0 else 100.0 * (fixed - self.result("forecast").truck_km) / fixed
+        return 0.0 if fixed <= 0 else 100.0 * (fixed - self.result(policy).truck_km) / fixed
 
     def table(self) -> str:
         head = (
-            f"{'policy':<10} {'truck km':>10} {'stops':>7} {'collected kg':>13} "
+            f"{'policy':<12} {'truck km':>10} {'stops':>7} {'collected kg':>13} "
             f"{'overflow h':>11} {'fires':>6} {'late':>5}"
         )
         rows = [
-            f"{r.policy:<10} {r.truck_km:>10,.1f} {r.stops:>7,} {r.collected_kg:>13,.0f} "
+            f"{r.policy:<12} {r.truck_km:>10,.1f} {r.stops:>7,} {r.collected_kg:>13,.0f} "
             f"{r.overflow_hours:>11,.1f} {r.fires:>6} {r.fires_late:>5}"
             for r in self.results
         ]
@@ -137,15 +146,26 @@ class SimReport:
             f"{self.days} days, {self.stations} stations, {self.trucks} trucks, seed {self.seed}; "
             f"forecast vs fixed: {self.km_saved_vs_fixed_pct():+.1f}% km saved"
         )
+        if self._has("clairvoyant"):
+            foot += f" (clairvoyant yardstick: {self.km_saved_vs_fixed_pct('clairvoyant'):+.1f}%)"
         return "\n".join([head, "-" * len(head), *rows, foot])
 
+    def _has(self, policy: str) -> bool:
+        return any(r.policy == policy for r in self.results)
+
     def to_dict(self) -> dict[str, Any]:
+        bound = (
+            {"km_saved_clairvoyant_pct": round(self.km_saved_vs_fixed_pct("clairvoyant"), 2)}
+            if self._has("clairvoyant")
+            else {}
+        )
         return {
             "days": self.days,
             "stations": self.stations,
             "trucks": self.trucks,
             "seed": self.seed,
             "km_saved_vs_fixed_pct": round(self.km_saved_vs_fixed_pct(), 2),
+            **bound,
             "results": [
                 {
                     **asdict(r),
@@ -423,6 +443,40 @@ def _forecast(solve_s: float, seed: int) -> Planner:
     return plan
 
 
+def _overflows_at(sim: StationSim, until: float) -> float | None:
+    """When the station, left alone, first turns a deposit away as full before `until`
+    (epoch seconds): from a copy of its simulator run ahead, which draws the same deposits."""
+    now = sim.now.timestamp()
+    if any(c.over_since is not None for c in sim.comps.values()):
+        return now
+    ahead = copy.deepcopy(sim, {id(sim.config): sim.config})
+    ahead.advance(_at(until))
+    seen = [c.over_since for c in ahead.comps.values() if c.over_since is not None]
+    return min(seen) if seen else None
+
+
+def _clairvoyant(solve_s: float, seed: int) -> Planner:
+    def plan(run: _Run, city: _City, origin: float, day: int) -> Planned | None:
+        start, end = origin + SHIFT_S[0], origin + SHIFT_S[1]
+        horizon = origin + DAY_S + SHIFT_S[1]  # the end of tomorrow's shift
+        stops = []
+        for i, sim in enumerate(run.sims):
+            over = _overflows_at(sim, horizon)
+            if over is None and not run.burning[i]:
+                continue
+            window = None
+            if over is not None and over > start:
+                latest = start + (end - start) * POLICY.latest_open
+                opens = min(max(over - POLICY.late_margin_s, start), latest)
+                closes = min(over, end)
+                if closes > opens:
+                    window = (int(opens - origin), int(closes - origin))
+            stops.append(replace(_stop(city, i, *_loads_now(run, i)), window=window))
+        return _solved(replace(city.base, stops=tuple(stops)), solve_s, seed + day)
+
+    return plan
+
+
 def _fire_stops(
     run: _Run, city: _City, shift: _Shift, now_s: int, new: list[tuple[int, float]]
 ) -> tuple[list[Stop], set[int]]:
@@ -587,6 +641,7 @@ def _run(
         "fixed": (lambda *_: fixed, None),
         "threshold": (_threshold(solve_s, seed), None),
         "forecast": (_forecast(solve_s, seed), _on_fire(solve_s, seed)),
+        "clairvoyant": (_clairvoyant(solve_s, seed), _on_fire(solve_s, seed)),
     }
     results, ends = [], {}
     for name in POLICIES:

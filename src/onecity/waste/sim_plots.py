@@ -14,12 +14,19 @@ from matplotlib.ticker import MaxNLocator
 from onecity.waste.collection_sim import SimReport
 
 FORMATS = ("png", "svg")
-COLOURS = {"fixed": "#7f7f7f", "threshold": "#1f77b4", "forecast": "#2ca02c"}
+COLOURS = {
+    "fixed": "#7f7f7f",
+    "threshold": "#1f77b4",
+    "forecast": "#2ca02c",
+    "clairvoyant": "#9467bd",
+}
 LABELS = {
     "fixed": "fixed daily schedule",
     "threshold": "emptied at 80 %",
     "forecast": "forecast-driven routes",
+    "clairvoyant": "clairvoyant yardstick (knows future deposits)",
 }
+YARDSTICKS = frozenset({"clairvoyant"})  # drawn dashed: a bound, not a policy a city can run
 
 
 def _n(count: int, noun: str) -> str:
@@ -44,6 +51,7 @@ def _daily(report: SimReport, attr: str, ylabel: str, title: str) -> Figure:
             marker="o",
             markersize=3,
             color=COLOURS.get(r.policy),
+            linestyle="--" if r.policy in YARDSTICKS else "-",
             label=LABELS.get(r.policy, r.policy),
         )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -72,7 +80,12 @@ def _totals(report: SimReport) -> Figure:
         values = [float(getattr(r, attr)) for r in report.results]
         if attr == "collected_kg":
             values = [v / 1000 for v in values]
-        bars = ax.bar(names, values, color=[COLOURS.get(n, "#444444") for n in names])
+        bars = ax.bar(
+            names,
+            values,
+            color=[COLOURS.get(n, "#444444") for n in names],
+            hatch=["//" if n in YARDSTICKS else "" for n in names],
+        )
         whole = attr in ("stops", "fires_late") or max(values, default=0) >= 10
         ax.bar_label(bars, fmt="%.0f" if whole else "%.1f", fontsize=8)
         if attr == "fires_late":

@@ -29,7 +29,8 @@ def test_latest_simulation_with_its_charts(
     assert r.status_code == 200, r.text
     got = r.json()
     assert got["id"] == second and got["report"]["seed"] == 9
-    assert [p["policy"] for p in got["report"]["results"]] == ["fixed", "threshold", "forecast"]
+    policies = [p["policy"] for p in got["report"]["results"]]
+    assert policies == ["fixed", "threshold", "forecast", "clairvoyant"]
     assert sorted(got["charts"]) == ["km_per_day", "overflow_per_day", "totals"]
     assert all("<svg" in svg for svg in got["charts"].values())
     page = client.get("/waste/simulation", headers=admin)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -94,12 +95,15 @@ def test_the_report_has_a_table_and_json(
     report = small[0]
     lines = report.table().splitlines()
     assert lines[0].split()[:3] == ["policy", "truck", "km"]
-    assert [line.split()[0] for line in lines[2:5]] == list(POLICIES)
+    assert [line.split()[0] for line in lines[2 : 2 + len(POLICIES)]] == list(POLICIES)
+    assert "clairvoyant yardstick" in lines[-1]
     data = json.loads(json.dumps(report.to_dict()))
     assert [r["policy"] for r in data["results"]] == list(POLICIES)
     assert data["km_saved_vs_fixed_pct"] == pytest.approx(report.km_saved_vs_fixed_pct(), abs=0.01)
     fixed, forecast = report.result("fixed").truck_km, report.result("forecast").truck_km
     assert report.km_saved_vs_fixed_pct() == pytest.approx(100 * (fixed - forecast) / fixed)
+    seer = report.result("clairvoyant").truck_km
+    assert data["km_saved_clairvoyant_pct"] == pytest.approx(100 * (fixed - seer) / fixed, abs=0.01)
     with pytest.raises(KeyError):
         report.result("nope")
 
@@ -173,3 +177,26 @@ def test_a_report_round_trips_through_its_fields() -> None:
     )
     assert report.km_saved_vs_fixed_pct() == pytest.approx(50.0)
     assert "fixed" in report.table()
+
+
+def test_the_clairvoyant_foresees_the_overflow_the_station_then_has() -> None:
+    """The yardstick's look ahead runs a copy of the station: the first deposit it sees
+    turned away is the one the station itself then turns away, and the station is untouched."""
+    start = datetime(2026, 3, 2, tzinfo=timezone(timedelta(hours=8)))
+    until = start + timedelta(days=2)
+    busy = StationSim("busy", "clairvoyant/busy", collection_sim.SIM_CONFIG, start, popularity=3.0)
+    predicted = collection_sim._overflows_at(busy, until.timestamp())
+    assert predicted is not None and start.timestamp() < predicted < until.timestamp()
+    assert busy.now == start and all(c.accepted == 0 for c in busy.comps.values())
+    busy.advance(until)
+    turned_away = [c.over_since for c in busy.comps.values() if c.over_since is not None]
+    assert min(turned_away) == predicted
+    # already turning deposits away: due now
+    assert collection_sim._overflows_at(busy, (until + timedelta(days=1)).timestamp()) == (
+        until.timestamp()
+    )
+    quiet = StationSim("quiet", "clairvoyant/quiet", collection_sim.SIM_CONFIG, start, 0.2)
+    assert collection_sim._overflows_at(quiet, until.timestamp()) is None
+    quiet.advance(until)
+    assert all(c.over_since is None for c in quiet.comps.values())
+    assert sum(c.accepted for c in quiet.comps.values()) > 20

@@ -49,7 +49,10 @@
       el("td", { class: "num", text: int.format(p.fires) }),
       el("td", { class: "num", text: int.format(p.fires_late) }),
     ])));
-    saved.textContent = t("waste.sim.saved", { pct: one.format(r.km_saved_vs_fixed_pct) });
+    saved.textContent = t("waste.sim.saved", { pct: one.format(r.km_saved_vs_fixed_pct) }) +
+      (r.km_saved_clairvoyant_pct === undefined ? "" : " " + t("waste.sim.saved_bound", {
+        pct: one.format(r.km_saved_clairvoyant_pct),
+      }));
     const names = Object.keys(got.charts).sort();
     charts.replaceChildren(...names.map((name) => el("figure", { class: "sim-chart sim-chart-" + name }, [
       el("img", { src: svgSource(got.charts[name]), alt: t("waste.sim.chart_" + name) }),
