@@ -25,7 +25,7 @@ from onecity.core.errors import Conflict, NotFound
 from onecity.core.geo import geojson_point, haversine_m
 from onecity.core.models import Device, Open311Request
 from onecity.waste import jobs_schemas as sc
-from onecity.waste import jobs_telemetry
+from onecity.waste import jobs_telemetry, route_link
 from onecity.waste.models import WasteJob, WasteOverflow, WasteStationState
 from onecity.waste.monitoring import (
     DEFAULT_CONFIG,
@@ -393,39 +393,15 @@ class StationJobs:
                     code="already_closed",
                 )
             now = utcnow()
-            job.status, job.closed_at, job.closed_by = CLOSED, now, who.username
-            job.collected_kg, job.note = body.collected_kg, body.note
             if job.kind == AlertKind.FIRE.value and job.compartment:
                 self._acknowledge_fire(s, job.station_id, job.compartment, now)
-            self.monitor.emit(s, job, "closed", dev.department_code)
-            if job.escalated_at is not None:
-                alerts.auto_resolve(
-                    s, job.station_id, _overdue_key(job.id), dev.department_code, "job closed"
-                )
-            # The citizens who reported it hear back: their requests close with the note.
-            for rid in job.params.get("reports", []):
-                req = s.get(Open311Request, rid)
-                if req is not None and req.status != "closed":
-                    open311_service.set_status(
-                        s,
-                        req,
-                        status="closed",
-                        status_notes=body.note or _DONE_NOTE.get(job.kind, _DONE_NOTE["fault"]),
-                        actor=who.username,
-                        source=source,
-                    )
-            audit.append(
-                s,
-                actor=who.username,
-                action="waste.job.close",
-                target=f"waste_job/{job_id}",
-                source=source,
-                detail={
-                    "station_id": job.station_id,
-                    "kind": job.kind,
-                    "collected_kg": body.collected_kg,
-                },
+            settle_close(
+                s, job, dev.department_code, who.username, source, now, body.collected_kg, body.note
             )
+            if job.kind in route_link.EMPTIED_BY_A_VISIT:
+                found = route_link.todays_stop(s, job.station_id, now)
+                if found is not None:
+                    route_link.serve(s, *found, who.username, now)
             return _job_out(job, dev)
 
     def _acknowledge_fire(self, s: Session, sid: str, compartment: str, at: datetime) -> None:
@@ -475,9 +451,49 @@ class StationJobs:
         )
 
 
+def settle_close(
+    s: Session,
+    job: WasteJob,
+    department: str | None,
+    actor: str,
+    source: str,
+    at: datetime,
+    collected_kg: float | None,
+    note: str,
+) -> None:
+    """Close a locked, not yet closed job: the event, the overdue alert resolved, the citizens
+    who reported it told, the audit entry. Also how a served route stop closes its jobs."""
+    job.status, job.closed_at, job.closed_by = CLOSED, at, actor
+    job.collected_kg, job.note = collected_kg, note
+    StationMonitor.emit(s, job, "closed", department)
+    if job.escalated_at is not None:
+        alerts.auto_resolve(s, job.station_id, _overdue_key(job.id), department, "job closed")
+    # The citizens who reported it hear back: their requests close with the note.
+    for rid in job.params.get("reports", []):
+        req = s.get(Open311Request, rid)
+        if req is not None and req.status != "closed":
+            open311_service.set_status(
+                s,
+                req,
+                status="closed",
+                status_notes=note or _DONE_NOTE.get(job.kind, _DONE_NOTE["fault"]),
+                actor=actor,
+                source=source,
+            )
+    audit.append(
+        s,
+        actor=actor,
+        action="waste.job.close",
+        target=f"waste_job/{job.id}",
+        source=source,
+        detail={"station_id": job.station_id, "kind": job.kind, "collected_kg": collected_kg},
+    )
+
+
 # What a citizen's closed request says when the crew left no note (zh-TW first: Taipei).
 _DONE_NOTE = {
     "full": "已清運 / The compartment has been emptied.",
+    "full_soon": "已清運 / The compartment has been emptied.",
     "fault": "已修復 / The station has been repaired.",
 }
 

@@ -132,9 +132,13 @@ def my_route(
 
 @router.post("/plan-stops/{stop_id}/served", response_model=sc.PlanStopOut)
 def served(
-    stop_id: Id, who: Principal = Depends(principal), svc: CollectionPlanner = Depends(service)
+    stop_id: Id,
+    request: Request,
+    who: Principal = Depends(principal),
+    svc: CollectionPlanner = Depends(service),
 ) -> sc.PlanStopOut:
-    return svc.mark_served(who, stop_id)
+    """The station's full and full-soon crew jobs close with its collection stop."""
+    return svc.mark_served(who, stop_id, source(request))
 
 
 @router.get("/simulations/latest")

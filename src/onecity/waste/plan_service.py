@@ -27,7 +27,7 @@ from onecity.core.db import Database, utcnow
 from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
 from onecity.core.geo import CityProfile
 from onecity.core.models import Device
-from onecity.waste import plan_build, plan_views, routing
+from onecity.waste import jobs_service, plan_build, plan_views, route_link, routing
 from onecity.waste import plan_schemas as sc
 from onecity.waste.collection import Policy
 from onecity.waste.models import WasteJob, WastePlan, WastePlanStop, WasteTruck
@@ -432,9 +432,14 @@ class CollectionPlanner:
         return made
 
     # --- crews ---------------------------------------------------------------------------------
-    def mark_served(self, who: Principal, stop_id: int) -> sc.PlanStopOut:
+    def mark_served(self, who: Principal, stop_id: int, source: str = "api") -> sc.PlanStopOut:
+        """The crew emptied (or attended) the station: the stop is served, and the station's
+        full and full-soon jobs close with it (`route_link`)."""
         require(who, Perm.WASTE_JOBS)
         with self.db.session() as s:
+            station = s.scalar(select(WastePlanStop.station_id).where(WastePlanStop.id == stop_id))
+            # the jobs before the stop: the order a job's close takes them (route_link)
+            jobs = route_link.lock_emptying_jobs(s, station) if station is not None else []
             row = s.get(WastePlanStop, stop_id, with_for_update=True)
             plan = s.get(WastePlan, row.plan_id) if row else None
             if row is None or plan is None or not who.sees_department(plan.department_code):
@@ -448,19 +453,14 @@ class CollectionPlanner:
                 raise Conflict("this station is not on any truck's route", code="not_on_route")
             if row.served_at is not None:
                 raise Conflict(f"already served at {row.served_at:%H:%M}", code="already_served")
-            row.served_at, row.served_by, row.status = utcnow(), who.username, "served"
-            events.emit(
-                s,
-                "waste.plan_stop",
-                {
-                    "plan_id": plan.id,
-                    "stop_id": row.id,
-                    "station_id": row.station_id,
-                    "truck_id": row.truck_id,
-                    "status": "served",
-                },
-                plan.department_code,
-            )
+            now = utcnow()
+            route_link.serve(s, plan, row, who.username, now)
+            if row.kind == "collect":
+                note = f"emptied on the route of truck {row.truck_id} (plan stop {row.id})"
+                for job in jobs:
+                    jobs_service.settle_close(
+                        s, job, plan.department_code, who.username, source, now, None, note
+                    )
             s.flush()
             out = plan_views.stops_out(s, [row])[0]
         return out

@@ -300,3 +300,128 @@ def test_trucks_registered_and_changed_by_staff(
 def trucks_count(p: Platform) -> int:
     with p.db.read() as s:
         return s.scalar(select(func.count()).select_from(WasteTruck)) or 0
+
+
+def full_jobs(client: TestClient, crew: dict[str, str]) -> dict[str, dict[str, Any]]:
+    page = client.get("/api/v1/waste/jobs", headers=crew).json()["jobs"]
+    return {j["station_id"]: j for j in page if j["kind"] == "full"}
+
+
+def stop_of(client: TestClient, admin: dict[str, str], day: str, sid: str) -> dict[str, Any]:
+    plan = client.get(f"/api/v1/waste/plans?day={day}", headers=admin).json()
+    return next(s for r in plan["routes"] for s in r["stops"] if s["station_id"] == sid)
+
+
+def test_the_route_and_the_jobs_list_agree_on_what_was_emptied(
+    client: TestClient, platform: Platform, admin: dict[str, str], city: Any
+) -> None:
+    """A served collection stop closes the station's full job; closing a full job serves the
+    station's stop on today's route; either way once, and the other side is then a 409."""
+    today = planner_for(platform).today().isoformat()
+    r = client.post("/api/v1/waste/plans", headers=admin, json={"day": today, "seconds": 1})
+    assert r.status_code == 201, r.text
+    crew = login(client, "crew.one")
+    jobs = full_jobs(client, crew)
+    assert set(FULL) <= set(jobs)
+    by_route, by_job = FULL[0], FULL[1]
+
+    stop = stop_of(client, admin, today, by_route)
+    r = client.post(f"/api/v1/waste/plan-stops/{stop['id']}/served", headers=crew)
+    assert r.status_code == 200, r.text
+    assert by_route not in full_jobs(client, crew)  # off the crew's open list
+    closed = client.get("/api/v1/waste/jobs?status=closed", headers=crew).json()["jobs"]
+    job = next(j for j in closed if j["id"] == jobs[by_route]["id"])
+    assert job["closed_by"] == "crew.one" and f"plan stop {stop['id']}" in job["note"]
+    r = client.post(f"/api/v1/waste/jobs/{job['id']}/close", headers=crew, json={})
+    assert r.status_code == 409 and r.json()["error"] == "already_closed"
+
+    r = client.post(
+        f"/api/v1/waste/jobs/{jobs[by_job]['id']}/close",
+        headers=crew,
+        json={"collected_kg": 270, "note": "emptied"},
+    )
+    assert r.status_code == 200, r.text
+    served = stop_of(client, admin, today, by_job)
+    assert served["status"] == "served" and served["served_at"] is not None
+    r = client.post(f"/api/v1/waste/plan-stops/{served['id']}/served", headers=crew)
+    assert r.status_code == 409 and r.json()["error"] == "already_served"
+
+    # The stations not touched keep both: their jobs open, their stops planned.
+    for sid in FULL[2:]:
+        assert sid in full_jobs(client, crew)
+        assert stop_of(client, admin, today, sid)["status"] == "planned"
+    with platform.db.read() as s:
+        kinds = [
+            (e.type, e.payload.get("station_id"), e.payload.get("action") or e.payload["status"])
+            for e in s.scalars(
+                select(Event).where(Event.type.in_(("waste.job", "waste.plan_stop")))
+            )
+        ]
+    for sid in (by_route, by_job):
+        assert kinds.count(("waste.job", sid, "closed")) == 1
+        assert kinds.count(("waste.plan_stop", sid, "served")) == 1
+
+
+def test_a_served_stop_and_a_closed_job_at_once_settle_once(
+    client: TestClient, platform: Platform, admin: dict[str, str], city: Any
+) -> None:
+    """The crew on the truck marks the stop served while a colleague closes the same
+    station's full job: one of them does it, the other is told it is done; no deadlock."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from onecity.core.auth.permissions import Principal, Role
+    from onecity.core.errors import Conflict
+    from onecity.waste.jobs_api import jobs_for
+    from onecity.waste.jobs_schemas import CloseIn
+    from onecity.waste.plan_service import CollectionPlanner
+
+    planner = planner_for(platform)
+    today = planner.today().isoformat()
+    planner.plan_day(planner.today(), "test", seconds=0.5)
+    crew = login(client, "crew.one")
+    jobs = full_jobs(client, crew)
+    who = Principal(0, "crew.one", Role.CREW, "epb")
+    outcomes: list[str] = []
+    for sid in FULL:
+        stop, job = stop_of(client, admin, today, sid), jobs[sid]
+        gate = Barrier(2)
+        # each side in its own service object, as two API processes would be
+        other = CollectionPlanner(platform.db, planner.tz, planner.config, planner.travel)
+
+        def serve(
+            stop_id: int = stop["id"], svc: CollectionPlanner = other, gate: Barrier = gate
+        ) -> str:
+            gate.wait()
+            try:
+                svc.mark_served(who, stop_id)
+                return "served"
+            except Conflict as e:
+                return e.code
+
+        def close(job_id: int = job["id"], gate: Barrier = gate) -> str:
+            gate.wait()
+            try:
+                jobs_for(platform).close(who, job_id, CloseIn(), "test")
+                return "closed"
+            except Conflict as e:
+                return e.code
+
+        with ThreadPoolExecutor(2) as pool:
+            got = sorted(f.result() for f in [pool.submit(serve), pool.submit(close)])
+        assert got in (["already_served", "closed"], ["already_closed", "served"]), got
+        outcomes.append(",".join(got))
+        assert stop_of(client, admin, today, sid)["status"] == "served"
+        assert sid not in full_jobs(client, crew)
+    with platform.db.read() as s:
+        events_ = [
+            (e.type, e.payload.get("station_id"))
+            for e in s.scalars(
+                select(Event).where(Event.type.in_(("waste.job", "waste.plan_stop")))
+            )
+            if e.payload.get("action", "closed") == "closed"
+            and e.payload.get("status") in ("served", "closed")
+        ]
+    for sid in FULL:
+        assert events_.count(("waste.job", sid)) == 1
+        assert events_.count(("waste.plan_stop", sid)) == 1

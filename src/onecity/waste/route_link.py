@@ -1,0 +1,81 @@
+"""A station's stop on today's route and its crew jobs about the same bins.
+
+A crew that empties a station on its route has done the station's `full` and `full_soon`
+jobs; a crew that closes such a job from its jobs list has emptied the station for today's
+route. Whichever the crew uses settles the other in the same transaction, so the jobs list
+and the route never disagree and nothing is settled twice. Both sides lock in one order: the
+station's open emptying jobs (by id), then the plan stop; so the two never deadlock, and the
+second of two crews acting at once finds the work done (409).
+
+Fire and repair stops keep their jobs: the crew closes those with what it found."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from onecity.core import events
+from onecity.waste.models import WasteJob, WastePlan, WastePlanStop
+from onecity.waste.monitoring import AlertKind
+
+EMPTIED_BY_A_VISIT = (AlertKind.FULL.value, AlertKind.FULL_SOON.value)
+CURRENT = "current"  # a plan version's status (plan_service)
+
+
+def lock_emptying_jobs(s: Session, station_id: str) -> list[WasteJob]:
+    """The station's jobs an emptying settles, not yet closed, locked, oldest first."""
+    q = (
+        select(WasteJob)
+        .where(
+            WasteJob.station_id == station_id,
+            WasteJob.status != "closed",
+            WasteJob.kind.in_(EMPTIED_BY_A_VISIT),
+        )
+        .order_by(WasteJob.id)
+        .with_for_update()
+    )
+    return list(s.scalars(q))
+
+
+def todays_stop(
+    s: Session, station_id: str, now: datetime
+) -> tuple[WastePlan, WastePlanStop] | None:
+    """The station's collection stop on a truck's route in the current plan of the day `now`
+    falls in (a plan's `origin` is its local midnight), not yet served; locked."""
+    q = (
+        select(WastePlanStop, WastePlan)
+        .join(WastePlan, WastePlan.id == WastePlanStop.plan_id)
+        .where(
+            WastePlan.status == CURRENT,
+            WastePlan.origin <= now,
+            WastePlan.origin > now - timedelta(days=1),
+            WastePlanStop.station_id == station_id,
+            WastePlanStop.truck_id.is_not(None),
+            WastePlanStop.served_at.is_(None),
+            WastePlanStop.kind == "collect",
+        )
+        .order_by(WastePlanStop.id)
+        .limit(1)
+        .with_for_update(of=WastePlanStop)
+    )
+    row = s.execute(q).one_or_none()
+    return None if row is None else (row[1], row[0])
+
+
+def serve(s: Session, plan: WastePlan, stop: WastePlanStop, by: str, at: datetime) -> None:
+    """Mark the stop served and tell the crews' screens (`waste.plan_stop`)."""
+    stop.served_at, stop.served_by, stop.status = at, by, "served"
+    events.emit(
+        s,
+        "waste.plan_stop",
+        {
+            "plan_id": plan.id,
+            "stop_id": stop.id,
+            "station_id": stop.station_id,
+            "truck_id": stop.truck_id,
+            "status": "served",
+        },
+        plan.department_code,
+    )
