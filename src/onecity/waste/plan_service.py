@@ -105,6 +105,8 @@ class CollectionPlanner:
             )
             base = self._current(s, day)
             base_version = base.version if base else 0
+            if base is not None:
+                self._not_under_way(s, base.id)
         plan = routing.solve(built.problem, seconds or self.config.solve_s)
         waited = [d for d in built.decisions if d.stop is None]
         summary = {
@@ -120,6 +122,8 @@ class CollectionPlanner:
         }
         with _conflicting(day), self.db.session() as s:
             self._check_base(s, day, base_version)
+            if base is not None:
+                self._not_under_way(s, base.id)
             row = self._store(
                 s,
                 day,
@@ -176,6 +180,18 @@ class CollectionPlanner:
             )
         for old in current:
             old.status = SUPERSEDED
+
+    @staticmethod
+    def _not_under_way(s: Session, plan_id: int) -> None:
+        """A day whose crews have served stops is re-planned by inserting work into the
+        running routes, not planned afresh (which would send trucks back to them)."""
+        served = len(route_link.served_ids(s, plan_id))
+        if served:
+            raise Conflict(
+                f"the shift is under way: {served} stop(s) already served on this plan; "
+                "insert urgent work into the running routes instead of planning the day again",
+                code="shift_under_way",
+            )
 
     def _store(
         self,
@@ -337,6 +353,10 @@ class CollectionPlanner:
             if (cur := s.get(WastePlan, base_id)) is None or cur.status != CURRENT:
                 raise Conflict("the plan changed while re-planning; try again", code="plan_changed")
             self._check_base(s, cur.day, base_version)
+            if route_link.served_ids(s, base_id) != {r.id for r in served_rows.values()}:
+                raise Conflict(
+                    "a stop was served while re-planning; try again", code="plan_changed"
+                )
             row = self._store(
                 s,
                 cur.day,
@@ -437,11 +457,15 @@ class CollectionPlanner:
         full and full-soon jobs close with it (`route_link`)."""
         require(who, Perm.WASTE_JOBS)
         with self.db.session() as s:
-            station = s.scalar(select(WastePlanStop.station_id).where(WastePlanStop.id == stop_id))
-            # the jobs before the stop: the order a job's close takes them (route_link)
-            jobs = route_link.lock_emptying_jobs(s, station) if station is not None else []
-            row = s.get(WastePlanStop, stop_id, with_for_update=True)
-            plan = s.get(WastePlan, row.plan_id) if row else None
+            peek = s.execute(
+                select(WastePlanStop.station_id, WastePlanStop.plan_id).where(
+                    WastePlanStop.id == stop_id
+                )
+            ).one_or_none()
+            # jobs, plan, stop: the order a job's close takes them (route_link)
+            jobs = route_link.lock_emptying_jobs(s, peek[0]) if peek is not None else []
+            plan = route_link.lock_plan(s, peek[1]) if peek is not None else None
+            row = s.get(WastePlanStop, stop_id, with_for_update=True, populate_existing=True)
             if row is None or plan is None or not who.sees_department(plan.department_code):
                 raise NotFound(f"no plan stop {stop_id}")
             if plan.status != CURRENT:

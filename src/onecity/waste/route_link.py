@@ -4,8 +4,10 @@ A crew that empties a station on its route has done the station's `full` and `fu
 jobs; a crew that closes such a job from its jobs list has emptied the station for today's
 route. Whichever the crew uses settles the other in the same transaction, so the jobs list
 and the route never disagree and nothing is settled twice. Both sides lock in one order: the
-station's open emptying jobs (by id), then the plan stop; so the two never deadlock, and the
-second of two crews acting at once finds the work done (409).
+station's open emptying jobs (by id), then the plan version's row (shared), then the plan
+stop; so the two never deadlock, the second of two crews acting at once finds the work done
+(409), and a re-plan, which locks the plan row exclusively, never stores a new version that
+misses a stop served while it was solving.
 
 Fire and repair stops keep their jobs: the crew closes those with what it found."""
 
@@ -39,13 +41,26 @@ def lock_emptying_jobs(s: Session, station_id: str) -> list[WasteJob]:
     return list(s.scalars(q))
 
 
+def lock_plan(s: Session, plan_id: int) -> WastePlan | None:
+    """A plan version's row, share-locked: a re-plan (which locks it exclusively to supersede
+    it) waits until a stop being served is committed, and then sees it served."""
+    q = (
+        select(WastePlan)
+        .where(WastePlan.id == plan_id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
+    return s.scalars(q).one_or_none()
+
+
 def todays_stop(
     s: Session, station_id: str, now: datetime
 ) -> tuple[WastePlan, WastePlanStop] | None:
     """The station's collection stop on a truck's route in the current plan of the day `now`
-    falls in (a plan's `origin` is its local midnight), not yet served; locked."""
+    falls in (a plan's `origin` is its local midnight), not yet served; its plan share-locked
+    and the stop locked."""
     q = (
-        select(WastePlanStop, WastePlan)
+        select(WastePlanStop.id, WastePlan.id)
         .join(WastePlan, WastePlan.id == WastePlanStop.plan_id)
         .where(
             WastePlan.status == CURRENT,
@@ -58,10 +73,22 @@ def todays_stop(
         )
         .order_by(WastePlanStop.id)
         .limit(1)
-        .with_for_update(of=WastePlanStop)
     )
-    row = s.execute(q).one_or_none()
-    return None if row is None else (row[1], row[0])
+    found = s.execute(q).one_or_none()
+    if found is None:
+        return None
+    plan = lock_plan(s, found[1])
+    stop = s.get(WastePlanStop, found[0], with_for_update=True, populate_existing=True)
+    if plan is None or stop is None or plan.status != CURRENT or stop.served_at is not None:
+        return None  # re-planned or served meanwhile
+    return plan, stop
+
+
+def served_ids(s: Session, plan_id: int) -> set[int]:
+    q = select(WastePlanStop.id).where(
+        WastePlanStop.plan_id == plan_id, WastePlanStop.served_at.is_not(None)
+    )
+    return set(s.scalars(q))
 
 
 def serve(s: Session, plan: WastePlan, stop: WastePlanStop, by: str, at: datetime) -> None:

@@ -425,3 +425,47 @@ def test_a_served_stop_and_a_closed_job_at_once_settle_once(
     for sid in FULL:
         assert events_.count(("waste.job", sid)) == 1
         assert events_.count(("waste.plan_stop", sid)) == 1
+
+
+def test_a_stop_served_while_re_planning_is_never_lost(
+    client: TestClient,
+    platform: Platform,
+    admin: dict[str, str],
+    city: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A crew marks a stop served while the planner is solving a fire insertion from the
+    version without it: the planner stores nothing and says the plan changed; the next try
+    keeps the stop served. Planning the day afresh once stops are served is refused."""
+    from onecity.core.errors import Conflict
+    from onecity.waste import plan_service
+
+    planner = planner_for(platform)
+    today = planner.today().isoformat()
+    planner.plan_day(planner.today(), "test", seconds=0.5)
+    crew = login(client, "crew.one")
+    stop = stop_of(client, admin, today, FULL[0])
+    solve = plan_service.routing.replan
+
+    def served_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        out = solve(*args, **kwargs)
+        r = client.post(f"/api/v1/waste/plan-stops/{stop['id']}/served", headers=crew)
+        assert r.status_code == 200, r.text
+        return out
+
+    monkeypatch.setattr(plan_service.routing, "replan", served_meanwhile)
+    with pytest.raises(Conflict) as refused:
+        planner.insert_urgent("IT800-5", "fire", "test")
+    assert refused.value.code == "plan_changed"
+    monkeypatch.setattr(plan_service.routing, "replan", solve)
+    assert plan_rows(platform)[0] == 1  # nothing stored
+    out = planner.insert_urgent("IT800-5", "fire", "test")
+    kept = stop_of(client, admin, today, FULL[0])
+    assert out.plan.version == 2 and kept["status"] == "served"
+    assert (kept["truck_id"], kept["arrive_at"]) == (stop["truck_id"], stop["arrive_at"])
+
+    before = plan_rows(platform)
+    r = client.post("/api/v1/waste/plans", headers=admin, json={"day": today, "seconds": 0.5})
+    assert r.status_code == 409 and r.json()["error"] == "shift_under_way", r.text
+    assert "1 stop(s) already served" in r.json()["detail"]
+    assert plan_rows(platform) == before
