@@ -226,6 +226,9 @@ def test_planner_and_crew_route_with_a_fire_mid_shift(
     )
     expect_text(desktop, '#plan-meta [data-meta="version"]', f"v{plan['version']}")
     expect_text(desktop, '#plan-meta [data-meta="made"]', "由 ")
+    expect_text(
+        desktop, '#plan-meta [data-meta="travel"]', r"^大圓距離 × [\d.]+，時速 [\d.]+ 公里$"
+    )
     desktop.screenshot(path=str(SHOTS / "planner-desktop.png"), full_page=True)
 
     # --- the crew's phone: the route in order; the first stop done --------------------------

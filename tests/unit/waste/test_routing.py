@@ -4,6 +4,7 @@ problems that are infeasible on purpose."""
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -319,3 +320,32 @@ def test_replan_of_a_truck_starting_at_site_zero_with_another_home_depot() -> No
     now = plan.routes[0].visits[1].depart_s + 60
     out = routing.replan(p, plan, now, served, [_stop("u", site=4, kg=10.0)], seconds=0.2)
     assert check_replan(p, plan, served, out, now) == []
+
+
+def test_every_reason_a_stop_did_not_fit_has_words_on_the_planner_page() -> None:
+    """The server writes why a stop did not fit in English; the planner page (plan-words.js)
+    matches each phrase to say it in the page's language. A phrase changed on one side only
+    would show English on a zh-TW page: this ties the two."""
+    js = (routing_root() / "static/js/plan-words.js").read_text()
+    patterns = [re.compile(p) for p in re.findall(r"^\s*\[/(\^.*?\$)/,", js, re.M)]
+    assert len(patterns) >= 10
+    far = ((30_000.0, 0.0), _stop("far"))
+    heavy, bulky = ((2000.0, 0.0), _stop("heavy", kg=5000.0)), ((0.0, 900.0), _stop("bulky", m3=50))
+    closed = ((8000.0, 0.0), _stop("closed", window=(0, 6 * H + 600)))
+    crowded = [((500.0 * k, 300.0), _stop(f"s{k}", service_s=1200)) for k in range(12)]
+    details: dict[str, str] = {}
+    for stops, truck in (
+        ([heavy, bulky, closed], _truck()),
+        ([far], _truck(shift=(6 * H, 8 * H))),
+        (crowded, _truck(shift=(6 * H, 8 * H), capacity_kg=10_000.0)),
+    ):
+        plan = routing.solve(city(stops, [truck], [(0, 0)]), seconds=0.2)
+        details.update({u.code + ":" + u.detail.split()[-1]: u.detail for u in plan.unserved})
+    codes = {key.split(":")[0] for key in details}
+    assert codes == {"no_capacity", "window_unreachable", "shift_too_short", "fleet_too_small"}
+    for detail in details.values():
+        assert any(p.match(detail) for p in patterns), f"no words on the page for {detail!r}"
+
+
+def routing_root() -> Path:
+    return Path(routing.__file__).parent

@@ -1,6 +1,7 @@
 /* Collection plans in words, shared by the planner page and the crews' route: local clock
-   times, a stop's kind, a plan's reason ("planned" / "re-planned at HH:MM: fire at X", which
-   the server writes in English) in the page's language, and the city's today/tomorrow. */
+   times, a stop's kind, a plan's reason ("planned" / "re-planned at HH:MM: fire at X"), why a
+   stop is on it or did not fit, and its travel model (all of which the server writes in
+   English) in the page's language, and the city's today/tomorrow. */
 (function () {
   "use strict";
   const { cfg, t } = OC;
@@ -47,6 +48,12 @@
     [/^may be full before the next shift \((\d+)%\)$/, (m) => t("waste.planner.why.maybe", { pct: m[1] })],
     [/^not worth the detour$/, () => t("waste.planner.why.detour")],
     [/^already (\d+)% full$/, (m) => t("waste.planner.why.already", { pct: m[1] })],
+    // why a stop did not fit (routing.Unserved)
+    [/^no truck has room for its (\d+) kg$/, (m) => t("waste.planner.why.no_room_kg", { kg: m[1] })],
+    [/^no truck has room for its ([\d.]+) m³$/, (m) => t("waste.planner.why.no_room_m3", { m3: m[1] })],
+    [/^no truck can reach it before its window closes at (\d\d:\d\d)$/, (m) => t("waste.planner.why.window", { time: m[1] })],
+    [/^no truck can serve it and be back at its depot before its shift ends$/, () => t("waste.planner.why.shift")],
+    [/^the trucks cannot serve every must-visit stop within their shifts and loads$/, () => t("waste.planner.why.fleet")],
   ];
   P.why = function (raw) {
     return (raw || "")
@@ -59,6 +66,16 @@
         return part;
       })
       .join(t("waste.planner.why_sep"));
+  };
+
+  /* The travel model a plan was made with ("great circle x 1.3 at 21.5 km/h", or the
+     provider's name), in the page's language. */
+  const CROW = /^great circle x ([\d.]+) at ([\d.]+) km\/h$/;
+  P.travel = function (raw) {
+    const m = CROW.exec(raw || "");
+    if (m) return t("waste.planner.travel_crow", { detour: m[1], speed: P.one(Number(m[2])) });
+    if (raw === "OsrmTable") return t("waste.planner.travel_osrm");
+    return raw || "";
   };
 
   /* The city's date `days` after today, as YYYY-MM-DD. */

@@ -230,17 +230,17 @@
       item("made", t("waste.planner.made_by", { time: OC.dateTime(plan.created_at), user: plan.created_by })),
       item("km", t("waste.planner.km", { km: OCP.one(plan.distance_km) })),
       item("solve", t("waste.planner.seconds", { s: OCP.one(plan.solve_s) })),
-      item("travel", plan.travel)
+      item("travel", OCP.travel(plan.travel))
     );
     const unserved = (plan.summary && plan.summary.unserved) || [];
     box.hidden = unserved.length === 0;
-    box.querySelector("ul").replaceChildren(...unserved.map((u) => el("li", { text: u })));
+    box.querySelector("ul").replaceChildren(...unserved.map((u) => el("li", { text: OCP.why(u) })));
     const u = plan.summary && plan.summary.urgent;
     if (u) {
       const station = names.get(u.station_id) || u.station_id;
       const text = u.served
         ? t("waste.planner.urgent_last_ok", { station: station })
-        : t("waste.planner.urgent_last_no", { station: station, why: (u.why_not || []).join(" ") });
+        : t("waste.planner.urgent_last_no", { station: station, why: (u.why_not || []).map(OCP.why).join(" ") });
       urgentLine.className = "plan-urgent " + (u.served ? "is-ok" : "is-no");
       show(urgentLine, text);
     } else {
@@ -352,7 +352,7 @@
         urgentOut,
         out.urgent_served
           ? t("waste.planner.urgent_fit", { station: label, trucks: changed.join(t("waste.list_sep")) || "–" })
-          : t("waste.planner.urgent_nofit", { station: label, why: out.why_not.join(" ") })
+          : t("waste.planner.urgent_nofit", { station: label, why: out.why_not.map(OCP.why).join(" ") })
       );
       $("urgent-other").value = "";
       if (day !== "today") {
