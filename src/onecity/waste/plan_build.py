@@ -6,6 +6,7 @@ Queries only; the plan service owns the transactions."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -23,6 +24,8 @@ from onecity.waste.models import WasteJob, WastePlan, WastePlanStop, WasteStatio
 from onecity.waste.monitoring_codec import from_json
 from onecity.waste.service import STATION_TYPE
 from onecity.waste.travel import TravelProvider
+
+log = logging.getLogger(__name__)
 
 # What a station holds when its registry entry says nothing else (the iTrash cabinet the
 # station simulator models: 1.2 m3 of pressed garbage, small PET and can bins).
@@ -58,12 +61,36 @@ def origin_of(day: date, tz: ZoneInfo) -> datetime:
 
 
 def window_of(meta: dict[str, Any]) -> tuple[int, int] | None:
-    """A station's `service_window` ('HH:MM-HH:MM' local), e.g. outside school hours."""
+    """A station's `service_window` ('HH:MM-HH:MM' local, start before end), e.g. outside
+    school hours; Invalid naming what is wrong with it."""
     raw = meta.get("service_window")
     if not raw:
         return None
     start, _, end = str(raw).partition("-")
-    return parse_hhmm(start, "service_window"), parse_hhmm(end, "service_window")
+    window = parse_hhmm(start, "service_window"), parse_hhmm(end, "service_window")
+    if window[0] >= window[1]:
+        raise Invalid(
+            f"service_window '{raw}' must start before it ends on the same day",
+            field="service_window",
+        )
+    return window
+
+
+def _windows(stations: Sequence[Device]) -> tuple[dict[str, tuple[int, int]], dict[str, str]]:
+    """Each station's service window, and why a station's window was ignored: one station's
+    bad metadata leaves that station without a window, not the city without a plan."""
+    windows: dict[str, tuple[int, int]] = {}
+    ignored: dict[str, str] = {}
+    for dev in stations:
+        try:
+            w = window_of(dev.meta if isinstance(dev.meta, dict) else {})
+        except Invalid as e:
+            ignored[dev.id] = f"{e.detail}: ignored"
+            log.warning("station %s: %s", dev.id, ignored[dev.id])
+            continue
+        if w is not None:
+            windows[dev.id] = w
+    return windows, ignored
 
 
 def _compartments(dev: Device, state: dict[str, Any] | None, models: dict[Any, Any]) -> tuple:  # type: ignore[type-arg]
@@ -204,19 +231,23 @@ def build(
     first = min(nominal, key=lambda t: t.shift[0])
     next_shift = origin + timedelta(days=1, seconds=first.shift[1])
     shift_end = origin + timedelta(seconds=max(t.shift[1] for t in rtrucks))
+    windows, ignored = _windows(stations)
     cstations = [
         Station(
             id=dev.id,
             site=station_site[dev.id],
             compartments=_compartments(dev, states.get(dev.id), models),
             urgent=jobs[dev.id].kind if dev.id in jobs else None,
-            window=window_of(dev.meta or {}),
+            window=windows.get(dev.id),
         )
         for dev in stations
     ]
-    decisions = collection.decide(
-        cstations, now, shift_start, next_shift, origin, policy, shift_end=shift_end
-    )
+    decisions = [
+        replace(d, reason=f"{d.reason}; {ignored[d.station]}") if d.station in ignored else d
+        for d in collection.decide(
+            cstations, now, shift_start, next_shift, origin, policy, shift_end=shift_end
+        )
+    ]
     stops: list[routing.Stop] = []
     stop_jobs: dict[int, int] = {}
     for dec in decisions:

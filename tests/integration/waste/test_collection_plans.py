@@ -469,3 +469,32 @@ def test_a_stop_served_while_re_planning_is_never_lost(
     assert r.status_code == 409 and r.json()["error"] == "shift_under_way", r.text
     assert "1 stop(s) already served" in r.json()["detail"]
     assert plan_rows(platform) == before
+
+
+def test_a_station_s_service_window_is_kept_and_a_bad_one_named_not_fatal(
+    client: TestClient, platform: Platform, admin: dict[str, str], city: Any
+) -> None:
+    """A station near a school is emptied inside its window; another station's malformed
+    window is ignored for that station alone, and its stop says so."""
+    windows = {"IT800-3": "09:00-11:00", "IT800-1": "9h-11h", "IT800-4": "22:00-06:00"}
+    for sid, window in windows.items():
+        r = client.patch(
+            f"/api/v1/devices/{sid}", headers=admin, json={"metadata": {"service_window": window}}
+        )
+        assert r.status_code == 200, r.text
+    planner = planner_for(platform)
+    tomorrow = planner.today() + timedelta(days=1)
+    plan = planner.plan_day(tomorrow, "test", seconds=0.5)
+    with platform.db.read() as s:
+        stops = {
+            r.station_id: r
+            for r in s.scalars(select(WastePlanStop).where(WastePlanStop.plan_id == plan.id))
+        }
+    school = stops["IT800-3"]
+    assert (school.window_start_s, school.window_end_s) == (9 * 3600, 11 * 3600)
+    assert school.start_at is not None
+    local = school.start_at.astimezone(planner.tz)
+    assert dt_time(9) <= local.time() <= dt_time(11), local
+    for sid, why in (("IT800-1", "must be HH:MM"), ("IT800-4", "must start before it ends")):
+        assert stops[sid].window_start_s is None and stops[sid].truck_id is not None
+        assert why in stops[sid].reason and stops[sid].reason.endswith("ignored"), stops[sid].reason
