@@ -20,10 +20,12 @@ def _days(*spans: tuple[date, date]) -> frozenset[date]:
     return frozenset(out)
 
 
-# Taiwan's 2026 days off as we read the DGPA (行政院人事行政總處) calendar, including observed
-# days for holidays that fall on a weekend. Check this list against the DGPA's published calendar
-# each year: the dates move with the lunar calendar and with amendments to the holiday law, and
-# each city configures its own list (a city may add local days off).
+# Taiwan's 2026 days off: the 中華民國115年政府行政機關辦公日曆表 approved by the Executive Yuan
+# in June 2025 (as relayed in its 人事室 notices: 120 days off in all, a 9-day Lunar New Year
+# 2/14-2/22, observed days 2/27, 4/3, 4/6, 10/9 and 10/26, and since the 2025 amendment of the
+# 補假 rules no make-up working Saturday). Checked against that list on 2026-11-27. Each year's
+# list is published by the DGPA (行政院人事行政總處) around June; the dates move with the lunar
+# calendar, and each city configures its own list (a city may add local days off).
 TAIWAN_2026_HOLIDAYS: frozenset[date] = _days(
     (date(2026, 1, 1), date(2026, 1, 1)),  # 開國紀念日 Founding Day
     (date(2026, 2, 14), date(2026, 2, 22)),  # 春節 Lunar New Year period
