@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     # pause a busy process for 100+ ms about every five seconds under 50 stations' uploads;
     # empty keeps Python's.
     gc_threshold: str = Field(default="50000,50,100", pattern=r"^(\d+,\d+,\d+)?$")
+    # Where webhooks may POST (core/egress.py): "private" keeps them off loopback, link-local
+    # (cloud metadata) and other special addresses; "public" also off private networks; "any"
+    # for development and tests with a receiver on 127.0.0.1.
+    webhook_egress: Literal["public", "private", "any"] = "private"
     map_tile_url: str = ""
     map_tile_attribution: str = ""
 

@@ -17,12 +17,15 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from onecity.core import egress
 from onecity.core.db import Database, utcnow
+from onecity.core.egress import Egress
 from onecity.core.models import Event, Webhook
 from onecity.core.platform import Platform
 from onecity.core.workers import Loop
@@ -47,6 +50,19 @@ HttpPost = Callable[[str, bytes, dict[str, str]], int]
 def httpx_post(url: str, body: bytes, headers: dict[str, str]) -> int:
     # Redirects are not followed: a 3xx counts as a failed delivery.
     return httpx.post(url, content=body, headers=headers, timeout=TIMEOUT_S).status_code
+
+
+def guarded(post: HttpPost, policy: Egress) -> HttpPost:
+    """`post` only to addresses `policy` allows (core/egress.py); a refusal is a failed
+    delivery with the reason, retried with backoff like any other."""
+
+    def checked(url: str, body: bytes, headers: dict[str, str]) -> int:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        egress.check_resolved(parts.hostname or "", port, policy)
+        return post(url, body, headers)
+
+    return checked
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -169,4 +185,5 @@ def _post(hook: Webhook, ev: Event, http_post: HttpPost) -> str | None:
 
 
 def webhook_loop(p: Platform, every_s: float = 1.0) -> Loop:
-    return Loop("webhooks", every_s, lambda: deliver_once(p.db, httpx_post, utcnow()))
+    post = guarded(httpx_post, p.settings.webhook_egress)
+    return Loop("webhooks", every_s, lambda: deliver_once(p.db, post, utcnow()))

@@ -1,5 +1,6 @@
-"""Outbound webhooks: create (the signing secret is shown once), list with delivery status,
-delete. A hook receives its own department's events; a city-wide hook is an admin's."""
+"""Outbound webhooks: create (the signing secret is shown once, the URL within the egress
+policy), list with delivery status, pause and resume, rotate the secret, delete. A hook
+receives its own department's events; a city-wide hook is an admin's."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from onecity.core import audit
+from onecity.core import audit, egress
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.errors import Forbidden, Invalid, NotFound
 from onecity.core.http import MAX_INT32, platform, principal, source
@@ -94,6 +96,9 @@ def create_webhook(
 ) -> WebhookCreated:
     require(who, Perm.WEBHOOKS_MANAGE)
     department = _department(body, who)
+    why = egress.check_literal(urlsplit(body.url).hostname or "", p.settings.webhook_egress)
+    if why is not None:
+        raise Invalid(f"webhooks may not call {why}", field="url", code="egress_refused")
     with p.db.session() as s:
         if department is not None and s.get(Department, department) is None:
             raise Invalid(f"no department '{department}'", field="department")
@@ -133,6 +138,74 @@ def list_webhooks(
         return [WebhookOut.model_validate(h, from_attributes=True) for h in s.execute(q).scalars()]
 
 
+class WebhookChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    active: bool = Field(
+        description="false pauses deliveries (events wait at the hook's cursor); true resumes "
+        "them at once, from where it stopped, with its failure count reset"
+    )
+
+
+def _own_hook(s: Session, webhook_id: int, who: Principal) -> Webhook:
+    hook = s.get(Webhook, webhook_id, with_for_update=True)
+    if hook is None or not (who.city_wide or hook.department_code == who.department):
+        raise NotFound(f"no webhook {webhook_id}")
+    return hook
+
+
+@router.patch("/{webhook_id}", response_model=WebhookOut)
+def change_webhook(
+    webhook_id: HookId,
+    body: WebhookChange,
+    request: Request,
+    who: Principal = Depends(principal),
+    p: Platform = Depends(platform),
+) -> WebhookOut:
+    """Pause or resume a hook; a receiver down for maintenance then misses nothing."""
+    require(who, Perm.WEBHOOKS_MANAGE)
+    with p.db.session() as s:
+        hook = _own_hook(s, webhook_id, who)
+        if hook.active != body.active:
+            hook.active = body.active
+            if body.active:
+                hook.failures, hook.next_attempt_at, hook.last_error = 0, None, None
+            audit.append(
+                s,
+                actor=who.username,
+                action="webhook.resume" if body.active else "webhook.pause",
+                target=f"webhook:{hook.id}",
+                source=source(request),
+                detail={"url": hook.url, "cursor_event_id": hook.cursor_event_id},
+            )
+        s.flush()
+        return WebhookOut.model_validate(hook, from_attributes=True)
+
+
+@router.post("/{webhook_id}/secret", response_model=WebhookCreated)
+def rotate_secret(
+    webhook_id: HookId,
+    request: Request,
+    who: Principal = Depends(principal),
+    p: Platform = Depends(platform),
+) -> WebhookCreated:
+    """A new signing secret, shown once; deliveries from now on are signed with it (pause the
+    hook first if the receiver needs time to take the new one)."""
+    require(who, Perm.WEBHOOKS_MANAGE)
+    with p.db.session() as s:
+        hook = _own_hook(s, webhook_id, who)
+        hook.secret = secrets.token_hex(32)
+        audit.append(
+            s,
+            actor=who.username,
+            action="webhook.rotate_secret",
+            target=f"webhook:{hook.id}",
+            source=source(request),
+            detail={"url": hook.url},
+        )
+        s.flush()
+        return WebhookCreated.model_validate(hook, from_attributes=True)
+
+
 @router.delete("/{webhook_id}", status_code=204)
 def delete_webhook(
     webhook_id: HookId,
@@ -142,9 +215,7 @@ def delete_webhook(
 ) -> Response:
     require(who, Perm.WEBHOOKS_MANAGE)
     with p.db.session() as s:
-        hook = s.get(Webhook, webhook_id)
-        if hook is None or not (who.city_wide or hook.department_code == who.department):
-            raise NotFound(f"no webhook {webhook_id}")
+        hook = _own_hook(s, webhook_id, who)
         audit.append(
             s,
             actor=who.username,

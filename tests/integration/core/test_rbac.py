@@ -62,6 +62,8 @@ events.stream       Y      Y      Y     Y        Y          Y          -        
 open311.update      Y      Y      Y     -        Y          Y          -           -         -
 webhooks.list       Y      Y      -     -        Y          -          -           -         -
 webhooks.create     Y      Y      -     -        Y          -          -           -         -
+webhooks.pause      Y      Y      -     -        Y          -          -           -         -
+webhooks.rotate     Y      Y      -     -        Y          -          -           -         -
 webhooks.delete     Y      Y      -     -        Y          -          -           -         -
 auth.logout         Y      Y      Y     Y        Y          Y          Y           Y         Y
 """
@@ -96,6 +98,8 @@ ROUTES: dict[str, tuple[str, str]] = {
     "open311.update": ("PATCH", "/api/v1/open311/requests/{request_id}"),
     "webhooks.list": ("GET", "/api/v1/webhooks"),
     "webhooks.create": ("POST", "/api/v1/webhooks"),
+    "webhooks.pause": ("PATCH", "/api/v1/webhooks/{webhook_id}"),
+    "webhooks.rotate": ("POST", "/api/v1/webhooks/{webhook_id}/secret"),
     "webhooks.delete": ("DELETE", "/api/v1/webhooks/{webhook_id}"),
     "auth.logout": ("POST", "/api/v1/auth/logout"),
 }
@@ -331,6 +335,14 @@ CALLS: dict[str, tuple[Call, int]] = {
             json={"url": "https://example.org/hook", "event_types": ["waste.job"]},
         ),
         201,
+    ),
+    "webhooks.pause": (
+        lambda c, h, w: c.patch(f"/api/v1/webhooks/{w.webhook}", headers=h, json={"active": False}),
+        200,
+    ),
+    "webhooks.rotate": (
+        lambda c, h, w: c.post(f"/api/v1/webhooks/{w.webhook}/secret", headers=h),
+        200,
     ),
     "webhooks.delete": (
         lambda c, h, w: c.delete(f"/api/v1/webhooks/{w.webhook}", headers=h),

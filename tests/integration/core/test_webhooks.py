@@ -1,4 +1,6 @@
-"""Outbound webhooks against a real HTTP receiver on 127.0.0.1, on both databases."""
+"""Outbound webhooks against a real HTTP receiver on 127.0.0.1, on both databases. The
+receiver is on loopback, so these run with `webhook_egress = "any"`; the egress tests below
+show what the default policy refuses."""
 
 from __future__ import annotations
 
@@ -18,12 +20,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from onecity.app import create_app
+from onecity.bootstrap import seed_reference
 from onecity.core.db import utcnow
 from onecity.core.events import emit
 from onecity.core.models import AuditRecord, Event, Webhook
 from onecity.core.platform import Platform
-from onecity.core.webhooks import deliver_once, httpx_post
+from onecity.core.webhooks import deliver_once, guarded, httpx_post
+from onecity.settings import Settings
 from tests.conftest import add_user, login, make_settings
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return make_settings(db_url, webhook_egress="any")
 
 
 @dataclass
@@ -285,7 +294,7 @@ def test_app_loop_delivers_when_workers_run(
     platform: Platform, receiver: Receiver, db_url: str
 ) -> None:
     """The lifespan starts the webhooks loop: an event reaches the receiver with no manual pass."""
-    settings = make_settings(db_url, run_workers=True)
+    settings = make_settings(db_url, run_workers=True, webhook_egress="any")
     working = Platform(settings)
     try:
         with TestClient(create_app(settings, working)) as c:
@@ -298,3 +307,104 @@ def test_app_loop_delivers_when_workers_run(
     finally:
         working.db.dispose()
     assert [b["payload"] for b in receiver.bodies()] == [{"n": 7}]
+
+
+def test_pause_holds_events_and_resume_delivers_them_all_in_order(
+    client: TestClient, admin: dict[str, str], platform: Platform, receiver: Receiver
+) -> None:
+    hook = _create(client, admin, receiver.url)
+    r = client.patch(f"/api/v1/webhooks/{hook['id']}", headers=admin, json={"active": False})
+    assert r.status_code == 200 and r.json()["active"] is False
+    for n in range(3):
+        _emit(platform, "waste.job", "epb", n)
+    assert deliver_once(platform.db, httpx_post, _settled()) == 0
+    assert receiver.got == []
+    paused = client.get("/api/v1/webhooks", headers=admin).json()[0]
+    assert paused["cursor_event_id"] == hook["cursor_event_id"]  # the events wait
+    r = client.patch(f"/api/v1/webhooks/{hook['id']}", headers=admin, json={"active": True})
+    assert r.status_code == 200 and r.json()["active"] is True
+    assert deliver_once(platform.db, httpx_post, _settled()) == 3
+    assert [b["payload"]["n"] for b in receiver.bodies()] == [0, 1, 2]
+    for bad in ({}, {"active": "maybe"}, {"active": True, "url": "https://x.org"}):
+        r = client.patch(f"/api/v1/webhooks/{hook['id']}", headers=admin, json=bad)
+        assert r.status_code == 422, bad
+    assert client.patch("/api/v1/webhooks/999", headers=admin, json={"active": True}).status_code
+    with platform.db.read() as s:
+        actions = list(
+            s.scalars(select(AuditRecord.action).where(AuditRecord.action.like("webhook.%")))
+        )
+    assert actions == ["webhook.create", "webhook.pause", "webhook.resume"]
+
+
+def test_a_rotated_secret_signs_what_follows_and_is_shown_once(
+    client: TestClient, admin: dict[str, str], platform: Platform, receiver: Receiver
+) -> None:
+    hook = _create(client, admin, receiver.url)
+    r = client.post(f"/api/v1/webhooks/{hook['id']}/secret", headers=admin)
+    assert r.status_code == 200, r.text
+    new = r.json()["secret"]
+    assert len(new) == 64 and new != hook["secret"]
+    assert all("secret" not in h for h in client.get("/api/v1/webhooks", headers=admin).json())
+    _emit(platform, "waste.job", "epb", 1)
+    assert deliver_once(platform.db, httpx_post, _settled()) == 1
+    headers, body = receiver.got[0]
+    _verify(new, headers, body)
+    with pytest.raises(AssertionError):
+        _verify(hook["secret"], headers, body)
+    add_user(platform, "pol.op", "operator", "police")
+    other = login(client, "pol.op")
+    assert client.post(f"/api/v1/webhooks/{hook['id']}/secret", headers=other).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://169.254.169.254/latest/meta-data", "link-local"),
+        ("http://127.0.0.1:6379/", "loopback"),
+        ("http://[::1]/h", "loopback"),
+        ("http://[::ffff:127.0.0.1]/h", "loopback"),
+        ("http://localhost:5432/h", "server itself"),
+        ("http://0.0.0.0/h", "unspecified"),
+        ("http://224.0.0.1/h", "multicast"),
+    ],
+)
+def test_the_default_policy_refuses_the_server_itself_and_cloud_metadata(
+    db_url: str, url: str, why: str
+) -> None:
+    p = Platform(make_settings(db_url))  # webhook_egress "private", the default
+    try:
+        seed_reference(p)
+        with TestClient(create_app(p.settings, p)) as c:
+            add_user(p, "root.admin", "admin", "doit")
+            h = login(c, "root.admin")
+            r = c.post("/api/v1/webhooks", headers=h, json={"url": url, "event_types": ["*"]})
+            assert r.status_code == 422, r.text
+            assert r.json()["field"] == "url" and r.json()["error"] == "egress_refused"
+            assert why in r.json()["detail"]
+            with p.db.read() as s:
+                assert s.scalar(select(func.count()).select_from(Webhook)) == 0
+            # a city's own systems on its private network are allowed by default
+            ok = {"url": "http://10.20.30.40:8080/h", "event_types": ["*"], "department": None}
+            assert c.post("/api/v1/webhooks", headers=h, json=ok).status_code == 201
+    finally:
+        p.db.dispose()
+
+
+def test_delivery_checks_where_the_name_points_now(
+    client: TestClient, admin: dict[str, str], platform: Platform, receiver: Receiver
+) -> None:
+    """A hook made when it pointed elsewhere (here: made under "any") is not delivered once
+    its address is out of bounds: the failure says why, nothing reaches the receiver, and the
+    event waits for the policy (or the hook) to change."""
+    port = receiver.url.split(":")[2].split("/")[0]
+    _create(client, admin, f"http://localhost:{port}/hook")
+    _emit(platform, "waste.job", "epb", 1)
+    post = guarded(httpx_post, "private")
+    assert deliver_once(platform.db, post, _settled()) == 0
+    assert receiver.got == []
+    hook = client.get("/api/v1/webhooks", headers=admin).json()[0]
+    assert hook["failures"] == 1 and "EgressRefused" in hook["last_error"]
+    assert "server itself" in hook["last_error"] or "loopback" in hook["last_error"]
+    later = _settled() + timedelta(minutes=20)
+    assert deliver_once(platform.db, guarded(httpx_post, "any"), later) == 1
+    assert [b["payload"] for b in receiver.bodies()] == [{"n": 1}]

@@ -1,0 +1,68 @@
+"""Where webhooks may POST: each policy's bounds, by address and by what a name resolves to."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Any
+
+import pytest
+
+from onecity.core import egress
+from onecity.core.egress import EgressRefused, check_literal, check_resolved, refusal
+
+
+@pytest.mark.parametrize(
+    ("address", "public", "private"),
+    [
+        ("8.8.8.8", None, None),
+        ("2001:4860:4860::8888", None, None),
+        ("10.1.2.3", "private", None),
+        ("172.16.0.9", "private", None),
+        ("192.168.1.10", "private", None),
+        ("100.64.3.4", "private", None),  # carrier-grade NAT
+        ("fd12:3456::1", "private", None),  # unique-local IPv6
+        ("127.0.0.1", "loopback", "loopback"),
+        ("::1", "loopback", "loopback"),
+        ("::ffff:127.0.0.1", "loopback", "loopback"),
+        ("169.254.169.254", "link-local", "link-local"),  # cloud metadata
+        ("fe80::1", "link-local", "link-local"),
+        ("0.0.0.0", "unspecified", "unspecified"),
+        ("239.1.2.3", "multicast", "multicast"),
+        ("240.0.0.1", "reserved", "reserved"),
+    ],
+)
+def test_each_policy_s_bounds(address: str, public: str | None, private: str | None) -> None:
+    ip = ipaddress.ip_address(address)
+    for policy, want in (("public", public), ("private", private)):
+        why = refusal(ip, policy)  # type: ignore[arg-type]
+        assert (why is None) == (want is None), (policy, address, why)
+        if want is not None:
+            assert want in (why or "")
+    assert refusal(ip, "any") is None
+
+
+def test_names_are_not_looked_up_when_a_hook_is_made() -> None:
+    assert "server itself" in (check_literal("localhost", "private") or "")
+    assert "server itself" in (check_literal("api.localhost", "public") or "")
+    assert check_literal("hooks.example.org", "public") is None  # checked at delivery
+    assert check_literal("localhost", "any") is None
+
+
+def test_delivery_refuses_a_name_resolving_out_of_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = {"inside.example": ["10.0.0.7"], "meta.example": ["93.184.216.34", "169.254.169.254"]}
+
+    def resolve(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        if host not in answers:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in answers[host]]
+
+    monkeypatch.setattr(egress.socket, "getaddrinfo", resolve)
+    check_resolved("inside.example", 443, "private")
+    with pytest.raises(EgressRefused, match="private"):
+        check_resolved("inside.example", 443, "public")
+    with pytest.raises(EgressRefused, match="link-local"):  # one bad answer is enough
+        check_resolved("meta.example", 80, "private")
+    with pytest.raises(EgressRefused, match="does not resolve"):
+        check_resolved("nowhere.example", 80, "private")
+    check_resolved("nowhere.example", 80, "any")
