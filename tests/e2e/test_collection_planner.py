@@ -37,6 +37,7 @@ from .conftest import (
 
 PHONE = {"width": 390, "height": 844}
 CREW = "route.crew"
+ON_THE_ROAD = {"latitude": 25.0405, "longitude": 121.5675}  # the crew's phone, near the fire
 # Two clusters, each beside one truck's depot: the east one (with the station that will burn)
 # is the first truck's natural work, the west one the second's.
 DEPOTS = {"PLN-T1": (121.5666, 25.0415), "PLN-T2": (121.5200, 25.0300)}
@@ -172,12 +173,25 @@ def phone(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
         has_touch=True,
         locale="zh-TW",
         timezone_id="Asia/Taipei",
+        # the crew shares the phone's position: the truck's is sent for re-planning
+        geolocation=ON_THE_ROAD,
+        permissions=["geolocation"],
     )
     ctx.set_default_timeout(WAIT_MS)
     pg, problems = watched_page(ctx, live_server)
     yield pg
     ctx.close()
     assert problems == []
+
+
+def _seen(city: City, truck_id: str) -> tuple[float, float] | None:
+    with city.live.platform.db.read() as s:
+        t = s.get(WasteTruck, truck_id)
+        return (
+            None
+            if t is None or t.seen_lon is None or t.seen_lat is None
+            else (t.seen_lon, t.seen_lat)
+        )
 
 
 def _stations(pg: Any, selector: str) -> list[str]:
@@ -234,6 +248,11 @@ def test_planner_and_crew_route_with_a_fire_mid_shift(
     # --- the crew's phone: the route in order; the first stop done --------------------------
     log_in(phone, base, CREW, then="/waste/jobs")
     wait_live(phone, "waste-route")
+    # the phone shares its position: the server now knows where the crew's truck is
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while time.monotonic() < deadline and _seen(city, mine) is None:
+        time.sleep(0.2)
+    assert _seen(city, mine) == (ON_THE_ROAD["longitude"], ON_THE_ROAD["latitude"])
     route = next(r for r in plan["routes"] if r["truck_id"] == mine)
     order = [s["station_id"] for s in route["stops"]]
     expect(phone.locator("#route-list li.rstop")).to_have_count(len(order))
@@ -259,6 +278,7 @@ def test_planner_and_crew_route_with_a_fire_mid_shift(
     after = _current(city)
     fire = [s for r in after["routes"] for s in r["stops"] if s["station_id"] == FIRE[0]]
     assert fire and fire[0]["kind"] == "fire" and fire[0]["truck_id"] == mine, after
+    assert mine in after["summary"]["from_seen"]  # sent on from where the phone saw it
     expect_text(phone, "#route-banner", r"路線已於 \d\d:\d\d 變更：iTrash 三張犁站 火警")
     fire_card = phone.locator(f'#route-list li.rstop[data-station="{FIRE[0]}"]')
     expect(fire_card).to_have_attribute("data-kind", "fire")
@@ -274,6 +294,7 @@ def test_planner_and_crew_route_with_a_fire_mid_shift(
     expect(desktop.locator(f'li.pstop.is-fire[data-station="{FIRE[0]}"]')).to_have_count(1)
     expect(desktop.locator(f'li.pstop.is-served[data-station="{order[0]}"]')).to_have_count(1)
     expect_text(desktop, "#plan-urgent", "已排入進行中的路線")
+    expect(desktop.locator("#plan-map path.plan-seen")).to_have_count(1)
     desktop.screenshot(path=str(SHOTS / "planner-desktop-fire.png"), full_page=True)
 
     # --- tomorrow: no plan yet (unless the evening loop made it), "Plan now" makes one ------

@@ -248,6 +248,12 @@ class WasteTruck(Base):
     shift_end: Mapped[str] = mapped_column(String(5))
     crew: Mapped[str | None] = mapped_column(String(64), index=True)  # a username
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Where it was last seen (its crew's phone on the route page), for re-planning from there.
+    seen_lon: Mapped[float | None] = mapped_column(Float)
+    seen_lat: Mapped[float | None] = mapped_column(Float)
+    seen_accuracy_m: Mapped[float | None] = mapped_column(Float)
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    seen_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class WastePlan(Base):

@@ -73,6 +73,18 @@ def change_truck(
     return svc.fleet.change_truck(who, truck_id, body, source(request))
 
 
+@router.post("/trucks/{truck_id}/position", response_model=sc.TruckOut)
+def truck_position(
+    truck_id: Annotated[str, Path(max_length=32)],
+    body: sc.PositionIn,
+    who: Principal = Depends(principal),
+    svc: CollectionPlanner = Depends(service),
+) -> sc.TruckOut:
+    """Where the truck is now, from its crew's phone: a re-plan within 10 minutes sends it on
+    from there instead of from its last served stop. Only the newest fix is kept."""
+    return svc.fleet.report_position(who, truck_id, body)
+
+
 @router.get("/plans", response_model=sc.PlanOut)
 def plan_for_day(
     day: date | None = Query(None, description="local date; today by default"),

@@ -275,9 +275,15 @@ def _secs(at: datetime | None, origin: datetime) -> int:
 
 
 def load(
-    s: Session, plan: WastePlan, travel: TravelProvider, extra: Sequence[Device] = ()
-) -> tuple[Stored, list[routing.Site], dict[str, int]]:
-    """The plan version's stops (and `extra` stations' sites, for urgent insertions)."""
+    s: Session,
+    plan: WastePlan,
+    travel: TravelProvider,
+    extra: Sequence[Device] = (),
+    seen: Sequence[WasteTruck] = (),
+) -> tuple[Stored, dict[str, int], dict[str, int]]:
+    """The plan version's stops, with `extra` stations' sites (for urgent insertions) and a
+    site where each of the `seen` trucks was last seen. Returns the stored plan, each station's
+    site and each seen truck's."""
     rows = list(
         s.scalars(
             select(WastePlanStop)
@@ -290,6 +296,11 @@ def load(
     devs = {d.id: d for d in s.scalars(select(Device).where(Device.id.in_(ids)))}
     stations = [devs[i] for i in ids]
     sites, station_site, depot_site = _sites(stations, trucks)
+    seen_site: dict[str, int] = {}
+    for w in seen:
+        if w.seen_lon is not None and w.seen_lat is not None:
+            seen_site[w.id] = len(sites)
+            sites.append(routing.Site(f"{w.id}@seen", w.seen_lon, w.seen_lat))
     origin = plan.origin
     stops = tuple(
         routing.Stop(
@@ -343,4 +354,4 @@ def load(
     )
     served = {i for i, r in enumerate(rows) if r.served_at is not None}
     stored = Stored(problem, routing.Plan(tuple(routes), skipped, unserved), rows, served)
-    return stored, sites, station_site
+    return stored, station_site, seen_site

@@ -91,6 +91,25 @@ class TruckOut(BaseModel):
     shift_start: str
     shift_end: str
     crew: str | None
+    seen: SeenOut | None = None  # where it was last seen, if ever
+
+
+class SeenOut(BaseModel):
+    location: dict[str, Any]  # GeoJSON Point, WGS84
+    accuracy_m: float | None
+    at: datetime
+    by: str
+
+
+class PositionIn(BaseModel):
+    """Where the truck is, from its crew's phone (the browser's geolocation)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    location: dict[str, Any]  # a GeoJSON Point in WGS84, inside the city
+    accuracy_m: Annotated[float, Field(ge=0, le=100_000)] | None = None
+    at: datetime | None = Field(
+        default=None, description="when the phone took the fix (default: now); not in the future"
+    )
 
 
 _HHMM = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"

@@ -306,7 +306,10 @@ class CollectionPlanner:
             dev = s.get(Device, station_id)
             if dev is None or dev.type != STATION_TYPE or dev.lon is None or dev.lat is None:
                 raise Invalid(f"'{station_id}' is not a station on the map", field="station_id")
-            stored, _, station_site = plan_build.load(s, base, self.travel, extra=[dev])
+            seen = self.fleet.seen_on_shift(s, base.origin, now)
+            stored, station_site, seen_site = plan_build.load(
+                s, base, self.travel, extra=[dev], seen=seen
+            )
             base_id, base_version, origin = base.id, base.version, base.origin
             summary = dict(base.summary or {})
         now_s = int((now - origin).total_seconds())
@@ -321,7 +324,13 @@ class CollectionPlanner:
             kind=kind,
         )
         result = routing.replan(
-            stored.problem, stored.plan, now_s, stored.served, [urgent], self.config.replan_s
+            stored.problem,
+            stored.plan,
+            now_s,
+            stored.served,
+            [urgent],
+            self.config.replan_s,
+            positions=seen_site,
         )
         served_rows = {i: stored.rows[i] for i in stored.served}
         reasons = {i: r.reason for i, r in enumerate(stored.rows)}
@@ -339,6 +348,8 @@ class CollectionPlanner:
         summary.update(
             {
                 "unserved": [x.detail for x in result.unserved],
+                # trucks re-planned from where their crews' phones saw them
+                "from_seen": sorted(seen_site),
                 "considered_jobs": sorted(
                     {*summary.get("considered_jobs", []), *(considered or [])}
                 ),

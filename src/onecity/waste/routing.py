@@ -20,7 +20,7 @@ import itertools
 import math
 import multiprocessing
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -381,13 +381,19 @@ def replan(
     urgent: Sequence[Stop],
     seconds: float,
     seed: int = 0,
+    positions: Mapping[str, int] | None = None,
 ) -> Replan:
     """Insert `urgent` stops into the running `plan` at `now_s`. Stops in `served` are done:
-    they keep their truck, order and times. Every truck goes on from the last stop it served
-    (its start site if none) with what it has on board; the stops not yet served, the optional
-    ones skipped before and the urgent ones are planned again among the trucks. Urgent stops
-    are required and outrank the others if not everything fits any more."""
+    they keep their truck, order and times. Every truck goes on from where it is now: the site
+    in `positions` (a truck id to a site of `p` where it was seen at `now_s`, e.g. by its
+    crew's phone), else the last stop it served (its start site if none), with what it has on
+    board; the stops not yet served, the optional ones skipped before and the urgent ones are
+    planned again among the trucks. Urgent stops are required and outrank the others if not
+    everything fits any more."""
     done = set(served)
+    positions = positions or {}
+    if any(not 0 <= site < len(p.sites) for site in positions.values()):
+        raise PlanError("a truck's position must be one of the problem's sites")
     # A station already waiting on a route and now urgent is visited once: the urgent stop
     # takes over its load and service time, and the waiting stop goes.
     refs = {s.ref for s in urgent}
@@ -418,7 +424,7 @@ def replan(
         visits = tuple(v for v in (route.visits if route else ()) if v.stop in done)
         kept[t.id] = visits
         last = visits[-1] if visits else None
-        site = p.stops[last.stop].site if last else _origin(t)
+        site = positions.get(t.id, p.stops[last.stop].site if last else _origin(t))
         begin = max(now_s, last.depart_s if last else t.shift[0])
         trucks.append(
             replace(
@@ -446,14 +452,19 @@ def replan(
         if not before and not after:
             continue
         driven = _driven(p, t, before)
-        start = old.start_s if (old and before) else (new.start_s if new else now_s)
+        here = _at(p, t, before)
+        if t.id in positions:  # driven on from its last stop to where it was seen
+            driven += int(p.distance_m[here, positions[t.id]])
+            here = positions[t.id]
+        moved = bool(before) or (t.id in positions and old is not None)
+        start = old.start_s if (old and moved) else (new.start_s if new else now_s)
         routes.append(
             Route(
                 t.id,
                 before + after,
                 start,
-                new.end_s if new else _home(p, t, before),
-                driven + (new.distance_m if new else int(p.distance_m[_at(p, t, before), t.depot])),
+                new.end_s if new else _home(p, t, before, here, now_s),
+                driven + (new.distance_m if new else int(p.distance_m[here, t.depot])),
             )
         )
     unserved = tuple(replace(u, stop=rest_idx[u.stop]) for u in part.unserved)
@@ -477,7 +488,10 @@ def _driven(p: Problem, t: Truck, visits: Sequence[Visit]) -> int:
     return sum(int(p.distance_m[a, b]) for a, b in itertools.pairwise(sites))
 
 
-def _home(p: Problem, t: Truck, visits: Sequence[Visit]) -> int:
+def _home(p: Problem, t: Truck, visits: Sequence[Visit], here: int, now_s: int) -> int:
+    """When a truck with nothing left to do is back at its depot, from `here`."""
+    if here != _at(p, t, visits):  # seen on the road at now_s
+        return max(now_s, visits[-1].depart_s if visits else 0) + int(p.duration_s[here, t.depot])
     if not visits:
         return t.shift[0]
-    return visits[-1].depart_s + int(p.duration_s[_at(p, t, visits), t.depot])
+    return visits[-1].depart_s + int(p.duration_s[here, t.depot])

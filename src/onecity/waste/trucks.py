@@ -3,6 +3,8 @@ A plan keeps what its trucks were when it was made; a change applies to the next
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -10,13 +12,17 @@ from sqlalchemy.orm import Session
 
 from onecity.core import audit
 from onecity.core.auth.permissions import Perm, Principal, require
-from onecity.core.db import Database
+from onecity.core.db import Database, utcnow
 from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
 from onecity.core.geo import CityProfile, geojson_point, point_from_geojson
 from onecity.core.models import User
 from onecity.waste import plan_schemas as sc
 from onecity.waste.models import WasteTruck
-from onecity.waste.plan_build import trucks_of
+from onecity.waste.plan_build import parse_hhmm, trucks_of
+
+# A position older than this says where the truck was, not where it is.
+SEEN_FRESH = timedelta(minutes=10)
+SEEN_SKEW = timedelta(seconds=60)  # a phone's clock a little ahead
 
 
 class TruckRegistry:
@@ -56,7 +62,65 @@ class TruckRegistry:
             raise Invalid(f"no user '{crew}' to ride this truck", field="crew")
         return crew
 
+    def seen_on_shift(self, s: Session, origin: datetime, now: datetime) -> Sequence[WasteTruck]:
+        """The trucks seen within `SEEN_FRESH` of `now`, and since their shift that day (a
+        position from before the shift says where the truck was parked, not where it is)."""
+        out = []
+        for t in trucks_of(s, self.department):
+            if t.seen_at is None or t.seen_lon is None or now - t.seen_at > SEEN_FRESH:
+                continue
+            start = origin + timedelta(seconds=parse_hhmm(t.shift_start, "shift_start"))
+            if t.seen_at >= start:
+                out.append(t)
+        return out
+
+    def report_position(
+        self, who: Principal, truck_id: str, body: sc.PositionIn, now: datetime | None = None
+    ) -> sc.TruckOut:
+        """Where the truck is, from its crew's phone. Only its crew (or staff who manage the
+        trucks) may say; a fix older than the one kept is ignored (phones resend out of
+        order); only the newest is kept, no track."""
+        require(who, Perm.WASTE_JOBS)
+        if not who.sees_department(self.department):
+            raise NotFound(f"no truck {truck_id}")
+        now = now or utcnow()
+        lon, lat = point_from_geojson(body.location, "location")
+        if self.city is not None and self.city.place(lon, lat).district is None:
+            raise Invalid(
+                f"({lon:.5f}, {lat:.5f}) is outside {self.city.name}: "
+                "send [longitude, latitude] in WGS84 degrees",
+                field="location",
+            )
+        at = body.at or now
+        if at.tzinfo is None:
+            raise Invalid("at needs a time zone (e.g. 2026-11-27T08:30:00+08:00)", field="at")
+        if at > now + SEEN_SKEW:
+            raise Invalid(f"at {at.isoformat()} is in the future", field="at")
+        if now - at > SEEN_FRESH:
+            raise Invalid(f"at {at.isoformat()} is too old to say where the truck is", field="at")
+        with self.db.session() as s:
+            t = s.get(WasteTruck, truck_id, with_for_update=True)
+            if t is None or t.department_code != self.department or not t.active:
+                raise NotFound(f"no truck {truck_id}")
+            if t.crew != who.username and not who.can(Perm.WASTE_MANAGE):
+                raise Forbidden(
+                    f"only the crew of truck {truck_id} ({t.crew or 'none'}) reports where it is",
+                    code="not_your_truck",
+                )
+            if t.seen_at is None or at > t.seen_at:
+                t.seen_lon, t.seen_lat, t.seen_at = lon, lat, at
+                t.seen_accuracy_m, t.seen_by = body.accuracy_m, who.username
+            return self._truck_out(t)
+
     def _truck_out(self, t: WasteTruck) -> sc.TruckOut:
+        seen = None
+        if t.seen_at is not None and t.seen_lon is not None and t.seen_lat is not None:
+            seen = sc.SeenOut(
+                location=geojson_point(t.seen_lon, t.seen_lat) or {},
+                accuracy_m=t.seen_accuracy_m,
+                at=t.seen_at,
+                by=t.seen_by or "",
+            )
         return sc.TruckOut(
             id=t.id,
             name=t.name,
@@ -67,6 +131,7 @@ class TruckRegistry:
             shift_start=t.shift_start,
             shift_end=t.shift_end,
             crew=t.crew,
+            seen=seen,
         )
 
     def add_truck(self, who: Principal, body: sc.TruckIn, source: str) -> sc.TruckOut:

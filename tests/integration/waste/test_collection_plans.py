@@ -498,3 +498,73 @@ def test_a_station_s_service_window_is_kept_and_a_bad_one_named_not_fatal(
     for sid, why in (("IT800-1", "must be HH:MM"), ("IT800-4", "must start before it ends")):
         assert stops[sid].window_start_s is None and stops[sid].truck_id is not None
         assert why in stops[sid].reason and stops[sid].reason.endswith("ignored"), stops[sid].reason
+
+
+BEITOU = {"type": "Point", "coordinates": [121.5010, 25.1320]}  # ~12 km north of the stations
+
+
+def test_a_crew_phone_says_where_its_truck_is_and_bad_fixes_change_nothing(
+    client: TestClient, platform: Platform, admin: dict[str, str], city: Any
+) -> None:
+    crew = login(client, "crew.one")  # rides T1
+    url = "/api/v1/waste/trucks/T1/position"
+    r = client.post(url, headers=crew, json={"location": BEITOU, "accuracy_m": 12})
+    assert r.status_code == 200, r.text
+    seen = r.json()["seen"]
+    assert seen["location"]["coordinates"] == [121.501, 25.132] and seen["by"] == "crew.one"
+    listed = {t["id"]: t for t in client.get("/api/v1/waste/trucks", headers=crew).json()}
+    assert listed["T1"]["seen"]["accuracy_m"] == 12 and listed["T2"]["seen"] is None
+    # an older fix arriving late is ignored: the newest stays
+    older = (datetime.fromisoformat(seen["at"]) - timedelta(minutes=2)).isoformat()
+    elsewhere = {"type": "Point", "coordinates": [121.5645, 25.0375]}
+    r = client.post(url, headers=crew, json={"location": elsewhere, "at": older})
+    assert r.status_code == 200 and r.json()["seen"]["location"] == seen["location"]
+    now = datetime.now().astimezone()
+    bad = [
+        ({"location": {"type": "Point", "coordinates": [25.13, 121.50]}}, 422, "location"),
+        ({"location": BEITOU, "at": (now + timedelta(minutes=5)).isoformat()}, 422, "at"),
+        ({"location": BEITOU, "at": (now - timedelta(hours=1)).isoformat()}, 422, "at"),
+        ({"location": BEITOU, "at": "2026-11-27T08:00:00"}, 422, "at"),
+        ({"location": BEITOU, "accuracy_m": -1}, 422, None),
+        ({"location": BEITOU, "speed": 3}, 422, None),
+    ]
+    for body, status, field in bad:
+        r = client.post(url, headers=crew, json=body)
+        assert r.status_code == status, (body, r.text)
+        if field:
+            assert r.json()["field"].startswith(field), r.json()
+    add_user(platform, "crew.two", "crew", "epb")
+    other = login(client, "crew.two")
+    r = client.post(url, headers=other, json={"location": elsewhere})
+    assert r.status_code == 403 and r.json()["error"] == "not_your_truck"
+    r = client.post("/api/v1/waste/trucks/T9/position", headers=crew, json={"location": BEITOU})
+    assert r.status_code == 404
+    after = {t["id"]: t for t in client.get("/api/v1/waste/trucks", headers=crew).json()}
+    assert after["T1"]["seen"] == seen
+
+
+def test_a_re_plan_sends_a_truck_on_from_where_its_crew_was_seen(
+    client: TestClient, platform: Platform, admin: dict[str, str], city: Any
+) -> None:
+    """T1 alone runs today's route; after its first stop its crew's phone puts it 12 km north.
+    The fire inserted then is timed from there, not from the stop it last served."""
+    r = client.patch("/api/v1/waste/trucks/T2", headers=admin, json={"active": False})
+    assert r.status_code == 200, r.text
+    planner = planner_for(platform)
+    today = planner.today().isoformat()
+    planner.plan_day(planner.today(), "test", seconds=0.5)
+    crew = login(client, "crew.one")
+    first = client.get("/api/v1/waste/my-route", headers=crew).json()["stops"][0]
+    assert client.post(f"/api/v1/waste/plan-stops/{first['id']}/served", headers=crew).is_success
+    r = client.post("/api/v1/waste/trucks/T1/position", headers=crew, json={"location": BEITOU})
+    assert r.status_code == 200, r.text
+    out = planner.insert_urgent("IT800-5", "fire", "test")
+    assert out.urgent_served and out.plan.summary["from_seen"] == ["T1"]
+    seen_at = datetime.fromisoformat(r.json()["seen"]["at"])
+    route = client.get(f"/api/v1/waste/plans?day={today}", headers=admin).json()["routes"][0]
+    ahead = [s for s in route["stops"] if s["status"] == "planned"]
+    assert ahead, route
+    # 12 km as the crow flies at no more than 30 km/h: at least 20 minutes to the next stop
+    assert datetime.fromisoformat(ahead[0]["arrive_at"]) >= seen_at + timedelta(minutes=20)
+    assert route["stops"][0]["status"] == "served"
+    assert route["distance_km"] > 2 * 12  # there and back again counts

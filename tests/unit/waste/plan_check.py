@@ -20,16 +20,25 @@ def _truck_of(problem: Problem, route: Route) -> Truck | None:
     return next((t for t in problem.trucks if t.id == tid), None)
 
 
-def _check_route(
-    problem: Problem, route: Route, truck: Truck, resume: tuple[int, int] | None
-) -> list[str]:
-    """`resume` = (k, t): the truck is held where it is until t before its k-th visit (replan)."""
+Resume = tuple[int, int] | tuple[int, int, int]
+
+
+def _check_route(problem: Problem, route: Route, truck: Truck, resume: Resume | None) -> list[str]:
+    """`resume` = (k, t): the truck is held where it is until t before its k-th visit (replan);
+    (k, t, site): it was seen at that site at t, on its way from its (k-1)-th visit."""
     errs: list[str] = []
     name = route.truck
     start = truck.start_site if truck.start_site is not None else truck.depot
-    sites = [start, *(problem.stops[v.stop].site for v in route.visits), truck.depot]
+    stops = [problem.stops[v.stop].site for v in route.visits]
+    via = resume[2] if resume is not None and len(resume) == 3 else None
+    # sites[k] is where the truck comes from to its k-th visit (sites[-2]: to its depot)
+    sites = [start, *stops, truck.depot]
+    path = list(sites)
+    if via is not None and resume is not None:
+        sites[resume[0]] = via
+        path.insert(resume[0] + 1, via)
 
-    want_m = sum(int(problem.distance_m[a, b]) for a, b in itertools.pairwise(sites))
+    want_m = sum(int(problem.distance_m[a, b]) for a, b in itertools.pairwise(path))
     if route.distance_m != want_m:
         errs.append(f"{name}: distance {route.distance_m} m, the matrix says {want_m} m")
 
@@ -41,7 +50,7 @@ def _check_route(
     for k, v in enumerate(route.visits):
         stop = problem.stops[v.stop]
         here = f"{name} visit {k} (stop {v.stop} {stop.ref})"
-        leg = int(problem.duration_s[sites[k], sites[k + 1]])
+        leg = int(problem.duration_s[sites[k], stops[k]])
         early, late = stop.window if stop.window is not None else (0, 2**62)
         if resume is not None and k == resume[0]:
             # re-planned: the truck stood at its last served stop until now, then went on
@@ -79,7 +88,10 @@ def _check_route(
         if abs(v.load_kg - kg) > EPS_KG or abs(v.load_m3 - m3) > EPS_KG:
             errs.append(f"{here}: reports {v.load_kg} kg / {v.load_m3} m3, recomputed {kg} / {m3}")
 
-    home = int(problem.duration_s[sites[-2], sites[-1]])
+    home = int(problem.duration_s[sites[-2], truck.depot])
+    if via is not None and resume is not None and resume[0] == len(route.visits):
+        prev_depart = max(prev_depart, resume[1])  # seen on the road after its last stop
+        earliest = max(earliest, resume[1])
     if earliest + home > truck.shift[1]:
         errs.append(
             f"{name}: cannot be back before its shift ends ({earliest + home} > {truck.shift[1]})"
@@ -96,7 +108,7 @@ def _check_route(
 def check(
     problem: Problem,
     plan: Plan,
-    resume: Mapping[str, tuple[int, int]] | None = None,
+    resume: Mapping[str, Resume] | None = None,
     merged: Collection[int] = (),
 ) -> list[str]:
     """Every rule `plan` breaks for `problem`. For re-planned routes, `resume` maps a route
@@ -149,18 +161,23 @@ def check_replan(
     served: Collection[int],
     result: Replan,
     now_s: int,
+    positions: Mapping[str, int] | None = None,
 ) -> list[str]:
     """Served stops keep truck, position and times; urgent stops are served unless the result
-    names them as unserved (with a reason); the merged plan is valid for the merged problem."""
+    names them as unserved (with a reason); the merged plan is valid for the merged problem.
+    `positions`: where trucks were seen at now_s (a truck goes on from there)."""
     errs: list[str] = []
     p = result.problem
     k = len(before_problem.stops)
     if p.stops[:k] != before_problem.stops:
         errs.append("the re-planned problem changed the original stops")
     after = {r.truck: r for r in result.plan.routes}
-    resume: dict[str, tuple[int, int]] = {}
+    resume: dict[str, Resume] = {}
+    seen_at = positions or {}
     for r in before_plan.routes:
         kept = [v for v in r.visits if v.stop in served]
+        if r.truck in seen_at and r.truck in after:
+            resume[r.truck] = (len(kept), now_s, seen_at[r.truck])
         # served stops are a prefix of what the crew was doing
         if [v.stop for v in r.visits[: len(kept)]] != [v.stop for v in kept]:
             errs.append(f"{r.truck}: the served stops are not the start of its route")
@@ -174,7 +191,10 @@ def check_replan(
             errs.append(f"{r.truck}: its served visits changed (stop, order, times or loads)")
         if new.start_s != r.start_s:
             errs.append(f"{r.truck}: its start time changed")
-        resume[r.truck] = (len(kept), now_s)
+        if r.truck not in seen_at:
+            resume[r.truck] = (len(kept), now_s)
+    for name in after.keys() & seen_at.keys() - resume.keys():  # no route before: 0 served
+        resume[name] = (0, now_s, seen_at[name])
     for name, route in after.items():
         truck = _truck_of(p, route)
         if truck and name not in resume and route.start_s < min(now_s, truck.shift[1]):

@@ -259,6 +259,33 @@ def test_replan_keeps_served_stops_and_inserts_the_urgent_one() -> None:
     assert out.unserved == ()
 
 
+def test_replan_goes_on_from_where_a_truck_was_seen() -> None:
+    """Truck A's crew phone saw it far out on the road after its first stop: its remaining
+    stops are timed from there (checked by the validator, which knows where A was), and the
+    same re-plan assuming A at its last stop is wrong by that measure."""
+    rng = random.Random(5)
+    stops = [((rng.uniform(0, 6000), rng.uniform(0, 6000)), _stop(f"s{k}")) for k in range(10)]
+    road = (12000.0, 12000.0)  # site 1: no stop there, only where A was seen
+    p = city(stops, [_truck("A"), _truck("B")], [(0, 0), road])
+    plan = routing.solve(p, seconds=0.3)
+    served = {v.stop for r in plan.routes for v in r.visits[:1]}
+    now = max(v.depart_s for r in plan.routes for v in r.visits if v.stop in served) + 600
+    fire = _stop("fire", site=p.stops[0].site, kg=10.0, priority=3)
+    seen = {"A": 1}
+    out = routing.replan(p, plan, now, served, [fire], seconds=0.3, positions=seen)
+    assert check_replan(p, plan, served, out, now, positions=seen) == []
+    assert out.urgent_served
+    a = next(r for r in out.plan.routes if r.truck == "A")
+    kept = [v for v in a.visits if v.stop in served]
+    last = p.stops[kept[-1].stop].site if kept else 0
+    assert a.distance_m >= int(p.distance_m[last, 1]) + int(p.distance_m[1, 0])
+    naive = routing.replan(p, plan, now, served, [fire], seconds=0.3)
+    if any(v.stop not in served for r in naive.plan.routes if r.truck == "A" for v in r.visits):
+        assert check_replan(p, plan, served, naive, now, positions=seen) != []
+    with pytest.raises(PlanError, match="position"):
+        routing.replan(p, plan, now, served, [fire], seconds=0.1, positions={"A": 99})
+
+
 def test_replan_reports_an_urgent_stop_whose_window_has_closed() -> None:
     p, plan, served, now = _running_day()
     gone = _stop("gone", site=5, window=(now - 2 * H, now - H))

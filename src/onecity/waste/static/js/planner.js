@@ -25,6 +25,7 @@
   let day = W.params().get("day") === "tomorrow" ? "tomorrow" : "today";
   let plan = null;
   let trucks = []; // every truck of the department, also those without stops
+  const SEEN_MS = 10 * 60000; // a position older than this is not shown (nor used to re-plan)
   let names = new Map();
   let fittedFor = null; // the day and trucks the map was last zoomed to
   const dayIso = () => OCP.day(day === "tomorrow" ? 1 : 0);
@@ -84,6 +85,16 @@
           markers += 1;
         }
       });
+      // where each truck's crew phone saw it in the last 10 minutes (re-plans start there)
+      for (const tr of trucks) {
+        const seen = tr.seen && ll(tr.seen.location);
+        if (!seen || Date.now() - Date.parse(tr.seen.at) > SEEN_MS) continue;
+        const k = plan.routes.findIndex((r) => r.truck_id === tr.id);
+        L.circleMarker(seen, { radius: 9, weight: 3, color: "#ffffff", fillColor: k >= 0 ? HEX[k % COLORS] : LEFT, fillOpacity: 1, className: "plan-seen" })
+          .bindTooltip(t("waste.planner.seen", { truck: tr.name, time: OCP.hhmm(tr.seen.at) }))
+          .addTo(layer);
+        all.push(seen);
+      }
       for (const st of plan.left_out) {
         const at = ll(st.location);
         if (!at) continue;
@@ -289,7 +300,7 @@
       } catch (err) {
         if (err.status !== 404) throw err;
       }
-      if (!trucks.length) trucks = await api("/api/v1/waste/trucks");
+      trucks = await api("/api/v1/waste/trucks"); // their last positions change
       if (mine !== loading) return; // a newer load (another day) is on its way
       plan = got;
       render();

@@ -25,6 +25,7 @@
   let truckId = null; // the truck this phone follows
   let route = null;
   let changed = null; // {at, reason} of the last re-plan that moved this truck's stops
+  let located = false; // the first position was asked for
 
   function stored() {
     try {
@@ -118,6 +119,10 @@
         }
       }
       renderPicker(own);
+      if (own && !located) {
+        located = true;
+        locate(); // at once, then every 30 s
+      }
       route = own || truckId ? await api("/api/v1/waste/my-route" + (own ? "" : "?truck_id=" + encodeURIComponent(truckId))) : null;
       render();
       show(errorLine, "");
@@ -174,6 +179,35 @@
     if (p.truck_id === truckId) reload();
   });
   OC.live.on("connected", reload);
+
+  /* --- where the truck is ----------------------------------------------------------------
+     Every 30 s while this page is open, if the phone shares its position and its user rides
+     a truck (the server takes a truck's position from its crew only): a re-plan then sends
+     the truck on from where it is, not from the last stop it served. */
+  const SEND_MS = 30000;
+  function send(p) {
+    const own = trucks && trucks.find((tr) => tr.crew === me);
+    if (!own) return;
+    api("/api/v1/waste/trucks/" + encodeURIComponent(own.id) + "/position", {
+      json: {
+        location: { type: "Point", coordinates: [p.coords.longitude, p.coords.latitude] },
+        accuracy_m: Math.min(100000, Math.round(p.coords.accuracy || 0)),
+        at: new Date(p.timestamp || Date.now()).toISOString(),
+      },
+    }).catch(() => {
+      /* outside the city, a stale fix: the next one will do */
+    });
+  }
+  function locate() {
+    if (!navigator.geolocation || !(trucks && trucks.some((tr) => tr.crew === me))) return;
+    navigator.geolocation.getCurrentPosition(send, () => {}, {
+      enableHighAccuracy: true,
+      maximumAge: 15000,
+      timeout: 20000,
+    });
+  }
+  setInterval(locate, SEND_MS);
+
   setInterval(load, REFRESH_MS);
   load();
 })();
