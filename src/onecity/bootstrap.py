@@ -64,6 +64,9 @@ DEMO_USERS = [
     # Utilities' staff: they file their own permits and answer locate requests.
     DemoLogin("twc.staff", DEMO_PASSWORD, Role.CONTRACTOR, "pwd"),
     DemoLogin("taipower.staff", DEMO_PASSWORD, Role.CONTRACTOR, "pwd"),
+    DemoLogin("cht.staff", DEMO_PASSWORD, Role.CONTRACTOR, "pwd"),
+    DemoLogin("gas.staff", DEMO_PASSWORD, Role.CONTRACTOR, "pwd"),
+    DemoLogin("sewer.staff", DEMO_PASSWORD, Role.CONTRACTOR, "pwd"),
     DemoLogin("edu.guard", DEMO_PASSWORD, Role.SCHOOL_GUARD, "edu"),
     DemoLogin("citizen", DEMO_PASSWORD, Role.CITIZEN, None),
 ]

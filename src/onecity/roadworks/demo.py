@@ -46,7 +46,14 @@ PIPE_SEED = 2026
 TRENCH_M = (12.0, 2.0)  # length, width of a footprint approximated from a point
 APPROX = "範圍由點位推估 footprint approximated from a point"
 # Logins of the demo (bootstrap.DEMO_USERS) and the organisations they act for.
-MEMBERS = {"twc.staff": "twc", "taipower.staff": "taipower"}
+# Every pipe owner of the synthetic network has one, so every locate request can be answered.
+MEMBERS = {
+    "twc.staff": "twc",
+    "taipower.staff": "taipower",
+    "cht.staff": "cht",
+    "gas.staff": "gas",
+    "sewer.staff": "sewer",
+}
 CONTRACTOR_LOGIN = ("pwd.contractor", "大陸工程股份有限公司")
 # The scenario: a water main renewal near 復興南路一段 (大安區), on the synthetic street grid.
 SCENARIO_NEAR = (121.5435, 25.0330)

@@ -108,3 +108,20 @@ def test_demo_sites_are_watched_live_but_one(client: TestClient, platform: Platf
     )
     assert 1 <= len(summary["sites_without_feed"]) <= 2
     assert summary["live_share_pct"] >= 98
+
+
+def test_every_pipe_owner_of_the_demo_has_a_login_to_answer_locates(platform: Platform) -> None:
+    """A locate request goes to each owner of a pipe under the works; in the demo each owner
+    has someone who can log in and answer it."""
+    from onecity.bootstrap import DEMO_USERS
+    from onecity.roadworks.models import RoadOrgMember
+    from onecity.roadworks.pipe_gen import DEFAULT_UTILITIES
+
+    demo.seed(platform)
+    logins = {u.username for u in DEMO_USERS}
+    with platform.db.read() as s:
+        members = {(m.org_code, m.username) for m in s.scalars(select(RoadOrgMember))}
+        owners = set(s.scalars(select(PipeRow.owner_code).distinct()))
+    assert owners == {u.owner for u in DEFAULT_UTILITIES}
+    for owner in owners:
+        assert any(org == owner and user in logins for org, user in members), owner
