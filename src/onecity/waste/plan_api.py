@@ -138,8 +138,9 @@ def my_route(
     who: Principal = Depends(principal),
     svc: CollectionPlanner = Depends(service),
 ) -> sc.RouteOut | None:
-    """The caller's truck's route today (or `truck_id`'s); null when it has none."""
-    return svc.my_route(who, truck_id, day or svc.today())
+    """The caller's truck's route on the running plan (or `truck_id`'s): today's, or
+    yesterday's while its night shift is still out; null when it has none."""
+    return svc.my_route(who, truck_id, day or svc.running_day())
 
 
 @router.post("/plan-stops/{stop_id}/served", response_model=sc.PlanStopOut)

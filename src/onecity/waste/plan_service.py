@@ -81,6 +81,20 @@ class CollectionPlanner:
     def today(self, now: datetime | None = None) -> date:
         return (now or utcnow()).astimezone(self.tz).date()
 
+    def running_day(self, now: datetime | None = None) -> date:
+        """The day whose plan the trucks are driving now: yesterday's while a night shift of
+        it (one ending the next morning) is still on, else today's."""
+        now = now or utcnow()
+        today = self.today(now)
+        with self.db.read() as s:
+            prev = self._current(s, today - timedelta(days=1))
+            if prev is not None:
+                for t in plan_build.trucks_of(s, self.config.department):
+                    ends = route_link.night_shift_end(t, prev.origin)
+                    if ends is not None and ends > now:
+                        return prev.day
+        return today
+
     # --- planning ------------------------------------------------------------------------------
     def plan_day(
         self,
@@ -296,9 +310,10 @@ class CollectionPlanner:
         considered: list[int] | None = None,
         source: str = "system",
     ) -> sc.ReplanOut:
-        """Insert an urgent visit to `station_id` into today's running plan."""
+        """Insert an urgent visit to `station_id` into the running plan (today's, or
+        yesterday's while a night shift of it is still out)."""
         now = now or utcnow()
-        day = self.today(now)
+        day = self.running_day(now)
         with self.db.read() as s:
             base = self._current(s, day)
             if base is None:
@@ -403,7 +418,7 @@ class CollectionPlanner:
         """The planner loop's step: every open fire job not yet considered goes into today's
         running routes. Returns how many were inserted."""
         now = now or utcnow()
-        day = self.today(now)
+        day = self.running_day(now)
         with self.db.read() as s:
             base = self._current(s, day)
             if base is None:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onecity.core import events
-from onecity.waste.models import WasteJob, WastePlan, WastePlanStop
+from onecity.waste.models import WasteJob, WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.monitoring import AlertKind
 
 EMPTIED_BY_A_VISIT = (AlertKind.FULL.value, AlertKind.FULL_SOON.value)
@@ -56,32 +56,61 @@ def lock_plan(s: Session, plan_id: int) -> WastePlan | None:
 def todays_stop(
     s: Session, station_id: str, now: datetime
 ) -> tuple[WastePlan, WastePlanStop] | None:
-    """The station's collection stop on a truck's route in the current plan of the day `now`
-    falls in (a plan's `origin` is its local midnight), not yet served; its plan share-locked
-    and the stop locked."""
+    """The station's collection stop, not yet served, on a truck's route of the plan running
+    now: of today's current plan, or of yesterday's while that truck's night shift is still
+    out. Its plan share-locked and the stop locked; None if there is none."""
     q = (
-        select(WastePlanStop.id, WastePlan.id)
+        select(WastePlanStop.id, WastePlan.id, WastePlan.origin, WastePlanStop.truck_id)
         .join(WastePlan, WastePlan.id == WastePlanStop.plan_id)
         .where(
             WastePlan.status == CURRENT,
             WastePlan.origin <= now,
-            WastePlan.origin > now - timedelta(days=1),
+            WastePlan.origin > now - timedelta(days=2),
             WastePlanStop.station_id == station_id,
             WastePlanStop.truck_id.is_not(None),
             WastePlanStop.served_at.is_(None),
             WastePlanStop.kind == "collect",
         )
-        .order_by(WastePlanStop.id)
-        .limit(1)
+        .order_by(WastePlan.origin.desc(), WastePlanStop.id)
     )
-    found = s.execute(q).one_or_none()
-    if found is None:
+    found = s.execute(q).all()
+    today = [r for r in found if r.origin > now - timedelta(days=1)]
+    running = [
+        r for r in found if r not in today and _still_out(s, r[1], r.truck_id, r.origin, now)
+    ]
+    picks = running or today
+    if not picks:
         return None
-    plan = lock_plan(s, found[1])
-    stop = s.get(WastePlanStop, found[0], with_for_update=True, populate_existing=True)
+    pick = picks[0]
+    plan = lock_plan(s, pick[1])
+    stop = s.get(WastePlanStop, pick[0], with_for_update=True, populate_existing=True)
     if plan is None or stop is None or plan.status != CURRENT or stop.served_at is not None:
         return None  # re-planned or served meanwhile
     return plan, stop
+
+
+def _still_out(
+    s: Session, plan_id: int, truck_id: str | None, origin: datetime, now: datetime
+) -> bool:
+    """Whether the truck's night shift of an earlier day's plan is still on now."""
+    truck = s.get(WasteTruck, truck_id) if truck_id else None
+    ends = night_shift_end(truck, origin) if truck is not None else None
+    return ends is not None and ends > now
+
+
+def night_shift_end(truck: WasteTruck, origin: datetime) -> datetime | None:
+    """When the truck's shift of the day starting at `origin` (local midnight) ends, if it is
+    a night shift that ends the next morning; None for a day shift."""
+    start = _hhmm_s(truck.shift_start)
+    end = _hhmm_s(truck.shift_end)
+    if end > start:
+        return None
+    return origin + timedelta(days=1, seconds=end)
+
+
+def _hhmm_s(raw: str) -> int:
+    h, _, m = raw.partition(":")
+    return int(h) * 3600 + int(m) * 60
 
 
 def served_ids(s: Session, plan_id: int) -> set[int]:

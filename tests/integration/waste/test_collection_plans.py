@@ -568,3 +568,32 @@ def test_a_re_plan_sends_a_truck_on_from_where_its_crew_was_seen(
     assert datetime.fromisoformat(ahead[0]["arrive_at"]) >= seen_at + timedelta(minutes=20)
     assert route["stops"][0]["status"] == "served"
     assert route["distance_km"] > 2 * 12  # there and back again counts
+
+
+def test_a_night_shift_past_midnight_is_re_planned_on_the_plan_it_is_driving(
+    client: TestClient, platform: Platform, admin: dict[str, str], city: Any
+) -> None:
+    """T1 works 22:00-06:00. At 01:00 the calendar says tomorrow, but the truck is driving
+    the evening's plan: a fire then goes into that plan, and a full job closed then serves the
+    stop on it; from 06:00 the running plan is the new day's."""
+    from onecity.waste import route_link
+
+    for body, tid in (
+        ({"active": False}, "T2"),
+        ({"shift_start": "22:00", "shift_end": "06:00"}, "T1"),
+    ):
+        assert client.patch(f"/api/v1/waste/trucks/{tid}", headers=admin, json=body).is_success
+    planner = planner_for(platform)
+    day = planner.today()
+    evening = datetime.combine(day, dt_time(21), planner.tz)
+    planner.plan_day(day, "test", seconds=0.5, now=evening)
+    after_midnight = datetime.combine(day + timedelta(days=1), dt_time(1), planner.tz)
+    assert planner.running_day(after_midnight) == day
+    assert planner.running_day(after_midnight + timedelta(hours=6)) == day + timedelta(days=1)
+    with platform.db.session() as s:
+        found = route_link.todays_stop(s, FULL[0], after_midnight)
+        assert found is not None and found[0].day == day and found[1].station_id == FULL[0]
+    out = planner.insert_urgent("IT800-5", "fire", "test", now=after_midnight)
+    assert out.plan.day == day and out.plan.version == 2 and out.urgent_served
+    fire = next(s for r in out.plan.routes for s in r.stops if s.station_id == "IT800-5")
+    assert fire.arrive_at is not None and fire.arrive_at >= after_midnight

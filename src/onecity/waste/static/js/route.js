@@ -167,7 +167,8 @@
   /* --- live ------------------------------------------------------------------------------ */
   OC.live.on("waste.plan", (ev) => {
     const p = ev.payload || {};
-    if (p.day !== OCP.day(0)) return;
+    // today's plan, or yesterday's that a night shift may still be driving
+    if (p.day !== OCP.day(0) && p.day !== OCP.day(-1)) return;
     if (truckId && (p.changed_trucks || []).indexOf(truckId) >= 0) {
       changed = { time: OCP.hhmm(ev.at || new Date()), reason: p.reason };
       if (navigator.vibrate) navigator.vibrate([300, 120, 300]);
