@@ -63,10 +63,16 @@ def check_literal(host: str, policy: Egress) -> str | None:
     if name == "localhost" or name.endswith(".localhost"):
         return f"{host} is the server itself"
     try:
-        ip = ipaddress.ip_address(name)
-    except ValueError:
+        # numeric only, no DNS: also the spellings a resolver reads as an address
+        # (2130706433, 0x7f.1, 127.1, 0177.0.0.1, full-width dots)
+        infos = socket.getaddrinfo(name, None, flags=socket.AI_NUMERICHOST)
+    except (OSError, UnicodeError):
         return None
-    return refusal(ip, policy)
+    for info in infos:
+        why = refusal(ipaddress.ip_address(info[4][0]), policy)
+        if why is not None:
+            return f"{host} ({why})" if str(info[4][0]) != name else why
+    return None
 
 
 def check_resolved(host: str, port: int, policy: Egress) -> None:

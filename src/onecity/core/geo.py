@@ -166,6 +166,11 @@ def point_from_geojson(
     coords = obj.get("coordinates")
     if not isinstance(coords, list) or len(coords) < 2:
         raise Invalid("a Point needs [longitude, latitude]", field=f"{field_name}.coordinates")
+    if not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords[:2]):
+        raise Invalid(
+            "coordinates must be numbers: [longitude, latitude] in WGS84 degrees",
+            field=f"{field_name}.coordinates",
+        )
     lon, lat = float(coords[0]), float(coords[1])
     if (
         not (math.isfinite(lon) and math.isfinite(lat))

@@ -141,8 +141,8 @@ def list_webhooks(
 class WebhookChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     active: bool = Field(
-        description="false pauses deliveries (events wait at the hook's cursor); true resumes "
-        "them at once, from where it stopped, with its failure count reset"
+        description="false pauses deliveries (events wait at the hook's cursor; a batch "
+        "already being sent finishes); true resumes them from where they stopped"
     )
 
 
@@ -166,9 +166,9 @@ def change_webhook(
     with p.db.session() as s:
         hook = _own_hook(s, webhook_id, who)
         if hook.active != body.active:
+            # next_attempt_at is left alone: it may be another process's lease on a batch
+            # being sent, which must run out before anyone claims the hook again
             hook.active = body.active
-            if body.active:
-                hook.failures, hook.next_attempt_at, hook.last_error = 0, None, None
             audit.append(
                 s,
                 actor=who.username,

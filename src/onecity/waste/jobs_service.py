@@ -340,7 +340,7 @@ class StationJobs:
             select(WasteJob, Device)
             .join(Device, Device.id == WasteJob.station_id)
             .where(WasteJob.id == job_id)
-            .with_for_update(of=WasteJob)
+            .with_for_update(of=WasteJob, key_share=True)
         ).one_or_none()
         if row is None or not who.sees_department(row[1].department_code):
             raise NotFound(f"no job {job_id}", field="job_id")
@@ -384,6 +384,13 @@ class StationJobs:
             ).one_or_none()
             if peek is not None and peek.kind == AlertKind.FIRE.value:
                 self.monitor.lock_state(s, peek.station_id)
+            # An emptying job: all the station's emptying jobs first, in id order, as serving
+            # the station's route stop takes them (route_link), which this close may do.
+            emptying = (
+                route_link.lock_emptying_jobs(s, peek.station_id)
+                if peek is not None and peek.kind in route_link.EMPTIED_BY_A_VISIT
+                else []
+            )
             job, dev = self._job_for_update(s, who, job_id)
             if job.status == CLOSED:
                 raise Conflict(
@@ -393,15 +400,32 @@ class StationJobs:
                     code="already_closed",
                 )
             now = utcnow()
+            # The route stop before anything is written: plan and stop rows are locked after
+            # the jobs and before the audit log, the order every other path takes them.
+            found = (
+                route_link.todays_stop(s, job.station_id, now)
+                if job.kind in route_link.EMPTIED_BY_A_VISIT
+                else None
+            )
             if job.kind == AlertKind.FIRE.value and job.compartment:
                 self._acknowledge_fire(s, job.station_id, job.compartment, now)
             settle_close(
                 s, job, dev.department_code, who.username, source, now, body.collected_kg, body.note
             )
-            if job.kind in route_link.EMPTIED_BY_A_VISIT:
-                found = route_link.todays_stop(s, job.station_id, now)
-                if found is not None:
-                    route_link.serve(s, *found, who.username, now)
+            if found is not None:
+                # the station was emptied: its stop is served, and with it, as when the crew
+                # marks the stop, the station's other emptying jobs
+                plan, stop = found
+                route_link.serve(s, plan, stop, who.username, now)
+                note = (
+                    f"emptied on the route of truck {stop.truck_id} (plan stop {stop.id}), "
+                    f"job {job.id} closed"
+                )
+                for other in emptying:
+                    if other.id != job.id and other.status != CLOSED:
+                        settle_close(
+                            s, other, dev.department_code, who.username, source, now, None, note
+                        )
             return _job_out(job, dev)
 
     def _acknowledge_fire(self, s: Session, sid: str, compartment: str, at: datetime) -> None:

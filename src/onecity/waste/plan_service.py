@@ -325,6 +325,19 @@ class CollectionPlanner:
             stored, station_site, seen_site = plan_build.load(
                 s, base, self.travel, extra=[dev], seen=seen
             )
+            # a fix from before the truck's last served stop says where it was, not where it is
+            last_served: dict[str, datetime] = {}
+            for r in stored.rows:
+                if r.truck_id and r.served_at:
+                    last_served[r.truck_id] = max(
+                        r.served_at, last_served.get(r.truck_id, r.served_at)
+                    )
+            seen_at = {t.id: t.seen_at for t in seen}
+            seen_site = {
+                tid: site
+                for tid, site in seen_site.items()
+                if (at := seen_at.get(tid)) is not None and at >= last_served.get(tid, at)
+            }
             base_id, base_version, origin = base.id, base.version, base.origin
             summary = dict(base.summary or {})
         now_s = int((now - origin).total_seconds())

@@ -36,7 +36,7 @@ def lock_emptying_jobs(s: Session, station_id: str) -> list[WasteJob]:
             WasteJob.kind.in_(EMPTIED_BY_A_VISIT),
         )
         .order_by(WasteJob.id)
-        .with_for_update()
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE: plan stops may reference them
     )
     return list(s.scalars(q))
 
@@ -56,6 +56,18 @@ def lock_plan(s: Session, plan_id: int) -> WastePlan | None:
 def todays_stop(
     s: Session, station_id: str, now: datetime
 ) -> tuple[WastePlan, WastePlanStop] | None:
+    """`_running_stop`, looked up again if a re-plan superseded the plan while this waited for
+    its lock (a new statement sees the new version)."""
+    for _ in range(3):
+        found, superseded = _running_stop(s, station_id, now)
+        if not superseded:
+            return found
+    return None
+
+
+def _running_stop(
+    s: Session, station_id: str, now: datetime
+) -> tuple[tuple[WastePlan, WastePlanStop] | None, bool]:
     """The station's collection stop, not yet served, on a truck's route of the plan running
     now: of today's current plan, or of yesterday's while that truck's night shift is still
     out. Its plan share-locked and the stop locked; None if there is none."""
@@ -80,13 +92,15 @@ def todays_stop(
     ]
     picks = running or today
     if not picks:
-        return None
+        return None, False
     pick = picks[0]
     plan = lock_plan(s, pick[1])
     stop = s.get(WastePlanStop, pick[0], with_for_update=True, populate_existing=True)
-    if plan is None or stop is None or plan.status != CURRENT or stop.served_at is not None:
-        return None  # re-planned or served meanwhile
-    return plan, stop
+    if plan is None or plan.status != CURRENT:
+        return None, True  # re-planned while this waited: look in the new version
+    if stop is None or stop.served_at is not None:
+        return None, False  # served meanwhile
+    return (plan, stop), False
 
 
 def _still_out(

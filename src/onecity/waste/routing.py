@@ -456,8 +456,12 @@ def replan(
         if t.id in positions:  # driven on from its last stop to where it was seen
             driven += int(p.distance_m[here, positions[t.id]])
             here = positions[t.id]
-        moved = bool(before) or (t.id in positions and old is not None)
-        start = old.start_s if (old and moved) else (new.start_s if new else now_s)
+        if old is not None and before:
+            start = old.start_s
+        elif old is not None and t.id in positions:  # seen on its way: it left by now
+            start = min(old.start_s, now_s)
+        else:
+            start = new.start_s if new else now_s
         routes.append(
             Route(
                 t.id,

@@ -23,6 +23,7 @@ from onecity.waste.plan_build import parse_hhmm, trucks_of
 # A position older than this says where the truck was, not where it is.
 SEEN_FRESH = timedelta(minutes=10)
 SEEN_SKEW = timedelta(seconds=60)  # a phone's clock a little ahead
+SEEN_ACCURATE_M = 500.0  # a fix vaguer than this (a phone without GPS) is not routed from
 
 
 class TruckRegistry:
@@ -69,6 +70,8 @@ class TruckRegistry:
         for t in trucks_of(s, self.department):
             if t.seen_at is None or t.seen_lon is None or now - t.seen_at > SEEN_FRESH:
                 continue
+            if (t.seen_accuracy_m or 0.0) > SEEN_ACCURATE_M:
+                continue  # shown on the map, too vague to route from
             start = origin + timedelta(seconds=parse_hhmm(t.shift_start, "shift_start"))
             if t.seen_at >= start:
                 out.append(t)

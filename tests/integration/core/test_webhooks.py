@@ -328,12 +328,28 @@ def test_pause_holds_events_and_resume_delivers_them_all_in_order(
     for bad in ({}, {"active": "maybe"}, {"active": True, "url": "https://x.org"}):
         r = client.patch(f"/api/v1/webhooks/{hook['id']}", headers=admin, json=bad)
         assert r.status_code == 422, bad
-    assert client.patch("/api/v1/webhooks/999", headers=admin, json={"active": True}).status_code
+    missing = client.patch("/api/v1/webhooks/999", headers=admin, json={"active": True})
+    assert missing.status_code == 404
+    # another process's batch in flight: pausing and resuming does not cut its lease short
+    from onecity.core.webhooks import LEASE
+
+    _emit(platform, "waste.job", "epb", 3)
+    leased = _settled()
+    with platform.db.session() as s:
+        s.get(Webhook, hook["id"]).next_attempt_at = leased + LEASE  # type: ignore[union-attr]
+    for active in (False, True):
+        client.patch(f"/api/v1/webhooks/{hook['id']}", headers=admin, json={"active": active})
+    assert deliver_once(platform.db, httpx_post, leased) == 0
+    assert deliver_once(platform.db, httpx_post, leased + LEASE) == 1
     with platform.db.read() as s:
         actions = list(
-            s.scalars(select(AuditRecord.action).where(AuditRecord.action.like("webhook.%")))
+            s.scalars(
+                select(AuditRecord.action)
+                .where(AuditRecord.action.like("webhook.%"))
+                .order_by(AuditRecord.seq)
+            )
         )
-    assert actions == ["webhook.create", "webhook.pause", "webhook.resume"]
+    assert actions == ["webhook.create", *["webhook.pause", "webhook.resume"] * 2]
 
 
 def test_a_rotated_secret_signs_what_follows_and_is_shown_once(

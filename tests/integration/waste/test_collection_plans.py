@@ -526,6 +526,10 @@ def test_a_crew_phone_says_where_its_truck_is_and_bad_fixes_change_nothing(
         ({"location": BEITOU, "at": (now - timedelta(hours=1)).isoformat()}, 422, "at"),
         ({"location": BEITOU, "at": "2026-11-27T08:00:00"}, 422, "at"),
         ({"location": BEITOU, "accuracy_m": -1}, 422, None),
+        ({"location": {"type": "Point", "coordinates": ["x", 25.0]}}, 422, "location"),
+        ({"location": {"type": "Point", "coordinates": [None, 25.0]}}, 422, "location"),
+        ({"location": {"type": "Point", "coordinates": [True, 25.0]}}, 422, "location"),
+        ({"location": {"type": "Point", "coordinates": "121.5,25"}}, 422, "location"),
         ({"location": BEITOU, "speed": 3}, 422, None),
     ]
     for body, status, field in bad:
@@ -597,3 +601,89 @@ def test_a_night_shift_past_midnight_is_re_planned_on_the_plan_it_is_driving(
     assert out.plan.day == day and out.plan.version == 2 and out.urgent_served
     fire = next(s for r in out.plan.routes for s in r.stops if s.station_id == "IT800-5")
     assert fire.arrive_at is not None and fire.arrive_at >= after_midnight
+
+
+def test_closing_one_full_job_empties_the_station_for_its_other_jobs_too(
+    client: TestClient, platform: Platform, admin: dict[str, str], city: Any
+) -> None:
+    """Two compartments full at one station: the crew closes the garbage job from its list;
+    the truck emptied the station, so its stop is served and the bottles' job closes too."""
+    sid = FULL[0]
+    send(client, city[sid], 2, {"recycling_pet.fill": 0.96})
+    today = planner_for(platform).today().isoformat()
+    assert client.post("/api/v1/waste/plans", headers=admin, json={"day": today}).is_success
+    crew = login(client, "crew.one")
+    page = client.get("/api/v1/waste/jobs", headers=crew).json()["jobs"]
+    mine = {j["compartment"]: j for j in page if j["station_id"] == sid and j["kind"] == "full"}
+    assert set(mine) == {"garbage", "recycling_pet"}, mine
+    r = client.post(f"/api/v1/waste/jobs/{mine['garbage']['id']}/close", headers=crew, json={})
+    assert r.status_code == 200, r.text
+    assert stop_of(client, admin, today, sid)["status"] == "served"
+    closed = client.get("/api/v1/waste/jobs?status=closed", headers=crew).json()["jobs"]
+    pet = next(j for j in closed if j["id"] == mine["recycling_pet"]["id"])
+    assert f"job {mine['garbage']['id']} closed" in pet["note"]
+
+
+def test_a_job_closed_while_a_re_plan_is_stored_serves_the_stop_of_the_new_version(
+    client: TestClient,
+    platform: Platform,
+    admin: dict[str, str],
+    city: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The close waits for the re-plan's lock on the plan; when it gets it, the plan it found
+    is superseded, and it serves the station's stop on the version the re-plan stored."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from onecity.core.auth.permissions import Principal, Role
+    from onecity.waste import route_link
+    from onecity.waste.jobs_api import jobs_for
+    from onecity.waste.jobs_schemas import CloseIn
+
+    planner = planner_for(platform)
+    today = planner.today().isoformat()
+    planner.plan_day(planner.today(), "test", seconds=0.5)
+    job = full_jobs(client, login(client, "crew.one"))[FULL[0]]
+    storing = threading.Event()
+    served_ids = route_link.served_ids
+
+    def slowly(s: Any, plan_id: int) -> set[int]:
+        storing.set()  # the re-plan holds the plan's row now
+        time.sleep(1.0)
+        return served_ids(s, plan_id)
+
+    monkeypatch.setattr(route_link, "served_ids", slowly)
+    who = Principal(0, "crew.one", Role.CREW, "epb")
+    with ThreadPoolExecutor(2) as pool:
+        replanned = pool.submit(planner.insert_urgent, "IT800-5", "fire", "test")
+        assert storing.wait(20)
+        closed = pool.submit(jobs_for(platform).close, who, job["id"], CloseIn(), "test")
+        assert replanned.result().plan.version == 2
+        assert closed.result().status == "closed"
+    monkeypatch.undo()
+    plan = client.get(f"/api/v1/waste/plans?day={today}", headers=admin).json()
+    assert plan["version"] == 2
+    assert stop_of(client, admin, today, FULL[0])["status"] == "served"
+
+
+def test_a_fix_from_before_the_last_served_stop_is_not_routed_from(
+    client: TestClient, platform: Platform, admin: dict[str, str], city: Any
+) -> None:
+    """The phone said where the truck was, then the crew served a stop from the jobs list
+    with the route page closed: the truck is at that stop, not where the phone last saw it;
+    nor is a fix 2 km wide routed from."""
+    assert client.patch("/api/v1/waste/trucks/T2", headers=admin, json={"active": False}).is_success
+    planner = planner_for(platform)
+    planner.plan_day(planner.today(), "test", seconds=0.5)
+    crew = login(client, "crew.one")
+    url = "/api/v1/waste/trucks/T1/position"
+    assert client.post(url, headers=crew, json={"location": BEITOU}).is_success
+    first = client.get("/api/v1/waste/my-route", headers=crew).json()["stops"][0]
+    assert client.post(f"/api/v1/waste/plan-stops/{first['id']}/served", headers=crew).is_success
+    out = planner.insert_urgent("IT800-5", "fire", "test")
+    assert out.plan.summary["from_seen"] == []
+    vague = {"location": BEITOU, "accuracy_m": 2000}
+    assert client.post(url, headers=crew, json=vague).is_success
+    out = planner.insert_urgent("IT800-2", "fault", "test")
+    assert out.plan.summary["from_seen"] == []

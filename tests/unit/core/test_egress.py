@@ -42,6 +42,11 @@ def test_each_policy_s_bounds(address: str, public: str | None, private: str | N
     assert refusal(ip, "any") is None
 
 
+@pytest.mark.parametrize("host", ["2130706433", "0x7f.1", "127.1", "0177.0.0.1", "127。0。0。1"])
+def test_other_spellings_of_loopback_are_refused_when_a_hook_is_made(host: str) -> None:
+    assert "loopback" in (check_literal(host, "private") or "")
+
+
 def test_names_are_not_looked_up_when_a_hook_is_made() -> None:
     assert "server itself" in (check_literal("localhost", "private") or "")
     assert "server itself" in (check_literal("api.localhost", "public") or "")

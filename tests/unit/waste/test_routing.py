@@ -280,10 +280,22 @@ def test_replan_goes_on_from_where_a_truck_was_seen() -> None:
     last = p.stops[kept[-1].stop].site if kept else 0
     assert a.distance_m >= int(p.distance_m[last, 1]) + int(p.distance_m[1, 0])
     naive = routing.replan(p, plan, now, served, [fire], seconds=0.3)
-    if any(v.stop not in served for r in naive.plan.routes if r.truck == "A" for v in r.visits):
-        assert check_replan(p, plan, served, naive, now, positions=seen) != []
+    assert check_replan(p, plan, served, naive, now, positions=seen) != []
     with pytest.raises(PlanError, match="position"):
         routing.replan(p, plan, now, served, [fire], seconds=0.1, positions={"A": 99})
+
+
+def test_a_truck_seen_before_it_was_due_to_leave_leaves_by_now() -> None:
+    """Its only stop opens at 10:00, so the plan has it leave just before; seen on the road at
+    07:00, it has left by then, and its route says so."""
+    late = ((4000.0, 0.0), _stop("late", window=(10 * H, 11 * H)))
+    p = city([late], [_truck("A")], [(0, 0), (1000.0, 0.0)])  # site 1: the road, no depot
+    plan = routing.solve(p, seconds=0.1)
+    assert plan.routes[0].start_s > 9 * H
+    now = 7 * H
+    out = routing.replan(p, plan, now, set(), [], seconds=0.1, positions={"A": 1})
+    assert check_replan(p, plan, set(), out, now, positions={"A": 1}) == []
+    assert out.plan.routes[0].start_s <= now
 
 
 def test_replan_reports_an_urgent_stop_whose_window_has_closed() -> None:
