@@ -25,6 +25,21 @@ Egress = Literal["public", "private", "any"]
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# Special-purpose blocks (RFC 6890) that are no one's receiver: "this network", protocol
+# assignments, documentation and benchmarking ranges, IPv6 site-local (deprecated).
+_SPECIAL = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "fec0::/10",
+        "2001:db8::/32",
+    )
+)
 
 
 class EgressRefused(Exception):
@@ -35,14 +50,18 @@ def refusal(ip: IP, policy: Egress) -> str | None:
     """Why `ip` is out of bounds under `policy`, or None."""
     if policy == "any":
         return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # an IPv4 address carried in IPv6 (mapped, 6to4) goes where that IPv4 address does
+        inner = ip.ipv4_mapped or ip.sixtofour
+        if inner is not None:
+            return refusal(inner, policy)
     for kind, yes in (
         ("loopback", ip.is_loopback),
         ("link-local", ip.is_link_local),
         ("multicast", ip.is_multicast),
         ("unspecified", ip.is_unspecified),
         ("reserved", ip.is_reserved),
+        ("special-purpose", any(ip in net for net in _SPECIAL if net.version == ip.version)),
     ):
         if yes:
             return f"{ip} is a {kind} address"

@@ -30,6 +30,12 @@ from onecity.core.egress import EgressRefused, check_literal, check_resolved, re
         ("0.0.0.0", "unspecified", "unspecified"),
         ("239.1.2.3", "multicast", "multicast"),
         ("240.0.0.1", "reserved", "reserved"),
+        ("0.1.2.3", "special", "special"),
+        ("198.18.0.5", "special", "special"),
+        ("192.0.0.8", "special", "special"),
+        ("fec0::1", "special", "special"),
+        ("2002:7f00:1::1", "loopback", "loopback"),  # 6to4 carrying 127.0.0.1
+        ("2002:0a00:0001::1", "private", None),  # 6to4 carrying 10.0.0.1
     ],
 )
 def test_each_policy_s_bounds(address: str, public: str | None, private: str | None) -> None:
