@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from onecity.core.auth.secrets import hash_password
 from onecity.core.models import Reading, User
-from onecity.waste.models import WasteTruck
+from onecity.waste.models import WastePlanStop, WasteTruck
 from onecity.waste.plan_api import planner_for
 
 from .conftest import (
@@ -194,6 +194,17 @@ def _seen(city: City, truck_id: str) -> tuple[float, float] | None:
         )
 
 
+def _seen_after_served(city: City, truck_id: str) -> bool:
+    with city.live.platform.db.read() as s:
+        t = s.get(WasteTruck, truck_id)
+        served = s.scalar(
+            select(func.max(WastePlanStop.served_at)).where(WastePlanStop.truck_id == truck_id)
+        )
+        return (
+            t is not None and t.seen_at is not None and served is not None and t.seen_at >= served
+        )
+
+
 def _stations(pg: Any, selector: str) -> list[str]:
     got: list[str] = pg.eval_on_selector_all(selector, "els => els.map(e => e.dataset.station)")
     return got
@@ -268,6 +279,11 @@ def test_planner_and_crew_route_with_a_fire_mid_shift(
     first.locator('button[data-action="served"]').click()
     expect(first).to_have_attribute("data-status", "served")
     expect_text(phone, "#route-list li.rstop >> nth=0", r"✓.*完成")
+    # "Done" also sends where the phone is: a fix newer than the stop served, to route from
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while time.monotonic() < deadline and not _seen_after_served(city, mine):
+        time.sleep(0.2)
+    assert _seen_after_served(city, mine)
     expect_text(phone, "#route-msg", "已標記完成")
     expect_text(phone, "#route-truck", r"已完成 1/")
     phone.screenshot(path=str(SHOTS / "crew-route-phone.png"))

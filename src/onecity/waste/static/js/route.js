@@ -151,6 +151,7 @@
     try {
       await api("/api/v1/waste/plan-stops/" + st.id + "/served", { method: "POST" });
       show(msg, t("waste.route.done_msg", { station: st.station_name }));
+      locate(true); // the truck is here now: a re-plan should start from a fix taken now
     } catch (err) {
       // already served, an older plan, not on a route: the server's sentence says which.
       if (err.status === 409 || err.status === 404) show(msg, err.detail);
@@ -186,24 +187,26 @@
      a truck (the server takes a truck's position from its crew only): a re-plan then sends
      the truck on from where it is, not from the last stop it served. */
   const SEND_MS = 30000;
-  function send(p) {
+  function send(p, asked) {
     const own = trucks && trucks.find((tr) => tr.crew === me);
     if (!own) return;
     api("/api/v1/waste/trucks/" + encodeURIComponent(own.id) + "/position", {
       json: {
         location: { type: "Point", coordinates: [p.coords.longitude, p.coords.latitude] },
         accuracy_m: Math.min(100000, Math.round(p.coords.accuracy || 0)),
-        at: new Date(p.timestamp || Date.now()).toISOString(),
+        // a fix asked for with maximumAge 0 is from now, whatever time the browser stamps it
+        at: new Date(asked || p.timestamp || Date.now()).toISOString(),
       },
     }).catch(() => {
       /* outside the city, a stale fix: the next one will do */
     });
   }
-  function locate() {
+  function locate(fresh) {
     if (!navigator.geolocation || !(trucks && trucks.some((tr) => tr.crew === me))) return;
-    navigator.geolocation.getCurrentPosition(send, () => {}, {
+    const asked = fresh === true ? Date.now() : 0;
+    navigator.geolocation.getCurrentPosition((p) => send(p, asked), () => {}, {
       enableHighAccuracy: true,
-      maximumAge: 15000,
+      maximumAge: fresh === true ? 0 : 15000,
       timeout: 20000,
     });
   }
