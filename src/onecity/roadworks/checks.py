@@ -37,28 +37,25 @@ class Checked:
     candidates: dict[str, Permit]
 
 
-def project_all(city: CityProfile, geoms: list[BaseGeometry]) -> list[BaseGeometry]:
-    """WGS84 geometries in projected metres, with one transformer call for all of them."""
+def _transform_all(geoms: list[BaseGeometry], many: Any) -> list[BaseGeometry]:
+    """`geoms` with every coordinate passed through `many(xs, ys)`, in one call for all."""
     if not geoms:
         return []
 
-    def project(xy: Any) -> Any:
-        xs, ys = city.to_projected_many(xy[:, 0], xy[:, 1])
-        return np.column_stack([xs, ys])
+    def each(xy: Any) -> Any:
+        return np.column_stack(many(xy[:, 0], xy[:, 1]))
 
-    return list(shapely.transform(np.array(geoms, dtype=object), project))
+    return list(shapely.transform(np.array(geoms, dtype=object), each))
+
+
+def project_all(city: CityProfile, geoms: list[BaseGeometry]) -> list[BaseGeometry]:
+    """WGS84 geometries in projected metres, with one transformer call for all of them."""
+    return _transform_all(geoms, city.to_projected_many)
 
 
 def unproject_all(city: CityProfile, geoms: list[BaseGeometry]) -> list[BaseGeometry]:
     """Geometries in projected metres back in WGS84 degrees, in one transformer call."""
-    if not geoms:
-        return []
-
-    def unproject(xy: Any) -> Any:
-        lons, lats = city.from_projected_many(xy[:, 0], xy[:, 1])
-        return np.column_stack([lons, lats])
-
-    return list(shapely.transform(np.array(geoms, dtype=object), unproject))
+    return _transform_all(geoms, city.from_projected_many)
 
 
 def works_of(p: Permit, geom: BaseGeometry) -> r.Works:

@@ -31,13 +31,14 @@ from onecity.waste import jobs_service, plan_build, plan_views, route_link, rout
 from onecity.waste import plan_schemas as sc
 from onecity.waste.collection import Policy
 from onecity.waste.models import WasteJob, WastePlan, WastePlanStop, WasteTruck
+from onecity.waste.route_link import CURRENT
 from onecity.waste.service import STATION_TYPE
 from onecity.waste.travel import CrowFlies, TravelProvider
 from onecity.waste.trucks import TruckRegistry
 
 log = logging.getLogger(__name__)
 
-CURRENT, SUPERSEDED = "current", "superseded"
+SUPERSEDED = "superseded"  # CURRENT is route_link's: both look plans up by it
 # Jobs that re-plan running routes by themselves. Faults join the next plan as repair stops
 # (plan_build.URGENT_KINDS); a dispatcher can still insert any visit now (POST /plans/urgent).
 REPLAN_KINDS = ("fire",)

@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from onecity.core import events
 from onecity.waste.models import WasteJob, WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.monitoring import AlertKind
+from onecity.waste.plan_build import parse_hhmm
 
 EMPTIED_BY_A_VISIT = (AlertKind.FULL.value, AlertKind.FULL_SOON.value)
-CURRENT = "current"  # a plan version's status (plan_service)
+CURRENT = "current"  # the status of a day's plan version in force (plan_service)
 
 
 def lock_emptying_jobs(s: Session, station_id: str) -> list[WasteJob]:
@@ -115,16 +116,11 @@ def _still_out(
 def night_shift_end(truck: WasteTruck, origin: datetime) -> datetime | None:
     """When the truck's shift of the day starting at `origin` (local midnight) ends, if it is
     a night shift that ends the next morning; None for a day shift."""
-    start = _hhmm_s(truck.shift_start)
-    end = _hhmm_s(truck.shift_end)
+    start = parse_hhmm(truck.shift_start, "shift_start")
+    end = parse_hhmm(truck.shift_end, "shift_end")
     if end > start:
         return None
     return origin + timedelta(days=1, seconds=end)
-
-
-def _hhmm_s(raw: str) -> int:
-    h, _, m = raw.partition(":")
-    return int(h) * 3600 + int(m) * 60
 
 
 def served_ids(s: Session, plan_id: int) -> set[int]:
