@@ -15,18 +15,26 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
+
+from onecity.core.auth.permissions import Principal, Role
+from onecity.core.db import Database
+from onecity.core.devices.broker_auth import sync_files
+from onecity.core.devices.service import DeviceService
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "deploy" / "mosquitto" / "onecity.conf"
 TEST_PORT = 18830
 BENCH_PORT = 18831
+_RELOADED = "Reloading config"
 
 
 def mosquitto_binary() -> str | None:
@@ -53,25 +61,36 @@ def _any_free_port() -> int:
         return port
 
 
-def derived_conf(workdir: Path, port: int, extra: str = "") -> str:
-    """The project's config with this run's port, persistence dir, pid file and log;
-    `extra` is appended (e.g. a device listener with its own authentication)."""
+# TLS is the one thing tests leave out: the device listener keeps its logins and ACL.
+_DROPPED = ("persistence_location", "pid_file", "log_dest", "user", "certfile", "keyfile", "cafile")
+
+
+def derived_conf(workdir: Path, port: int, device_port: int, extra: str = "") -> str:
+    """The project's config with this run's ports, persistence dir, pid file, log and
+    credential files; `extra` is appended."""
     out: list[str] = []
-    listener_done = False
+    listeners = 0
     for line in CONF.read_text().splitlines():
         word = line.split(maxsplit=1)[0] if line.strip() else ""
-        if word == "listener" and not listener_done:
-            # The first listener is the platform's; it becomes ours on this port.
-            out.append(f"listener {port} 127.0.0.1")
-            listener_done = True
-        elif word in ("persistence_location", "pid_file", "log_dest", "user"):
+        if word == "listener":
+            # The first listener is the platform's, the second the devices'.
+            listeners += 1
+            out.append(f"listener {port if listeners == 1 else device_port} 127.0.0.1")
+        elif word == "password_file":
+            out.append(f"password_file {workdir}/onecity.passwd")
+        elif word == "acl_file":
+            out.append(f"acl_file {workdir}/onecity.acl")
+        elif word in _DROPPED:
             continue
         else:
             out.append(line)
+    assert listeners == 2, "onecity.conf should have a platform and a device listener"
     out += [
         f"persistence_location {workdir}/",
         f"pid_file {workdir}/mosquitto.pid",
         f"log_dest file {workdir}/mosquitto.log",
+        # "Reloading config." is logged at this level: tests wait for it after a sync.
+        "log_type information",
         # Run as whoever runs the tests (as root, mosquitto would otherwise switch to the
         # 'mosquitto' user, who cannot write our temporary directory).
         f"user {getpass.getuser()}",
@@ -91,9 +110,15 @@ class Broker:
         workdir.mkdir(parents=True, exist_ok=True)
         # Another test run on this machine may hold the project port: take any free one then.
         self.port = port if _port_free(port) else _any_free_port()
+        self.device_port = _any_free_port()
         self.host = "127.0.0.1"
         self.conf_path = workdir / "mosquitto.conf"
-        self.conf_path.write_text(derived_conf(workdir, self.port, extra))
+        self.conf_path.write_text(derived_conf(workdir, self.port, self.device_port, extra))
+        self.passwd = workdir / "onecity.passwd"
+        self.acl = workdir / "onecity.acl"
+        for f in (self.passwd, self.acl):
+            if not f.exists():
+                f.write_text("")  # nobody may log in until the first sync
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 10.0) -> None:
@@ -117,11 +142,26 @@ class Broker:
     def _why(self) -> str:
         err = (
             self.proc.stderr.read().decode(errors="replace")
-            if self.proc and self.proc.stderr
+            if self.proc and self.proc.stderr and self.proc.poll() is not None
             else ""
         )
         log = self.workdir / "mosquitto.log"
         return (err + (log.read_text()[-2000:] if log.exists() else "")).strip()
+
+    def sync(self, db: Database, timeout_s: float = 10.0) -> bool:
+        """`onecity mqtt sync-credentials` against this broker; returns once it reloaded."""
+        before = self.log().count(_RELOADED)
+        changed = sync_files(db, self.passwd, self.acl, pid_file=self.workdir / "mosquitto.pid")
+        if changed:
+            self.wait_reloaded(before, timeout_s)
+        return changed
+
+    def wait_reloaded(self, before: int, timeout_s: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.log().count(_RELOADED) <= before:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"mosquitto did not reload in {timeout_s} s: {self._why()}")
+            time.sleep(0.02)
 
     @staticmethod
     def free_port() -> int:
@@ -164,26 +204,76 @@ def running_broker(workdir: Path, port: int = TEST_PORT, extra: str = "") -> Ite
         yield broker
 
 
-class Publisher:
-    """A device-side client: QoS 1, many in flight, waits for the broker's PUBACKs."""
+class Refused(Exception):
+    """The broker refused a login."""
 
-    def __init__(self, broker: Broker) -> None:
-        self.c = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}"
-        )
-        self.c.max_inflight_messages_set(1000)
-        self.c.connect(broker.host, broker.port)
-        self.c.loop_start()
+
+def device_client(broker: Broker, key: str | None, timeout_s: float = 10.0) -> mqtt.Client:
+    """A connected client: with `key` (a registry key, `ock_<key id>_<secret>`) a device
+    logged in on the device listener as its key id; with None an anonymous client on the
+    platform's loopback listener. Raises Refused if the broker says no."""
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
+    c.max_inflight_messages_set(1000)
+    port = broker.port
+    if key is not None:
+        c.username_pw_set(key.split("_")[1] if key.count("_") >= 2 else key, key)
+        port = broker.device_port
+    answer: list[Any] = []
+    done = threading.Event()
+
+    def on_connect(_c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        answer.append(rc)
+        done.set()
+
+    c.on_connect = on_connect
+    c.connect(broker.host, port)
+    c.loop_start()
+    if not done.wait(timeout_s) or answer[0].is_failure:
+        c.loop_stop()
+        c.disconnect()
+        raise Refused(str(answer[0]) if answer else "no CONNACK")
+    c.on_connect = None
+    return c
+
+
+class Publisher:
+    """Device-side clients: QoS 1, many in flight, waits for the broker's PUBACKs.
+
+    With `keys` (device id -> its registry key) each device logs in with its own key on the
+    device listener, as devices in the field do; without, one anonymous client on the
+    platform's loopback listener stands in for a trusted gateway (the benchmarks)."""
+
+    def __init__(self, broker: Broker, keys: dict[str, str] | None = None) -> None:
+        self.broker = broker
+        self.keys = keys
+        self.clients: dict[str, mqtt.Client] = {}
         self.infos: list[mqtt.MQTTMessageInfo] = []
+        if keys is None:
+            self.clients[""] = device_client(broker, None)
+
+    def _client(self, device: str) -> mqtt.Client:
+        who = "" if self.keys is None else device
+        if who not in self.clients:
+            assert self.keys is not None
+            self.clients[who] = device_client(self.broker, self.keys[device])
+        return self.clients[who]
 
     def send(self, device: str, body: bytes) -> None:
-        self.infos.append(self.c.publish(f"onecity/devices/{device}/telemetry", body, qos=1))
+        c = self._client(device)
+        self.infos.append(c.publish(f"onecity/devices/{device}/telemetry", body, qos=1))
 
     def close(self, timeout_s: float = 60) -> None:
         deadline = time.monotonic() + timeout_s
         for info in self.infos:
             info.wait_for_publish(max(0.1, deadline - time.monotonic()))
         unacked = sum(1 for i in self.infos if not i.is_published())
-        self.c.disconnect()
-        self.c.loop_stop()
+        for c in self.clients.values():
+            c.disconnect()
+            c.loop_stop()
         assert unacked == 0, f"the broker did not acknowledge {unacked} publishes"
+
+
+def issue_keys(devices: DeviceService, ids: list[str]) -> dict[str, str]:
+    """One registry key per device (as an administrator would issue them): device id -> key."""
+    who = Principal(0, "root.admin", Role.ADMIN, "doit")
+    return {i: devices.issue_key(who, i, label="mqtt test").key for i in ids}

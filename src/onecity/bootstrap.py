@@ -19,6 +19,7 @@ from onecity.core.auth.secrets import (
     split_device_key,
     token_hash,
 )
+from onecity.core.devices.broker_auth import mqtt_password_hash
 from onecity.core.models import AlertRule, Department, Device, DeviceCredential, User
 from onecity.core.platform import Platform
 
@@ -169,6 +170,7 @@ def seed_demo(p: Platform, keys_file: Path, youbike: int = 150, bins: int = 150)
                         key_id=key_id,
                         device_id=str(d["id"]),
                         secret_hash=token_hash(secret),
+                        mqtt_hash=mqtt_password_hash(full),
                         label="demo",
                     )
                 )

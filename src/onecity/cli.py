@@ -20,11 +20,13 @@ users_app = typer.Typer(help="People and access.")
 devices_app = typer.Typer(help="Devices.")
 audit_app = typer.Typer(help="The audit log.")
 telemetry_app = typer.Typer(help="Telemetry storage.")
+mqtt_app = typer.Typer(help="The MQTT broker's device logins.")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(devices_app, name="devices")
 app.add_typer(audit_app, name="audit")
 app.add_typer(telemetry_app, name="telemetry")
+app.add_typer(mqtt_app, name="mqtt")
 from onecity.core import modules as _modules  # noqa: E402
 from onecity.waste.kiosk.cli import kiosk_app  # noqa: E402 (the iTrash station software)
 
@@ -158,6 +160,29 @@ def ingest() -> None:
     run_ingester(Settings())
 
 
+@mqtt_app.command("sync-credentials")
+def mqtt_sync_credentials(
+    passwd: Annotated[Path, typer.Option(help="Mosquitto password_file to write")] = Path(
+        "/etc/mosquitto/onecity.passwd"
+    ),
+    acl: Annotated[Path, typer.Option(help="Mosquitto acl_file to write")] = Path(
+        "/etc/mosquitto/onecity.acl"
+    ),
+    pid_file: Annotated[
+        Path | None, typer.Option(help="the broker's pid_file: SIGHUP it after a change")
+    ] = None,
+    every: Annotated[float, typer.Option(help="seconds between syncs; 0: once and exit")] = 0,
+) -> None:
+    """Write the broker's logins and ACL from the device registry (keys not revoked, devices
+    not retired); with ONECITY_MQTT_USERNAME/_PASSWORD also the platform's own login."""
+    from onecity.core.db import Database
+    from onecity.core.devices.broker_auth import sync_forever
+
+    s = Settings()
+    login = (s.mqtt_username, s.mqtt_password) if s.mqtt_username else None
+    sync_forever(Database(s.database_url), passwd, acl, pid_file, login, every)
+
+
 @users_app.command("create")
 def users_create(
     username: str,
@@ -206,7 +231,13 @@ def devices_simulate(
     count: Annotated[int, typer.Option(help="how many devices")] = 100,
     rate: Annotated[float, typer.Option(help="messages per second, all devices together")] = 50,
     server: str = "http://127.0.0.1:8000",
-    mqtt: Annotated[str, typer.Option(help="host:port to publish over MQTT instead")] = "",
+    mqtt: Annotated[
+        str,
+        typer.Option(
+            help="host:port of the broker's device listener, to publish over MQTT instead "
+            "(each device logs in with its key; TLS with ONECITY_MQTT_TLS_CA)"
+        ),
+    ] = "",
     duration: Annotated[float | None, typer.Option(help="seconds; default forever")] = None,
     keys_file: Path = KEYS_FILE,
 ) -> None:
@@ -222,6 +253,7 @@ def devices_simulate(
         load_devices(keys_file, {}, count),
         server="" if mqtt else server,
         mqtt=mqtt,
+        mqtt_tls_ca=Settings().mqtt_tls_ca,
         seq_file=Path("var/sim-seq.json"),
     )
     with Progress(console=console) as progress:

@@ -59,12 +59,14 @@ class Simulator:
         *,
         server: str = "",
         mqtt: str = "",
+        mqtt_tls_ca: Path | None = None,
         seq_file: Path | None = None,
         seed: int | None = None,
     ) -> None:
         self.devices = devices
         self.server = server.rstrip("/")
         self.mqtt = mqtt
+        self.mqtt_tls_ca = mqtt_tls_ca
         self.seq_file = seq_file
         self.rng = random.Random(seed)
         self.stopping = threading.Event()
@@ -85,7 +87,8 @@ class Simulator:
     def run(self, rate: float, duration_s: float | None = None) -> None:
         """Send `rate` messages per second in total, spread over the devices."""
         client = httpx.Client(timeout=10) if self.server else None
-        mq = _mqtt_client(self.mqtt) if self.mqtt else None
+        # Over MQTT each device logs in with its own key, as devices in the field do.
+        mq: dict[str, Any] | None = {} if self.mqtt else None
         interval = 1.0
         per_tick = max(1, round(rate * interval))
         t_end = time.monotonic() + duration_s if duration_s else math.inf
@@ -106,15 +109,17 @@ class Simulator:
         finally:
             if client:
                 client.close()
-            if mq:
-                mq.loop_stop()
-                mq.disconnect()
+            for c in (mq or {}).values():
+                c.loop_stop()
+                c.disconnect()
             self.save()
 
-    def _flush(self, d: SimDevice, client: httpx.Client | None, mq: Any) -> None:
+    def _flush(self, d: SimDevice, client: httpx.Client | None, mq: dict[str, Any] | None) -> None:
         if mq is not None:
+            if d.id not in mq:
+                mq[d.id] = _mqtt_client(self.mqtt, d.key, self.mqtt_tls_ca)
             for m in d.pending:
-                mq.publish(f"onecity/devices/{d.id}/telemetry", json.dumps(m), qos=1)
+                mq[d.id].publish(f"onecity/devices/{d.id}/telemetry", json.dumps(m), qos=1)
             self.sent += len(d.pending)
             d.pending.clear()
             return
@@ -141,13 +146,18 @@ class Simulator:
             self.failed += 1
 
 
-def _mqtt_client(hostport: str) -> Any:
+def _mqtt_client(hostport: str, key: str, tls_ca: Path | None) -> Any:
+    """A device's connection to the broker's device listener: its user name is the key id,
+    its password the whole key (see core/devices/broker_auth.py)."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
     host, _, port = hostport.partition(":")
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"onecity-sim-{time.time_ns()}")
-    c.connect(host, int(port or 1883))
+    c.username_pw_set(key.split("_")[1] if key.startswith("ock_") else key, key)
+    if tls_ca is not None:
+        c.tls_set(ca_certs=str(tls_ca))
+    c.connect(host, int(port or 8883))
     c.loop_start()
     return c
 

@@ -120,6 +120,9 @@ class DeviceCredential(Base):
     key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
+    # The same key as a broker password ($7$ PBKDF2, see core/devices/broker_auth.py); null
+    # for keys issued before the broker checked logins: those work over HTTP only.
+    mqtt_hash: Mapped[str | None] = mapped_column(String(200))
     label: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -19,6 +19,7 @@ from sqlalchemy import Table, func, select
 
 from onecity.core.auth.secrets import new_device_key, split_device_key, token_hash
 from onecity.core.db import bulk_insert
+from onecity.core.devices.broker_auth import mqtt_password_hash
 from onecity.core.errors import AppError
 from onecity.core.models import Device, DeviceCredential, Reading, User
 from onecity.core.platform import Platform
@@ -105,6 +106,7 @@ def seed(p: Platform, keys_file: Path) -> dict[str, str]:
                         key_id=key_id,
                         device_id=site.id,
                         secret_hash=token_hash(secret),
+                        mqtt_hash=mqtt_password_hash(full),
                         label="demo kiosk",
                     )
                 )

@@ -201,7 +201,9 @@ def test_station_job_over_mqtt(
 ) -> None:
     if platform.db.dialect != "postgresql":
         pytest.skip("the MQTT path is checked against PostgreSQL")
-    add_station(client, admin, "IT900-4")
+    # The station logs in at the broker with its registry key, as in the field.
+    key = add_station(client, admin, "IT900-4")["X-Device-Key"]
+    broker.sync(platform.db)
     s = make_settings(
         platform.settings.database_url,
         modules="waste",
@@ -212,7 +214,7 @@ def test_station_job_over_mqtt(
     p = Platform(s, db=platform.db)
     ing = MqttIngester(p, relay_events=False).start()
     try:
-        pub = Publisher(broker)
+        pub = Publisher(broker, {"IT900-4": key})
         now = int(time.time() * 1000)
         for seq, values in (
             (1, {"garbage.fill": 1.5}),  # impossible: rejected, not stored

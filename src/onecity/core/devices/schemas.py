@@ -93,6 +93,9 @@ class KeyOut(BaseModel):
     key_id: str
     device_id: str
     key: str = Field(description="The full key. Shown once; only its hash is stored.")
+    mqtt_username: str = Field(
+        "", description="The key's login at the MQTT broker; the password is the full key."
+    )
 
 
 class KeyInfo(BaseModel):

@@ -13,6 +13,7 @@ from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.auth.secrets import new_device_key, same_hash, split_device_key, token_hash
 from onecity.core.db import Database, utcnow
 from onecity.core.devices import schemas as sc
+from onecity.core.devices.broker_auth import mqtt_password_hash
 from onecity.core.devices.telemetry import latest_values
 from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from onecity.core.geo import CityProfile, geojson_point, point_from_geojson
@@ -233,6 +234,7 @@ class DeviceService:
                     key_id=key_id,
                     device_id=device_id,
                     secret_hash=token_hash(secret),
+                    mqtt_hash=mqtt_password_hash(full),
                     label=label[:100],
                 )
             )
@@ -243,7 +245,7 @@ class DeviceService:
                 target=f"{device_id}/{key_id}",
                 source=source,
             )
-        return sc.KeyOut(key_id=key_id, device_id=device_id, key=full)
+        return sc.KeyOut(key_id=key_id, device_id=device_id, key=full, mqtt_username=key_id)
 
     def revoke_key(self, who: Principal, device_id: str, key_id: str, source: str = "") -> None:
         require(who, Perm.DEVICE_KEYS)
