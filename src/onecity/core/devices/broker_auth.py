@@ -206,17 +206,26 @@ def sync_forever(
     every_s: float,
 ) -> None:
     """`onecity mqtt sync-credentials`: once (every_s 0), or every every_s seconds until
-    SIGINT/SIGTERM. A revoked key stops working within every_s of its revocation."""
-    if sync_files(db, passwd, acl, pid_file=pid_file, platform=platform):
+    SIGINT/SIGTERM. A revoked key stops working within every_s of its revocation.
+
+    The first sync always reloads the broker, and a reload that failed is tried again: a
+    sync that died between writing the files and the SIGHUP must not leave the broker on
+    the old logins until the next change."""
+    if sync_files(db, passwd, acl, platform=platform):
         log.info("broker logins written to %s and %s", passwd, acl)
+    if pid_file is not None:
+        reload_broker(pid_file)
     if every_s <= 0:
         return
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_a: stop.set())
+    pending = False
     while not stop.wait(every_s):
         try:
-            if sync_files(db, passwd, acl, pid_file=pid_file, platform=platform):
-                log.info("broker logins changed; broker reloaded")
-        except Exception:  # the database or the broker is away: keep the old files, retry
+            pending = sync_files(db, passwd, acl, platform=platform) or pending
+            if pending and pid_file is not None:
+                reload_broker(pid_file)
+            pending = False
+        except Exception:  # the database or the broker is away: keep the files, retry
             log.exception("syncing broker logins failed; retrying in %s s", every_s)
