@@ -14,6 +14,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onecity import __version__
@@ -21,6 +22,7 @@ from onecity.core import alerts_api, media, modules, ngsi, open311, open311_api,
 from onecity.core.auth import api as auth_api
 from onecity.core.devices import api as devices_api
 from onecity.core.http import error_body, install_error_handlers, reject_nul
+from onecity.core.http_guards import SecurityHeaders, check_media_type, docs_csp
 from onecity.core.platform import Platform
 from onecity.core.webhooks import webhook_loop
 from onecity.core.workers import Loop, liveness_loop, retention_loop
@@ -66,8 +68,8 @@ class BodyLimit:
 
         try:
             await self.app(scope, limited, send)
-        except _TooBig:
-            await _send_json(send, 413, error_body("too_large", "request body too large", None))
+        except _TooBig as exc:
+            await _send_json(send, 413, error_body("too_large", str(exc.detail), None))
 
 
 class Metrics:
@@ -98,8 +100,12 @@ class Metrics:
             REQUESTS.labels(method, route, str(status)).inc()
 
 
-class _TooBig(Exception):
-    pass
+class _TooBig(StarletteHTTPException):
+    """Raised from `receive` once a body (chunked or not) passes MAX_BODY. An HTTPException,
+    so that body parsing passes it on (413) instead of wrapping it into a 400."""
+
+    def __init__(self) -> None:
+        super().__init__(413, f"request body over {MAX_BODY // 1024 // 1024} MiB")
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
@@ -157,20 +163,26 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         redoc_url=None,
         openapi_url="/openapi.json",
         # Every route, core or module: a NUL byte is refused before it can reach the database.
-        dependencies=[Depends(reject_nul)],
+        # A body in the wrong media type is a 415 (core/http_guards.py).
+        dependencies=[Depends(reject_nul), Depends(check_media_type)],
     )
 
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        vendor = "/static/vendor/swagger-ui"
-        return get_swagger_ui_html(
+    vendor = "/static/vendor/swagger-ui"
+    docs_page = bytes(
+        get_swagger_ui_html(
             openapi_url="/openapi.json",
             title="OneCity API",
             swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
             swagger_css_url=f"{vendor}/swagger-ui.css",
             swagger_favicon_url=f"{vendor}/favicon-32x32.png",
             swagger_ui_parameters={"validatorUrl": None},
-        )
+        ).body
+    ).decode()
+    docs_policy = docs_csp(docs_page)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(docs_page, headers={"Content-Security-Policy": docs_policy})
 
     app.state.platform = plat
     install_error_handlers(app)
@@ -210,5 +222,6 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             )
     app.mount("/static", StaticFiles(packages=[("onecity.web", "static")]), name="static")
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders, hsts=settings.environment == "production")
     app.add_middleware(Metrics)
     return app

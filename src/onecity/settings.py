@@ -31,8 +31,16 @@ class Settings(BaseSettings):
 
     session_idle_minutes: int = 30
     session_max_hours: int = 12
-    login_max_failures: int = 5
-    login_lock_minutes: int = 10
+    # Failed logins (core/auth/throttle.py): an account from one client may fail
+    # login_max_failures times, then waits login_backoff_s, doubled at each further failure up
+    # to login_lock_minutes. A client (all accounts) and an account (all clients) have their
+    # own, much higher, thresholds. Counts fade after login_window_minutes without a failure.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lock_minutes: int = Field(default=10, ge=1)
+    login_backoff_s: int = Field(default=60, ge=1)
+    login_client_max_failures: int = Field(default=100, ge=1)
+    login_account_max_failures: int = Field(default=50, ge=1)
+    login_window_minutes: int = Field(default=60, ge=1)
     totp_required_roles: str = "admin"
 
     telemetry_retention_days: int = 400
@@ -55,8 +63,19 @@ class Settings(BaseSettings):
     # (cloud metadata) and other special addresses; "public" also off private networks; "any"
     # for development and tests with a receiver on 127.0.0.1.
     webhook_egress: Literal["public", "private", "any"] = "private"
+    # Origins (scheme://host[:port], comma-separated) whose pages may send cookie-authenticated
+    # requests besides the API's own host, e.g. the public name behind a reverse proxy.
+    public_origins: str = ""
+    # Bearer token a Prometheus scraper sends for /metrics; empty: only staff with audit:read.
+    metrics_token: str = ""
     map_tile_url: str = ""
     map_tile_attribution: str = ""
+
+    @property
+    def public_origin_set(self) -> frozenset[str]:
+        return frozenset(
+            o.strip().rstrip("/").lower() for o in self.public_origins.split(",") if o.strip()
+        )
 
     @property
     def totp_roles(self) -> frozenset[str]:

@@ -50,6 +50,24 @@ class Locked(AppError):
     code = "locked"
 
 
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class Throttled(AppError):
+    """Too many attempts; `retry_after_s` says when to try again (sent as Retry-After)."""
+
+    status = 429
+    code = "throttled"
+
+    def __init__(
+        self, detail: str, *, retry_after_s: int, field: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(detail, field=field, code=code)
+        self.retry_after_s = retry_after_s
+
+
 class Unavailable(AppError):
     """Busy for a moment: the same request sent again will go through."""
 

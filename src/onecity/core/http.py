@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from onecity.core.auth.permissions import Principal
-from onecity.core.errors import AppError, Invalid, Unauthenticated
+from onecity.core.errors import AppError, Invalid, Throttled, Unauthenticated
+from onecity.core.http_guards import refuse_cross_site
 from onecity.core.platform import Platform
 
 SESSION_COOKIE = "onecity_session"
@@ -42,6 +43,9 @@ def principal(request: Request, p: Platform = Depends(platform)) -> Principal:
         raise Unauthenticated(
             "log in first: send 'Authorization: Bearer <token>'", code="not_logged_in"
         )
+    if not request.headers.get("authorization", "").lower().startswith("bearer "):
+        # The browser attaches the cookie by itself, also to requests other sites make it send.
+        refuse_cross_site(request, p.settings.public_origin_set)
     # A request the browser marks as background (a timer poll while nobody is using the page)
     # is authenticated as usual but does not count as activity for the idle limit.
     background = request.headers.get("x-onecity-background") == "1"
@@ -165,6 +169,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_req: Request, exc: AppError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if isinstance(exc, Throttled):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse(error_body(exc.code, exc.detail, exc.field), exc.status, headers)
 
     @app.exception_handler(RequestValidationError)

@@ -50,6 +50,18 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class LoginThrottle(Base):
+    """Failed logins counted by one key (an account from one client, a client, an account),
+    shared by every API process; a key past its threshold is refused until `blocked_until`."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class AuthSession(Base):
     """A login: an opaque token (stored hashed) with idle and absolute expiry."""
 

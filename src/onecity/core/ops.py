@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -48,7 +49,13 @@ def readyz(p: Platform = Depends(platform)) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=Response)
-def metrics() -> Response:
+def metrics(request: Request, p: Platform = Depends(platform)) -> Response:
+    """Prometheus text. A scraper sends `Authorization: Bearer <ONECITY_METRICS_TOKEN>`;
+    staff who may read the audit trail may look too (401/403 for anyone else)."""
+    expected = p.settings.metrics_token
+    sent = session_token(request) or ""
+    if not (expected and hmac.compare_digest(sent.encode(), expected.encode())):
+        require(principal(request, p), Perm.AUDIT_READ)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from shapely.geometry import box, shape
 from sqlalchemy import or_, select
 
+from onecity.core.dates import CityDate
 from onecity.core.db import utcnow
 from onecity.core.errors import Invalid
 from onecity.core.geo import parse_bbox
@@ -84,7 +85,7 @@ Bbox = Annotated[str | None, Query(max_length=200, description="west,south,east,
 @router.get("/works.geojson", response_class=Response)
 def works(
     bbox: Bbox = None,
-    day: date | None = None,
+    day: CityDate | None = None,
     download: bool = False,
     p: Platform = Depends(platform),
 ) -> Response:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from onecity.core.dates import CityDate
 from onecity.roadworks.schemas import Code
 
 PipeKind = Literal["water", "sewer", "power", "gas", "telecom", "other"]
@@ -95,7 +96,7 @@ class DigBanIn(_In):
     crs: Crs | None = None
     # A LineString geometry is the road's centreline, widened to this many metres.
     width_m: Annotated[float, Field(gt=0, le=100)] = 20.0
-    paved_on: date
+    paved_on: CityDate
     years: Annotated[int, Field(ge=1, le=20)] = 5
     note: Annotated[str, Field(max_length=200)] = ""
 
@@ -114,8 +115,8 @@ class EmbargoIn(_In):
     name_zh: Annotated[str, Field(min_length=1, max_length=120)]
     name_en: Annotated[str, Field(min_length=1, max_length=120)]
     kind: Literal["holiday", "exam", "event"]
-    start_date: date
-    end_date: date
+    start_date: CityDate
+    end_date: CityDate
     # A Polygon or MultiPolygon; none means city-wide.
     area: dict[str, Any] | None = None
     crs: Crs | None = None
@@ -136,7 +137,7 @@ class FeeTableIn(_In):
     narrowest first; the last band's width is null (any wider trench)."""
 
     version: Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9._-]+$")]
-    valid_from: date
+    valid_from: CityDate
     base: Annotated[int, Field(ge=0, le=10_000_000)]
     daily: dict[Literal["narrow", "wide", "congested"], Annotated[int, Field(ge=0, le=1_000_000)]]
     restoration: Annotated[
@@ -162,7 +163,7 @@ class PenaltyIn(_In):
     permit_ref: Annotated[str, Field(max_length=24)] | None = None
     breach: Annotated[str, Field(max_length=32)] | None = None
     fine_twd: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
-    on_date: date
+    on_date: CityDate
     note: Note = ""
     voids: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from onecity.core.dates import CityDate
+
 Code = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 Purpose = Literal["water", "sewer", "power", "gas", "telecom", "road", "other"]
 RoadClass = Literal["narrow", "wide", "congested"]
@@ -52,8 +54,8 @@ class PermitIn(_In):
     crs: Annotated[str, Field(max_length=40)] | None = None
     width_m: Annotated[float, Field(gt=0, le=30)] | None = None
     depth_m: Annotated[float, Field(gt=0, le=30)]
-    start_date: date
-    end_date: date
+    start_date: CityDate
+    end_date: CityDate
     night: bool = False
     residential: bool = False
     emergency: bool = False

@@ -3,13 +3,14 @@ and the monitoring map. Parse → service (sites.py) → schema."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 
 from onecity.core import media
 from onecity.core.auth.permissions import Principal
+from onecity.core.dates import CityDate
 from onecity.core.http import platform, principal, source
 from onecity.core.platform import Platform
 from onecity.roadworks import site_schemas as ss
@@ -110,7 +111,7 @@ def list_photos(
 
 @router.get("/monitor", response_model=ss.MonitorOut)
 def monitor(
-    day: date | None = None,
+    day: CityDate | None = None,
     who: Principal = Depends(principal),
     svc: SiteService = Depends(sites),
 ) -> ss.MonitorOut:

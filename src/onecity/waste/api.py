@@ -3,13 +3,13 @@ Parse → service → schema; every rule lives in the service and the domain."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from onecity.core.auth.permissions import Principal
+from onecity.core.dates import CityDate
 from onecity.core.http import (
     MAX_INT64,
     device_key,
@@ -113,7 +113,7 @@ def transactions(
     card_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9-]{1,32}$")] = None,
     terminal_id: Annotated[str | None, Query(max_length=64)] = None,
     kind: Literal["garbage", "recycle", "topup"] | None = None,
-    day: date | None = None,
+    day: CityDate | None = None,
     cursor: Annotated[int | None, Query(ge=1, le=MAX_INT64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Response:

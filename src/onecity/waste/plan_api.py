@@ -3,13 +3,13 @@ Parse → service → schema."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.dates import CityDate
 from onecity.core.http import MAX_INT64, platform, principal, source
 from onecity.core.platform import Platform
 from onecity.waste import plan_schemas as sc
@@ -87,7 +87,7 @@ def truck_position(
 
 @router.get("/plans", response_model=sc.PlanOut)
 def plan_for_day(
-    day: date | None = Query(None, description="local date; today by default"),
+    day: CityDate | None = Query(None, description="local date; today by default"),
     who: Principal = Depends(principal),
     svc: CollectionPlanner = Depends(service),
 ) -> sc.PlanOut:
@@ -134,7 +134,7 @@ def urgent(
 @router.get("/my-route", response_model=sc.RouteOut | None)
 def my_route(
     truck_id: Annotated[str | None, Query(max_length=32)] = None,
-    day: date | None = None,
+    day: CityDate | None = None,
     who: Principal = Depends(principal),
     svc: CollectionPlanner = Depends(service),
 ) -> sc.RouteOut | None:

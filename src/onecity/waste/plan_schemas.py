@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from onecity.core.dates import CityDate
+
 
 class PlanStopOut(BaseModel):
     id: int
@@ -64,7 +66,7 @@ class PlanOut(BaseModel):
 
 class PlanIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    day: date
+    day: CityDate
     seconds: Annotated[float, Field(gt=0, le=60)] | None = None
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from onecity.core.dates import CityDate
 from onecity.waste.domain import MAX_DROP_GRAMS, POINTS_PER_NTD, Material
 
 CardId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,32}$")]
@@ -46,7 +47,7 @@ class TxnIn(BaseModel):
     points_before: Points = 0
     points_after: Points = 0
     grams: Annotated[int, Field(ge=1, le=MAX_DROP_GRAMS)] | None = None
-    tariff_from: date | None = None
+    tariff_from: CityDate | None = None
     items: Annotated[list[ItemIn], Field(max_length=500, default_factory=list)]
     rejected: Annotated[list[RejectedIn], Field(max_length=500, default_factory=list)]
 
@@ -91,7 +92,7 @@ class UnconfirmedIn(BaseModel):
     amount: Annotated[int, Field(ge=-10_000, le=10_000)]
     points_after: Points | None = None
     grams: Annotated[int, Field(ge=1, le=MAX_DROP_GRAMS)] | None = None
-    tariff_from: date | None = None
+    tariff_from: CityDate | None = None
     items: Annotated[list[ItemIn], Field(max_length=500, default_factory=list)]
 
     @model_validator(mode="after")

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.dates import DateRange
 from onecity.core.db import Database, utcnow
 from onecity.core.errors import Forbidden, Invalid
 from onecity.core.models import Device
@@ -76,26 +77,13 @@ def _midnight(d: date, tz: ZoneInfo) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=tz)
 
 
-def parse_range(first: str | None, last: str | None, period: str | None) -> Range:
+def parse_range(first: date | None, last: date | None, period: str | None) -> Range:
     """Check a report's query; a bad one is Invalid naming the field (422, never a 500)."""
-    days: dict[str, date] = {}
-    for name, text in (("from", first), ("to", last)):
-        if not text:
-            raise Invalid(f"'{name}' is required, as YYYY-MM-DD", field=name, code="missing")
-        try:
-            days[name] = date.fromisoformat(text)
-        except ValueError:
-            raise Invalid(
-                f"'{name}' must be a date as YYYY-MM-DD, got {text!r}", field=name
-            ) from None
-    if days["to"] < days["from"]:
-        raise Invalid("'to' is before 'from'", field="to", code="bad_range")
-    if (days["to"] - days["from"]).days + 1 > MAX_DAYS:
-        raise Invalid(f"a report covers at most {MAX_DAYS} days", field="to", code="bad_range")
+    days = DateRange.of(first, last, max_days=MAX_DAYS)
     p = period or "day"
     if p not in PERIODS:
         raise Invalid(f"'period' must be one of {', '.join(PERIODS)}", field="period")
-    return Range(days["from"], days["to"], p)
+    return Range(days.first, days.last, p)
 
 
 def period_key(d: date, period: Period) -> str:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Response
 
 from onecity.core.auth.permissions import Principal
+from onecity.core.dates import CityDate
 from onecity.core.db import utcnow
 from onecity.core.http import platform, principal
 from onecity.core.platform import Platform
@@ -23,8 +24,8 @@ router = APIRouter(prefix="/api/v1/waste", tags=["waste reports"])
 
 BOM = "\ufeff"  # Excel reads a CSV as UTF-8 (zh-TW names) only with it
 LINK = f'<{stats.LICENSE_URL}>; rel="license"'
-From = Annotated[str | None, Query(alias="from", description="first day, YYYY-MM-DD")]
-To = Annotated[str | None, Query(alias="to", description="last day (included), YYYY-MM-DD")]
+From = Annotated[CityDate | None, Query(alias="from", description="first day, YYYY-MM-DD")]
+To = Annotated[CityDate | None, Query(alias="to", description="last day (included), YYYY-MM-DD")]
 Per = Annotated[str | None, Query(description="day, week (ISO, Monday first) or month")]
 
 

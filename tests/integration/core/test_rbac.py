@@ -109,7 +109,8 @@ ROUTES: dict[str, tuple[str, str]] = {
 EXEMPT: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "public liveness probe, no session",
     ("GET", "/readyz"): "public readiness probe, no session",
-    ("GET", "/metrics"): "public Prometheus scrape, no session",
+    ("GET", "/metrics"): "the scraper's bearer token (ONECITY_METRICS_TOKEN) or audit:read "
+    "(tests/integration/core/test_edge_guards.py)",
     ("GET", "/api/v1/city"): "public city description the login page needs",
     ("GET", "/api/v1/geo/districts"): "public district boundaries (map base layer)",
     ("GET", "/api/v1/geo/place"): "public place lookup on the city's own geodata",

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import utcnow
 from onecity.core.http import SESSION_COOKIE, platform, principal, source
+from onecity.core.http_guards import refuse_cross_site
 from onecity.core.models import User
 from onecity.core.platform import Platform
 
@@ -77,6 +78,8 @@ class TotpOut(BaseModel):
 def login(
     body: LoginIn, request: Request, response: Response, p: Platform = Depends(platform)
 ) -> LoginOut:
+    # Login CSRF: another site must not log this browser into an account of its choosing.
+    refuse_cross_site(request, p.settings.public_origin_set)
     res = p.auth.login(body.username, body.password, body.totp, source(request))
     response.set_cookie(
         SESSION_COOKIE,

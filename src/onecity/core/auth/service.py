@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import NoReturn
 
 from sqlalchemy import select, update
@@ -20,13 +20,14 @@ from onecity.core.auth.secrets import (
     new_totp_secret,
     token_hash,
 )
+from onecity.core.auth.throttle import Attempt
 from onecity.core.db import Database, utcnow
 from onecity.core.errors import (
     Conflict,
     Forbidden,
     Invalid,
-    Locked,
     NotFound,
+    Throttled,
     Unauthenticated,
 )
 from onecity.core.models import AuthSession, Department, User
@@ -55,28 +56,26 @@ class AuthService:
     ) -> LoginResult:
         now = utcnow()
         with self.db.session() as s:
-            # Locked for the whole attempt: concurrent wrong passwords must each count, not
-            # overwrite one another's failed_logins (SQLite's BEGIN IMMEDIATE does the same).
-            user = s.execute(
-                select(User).where(User.username == username).with_for_update()
-            ).scalar_one_or_none()
-            if user is not None and user.locked_until is not None and user.locked_until > now:
-                audit.append(s, actor=username, action="login", outcome="locked", source=source)
-                s.commit()  # the refusal is evidence too: keep its audit record
-                minutes = int((user.locked_until - now).total_seconds() // 60) + 1
-                raise Locked(
-                    f"too many failed logins; try again in {minutes} minute(s)",
-                    code="account_locked",
-                )
+            # The throttle's counters stay locked for the whole attempt: concurrent wrong
+            # passwords must each count, in every API process.
+            attempt = Attempt(s, username, source, self.settings, now)
+            try:
+                attempt.refuse_if_waiting()
+            except Throttled:
+                # Before any user lookup or hashing: the same answer whether or not the
+                # account exists. The refusal is evidence too: keep its audit record.
+                audit.append(s, actor=username, action="login", outcome="throttled", source=source)
+                s.commit()
+                raise
+            user = s.execute(select(User).where(User.username == username)).scalar_one_or_none()
             ok = check_password(user.password_hash if user else None, password)
             if user is None or not ok or user.disabled:
                 self._refuse(
                     s,
-                    user,
+                    attempt,
                     username,
                     source,
                     None,
-                    now,
                     count=True,
                     error=Unauthenticated("wrong username or password", code="bad_credentials"),
                 )
@@ -84,11 +83,10 @@ class AuthService:
                 if user.totp_secret is None:
                     self._refuse(
                         s,
-                        user,
+                        attempt,
                         username,
                         source,
                         "totp not enrolled",
-                        now,
                         error=Unauthenticated(
                             "your role requires a TOTP second factor; ask an "
                             "administrator to enrol one (onecity users totp USERNAME)",
@@ -98,11 +96,10 @@ class AuthService:
                 if not totp:
                     self._refuse(
                         s,
-                        user,
+                        attempt,
                         username,
                         source,
                         "totp missing",
-                        now,
                         error=Unauthenticated(
                             "enter the 6-digit code from your authenticator app",
                             code="totp_required",
@@ -112,16 +109,14 @@ class AuthService:
                 if not check_totp(user.totp_secret, totp or ""):
                     self._refuse(
                         s,
-                        user,
+                        attempt,
                         username,
                         source,
                         "bad totp",
-                        now,
                         count=True,
                         error=Unauthenticated("wrong TOTP code", code="bad_totp", field="totp"),
                     )
-            user.failed_logins = 0
-            user.locked_until = None
+            attempt.succeeded()
             token = new_token()
             sess = AuthSession(
                 token_hash=token_hash(token),
@@ -142,22 +137,18 @@ class AuthService:
     def _refuse(
         self,
         s: Session,
-        user: User | None,
+        attempt: Attempt,
         username: str,
         source: str,
         reason: str | None,
-        now: datetime,
         *,
         error: Unauthenticated,
         count: bool = False,
     ) -> NoReturn:
-        """Record a refused login (and, for a wrong secret, count it toward the lockout),
+        """Record a refused login (and, for a wrong secret, count it toward the throttle),
         commit that record, then raise: the refusal is evidence too."""
-        if count and user is not None:
-            user.failed_logins += 1
-            if user.failed_logins >= self.settings.login_max_failures:
-                user.locked_until = now + timedelta(minutes=self.settings.login_lock_minutes)
-                user.failed_logins = 0
+        if count:
+            attempt.failed()
         audit.append(
             s,
             actor=username,

@@ -25,7 +25,8 @@
     switch (err.code) {
       case "bad_credentials":
         return [t("login.err.bad_credentials"), "password"];
-      case "account_locked": {
+      case "account_locked":
+      case "login_throttled": {
         const minutes = /(\d+) minute/.exec(err.detail || "");
         return [minutes ? t("login.err.account_locked_for", { minutes: minutes[1] }) : t("login.err.account_locked"), null];
       }
