@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019_login_throttle"
-down_revision = "0013_waste_truck_positions"
+down_revision = "0017_device_key_mqtt_hash"
 branch_labels = None
 depends_on = None
 
