@@ -50,6 +50,20 @@ class Locked(AppError):
     code = "locked"
 
 
+class TooManyRequests(AppError):
+    """Throttled: the same request is answered again after `retry_after` seconds (sent as the
+    Retry-After header)."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(
+        self, detail: str, *, retry_after: int, field: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(detail, field=field, code=code)
+        self.retry_after = max(1, retry_after)
+
+
 class Unavailable(AppError):
     """Busy for a moment: the same request sent again will go through."""
 

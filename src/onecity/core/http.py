@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from onecity.core.auth.permissions import Principal
-from onecity.core.errors import AppError, Invalid, Unauthenticated
+from onecity.core.errors import AppError, Invalid, TooManyRequests, Unauthenticated
 from onecity.core.platform import Platform
 
 SESSION_COOKIE = "onecity_session"
@@ -165,6 +165,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_req: Request, exc: AppError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(error_body(exc.code, exc.detail, exc.field), exc.status, headers)
 
     @app.exception_handler(RequestValidationError)
