@@ -8,6 +8,7 @@ database, with the same answer whatever was wrong."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -211,3 +212,25 @@ def test_a_code_expires(client: TestClient, platform: Platform, station: Any) ->
     amy = _citizen(client, platform, "amy")
     r = client.post(MY, headers=amy, json={"card_id": "EC-0001", "link_code": "R9D1-C0DE"})
     assert r.status_code == 422 and r.json()["error"] == "link_refused"
+
+
+def test_concurrent_guesses_from_one_account_get_exactly_the_allowance(
+    client: TestClient, platform: Platform, station: Any
+) -> None:
+    """Several API workers answering one account's guesses at once still count each."""
+    key, term, card = station
+    _visit(client, key, term, card, "AB12-CD34")
+    mallory = _citizen(client, platform, "mallory")
+    statuses: list[int] = []
+
+    def guess(n: int) -> None:
+        # A different card number each time: only the account's own count holds them back.
+        body = {"card_id": f"EC-{n:04d}", "link_code": f"{n:04d}-2222"}
+        statuses.append(client.post(MY, headers=mallory, json=body).status_code)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [422] * 5 + [429] * 7
