@@ -46,8 +46,12 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     with roadworks_server(tmp_path_factory, "e2e-roadworks") as rc:
         op = rc.heads["rpic.op"]
         lay_pipe(rc.platform, "twc", "water", 0.00005, 1.2)  # a water main under the street
+        # Taipei Water files; RPIC grants (nobody decides their own filing).
         filed = httpx.post(
-            f"{rc.url}{API}/permits", json=application(contractor=None), headers=op, timeout=10
+            f"{rc.url}{API}/permits",
+            json=application(contractor=None),
+            headers=rc.heads["twc.staff"],
+            timeout=10,
         )
         assert filed.status_code == 201, filed.text
         ref = filed.json()["ref"]

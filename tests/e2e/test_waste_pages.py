@@ -2,7 +2,7 @@
 an operator watches a station's upload arrive without reloading, reads the ledger, a flagged
 card's flag in words, blocks a card and finds it on the blocklist, sees a settlement mismatch
 with its differences; anyone reads the tariffs and works the calculator; a citizen lands on
-their cards, registers one from a receipt and sees its history; the police are refused.
+their cards, links one with the code from its receipt and sees its history; the police are refused.
 
 Cards are issued through the service (WasteService.issue), stations upload over HTTP with
 their own device keys, like real stations (docs/waste-terminal-api.md)."""
@@ -27,6 +27,7 @@ import pytest
 from onecity.waste.api import service_for as waste_service
 from onecity.waste.cards import SimulatedEasyCard
 from onecity.waste.domain import Material, TariffTable
+from onecity.waste.linkcode import new_code
 from onecity.waste.schemas import CardIssueIn
 from tests.integration.waste.helpers import Terminal
 
@@ -64,12 +65,14 @@ class Station:
         self.term.batch_no = value
 
     def garbage(self, card: SimulatedEasyCard, grams: int, ago_min: int = 5) -> dict[str, Any]:
-        return self.term.garbage(card, grams, datetime.now(TPE) - timedelta(minutes=ago_min))
+        t = self.term.garbage(card, grams, datetime.now(TPE) - timedelta(minutes=ago_min))
+        return t | {"link_code": new_code()}  # as the kiosk shows and prints it
 
     def recycle(
         self, card: SimulatedEasyCard, materials: list[Material], ago_min: int = 5
     ) -> dict[str, Any]:
-        return self.term.recycle(card, materials, datetime.now(TPE) - timedelta(minutes=ago_min))
+        t = self.term.recycle(card, materials, datetime.now(TPE) - timedelta(minutes=ago_min))
+        return t | {"link_code": new_code()}
 
     def upload(self, *txns: dict[str, Any], status: int = 200) -> dict[str, Any]:
         r = httpx.post(
@@ -115,6 +118,7 @@ class World:
     south: Station
     cards: dict[str, SimulatedEasyCard]
     receipt: dict[str, Any]  # a transaction of the citizen's card, as its receipt shows it
+    later: dict[str, Any]  # the card's next transaction (a newer link code)
 
 
 def _station(live: LiveServer, admin: dict[str, str], sid: str, name: str) -> Station:
@@ -172,7 +176,7 @@ def world(live_server: LiveServer) -> World:
     assert refused.status_code == 409 and refused.json()["error"] == "counter_replay"
     settled = south.settle([s1, s2])  # the station counts s2; the server never took it
     assert settled["status"] == "mismatch", settled
-    return World(live_server, north, south, cards, receipt)
+    return World(live_server, north, south, cards, receipt, n4)
 
 
 def _stamp(pg: Any) -> None:
@@ -367,13 +371,12 @@ def test_a_citizen_registers_a_card_and_sees_its_history(
 
     r = world.receipt
     page.fill("#r-card", r["card_id"])
-    page.fill("#r-station", world.north.id)
-    page.fill("#r-seq", "999")  # not on any receipt of this card
+    page.fill("#r-code", "0000-0000")  # not the code of any visit of this card
     page.click("#r-submit")
-    expect_text(page, "#my-error", "找不到此卡在該站點、該交易序號的收據")
-    assert page.get_attribute("#r-seq", "aria-invalid") == "true"
+    expect_text(page, "#my-error", "卡號與綁定碼不符合近期任何交易")
+    assert page.get_attribute("#r-code", "aria-invalid") == "true"
 
-    page.fill("#r-seq", str(r["terminal_seq"]))
+    page.fill("#r-code", r["link_code"].lower().replace("-", ""))  # as people type it
     page.click("#r-submit")
     expect_text(page, "#my-msg", f"卡片 {r['card_id']} 已登記至您的帳號。")
     card = page.locator(f'section[data-card="{r["card_id"]}"]')
@@ -418,8 +421,8 @@ def test_a_citizen_on_a_phone(chromium: Any, world: World, shots: Path) -> None:
         pg.wait_for_url(re.compile(r"/waste/my-cards$"))
         r = world.receipt
         pg.fill("#r-card", r["card_id"])
-        pg.fill("#r-station", world.north.id)
-        pg.fill("#r-seq", str(r["terminal_seq"]))
+        # A code works once: the card's later visit has a fresh one.
+        pg.fill("#r-code", world.later["link_code"])
         pg.click("#r-submit")
         pg.locator(f'section[data-card="{r["card_id"]}"] tbody tr').first.wait_for()
         assert pg.evaluate("document.documentElement.scrollWidth") <= 390
@@ -546,7 +549,7 @@ def test_waste_strings_in_both_languages() -> None:
         "waste.settle": ["matched", "mismatch"],
         "waste.tariffs": ["in_force", "past", "future"],
         "waste.block.done": ["block", "unblock"],
-        "waste.my.err": ["receipt_not_found", "card_registered", "missing", "card_bad", "seq_bad"],
+        "waste.my.err": ["link_refused", "too_many_attempts", "missing", "card_bad", "code_bad"],
     }.items():
         sep = "_" if family == "waste.block.done" else "."
         used |= {f"{family}{sep}{v}" for v in values}

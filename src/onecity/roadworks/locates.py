@@ -128,8 +128,13 @@ class LocateDesk:
             loc = s.get(LocateRequest, locate_id, with_for_update=True)
             if loc is None:
                 raise NotFound(f"no locate request {locate_id}", field="locate_id")
-            if not svc.is_assessor(who) and loc.owner_code not in svc.orgs_of(s, who):
-                raise Forbidden(f"locate request {locate_id} is for {loc.owner_code}'s staff")
+            # Only the owner knows where its pipes are: RPIC assessors see every request but
+            # answer none on an owner's behalf.
+            if loc.owner_code not in svc.orgs_of(s, who):
+                raise Forbidden(
+                    f"locate request {locate_id} is answered by {loc.owner_code}'s staff",
+                    code="not_owner_staff",
+                )
             p = s.get(Permit, loc.permit_id)
             assert p is not None
             if p.status in FINISHED:

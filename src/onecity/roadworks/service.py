@@ -195,7 +195,12 @@ class PermitService:
             local = now.astimezone(self.tz)
             p.ref = f"RW-{local.year}-{p.id:06d}"
             p.findings = _named(p.findings, p.ref)
-            self.record_step(s, p, who.username, "applied", None, APPLIED, "", source)
+            # RPIC staff may enter an organisation's application for it (a paper filing at
+            # the counter); the step says so, and `filers` keeps them from deciding it.
+            behalf = (
+                {} if body.applicant in self.orgs_of(s, who) else {"on_behalf_of": body.applicant}
+            )
+            self.record_step(s, p, who.username, "applied", None, APPLIED, "", source, behalf)
             if body.emergency:
                 self.record_step(
                     s, p, who.username, "emergency_started", APPLIED, IN_PROGRESS, "", source
@@ -264,6 +269,11 @@ class PermitService:
             p = self.locked(s, ref)
             if p.status not in (APPLIED, CHANGES):
                 raise Conflict(f"{p.ref} is {p.status}; only an open application is decided")
+            if who.username in filers(s, p):
+                raise Forbidden(
+                    f"you filed or amended {p.ref}; another assessor decides it",
+                    code="own_filing",
+                )
             if body.decision == "refuse":
                 if not body.note.strip():
                     raise Invalid("say why the permit is refused", field="note")
@@ -421,6 +431,18 @@ def _named(findings: list[dict[str, Any]], ref: str) -> list[dict[str, Any]]:
         {**f, "reason": {k: v.replace(THIS_APPLICATION, ref) for k, v in f["reason"].items()}}
         for f in findings
     ]
+
+
+# The steps whose actor wrote the application: none of them may decide it.
+FILING_STEPS = ("applied", "resubmitted", "emergency_started")
+
+
+def filers(s: Session, p: Permit) -> set[str]:
+    """Everyone who filed or amended `p` (staff filing on an organisation's behalf included)."""
+    q = select(PermitStep.actor).where(
+        PermitStep.permit_id == p.id, PermitStep.step.in_(FILING_STEPS)
+    )
+    return {p.created_by, *s.scalars(q)}
 
 
 def expect(p: Permit, status: str, what: str) -> None:

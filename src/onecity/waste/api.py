@@ -231,8 +231,21 @@ def register_card(
     who: Principal = Depends(principal),
     svc: WasteService = Depends(service),
 ) -> sc.CardDetail:
-    """Register a card to one's account with the numbers from a receipt of that card."""
+    """Link a card to one's account with the link code a station showed and printed after a
+    transaction of that card (once, within 14 days). Any mismatch answers 422 `link_refused`,
+    the same whatever was wrong; repeated failures answer 429 `too_many_attempts` with
+    Retry-After (per account and per card). A code from a later transaction than the one that
+    made the current link moves the card to this account; the account it left is told."""
     return svc.register_card(who, body, source(request))
+
+
+@router.get("/my/card-notices", response_model=list[sc.CardNoticeOut])
+def my_card_notices(
+    who: Principal = Depends(principal), svc: WasteService = Depends(service)
+) -> list[sc.CardNoticeOut]:
+    """Cards that left this account for another one (linked there with a newer link code)
+    in the last 90 days."""
+    return svc.card_notices(who)
 
 
 @router.delete("/my/cards/{card_id}", status_code=204)

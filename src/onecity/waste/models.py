@@ -55,6 +55,9 @@ class WasteCard(Base):
     owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The card counter of the transaction whose link code made the latest link: only a code
+    # from a later transaction links the card again (waste/linkcode.py).
+    link_counter: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class WasteTxn(Base):
@@ -79,6 +82,8 @@ class WasteTxn(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     payload_hash: Mapped[str] = mapped_column(String(64))
+    # The hash of the link code the station printed with this transaction (never the code).
+    link_code_hash: Mapped[str | None] = mapped_column(String(64))
     # Rebuilt by reconciliation from a write the station reported as unconfirmed: it is not in
     # the station's batch totals, so settlement leaves it out.
     recovered: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
@@ -89,6 +94,26 @@ class WasteTxn(Base):
         # A card counter is used once: a second write with it is a replay or a clone.
         UniqueConstraint("card_id", "card_counter", name="uq_waste_txns_card_counter"),
         Index("ix_waste_txns_terminal_batch", "terminal_id", "batch_no"),
+    )
+
+
+class WasteCardLink(Base):
+    """Every attempt to link a card and every change of who it is linked to: the throttle
+    counts the failures here (shared by every API process), and a citizen whose card moved to
+    another account reads it here. `card_id` is as typed, so it may name no card."""
+
+    __tablename__ = "waste_card_links"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    card_id: Mapped[str] = mapped_column(String(32))
+    # failed | linked | unlinked | moved (the card left this user for another account)
+    what: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (
+        Index("ix_waste_card_links_user", "user_id", "what", "at"),
+        Index("ix_waste_card_links_card", "card_id", "what", "at"),
     )
 
 

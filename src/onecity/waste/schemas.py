@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from onecity.core.dates import CityDate
 from onecity.waste.domain import MAX_DROP_GRAMS, POINTS_PER_NTD, Material
+from onecity.waste.linkcode import PATTERN as LINK_CODE_PATTERN
 
 CardId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,32}$")]
 Barcode = Annotated[str, StringConstraints(pattern=r"^[\x20-\x7e]{0,64}$")]
@@ -17,6 +18,10 @@ Points = Annotated[int, Field(ge=0, lt=POINTS_PER_NTD)]
 Money = Annotated[int, Field(ge=0, le=10_000_000)]
 Seq = Annotated[int, Field(ge=1, le=2**62)]
 Batch = Annotated[int, Field(ge=1, le=2**31 - 1)]
+# As a station prints it (Crockford base 32, no I, L, O or U).
+StationLinkCode = Annotated[
+    str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$")
+]
 
 
 class ItemIn(BaseModel):
@@ -50,6 +55,9 @@ class TxnIn(BaseModel):
     tariff_from: CityDate | None = None
     items: Annotated[list[ItemIn], Field(max_length=500, default_factory=list)]
     rejected: Annotated[list[RejectedIn], Field(max_length=500, default_factory=list)]
+    # The one-time code the station showed and printed for linking the card to an account
+    # (optional: stations from before it send none; the server stores only its hash).
+    link_code: StationLinkCode | None = None
 
     @model_validator(mode="after")
     def _adds_up(self) -> TxnIn:
@@ -355,13 +363,21 @@ class LedgerOut(BaseModel):
 
 
 class RegisterCardIn(BaseModel):
-    """A citizen proves they hold the card with a receipt: the station number and the
-    transaction number printed on it."""
+    """A citizen proves they hold the card with the link code a station showed and printed
+    after a transaction of that card (valid for 14 days, once)."""
 
     model_config = ConfigDict(extra="forbid")
     card_id: CardId
-    terminal_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    terminal_seq: Seq
+    link_code: Annotated[str, StringConstraints(pattern=LINK_CODE_PATTERN)]
+
+
+class CardNoticeOut(BaseModel):
+    """Something that happened to one of the citizen's cards without them: `moved` (linked to
+    another account with a newer link code)."""
+
+    card_id: str
+    what: Literal["moved"]
+    at: datetime
 
 
 class StationOut(BaseModel):

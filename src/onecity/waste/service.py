@@ -39,7 +39,9 @@ from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound, Unavaila
 from onecity.core.geo import CityProfile
 from onecity.core.models import Device
 from onecity.waste import schemas as sc
+from onecity.waste.card_links import CardLinks
 from onecity.waste.domain import RuleError, TariffTable, rebate
+from onecity.waste.linkcode import code_hash
 from onecity.waste.models import (
     ACCOUNTS,
     CARD_ISSUE,
@@ -69,6 +71,9 @@ def payload_hash(t: sc.TxnIn | sc.UnconfirmedIn, dumped: dict[str, Any] | None =
     `t.model_dump(mode="json")` when the caller already has it."""
     if dumped is None:
         dumped = t.model_dump(mode="json")
+    if "link_code" in dumped and dumped["link_code"] is None:
+        # Stations from before link codes: the same hash as the transactions they stored then.
+        dumped = {k: v for k, v in dumped.items() if k != "link_code"}
     return _hash(dumped | {"occurred_at": t.occurred_at.astimezone(UTC).isoformat()})
 
 
@@ -145,19 +150,20 @@ _PG_INSERT_TXNS = text(
     """
     INSERT INTO waste_txns (terminal_id, terminal_seq, batch_no, kind, card_id, card_counter,
         amount, balance_before, balance_after, points_before, points_after, grams, tariff_from,
-        items, rejected, occurred_at, received_at, payload_hash)
+        items, rejected, occurred_at, received_at, payload_hash, link_code_hash)
     SELECT :terminal_id, u.seq, u.batch_no, u.kind, u.card_id, u.counter, u.amount, u.bal_before,
         u.bal_after, u.pts_before, u.pts_after, u.grams, u.tariff_from, CAST(u.items AS json),
-        CAST(u.rejected AS json), u.occurred_at, :received_at, u.payload_hash
+        CAST(u.rejected AS json), u.occurred_at, :received_at, u.payload_hash, u.link_code_hash
     FROM unnest(CAST(:seq AS bigint[]), CAST(:batch_no AS integer[]), CAST(:kind AS text[]),
         CAST(:card_id AS text[]), CAST(:counter AS bigint[]), CAST(:amount AS integer[]),
         CAST(:bal_before AS integer[]), CAST(:bal_after AS integer[]),
         CAST(:pts_before AS integer[]), CAST(:pts_after AS integer[]),
         CAST(:grams AS integer[]), CAST(:tariff_from AS date[]), CAST(:items AS text[]),
         CAST(:rejected AS text[]), CAST(:occurred_at AS timestamptz[]),
-        CAST(:payload_hash AS text[]))
+        CAST(:payload_hash AS text[]), CAST(:link_code_hash AS text[]))
         AS u(seq, batch_no, kind, card_id, counter, amount, bal_before, bal_after, pts_before,
-             pts_after, grams, tariff_from, items, rejected, occurred_at, payload_hash)
+             pts_after, grams, tariff_from, items, rejected, occurred_at, payload_hash,
+             link_code_hash)
     RETURNING id, terminal_seq
     """
 )
@@ -202,6 +208,7 @@ def _pg_columns(rows: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
         "rejected": [json.dumps(r["rejected"], ensure_ascii=False) for r in rows],
         "occurred_at": col("occurred_at"),
         "payload_hash": col("payload_hash"),
+        "link_code_hash": col("link_code_hash"),
     }
 
 
@@ -492,6 +499,10 @@ class WasteService:
                         "occurred_at": t.occurred_at,
                         "received_at": now,
                         "payload_hash": hashes[i],
+                        # Only a hash: nobody reading the database can link the card.
+                        "link_code_hash": None
+                        if t.link_code is None
+                        else code_hash(t.card_id, t.link_code),
                     }
                 )
             ids: dict[int, int] = {}
@@ -1509,38 +1520,14 @@ class WasteService:
 
     # --- citizens ----------------------------------------------------------------------------
     def register_card(self, who: Principal, body: sc.RegisterCardIn, source: str) -> sc.CardDetail:
-        require(who, Perm.OWN_CARDS)
-        with self.db.session() as s:
-            card = s.get(WasteCard, body.card_id)
-            receipt = s.execute(
-                select(WasteTxn.id).where(
-                    WasteTxn.card_id == body.card_id,
-                    WasteTxn.terminal_id == body.terminal_id,
-                    WasteTxn.terminal_seq == body.terminal_seq,
-                )
-            ).scalar()
-            if card is None or receipt is None:
-                # One answer for both, so the form cannot be used to probe which cards exist.
-                raise Invalid(
-                    "no receipt with this station and transaction number for this card; "
-                    "check the numbers printed on a recent receipt",
-                    field="terminal_seq",
-                    code="receipt_not_found",
-                )
-            if card.owner_user_id is not None and card.owner_user_id != who.user_id:
-                raise Conflict("this card is registered to another account", code="card_registered")
-            if card.owner_user_id is None:
-                card.owner_user_id = who.user_id
-                card.registered_at = utcnow()
-                audit.append(
-                    s,
-                    actor=who.username,
-                    action="waste.card.register",
-                    target=card.card_id,
-                    source=source,
-                )
-            s.flush()
-            return self._card_detail(s, card)
+        """Link a card with the link code a station showed and printed (waste/card_links.py)."""
+        return self._links().link(who, body, source)
+
+    def card_notices(self, who: Principal) -> list[sc.CardNoticeOut]:
+        return self._links().notices(who)
+
+    def _links(self) -> CardLinks:
+        return CardLinks(self.db, self.department, self._card_detail)
 
     def my_cards(self, who: Principal) -> list[sc.CardDetail]:
         require(who, Perm.OWN_CARDS)
@@ -1553,16 +1540,7 @@ class WasteService:
             return [self._card_detail(s, c, history=100) for c in cards]
 
     def unregister_card(self, who: Principal, card_id: str, source: str) -> None:
-        require(who, Perm.OWN_CARDS)
-        with self.db.session() as s:
-            card = s.get(WasteCard, card_id)
-            if card is None or card.owner_user_id != who.user_id:
-                raise NotFound(f"you have no registered card {card_id}")
-            card.owner_user_id = None
-            card.registered_at = None
-            audit.append(
-                s, actor=who.username, action="waste.card.unregister", target=card_id, source=source
-            )
+        self._links().unlink(who, card_id, source)
 
 
 def _like(text: str) -> str:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from onecity.core.platform import Platform
 from onecity.waste.cards import SimulatedEasyCard
-from onecity.waste.domain import Material
+from onecity.waste.domain import Material, TariffTable
 from tests.conftest import add_user, login
 from tests.integration.waste.helpers import TPE, Terminal, add_station, at, issue, service
 
@@ -298,27 +298,33 @@ def test_settlement_matches_reports_mismatch_and_rechecks_late_uploads(
     assert res.status_code == 409
 
 
-def test_citizen_registers_a_card_with_a_receipt_and_sees_only_their_own(
+def test_citizen_registers_a_card_with_a_link_code_and_sees_only_their_own(
     client: TestClient, admin: dict[str, str], world: Any, platform: Platform
 ) -> None:
     key, term, card = world
-    g = term.garbage(card, 300, at("2026-11-26T10:00:00"))
-    r = term.recycle(card, [PET] * 3, at("2026-11-26T10:02:00"))
+    # Link codes last 14 days, so the visits are recent whatever day the test runs.
+    visit = datetime.now(TPE) - timedelta(hours=2)
+    g = term.garbage(card, 300, visit)
+    r = term.recycle(card, [PET] * 3, visit + timedelta(minutes=2))
+    # The codes the station showed and printed (test_card_link.py covers them in depth).
+    g["link_code"], r["link_code"] = "G4RB-AGE1", "RCYC-1E22"
     assert client.post(UP, headers=key, json={"transactions": [g, r]}).status_code == 200
     add_user(platform, "amy", "citizen", None)
     add_user(platform, "bob", "citizen", None)
     amy, bob = login(client, "amy"), login(client, "bob")
-    body = {"card_id": "EC-0001", "terminal_id": "IT-125", "terminal_seq": 999}
+    body = {"card_id": "EC-0001", "link_code": "0000-0000"}
     res = client.post("/api/v1/waste/my/cards", headers=amy, json=body)
-    assert res.status_code == 422 and res.json()["error"] == "receipt_not_found"
-    res = client.post("/api/v1/waste/my/cards", headers=amy, json=dict(body, terminal_seq=1))
+    assert res.status_code == 422 and res.json()["error"] == "link_refused"
+    res = client.post("/api/v1/waste/my/cards", headers=amy, json=dict(body, link_code="RCYC-1E22"))
     assert res.status_code == 201, res.text
     mine = client.get("/api/v1/waste/my/cards", headers=amy).json()
     assert [c["card_id"] for c in mine] == ["EC-0001"]
-    assert mine[0]["points"] == 12 and mine[0]["charged_ntd"] == 11
+    charge = TariffTable().on(visit.date()).charge(300)
+    assert mine[0]["points"] == 12 and mine[0]["charged_ntd"] == charge
     assert len(mine[0]["history"]) == 2
-    res = client.post("/api/v1/waste/my/cards", headers=bob, json=dict(body, terminal_seq=2))
-    assert res.status_code == 409
+    # An older receipt does not take the card from the account a newer one linked it to.
+    res = client.post("/api/v1/waste/my/cards", headers=bob, json=dict(body, link_code="G4RB-AGE1"))
+    assert res.status_code == 422
     assert client.get("/api/v1/waste/my/cards", headers=bob).json() == []
     # Citizens do not see the operators' views.
     assert client.get("/api/v1/waste/cards", headers=amy).status_code == 403

@@ -3,6 +3,7 @@ the card retry, crash safety, and the simulated cards' wallet. No network, no re
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ import pytest
 
 from onecity.waste.cards import CardAdapter, CardError, CardState, CardWrite, SimulatedEasyCard
 from onecity.waste.domain import MIN_BALANCE_TO_OPEN, Material, rebate
+from onecity.waste.kiosk.cli import _status as kiosk_status
 from onecity.waste.kiosk.hardware import TAIPEI, Item, ManualClock, RejectReason, SimStation
 from onecity.waste.kiosk.journal import Journal
 from onecity.waste.kiosk.machine import (
@@ -23,6 +25,7 @@ from onecity.waste.kiosk.machine import (
     batch_due,
 )
 from onecity.waste.kiosk.sim import Citizens, FaultRates, Wallet, WalletCard, wallet_cards
+from onecity.waste.schemas import TxnIn
 
 STATION = "IT125"
 TXN_KEYS = {
@@ -41,6 +44,7 @@ TXN_KEYS = {
     "tariff_from",
     "items",
     "rejected",
+    "link_code",
 }
 
 
@@ -86,7 +90,10 @@ def make_rig(path: Path, clock: ManualClock | None = None) -> Rig:
         journal.apply_blocklist(0, True, [])  # as after its first sign-on
     sim = SimStation(clock)
     screen: list[ScreenLine] = []
-    machine = KioskMachine(STATION, journal, sim.hardware(), clock, screen=screen.append)
+    codes = (f"K{n:03d}-TEST" for n in itertools.count(1))
+    machine = KioskMachine(
+        STATION, journal, sim.hardware(), clock, screen=screen.append, link_codes=codes.__next__
+    )
     return Rig(path, clock, journal, sim, machine, screen)
 
 
@@ -129,6 +136,7 @@ def test_a_garbage_visit_goes_through_every_state_and_journals_the_protocol_txn(
         "tariff_from": "2026-01-01",
         "items": [],
         "rejected": [],
+        "link_code": "K001-TEST",
     }
     assert (c.balance, c.counter) == (989, 1)
     states = [line.state for line in rig.screen]
@@ -137,6 +145,7 @@ def test_a_garbage_visit_goes_through_every_state_and_journals_the_protocol_txn(
         State.DOOR_OPEN,
         State.DOOR_OPEN,
         State.WEIGHING,
+        State.SETTLED,
         State.SETTLED,
         State.RECEIPT,
         State.IDLE,
@@ -150,6 +159,7 @@ def test_a_garbage_visit_goes_through_every_state_and_journals_the_protocol_txn(
     receipt = rig.sim.printer.printed[-1]
     assert any("IT125" in ln and "Batch 批次 1" in ln and "Seq 序號 1" in ln for ln in receipt)
     assert any("NT$1000 -> NT$989" in ln for ln in receipt)
+    assert any("K001-TEST" in ln and "2026-12-10" in ln for ln in receipt)
     events = rig.journal.events()
     assert all(e["zh"] and e["en"] for e in events)
     assert rig.machine.state is State.IDLE
@@ -653,3 +663,36 @@ def test_any_other_device_fault_takes_the_station_out_of_service(rig: Rig) -> No
     assert rig.recycle(c, [PET])[0] is Outcome.OUT_OF_SERVICE
     assert c.counter == 0 and rig.machine.out_of_service
     assert "intake motor stalled" in (rig.journal.out_of_service() or "")
+
+
+def test_each_visit_shows_and_prints_its_own_link_code_and_uploads_it(tmp_path: Path) -> None:
+    """The proof a citizen links a card with (issue 14): a fresh random code per transaction,
+    on the screen (paper or not), on the receipt and in the protocol transaction."""
+    clock = ManualClock(datetime(2026, 11, 26, 19, 3, 11, tzinfo=TAIPEI))
+    journal = Journal(tmp_path / "k.sqlite", STATION, clock)
+    journal.apply_blocklist(0, True, [])
+    sim = SimStation(clock, paper_roll=1)
+    screen: list[ScreenLine] = []
+    machine = KioskMachine(STATION, journal, sim.hardware(), clock, screen=screen.append)
+    c = card()
+    seen = []
+    for _ in range(2):  # the second visit finds the paper roll empty
+        sim.reader.insert(c)
+        sim.door.expect_deposit(300, 2.0)
+        r = machine.session(Kind.GARBAGE)
+        sim.after_visit()
+        assert r.txn is not None
+        code = str(r.txn["link_code"])
+        assert TxnIn.model_validate(r.txn).link_code == code  # what the server accepts
+        shown = [
+            ln for ln in screen if ln.code == "link_code" and ln.terminal_seq == r.terminal_seq
+        ]
+        assert len(shown) == 1 and code in shown[0].en and code in shown[0].zh
+        seen.append(code)
+    assert seen[0] != seen[1]
+    [receipt] = sim.printer.printed
+    assert any(seen[0] in ln for ln in receipt)
+    journal.close()
+    # The station's status tool shows the last one (the demo's way to find a code to try).
+    [last] = kiosk_status(tmp_path / "k.sqlite")["last_link_code"]
+    assert last["card_id"] == c.card_id and seen[1] in last["en"]

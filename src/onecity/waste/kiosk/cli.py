@@ -180,6 +180,11 @@ def _status(path: Path) -> dict[str, Any]:
                 {"terminal_seq": i.terminal_seq, "card_id": i.card_id, "amount": i.amount}
                 for i in j.unknown_intents()[-20:]
             ],
+            # What the screen last showed for linking a card (the demo's way to try it).
+            "last_link_code": [
+                {"card_id": e["card_id"], "terminal_seq": e["terminal_seq"], "en": e["en"]}
+                for e in j.events(limit=1, code="link_code")
+            ],
         }
 
 
@@ -222,6 +227,8 @@ def status(
         _say(f"refused seq {r['terminal_seq']} ({r['card_id']}): {r['error']}: {r['detail']}")
     for u in st["unknown_outcomes"]:
         _say(f"unknown outcome seq {u['terminal_seq']} ({u['card_id']}, NT${u['amount']})")
+    for k in st["last_link_code"]:
+        _say(f"last screen, seq {k['terminal_seq']} card {k['card_id']}: {k['en']}")
 
 
 @kiosk_app.command("settle")

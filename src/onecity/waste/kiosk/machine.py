@@ -57,6 +57,7 @@ from onecity.waste.kiosk.hardware import (
     local_iso,
 )
 from onecity.waste.kiosk.journal import BatchBusy, Intent, Journal, Settlement
+from onecity.waste.linkcode import LINK_CODE_VALID, new_code
 
 MAX_ITEMS_PER_VISIT = 500  # the protocol's limit on items in one transaction
 
@@ -172,6 +173,10 @@ MESSAGES: dict[str, Bi] = {
         "收據 {station}/批次 {batch}/序號 {seq}",
         "{n} items · +NT${ntd} · points {p0} → {p1} · balance {before} → {after} · "
         "receipt {station}/batch {batch}/seq {seq}",
+    ),
+    "link_code": Bi(
+        "綁定碼 {link}：{until} 前可於「我的卡片」將本卡綁定至您的帳號（限用一次）",
+        "link code {link}: link this card to your account under My cards by {until} (once)",
     ),
     "receipt": Bi("請取收據", "receipt printed"),
     "paper_out": Bi(
@@ -353,6 +358,7 @@ class KioskMachine:
         screen: Callable[[ScreenLine], None] | None = None,
         timeouts: Timeouts | None = None,
         max_retries: int = 3,
+        link_codes: Callable[[], str] = new_code,
     ) -> None:
         if journal.station != station:
             raise ValueError(f"the journal belongs to station {journal.station}")
@@ -363,6 +369,7 @@ class KioskMachine:
         self.screen = screen
         self.timeouts = timeouts or Timeouts()
         self.max_retries = max_retries
+        self.link_codes = link_codes  # a fresh one-time code per transaction (linkcode.py)
         self.recovered = recover_open_intents(journal)
         self.state = State.OUT_OF_SERVICE if journal.out_of_service() else State.IDLE
         self._lines: list[ScreenLine] = []
@@ -679,6 +686,7 @@ class KioskMachine:
             "tariff_from": tariff_from,
             "items": items or [],
             "rejected": rejected or [],
+            "link_code": self.link_codes(),
         }
 
     def _write(
@@ -785,13 +793,20 @@ class KioskMachine:
         result.outcome = Outcome.CHARGED if it.kind == Kind.GARBAGE else Outcome.CREDITED
         ref = {"station": self.station, "batch": batch, "seq": seq}
         self._show(State.SETTLED, code, txn_seq=seq, data=txn, **ref, **kw)
-        local = datetime.fromisoformat(it.occurred_at).strftime("%Y-%m-%d %H:%M:%S")
+        occurred = datetime.fromisoformat(it.occurred_at)
+        local = occurred.strftime("%Y-%m-%d %H:%M:%S")
         lines = [
             "OneCity iTrash 臺北市智慧垃圾站",
             f"Station 站號 {self.station}  Batch 批次 {batch}  Seq 序號 {seq}",
             f"{local}  Card 卡號 {it.card_id}",
             *receipt,
         ]
+        link = txn.get("link_code") if txn else None
+        if link:
+            # On the screen too: a citizen without a receipt (paper out, or none wanted).
+            until = (occurred + LINK_CODE_VALID).strftime("%Y-%m-%d")
+            self._show(State.SETTLED, "link_code", txn_seq=seq, link=link, until=until)
+            lines.append(f"Link code 綁定碼 {link}  (until 至 {until}, once 限用一次)")
         try:
             self.hw.printer.print_receipt(lines)
         except HardwareFault as e:

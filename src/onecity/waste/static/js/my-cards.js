@@ -1,5 +1,6 @@
-/* A citizen's own cards: register one with the numbers on a receipt, see each card's balance
-   as a station last saw it, the points towards the next NT$1, totals and history; unregister. */
+/* A citizen's own cards: register one with the link code a station showed and printed after a
+   visit, see each card's balance as a station last saw it, the points towards the next NT$1,
+   totals and history; unregister; see cards that moved to another account. */
 (function () {
   "use strict";
   const { t, el, api, show } = OC;
@@ -7,7 +8,9 @@
   const POINTS_PER_NTD = 40; // onecity.waste.domain.POINTS_PER_NTD
   const REFRESH_MS = 60000;
   const form = document.getElementById("register");
-  const inputs = { card_id: document.getElementById("r-card"), terminal_id: document.getElementById("r-station"), terminal_seq: document.getElementById("r-seq") };
+  const inputs = { card_id: document.getElementById("r-card"), link_code: document.getElementById("r-code") };
+  const CODE = /^[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}$/; // onecity.waste.linkcode.PATTERN
+  const noticeList = document.getElementById("my-notices");
   const submit = document.getElementById("r-submit");
   const msg = document.getElementById("my-msg");
   const errorBox = document.getElementById("my-error");
@@ -77,8 +80,15 @@
     );
   }
 
+  async function loadNotices() {
+    const notes = await api("/api/v1/waste/my/card-notices");
+    noticeList.replaceChildren(...notes.map((n) => el("li", { class: "notice", "data-card": n.card_id, text: t("waste.my.moved", { card: n.card_id, time: OC.dateTime(n.at) }) })));
+    noticeList.hidden = notes.length === 0;
+  }
+
   async function load() {
     try {
+      await loadNotices();
       const cards = await api("/api/v1/waste/my/cards");
       list.replaceChildren(...cards.map(cardView));
       document.getElementById("my-none").hidden = cards.length > 0;
@@ -117,7 +127,7 @@
     show(msg, "");
     show(errorBox, "");
     Object.values(inputs).forEach((x) => x.removeAttribute("aria-invalid"));
-    const body = { card_id: inputs.card_id.value.trim(), terminal_id: inputs.terminal_id.value.trim(), terminal_seq: inputs.terminal_seq.value.trim() };
+    const body = { card_id: inputs.card_id.value.trim(), link_code: inputs.link_code.value.trim() };
     const missing = Object.entries(body).find(([, v]) => !v);
     if (missing) {
       fail({ code: "missing", field: missing[0], detail: "" });
@@ -127,11 +137,10 @@
       fail({ code: "card_bad", field: "card_id", detail: "" });
       return;
     }
-    if (!/^\d{1,18}$/.test(body.terminal_seq) || Number(body.terminal_seq) < 1) {
-      fail({ code: "seq_bad", field: "terminal_seq", detail: "" });
+    if (!CODE.test(body.link_code)) {
+      fail({ code: "code_bad", field: "link_code", detail: "" });
       return;
     }
-    body.terminal_seq = Number(body.terminal_seq);
     submit.disabled = true;
     try {
       await api("/api/v1/waste/my/cards", { json: body });

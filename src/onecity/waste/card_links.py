@@ -1,0 +1,196 @@
+"""Citizens link their cards to their accounts with a station's link code (waste/linkcode.py).
+
+Guessing is throttled per account and per card from the attempts stored in the database, so
+every API process behind the load balancer counts the same ones. A refusal reads the same
+whatever was wrong (no such card, wrong, used, expired or older code), so the form tells
+nobody which cards exist. Every link, failed attempt, move and unlink is audited; a card moved
+to another account by a newer code leaves a notice for the account it left and an event for
+the city's notification channels."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from onecity.core import audit, events
+from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.db import Database, utcnow
+from onecity.core.errors import Invalid, NotFound, Throttled
+from onecity.core.models import User
+from onecity.waste import schemas as sc
+from onecity.waste.linkcode import LINK_CODE_DAYS, LINK_CODE_VALID, code_hash
+from onecity.waste.models import WasteCard, WasteCardLink, WasteTxn
+
+# Failed attempts allowed in a window, per account and per card (any accounts together).
+ACCOUNT_FAILURES, ACCOUNT_WINDOW = 5, timedelta(minutes=15)
+CARD_FAILURES, CARD_WINDOW = 10, timedelta(hours=1)
+NOTICE_DAYS = 90  # how long a citizen sees that a card of theirs moved away
+
+REFUSED = (
+    "this card number and link code do not match a recent transaction; use the code from the "
+    f"screen or receipt of your latest visit (codes work once, for {LINK_CODE_DAYS} days)"
+)
+
+CardView = Callable[[Session, WasteCard], sc.CardDetail]
+
+
+@dataclass
+class _Outcome:
+    card: sc.CardDetail | None = None
+    retry_after: int | None = None
+
+
+class CardLinks:
+    def __init__(self, db: Database, department: str, view: CardView) -> None:
+        self.db = db
+        self.department = department
+        self.view = view
+
+    def link(self, who: Principal, body: sc.RegisterCardIn, source: str) -> sc.CardDetail:
+        require(who, Perm.OWN_CARDS)
+        # A refusal is committed (the attempt counts and is audited), then raised.
+        with self.db.session() as s:
+            got = self._attempt(s, who, body, source)
+        if got.retry_after is not None:
+            raise Throttled(
+                "too many failed attempts to link a card; try again later",
+                retry_after_s=max(1, got.retry_after),
+                code="too_many_attempts",
+            )
+        if got.card is None:
+            raise Invalid(REFUSED, field="link_code", code="link_refused")
+        return got.card
+
+    def _attempt(
+        self, s: Session, who: Principal, body: sc.RegisterCardIn, source: str
+    ) -> _Outcome:
+        now = utcnow()
+        # One account's attempts, then one card's, are decided one at a time (row locks on
+        # PostgreSQL; SQLite's unit of work holds the only write lock).
+        s.execute(select(User.id).where(User.id == who.user_id).with_for_update()).all()
+        card = s.get(WasteCard, body.card_id, with_for_update=True)
+        wait = self._throttled(s, who.user_id, body.card_id, now)
+        if wait is not None:
+            return _Outcome(retry_after=wait)
+        proof = self._proof(s, body, now)
+        if card is not None and proof is not None:
+            if card.owner_user_id == who.user_id and proof <= (card.link_counter or 0):
+                return _Outcome(card=self.view(s, card))  # sent again: already linked
+            if proof > (card.link_counter or 0):
+                self._move(s, who, card, proof, now, source)
+                return _Outcome(card=self.view(s, card))
+        s.add(WasteCardLink(at=now, user_id=who.user_id, card_id=body.card_id, what="failed"))
+        audit.append(
+            s,
+            actor=who.username,
+            action="waste.card.link_failed",
+            outcome="refused",
+            target=body.card_id,
+            source=source,
+        )
+        return _Outcome()
+
+    def _throttled(self, s: Session, user_id: int, card_id: str, now: datetime) -> int | None:
+        """Seconds until this account and this card may try again, or None."""
+        waits = []
+        for col, value, limit, window in (
+            (WasteCardLink.user_id, user_id, ACCOUNT_FAILURES, ACCOUNT_WINDOW),
+            (WasteCardLink.card_id, card_id, CARD_FAILURES, CARD_WINDOW),
+        ):
+            recent = (
+                s.execute(
+                    select(WasteCardLink.at)
+                    .where(col == value, WasteCardLink.what == "failed")
+                    .where(WasteCardLink.at > now - window)
+                    .order_by(WasteCardLink.at.desc())
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
+            if len(recent) >= limit:
+                # Free again when the oldest of the last `limit` failures leaves the window.
+                waits.append(math.ceil((recent[-1] + window - now).total_seconds()))
+        return max(waits) if waits else None
+
+    @staticmethod
+    def _proof(s: Session, body: sc.RegisterCardIn, now: datetime) -> int | None:
+        """The card counter of the recent transaction whose code this is, or None."""
+        digest = code_hash(body.card_id, body.link_code)
+        if digest is None:
+            return None
+        found = s.execute(
+            select(func.max(WasteTxn.card_counter)).where(
+                WasteTxn.card_id == body.card_id,
+                WasteTxn.link_code_hash == digest,
+                WasteTxn.occurred_at > now - LINK_CODE_VALID,
+            )
+        ).scalar()
+        return None if found is None else int(found)
+
+    def _move(
+        self, s: Session, who: Principal, card: WasteCard, proof: int, now: datetime, source: str
+    ) -> None:
+        before = card.owner_user_id
+        card.owner_user_id, card.registered_at, card.link_counter = who.user_id, now, proof
+        s.add(WasteCardLink(at=now, user_id=who.user_id, card_id=card.card_id, what="linked"))
+        audit.append(
+            s,
+            actor=who.username,
+            action="waste.card.register",
+            target=card.card_id,
+            source=source,
+            detail={"card_counter": proof},
+        )
+        if before is None or before == who.user_id:
+            return
+        # The card's holder made a newer transaction than the one that proved the old link.
+        s.add(WasteCardLink(at=now, user_id=before, card_id=card.card_id, what="moved"))
+        audit.append(
+            s,
+            actor=who.username,
+            action="waste.card.link_moved",
+            target=card.card_id,
+            source=source,
+            detail={"from_user_id": before, "to_user_id": who.user_id, "card_counter": proof},
+        )
+        events.emit(
+            s,
+            "waste.card_link_moved",
+            {"card_id": card.card_id, "from_user_id": before},
+            self.department,
+        )
+
+    def unlink(self, who: Principal, card_id: str, source: str) -> None:
+        require(who, Perm.OWN_CARDS)
+        with self.db.session() as s:
+            card = s.get(WasteCard, card_id, with_for_update=True)
+            if card is None or card.owner_user_id != who.user_id:
+                raise NotFound(f"you have no registered card {card_id}")
+            card.owner_user_id = None
+            card.registered_at = None
+            s.add(WasteCardLink(at=utcnow(), user_id=who.user_id, card_id=card_id, what="unlinked"))
+            audit.append(
+                s, actor=who.username, action="waste.card.unregister", target=card_id, source=source
+            )
+
+    def notices(self, who: Principal) -> list[sc.CardNoticeOut]:
+        require(who, Perm.OWN_CARDS)
+        since = utcnow() - timedelta(days=NOTICE_DAYS)
+        with self.db.read() as s:
+            rows = s.execute(
+                select(WasteCardLink.card_id, WasteCardLink.at)
+                .where(
+                    WasteCardLink.user_id == who.user_id,
+                    WasteCardLink.what == "moved",
+                    WasteCardLink.at > since,
+                )
+                .order_by(WasteCardLink.at.desc())
+                .limit(100)
+            ).all()
+            return [sc.CardNoticeOut(card_id=c, what="moved", at=at) for c, at in rows]

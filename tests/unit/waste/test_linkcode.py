@@ -1,0 +1,31 @@
+"""Link codes as a station prints them and as citizens type them (waste/linkcode.py)."""
+
+from __future__ import annotations
+
+import random
+
+from onecity.waste.linkcode import ALPHABET, code_hash, new_code, normalise
+
+
+def test_a_code_is_eight_unambiguous_characters_and_they_differ() -> None:
+    codes = {new_code() for _ in range(1000)}
+    assert len(codes) == 1000
+    for c in codes:
+        assert len(c) == 9 and c[4] == "-"
+        assert set(c.replace("-", "")) <= set(ALPHABET)
+        assert not set(c) & set("ILOU")
+
+
+def test_typing_variants_read_as_the_printed_code() -> None:
+    for typed in ("k7qm-x2ma", "K7QMX2MA", " k7qm x2ma ", "K7QM-X2MA"):
+        assert normalise(typed) == "K7QM-X2MA"
+    assert normalise("1O1L-I000") == "1011-1000"  # O reads as 0, I and L as 1
+    for bad in ("", "K7QM-X2M", "K7QM-X2MAA", "K7QM-X2MU", "K7QM_X2MA"):
+        assert normalise(bad) is None
+
+
+def test_the_hash_binds_the_code_to_its_card() -> None:
+    code = new_code(random.Random(1).randrange)
+    assert code_hash("EC-1", code) == code_hash("EC-1", code.lower().replace("-", ""))
+    assert code_hash("EC-1", code) != code_hash("EC-2", code)
+    assert code_hash("EC-1", "no code!") is None
