@@ -20,10 +20,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from onecity.core import egress
+from onecity.core import egress, events
 from onecity.core.db import Database, utcnow
 from onecity.core.egress import Egress
 from onecity.core.models import Event, Webhook
@@ -36,10 +36,6 @@ BATCH = 50  # events per hook per pass
 TIMEOUT_S = 5.0  # per POST
 BUDGET_S = 30.0  # one hook's share of a pass, so its lease cannot run out mid-batch
 LEASE = timedelta(seconds=BUDGET_S + TIMEOUT_S + 25)
-# PostgreSQL takes an event's id when it is inserted but shows the row when its transaction
-# commits, so id N+1 can be visible before N. Reading only events at least this old gives a
-# transaction this long between emit and commit; one that takes longer can be skipped.
-SETTLE = timedelta(seconds=2)
 BACKOFF_FIRST_S = 5.0
 BACKOFF_MAX_S = 600.0
 
@@ -110,31 +106,22 @@ def _claim(db: Database, now: datetime, skip: set[int]) -> Webhook | None:
         return hook
 
 
-def _pending(db: Database, hook: Webhook, now: datetime) -> tuple[list[Event], int]:
-    """The hook's next events, and the id its cursor may move to once all are delivered."""
-    with db.read() as s:
-        horizon = s.execute(
-            select(func.max(Event.id)).where(
-                Event.id > hook.cursor_event_id, Event.created_at <= now - SETTLE
-            )
-        ).scalar()
-        if horizon is None:
-            return [], hook.cursor_event_id
-        q = select(Event).where(Event.id > hook.cursor_event_id, Event.id <= horizon)
-        if "*" not in hook.event_types:
-            q = q.where(Event.type.in_(hook.event_types))
-        if hook.department_code is not None:
-            q = q.where(Event.department_code == hook.department_code)
-        events = list(s.execute(q.order_by(Event.id).limit(BATCH)).scalars())
-    # A full batch may leave matching events before the horizon: stop at the last one sent.
-    return events, (events[-1].id if len(events) == BATCH else int(horizon))
+def _pending(db: Database, hook: Webhook) -> tuple[list[Event], int]:
+    """The hook's next events, and the id its cursor may move to once all are delivered:
+    never past an event that may still appear (events.read_settled)."""
+    where: list[ColumnElement[bool]] = []
+    if "*" not in hook.event_types:
+        where.append(Event.type.in_(hook.event_types))
+    if hook.department_code is not None:
+        where.append(Event.department_code == hook.department_code)
+    return events.read_settled(db, hook.cursor_event_id, BATCH, where)
 
 
 def _deliver_hook(db: Database, hook: Webhook, http_post: HttpPost, now: datetime) -> int:
-    events, target = _pending(db, hook, now)
+    batch, target = _pending(db, hook)
     cursor, sent, error = hook.cursor_event_id, 0, None
     started = time.monotonic()
-    for ev in events:
+    for ev in batch:
         if time.monotonic() - started > BUDGET_S:
             target = cursor
             break

@@ -31,8 +31,8 @@ from tests.conftest import add_user, login, make_settings
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
-    return make_settings(db_url, webhook_egress="any")
+def settings(db_url: str, request: pytest.FixtureRequest) -> Settings:
+    return make_settings(db_url, webhook_egress="any", **getattr(request, "param", {}))
 
 
 @dataclass
@@ -108,11 +108,9 @@ def test_delivers_only_matching_events_signed_and_in_order(
     _emit(platform, "waste.station", "epb", 2)
     _emit(platform, "waste.job", "police", 3)
     _emit(platform, "waste.job", "epb", 4)
-    # Too fresh: still inside the settle delay.
-    assert deliver_once(platform.db, httpx_post, utcnow()) == 0
-    assert receiver.got == []
-
-    assert deliver_once(platform.db, httpx_post, _settled()) == 2
+    # Committed events go out at once: no settle delay (the outbox reader waits only for ids
+    # that may still appear).
+    assert deliver_once(platform.db, httpx_post, utcnow()) == 2
     assert [b["payload"] for b in receiver.bodies()] == [{"n": 1}, {"n": 4}]
     job_ids = _ids(platform, "waste.job")
     assert [b["id"] for b in receiver.bodies()] == [job_ids[0], job_ids[2]]
@@ -424,3 +422,54 @@ def test_delivery_checks_where_the_name_points_now(
     later = _settled() + timedelta(minutes=20)
     assert deliver_once(platform.db, guarded(httpx_post, "any"), later) == 1
     assert [b["payload"] for b in receiver.bodies()] == [{"n": 1}]
+
+
+def _deliver_until(platform: Platform, receiver: Receiver, want: int, within_s: float) -> None:
+    deadline = time.monotonic() + within_s
+    while len(receiver.got) < want and time.monotonic() < deadline:
+        deliver_once(platform.db, httpx_post, _settled())
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("settings", [{"outbox_hole_grace_s": 0.5}], indirect=True)
+def test_an_event_whose_transaction_commits_late_is_delivered_once_in_order(
+    client: TestClient, admin: dict[str, str], platform: Platform, receiver: Receiver
+) -> None:
+    """Transaction A emits first (smaller id) and stays open 3 s, past the proof's grace,
+    while B emits and commits; deliveries run meanwhile. Once A commits the receiver has both,
+    once each, in id order."""
+    if platform.db.dialect == "sqlite":
+        pytest.skip("SQLite has one writer at a time: ids become visible in commit order")
+    _create(client, admin, receiver.url, event_types=["*"], department=None)
+    with platform.db.session() as a:
+        emit(a, "late.first", {"n": 1}, None)
+        a.flush()  # the id is taken now, the row is visible at commit
+        _emit(platform, "late.second", None, 2)
+        held = time.monotonic() + 3
+        while time.monotonic() < held:
+            deliver_once(platform.db, httpx_post, _settled())
+            time.sleep(0.2)
+    _deliver_until(platform, receiver, 2, within_s=60)
+    deliver_once(platform.db, httpx_post, _settled())  # nothing more to send
+    ids = _ids(platform, "late.first") + _ids(platform, "late.second")
+    assert [(b["id"], b["type"]) for b in receiver.bodies()] == [
+        (ids[0], "late.first"),
+        (ids[1], "late.second"),
+    ]
+
+
+@pytest.mark.parametrize("settings", [{"outbox_hole_grace_s": 0.3}], indirect=True)
+def test_a_rolled_back_event_id_holds_delivery_only_briefly(
+    client: TestClient, admin: dict[str, str], platform: Platform, receiver: Receiver
+) -> None:
+    _create(client, admin, receiver.url, event_types=["*"], department=None)
+    with pytest.raises(RuntimeError), platform.db.session() as s:
+        emit(s, "doomed", {}, None)
+        s.flush()
+        raise RuntimeError("rolled back")
+    _emit(platform, "kept", None, 1)
+    # the proof waits for every transaction on the server: parallel test runs share it
+    _deliver_until(platform, receiver, 1, within_s=60)
+    assert [b["type"] for b in receiver.bodies()] == ["kept"]
+    [row] = client.get("/api/v1/webhooks", headers=admin).json()
+    assert row["cursor_event_id"] == _ids(platform, "kept")[0] and row["failures"] == 0
