@@ -109,11 +109,11 @@ def _iso(dt: datetime) -> str:
 #   visible in order: a hole there is a deleted row, dead at once.
 # * On PostgreSQL a hole's id was taken before the hole was first seen (it is below a visible
 #   id, and the sequence hands ids out in order), by a transaction running then or already
-#   ended. That transaction has its xid a few microseconds after taking the id. `grace_s` after the hole
+#   ended, which has its xid a few microseconds after taking the id. `grace_s` after the hole
 #   was first seen the reader notes the snapshot's xmax (the fence): every transaction then
 #   running has an xid below it. Once the oldest running xid (the snapshot's xmin) reaches
-#   the fence, the hole's transaction has ended, and whatever of the hole a later read does not
-#   show never will be. No clock decides that a transaction took "too long": a transaction held
+#   the fence, the hole's transaction has ended, and whatever of the hole a later read does
+#   not show never will be. No clock decides that a transaction took "too long": one held
 #   open for minutes holds its hole for minutes, and a rollback frees its hole in about
 #   `grace_s`. Only `max_wait_s` (far longer than any transaction this application keeps
 #   open) gives a hole up without that proof, and says so at ERROR.
