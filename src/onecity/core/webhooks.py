@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -41,22 +41,53 @@ BACKOFF_MAX_S = 600.0
 
 # (url, body, headers) -> HTTP status. Raises on a network error or timeout.
 HttpPost = Callable[[str, bytes, dict[str, str]], int]
+TRIES = 3  # addresses of one name tried in turn when the connection fails
 
 
-def httpx_post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    # Redirects are not followed: a 3xx counts as a failed delivery.
-    return httpx.post(url, content=body, headers=headers, timeout=TIMEOUT_S).status_code
+class PinnedPost(Protocol):
+    def __call__(
+        self, url: str, body: bytes, headers: dict[str, str], address: str | None = None
+    ) -> int: ...
 
 
-def guarded(post: HttpPost, policy: Egress) -> HttpPost:
-    """`post` only to addresses `policy` allows (core/egress.py); a refusal is a failed
-    delivery with the reason, retried with backoff like any other."""
+def httpx_post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    address: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> int:
+    """POST `body` to `url`; with `address`, connect to that IP rather than resolving the
+    URL's host again, while the Host header and TLS (SNI, certificate check) keep the name.
+    Redirects are not followed (a 3xx counts as a failed delivery), and no proxy from the
+    environment is used: the connection goes where the egress check looked."""
+    target = httpx.URL(url)
+    extensions: dict[str, Any] = {}
+    if address is not None:
+        headers = {**headers, "Host": target.netloc.decode("ascii")}
+        if target.scheme == "https":
+            extensions["sni_hostname"] = target.raw_host.decode("ascii")
+        target = target.copy_with(host=address)
+    with httpx.Client(timeout=TIMEOUT_S, trust_env=False, transport=transport) as client:
+        got = client.post(target, content=body, headers=headers, extensions=extensions)
+    return got.status_code
+
+
+def guarded(post: PinnedPost, policy: Egress) -> HttpPost:
+    """`post` only to addresses `policy` allows (core/egress.py), and to exactly the address
+    that was checked: the name is resolved once. A refusal is a failed delivery with the
+    reason, retried with backoff like any other."""
 
     def checked(url: str, body: bytes, headers: dict[str, str]) -> int:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        egress.check_resolved(parts.hostname or "", port, policy)
-        return post(url, body, headers)
+        addresses = egress.check_resolved(parts.hostname or "", port, policy)[:TRIES]
+        for address in addresses[:-1]:
+            try:
+                return post(url, body, headers, address)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                continue  # the name's next address
+        return post(url, body, headers, addresses[-1])
 
     return checked
 

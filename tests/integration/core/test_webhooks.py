@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,12 +16,14 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from onecity.app import create_app
 from onecity.bootstrap import seed_reference
+from onecity.core import webhooks
 from onecity.core.db import utcnow
 from onecity.core.events import emit
 from onecity.core.models import AuditRecord, Event, Webhook
@@ -373,7 +376,10 @@ def test_a_rotated_secret_signs_what_follows_and_is_shown_once(
 @pytest.mark.parametrize(
     ("url", "why"),
     [
-        ("http://169.254.169.254/latest/meta-data", "link-local"),
+        ("http://169.254.169.254/latest/meta-data", "metadata"),
+        ("http://[fd00:ec2::254]/latest/meta-data", "AWS"),
+        ("http://100.100.100.200/latest/meta-data", "Alibaba"),
+        ("http://metadata.google.internal/computeMetadata/v1/", "GCP"),
         ("http://127.0.0.1:6379/", "loopback"),
         ("http://[::1]/h", "loopback"),
         ("http://[::ffff:127.0.0.1]/h", "loopback"),
@@ -473,3 +479,75 @@ def test_a_rolled_back_event_id_holds_delivery_only_briefly(
     assert [b["type"] for b in receiver.bodies()] == ["kept"]
     [row] = client.get("/api/v1/webhooks", headers=admin).json()
     assert row["cursor_event_id"] == _ids(platform, "kept")[0] and row["failures"] == 0
+
+
+def _resolver(monkeypatch: pytest.MonkeyPatch, name: str, answers: list[str]) -> list[str]:
+    """`name` resolves to answers[0], then answers[1], ... (the last one for good); other
+    names as usual. Returns the log of lookups of `name`."""
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def resolve(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != name or kwargs.get("flags", 0) & socket.AI_NUMERICHOST:
+            return real(host, port, *args, **kwargs)
+        answer = answers[min(len(lookups), len(answers) - 1)]
+        lookups.append(answer)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answer, int(port or 0)))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    return lookups
+
+
+def test_a_name_that_rebinds_after_the_check_cannot_reach_the_server_itself(
+    client: TestClient,
+    admin: dict[str, str],
+    platform: Platform,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS rebinding: the name answers an allowed address for the egress check and 127.0.0.1
+    a moment later. The delivery goes to the checked address, never to the receiver on
+    loopback, and the name is looked up once per attempt."""
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    monkeypatch.setattr(webhooks, "TIMEOUT_S", 0.5)
+    _create(client, admin, f"http://rebind.example:{port}/hook")
+    lookups = _resolver(monkeypatch, "rebind.example", ["10.255.255.1", "127.0.0.1"])
+    _emit(platform, "waste.job", "epb", 1)
+    deliver_once(platform.db, guarded(httpx_post, "private"), _settled())
+    assert receiver.got == []
+    assert lookups == ["10.255.255.1"]
+
+
+def test_a_stable_name_is_delivered_to_with_its_own_host_header(
+    client: TestClient,
+    admin: dict[str, str],
+    platform: Platform,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    _create(client, admin, f"http://hooks.example:{port}/hook")
+    lookups = _resolver(monkeypatch, "hooks.example", ["127.0.0.1"])
+    _emit(platform, "waste.job", "epb", 1)
+    assert deliver_once(platform.db, guarded(httpx_post, "any"), _settled()) == 1
+    [(headers, _)] = receiver.got
+    assert headers["host"] == f"hooks.example:{port}"
+    assert lookups == ["127.0.0.1"]
+
+
+def test_a_pinned_https_delivery_keeps_the_name_for_tls() -> None:
+    """Connecting to the checked address, the request still names the host for SNI and the
+    certificate check (httpcore's sni_hostname), and in the Host header."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    url = "https://hooks.example:8443/in?x=1"
+    status = httpx_post(url, b"{}", {}, "192.0.2.7", transport=httpx.MockTransport(answer))
+    assert status == 204
+    [req] = seen
+    assert (req.url.host, req.url.port, req.url.path) == ("192.0.2.7", 8443, "/in")
+    assert req.headers["host"] == "hooks.example:8443"
+    assert req.extensions["sni_hostname"] == "hooks.example"
