@@ -1,8 +1,9 @@
 """Domain events through a transactional outbox.
 
 `emit` writes the event in the caller's transaction, so a committed change always has its event
-and a rolled-back one never does. Publishers (MQTT relay, the SSE stream) read the table by id;
-nothing lives in process memory, so any number of API processes agree.
+and a rolled-back one never does. Publishers (MQTT relay, the SSE stream, webhooks) read the
+table by id; those that follow it in id order read through `read_settled`, which never passes
+an id that may still appear.
 """
 
 from __future__ import annotations
@@ -38,15 +39,6 @@ def emit(
         _INSERT,
         {"type": type_, "payload": payload, "department_code": department, "created_at": utcnow()},
     )
-
-
-def since(db: Database, after_id: int, limit: int = 200) -> list[Event]:
-    with db.read() as s:
-        return list(
-            s.execute(select(Event).where(Event.id > after_id).order_by(Event.id).limit(limit))
-            .scalars()
-            .all()
-        )
 
 
 def last_id(db: Database) -> int:
@@ -196,6 +188,9 @@ class Holes:
 
     def _forget(self, now: float) -> None:
         self._given_up = [d for d in self._given_up if now - d[2] < 3600]
+        # A hole that filled is never asked about again; one still open is decided (given up
+        # at the latest) by a reader within max_wait_s, so an entry past twice that is stale.
+        self._waiting = [h for h in self._waiting if now - h.seen < 2 * self.max_wait_s]
 
 
 _HOLES: weakref.WeakKeyDictionary[Database, Holes] = weakref.WeakKeyDictionary()
