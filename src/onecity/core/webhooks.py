@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -56,6 +57,7 @@ def httpx_post(
     headers: dict[str, str],
     address: str | None = None,
     transport: httpx.BaseTransport | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> int:
     """POST `body` to `url`; with `address`, connect to that IP rather than resolving the
     URL's host again, while the Host header and TLS (SNI, certificate check) keep the name.
@@ -68,7 +70,9 @@ def httpx_post(
         if target.scheme == "https":
             extensions["sni_hostname"] = target.raw_host.decode("ascii")
         target = target.copy_with(host=address)
-    with httpx.Client(timeout=TIMEOUT_S, trust_env=False, transport=transport) as client:
+    with httpx.Client(
+        timeout=TIMEOUT_S, trust_env=False, transport=transport, verify=verify
+    ) as client:
         got = client.post(target, content=body, headers=headers, extensions=extensions)
     return got.status_code
 

@@ -4,16 +4,19 @@ show what the default policy refuses."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -551,3 +554,97 @@ def test_a_pinned_https_delivery_keeps_the_name_for_tls() -> None:
     assert (req.url.host, req.url.port, req.url.path) == ("192.0.2.7", 8443, "/in")
     assert req.headers["host"] == "hooks.example:8443"
     assert req.extensions["sni_hostname"] == "hooks.example"
+
+
+def _tls_receiver(name: str, tmp: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A CA and a certificate for `name` signed by it: (server context, client context)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def cert(subject: str, key: Any, issuer: str, signer: Any, ca: bool) -> x509.Certificate:
+        now = datetime.now(UTC)
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), False)
+        return b.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = cert("test CA", ca_key, "test CA", ca_key, True)
+    leaf = cert(name, key, "test CA", ca_key, False)
+    (tmp / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (tmp / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    (tmp / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(tmp / "leaf.pem", tmp / "key.pem")
+    client = ssl.create_default_context(cafile=str(tmp / "ca.pem"))
+    return server, client
+
+
+@pytest.mark.parametrize(("cert_name", "delivered"), [("hooks.example", 1), ("other.example", 0)])
+def test_a_pinned_https_delivery_verifies_the_certificate_for_the_name(
+    client: TestClient,
+    admin: dict[str, str],
+    platform: Platform,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    cert_name: str,
+    delivered: int,
+) -> None:
+    """Connected to the checked address (127.0.0.1), TLS still checks the certificate against
+    the hook's host name: a certificate for another name is a failed delivery."""
+    server_ctx, client_ctx = _tls_receiver(cert_name, tmp_path)
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    tls = ThreadingHTTPServer(("127.0.0.1", 0), _forward_to(port))
+    tls.socket = server_ctx.wrap_socket(tls.socket, server_side=True)
+    threading.Thread(target=tls.serve_forever, daemon=True).start()
+    try:
+        _create(client, admin, f"https://hooks.example:{tls.server_address[1]}/hook")
+        _resolver(monkeypatch, "hooks.example", ["127.0.0.1"])
+        _emit(platform, "waste.job", "epb", 1)
+        post = guarded(functools.partial(httpx_post, verify=client_ctx), "any")
+        assert deliver_once(platform.db, post, _settled()) == delivered
+    finally:
+        tls.shutdown()
+        tls.server_close()
+    assert len(receiver.got) == delivered
+    if not delivered:
+        [row] = client.get("/api/v1/webhooks", headers=admin).json()
+        assert (
+            "CERTIFICATE_VERIFY_FAILED" in row["last_error"] or "certificate" in row["last_error"]
+        )
+
+
+def _forward_to(port: int) -> type[BaseHTTPRequestHandler]:
+    """A handler that passes each POST on to the plain receiver on `port`."""
+
+    class Forward(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            r = httpx.post(
+                f"http://127.0.0.1:{port}/hook", content=body, headers=dict(self.headers)
+            )
+            self.send_response(r.status_code)
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    return Forward
