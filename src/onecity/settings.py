@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     public_origins: str = ""
     # Bearer token a Prometheus scraper sends for /metrics; empty: only staff with audit:read.
     metrics_token: str = ""
+    # Readers of the event outbox (webhooks, the live stream) wait for an id that is missing
+    # until it appears or its transaction has provably ended (core/events.py): the proof is
+    # taken this long after the hole is first seen. A hole still unproven after the second
+    # bound (far longer than any transaction the application holds open) is given up, at ERROR.
+    outbox_hole_grace_s: float = Field(default=5.0, gt=0, le=300)
+    outbox_hole_max_wait_s: float = Field(default=900.0, ge=60, le=86_400)
     map_tile_url: str = ""
     map_tile_attribution: str = ""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from onecity.core import events
 from onecity.core.auth.service import AuthService
 from onecity.core.db import Database
 from onecity.core.devices.ingest import Ingester, TelemetryHook
@@ -19,6 +20,9 @@ class Platform:
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self.settings = settings
         self.db = db or Database(settings.database_url)
+        hole_wait = events.holes(self.db)
+        hole_wait.grace_s = settings.outbox_hole_grace_s
+        hole_wait.max_wait_s = settings.outbox_hole_max_wait_s
         self.city = CityProfile.load(settings.city)
         # Services of domain modules, built once per platform by the module (by name).
         self.modules: dict[str, Any] = {}

@@ -13,17 +13,18 @@ import hashlib
 import hmac
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from onecity.core import egress
+from onecity.core import egress, events
 from onecity.core.db import Database, utcnow
 from onecity.core.egress import Egress
 from onecity.core.models import Event, Webhook
@@ -36,31 +37,61 @@ BATCH = 50  # events per hook per pass
 TIMEOUT_S = 5.0  # per POST
 BUDGET_S = 30.0  # one hook's share of a pass, so its lease cannot run out mid-batch
 LEASE = timedelta(seconds=BUDGET_S + TIMEOUT_S + 25)
-# PostgreSQL takes an event's id when it is inserted but shows the row when its transaction
-# commits, so id N+1 can be visible before N. Reading only events at least this old gives a
-# transaction this long between emit and commit; one that takes longer can be skipped.
-SETTLE = timedelta(seconds=2)
 BACKOFF_FIRST_S = 5.0
 BACKOFF_MAX_S = 600.0
 
 # (url, body, headers) -> HTTP status. Raises on a network error or timeout.
 HttpPost = Callable[[str, bytes, dict[str, str]], int]
+TRIES = 3  # addresses of one name tried in turn when the connection fails
 
 
-def httpx_post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    # Redirects are not followed: a 3xx counts as a failed delivery.
-    return httpx.post(url, content=body, headers=headers, timeout=TIMEOUT_S).status_code
+class PinnedPost(Protocol):
+    def __call__(
+        self, url: str, body: bytes, headers: dict[str, str], address: str | None = None
+    ) -> int: ...
 
 
-def guarded(post: HttpPost, policy: Egress) -> HttpPost:
-    """`post` only to addresses `policy` allows (core/egress.py); a refusal is a failed
-    delivery with the reason, retried with backoff like any other."""
+def httpx_post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    address: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+    verify: ssl.SSLContext | bool = True,
+) -> int:
+    """POST `body` to `url`; with `address`, connect to that IP rather than resolving the
+    URL's host again, while the Host header and TLS (SNI, certificate check) keep the name.
+    Redirects are not followed (a 3xx counts as a failed delivery), and no proxy from the
+    environment is used: the connection goes where the egress check looked."""
+    target = httpx.URL(url)
+    extensions: dict[str, Any] = {}
+    if address is not None:
+        headers = {**headers, "Host": target.netloc.decode("ascii")}
+        if target.scheme == "https":
+            extensions["sni_hostname"] = target.raw_host.decode("ascii")
+        target = target.copy_with(host=address)
+    with httpx.Client(
+        timeout=TIMEOUT_S, trust_env=False, transport=transport, verify=verify
+    ) as client:
+        got = client.post(target, content=body, headers=headers, extensions=extensions)
+    return got.status_code
+
+
+def guarded(post: PinnedPost, policy: Egress) -> HttpPost:
+    """`post` only to addresses `policy` allows (core/egress.py), and to exactly the address
+    that was checked: the name is resolved once. A refusal is a failed delivery with the
+    reason, retried with backoff like any other."""
 
     def checked(url: str, body: bytes, headers: dict[str, str]) -> int:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        egress.check_resolved(parts.hostname or "", port, policy)
-        return post(url, body, headers)
+        addresses = egress.check_resolved(parts.hostname or "", port, policy)[:TRIES]
+        for address in addresses[:-1]:
+            try:
+                return post(url, body, headers, address)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                continue  # the name's next address
+        return post(url, body, headers, addresses[-1])
 
     return checked
 
@@ -110,31 +141,22 @@ def _claim(db: Database, now: datetime, skip: set[int]) -> Webhook | None:
         return hook
 
 
-def _pending(db: Database, hook: Webhook, now: datetime) -> tuple[list[Event], int]:
-    """The hook's next events, and the id its cursor may move to once all are delivered."""
-    with db.read() as s:
-        horizon = s.execute(
-            select(func.max(Event.id)).where(
-                Event.id > hook.cursor_event_id, Event.created_at <= now - SETTLE
-            )
-        ).scalar()
-        if horizon is None:
-            return [], hook.cursor_event_id
-        q = select(Event).where(Event.id > hook.cursor_event_id, Event.id <= horizon)
-        if "*" not in hook.event_types:
-            q = q.where(Event.type.in_(hook.event_types))
-        if hook.department_code is not None:
-            q = q.where(Event.department_code == hook.department_code)
-        events = list(s.execute(q.order_by(Event.id).limit(BATCH)).scalars())
-    # A full batch may leave matching events before the horizon: stop at the last one sent.
-    return events, (events[-1].id if len(events) == BATCH else int(horizon))
+def _pending(db: Database, hook: Webhook) -> tuple[list[Event], int]:
+    """The hook's next events, and the id its cursor may move to once all are delivered:
+    never past an event that may still appear (events.read_settled)."""
+    where: list[ColumnElement[bool]] = []
+    if "*" not in hook.event_types:
+        where.append(Event.type.in_(hook.event_types))
+    if hook.department_code is not None:
+        where.append(Event.department_code == hook.department_code)
+    return events.read_settled(db, hook.cursor_event_id, BATCH, where)
 
 
 def _deliver_hook(db: Database, hook: Webhook, http_post: HttpPost, now: datetime) -> int:
-    events, target = _pending(db, hook, now)
+    batch, target = _pending(db, hook)
     cursor, sent, error = hook.cursor_event_id, 0, None
     started = time.monotonic()
-    for ev in events:
+    for ev in batch:
         if time.monotonic() - started > BUDGET_S:
             target = cursor
             break

@@ -4,23 +4,29 @@ show what the default policy refuses."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from onecity.app import create_app
 from onecity.bootstrap import seed_reference
+from onecity.core import webhooks
 from onecity.core.db import utcnow
 from onecity.core.events import emit
 from onecity.core.models import AuditRecord, Event, Webhook
@@ -31,8 +37,8 @@ from tests.conftest import add_user, login, make_settings
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
-    return make_settings(db_url, webhook_egress="any")
+def settings(db_url: str, request: pytest.FixtureRequest) -> Settings:
+    return make_settings(db_url, webhook_egress="any", **getattr(request, "param", {}))
 
 
 @dataclass
@@ -108,11 +114,9 @@ def test_delivers_only_matching_events_signed_and_in_order(
     _emit(platform, "waste.station", "epb", 2)
     _emit(platform, "waste.job", "police", 3)
     _emit(platform, "waste.job", "epb", 4)
-    # Too fresh: still inside the settle delay.
-    assert deliver_once(platform.db, httpx_post, utcnow()) == 0
-    assert receiver.got == []
-
-    assert deliver_once(platform.db, httpx_post, _settled()) == 2
+    # Committed events go out at once: no settle delay (the outbox reader waits only for ids
+    # that may still appear).
+    assert deliver_once(platform.db, httpx_post, utcnow()) == 2
     assert [b["payload"] for b in receiver.bodies()] == [{"n": 1}, {"n": 4}]
     job_ids = _ids(platform, "waste.job")
     assert [b["id"] for b in receiver.bodies()] == [job_ids[0], job_ids[2]]
@@ -375,7 +379,10 @@ def test_a_rotated_secret_signs_what_follows_and_is_shown_once(
 @pytest.mark.parametrize(
     ("url", "why"),
     [
-        ("http://169.254.169.254/latest/meta-data", "link-local"),
+        ("http://169.254.169.254/latest/meta-data", "metadata"),
+        ("http://[fd00:ec2::254]/latest/meta-data", "AWS"),
+        ("http://100.100.100.200/latest/meta-data", "Alibaba"),
+        ("http://metadata.google.internal/computeMetadata/v1/", "GCP"),
         ("http://127.0.0.1:6379/", "loopback"),
         ("http://[::1]/h", "loopback"),
         ("http://[::ffff:127.0.0.1]/h", "loopback"),
@@ -424,3 +431,220 @@ def test_delivery_checks_where_the_name_points_now(
     later = _settled() + timedelta(minutes=20)
     assert deliver_once(platform.db, guarded(httpx_post, "any"), later) == 1
     assert [b["payload"] for b in receiver.bodies()] == [{"n": 1}]
+
+
+def _deliver_until(platform: Platform, receiver: Receiver, want: int, within_s: float) -> None:
+    deadline = time.monotonic() + within_s
+    while len(receiver.got) < want and time.monotonic() < deadline:
+        deliver_once(platform.db, httpx_post, _settled())
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("settings", [{"outbox_hole_grace_s": 0.5}], indirect=True)
+def test_an_event_whose_transaction_commits_late_is_delivered_once_in_order(
+    client: TestClient, admin: dict[str, str], platform: Platform, receiver: Receiver
+) -> None:
+    """Transaction A emits first (smaller id) and stays open 3 s, past the proof's grace,
+    while B emits and commits; deliveries run meanwhile. Once A commits the receiver has both,
+    once each, in id order."""
+    if platform.db.dialect == "sqlite":
+        pytest.skip("SQLite has one writer at a time: ids become visible in commit order")
+    _create(client, admin, receiver.url, event_types=["*"], department=None)
+    with platform.db.session() as a:
+        emit(a, "late.first", {"n": 1}, None)
+        a.flush()  # the id is taken now, the row is visible at commit
+        _emit(platform, "late.second", None, 2)
+        held = time.monotonic() + 3
+        while time.monotonic() < held:
+            deliver_once(platform.db, httpx_post, _settled())
+            time.sleep(0.2)
+    _deliver_until(platform, receiver, 2, within_s=60)
+    deliver_once(platform.db, httpx_post, _settled())  # nothing more to send
+    ids = _ids(platform, "late.first") + _ids(platform, "late.second")
+    assert [(b["id"], b["type"]) for b in receiver.bodies()] == [
+        (ids[0], "late.first"),
+        (ids[1], "late.second"),
+    ]
+
+
+@pytest.mark.parametrize("settings", [{"outbox_hole_grace_s": 0.3}], indirect=True)
+def test_a_rolled_back_event_id_holds_delivery_only_briefly(
+    client: TestClient, admin: dict[str, str], platform: Platform, receiver: Receiver
+) -> None:
+    _create(client, admin, receiver.url, event_types=["*"], department=None)
+    with pytest.raises(RuntimeError), platform.db.session() as s:
+        emit(s, "doomed", {}, None)
+        s.flush()
+        raise RuntimeError("rolled back")
+    _emit(platform, "kept", None, 1)
+    # the proof waits for every transaction on the server: parallel test runs share it
+    _deliver_until(platform, receiver, 1, within_s=60)
+    assert [b["type"] for b in receiver.bodies()] == ["kept"]
+    [row] = client.get("/api/v1/webhooks", headers=admin).json()
+    assert row["cursor_event_id"] == _ids(platform, "kept")[0] and row["failures"] == 0
+
+
+def _resolver(monkeypatch: pytest.MonkeyPatch, name: str, answers: list[str]) -> list[str]:
+    """`name` resolves to answers[0], then answers[1], ... (the last one for good); other
+    names as usual. Returns the log of lookups of `name`."""
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def resolve(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != name or kwargs.get("flags", 0) & socket.AI_NUMERICHOST:
+            return real(host, port, *args, **kwargs)
+        answer = answers[min(len(lookups), len(answers) - 1)]
+        lookups.append(answer)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answer, int(port or 0)))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    return lookups
+
+
+def test_a_name_that_rebinds_after_the_check_cannot_reach_the_server_itself(
+    client: TestClient,
+    admin: dict[str, str],
+    platform: Platform,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS rebinding: the name answers an allowed address for the egress check and 127.0.0.1
+    a moment later. The delivery goes to the checked address, never to the receiver on
+    loopback, and the name is looked up once per attempt."""
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    monkeypatch.setattr(webhooks, "TIMEOUT_S", 0.5)
+    _create(client, admin, f"http://rebind.example:{port}/hook")
+    lookups = _resolver(monkeypatch, "rebind.example", ["10.255.255.1", "127.0.0.1"])
+    _emit(platform, "waste.job", "epb", 1)
+    deliver_once(platform.db, guarded(httpx_post, "private"), _settled())
+    assert receiver.got == []
+    assert lookups == ["10.255.255.1"]
+
+
+def test_a_stable_name_is_delivered_to_with_its_own_host_header(
+    client: TestClient,
+    admin: dict[str, str],
+    platform: Platform,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    _create(client, admin, f"http://hooks.example:{port}/hook")
+    lookups = _resolver(monkeypatch, "hooks.example", ["127.0.0.1"])
+    _emit(platform, "waste.job", "epb", 1)
+    assert deliver_once(platform.db, guarded(httpx_post, "any"), _settled()) == 1
+    [(headers, _)] = receiver.got
+    assert headers["host"] == f"hooks.example:{port}"
+    assert lookups == ["127.0.0.1"]
+
+
+def test_a_pinned_https_delivery_keeps_the_name_for_tls() -> None:
+    """Connecting to the checked address, the request still names the host for SNI and the
+    certificate check (httpcore's sni_hostname), and in the Host header."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    url = "https://hooks.example:8443/in?x=1"
+    status = httpx_post(url, b"{}", {}, "192.0.2.7", transport=httpx.MockTransport(answer))
+    assert status == 204
+    [req] = seen
+    assert (req.url.host, req.url.port, req.url.path) == ("192.0.2.7", 8443, "/in")
+    assert req.headers["host"] == "hooks.example:8443"
+    assert req.extensions["sni_hostname"] == "hooks.example"
+
+
+def _tls_receiver(name: str, tmp: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A CA and a certificate for `name` signed by it: (server context, client context)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def cert(subject: str, key: Any, issuer: str, signer: Any, ca: bool) -> x509.Certificate:
+        now = datetime.now(UTC)
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), False)
+        return b.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = cert("test CA", ca_key, "test CA", ca_key, True)
+    leaf = cert(name, key, "test CA", ca_key, False)
+    (tmp / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (tmp / "leaf.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    (tmp / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(tmp / "leaf.pem", tmp / "key.pem")
+    client = ssl.create_default_context(cafile=str(tmp / "ca.pem"))
+    return server, client
+
+
+@pytest.mark.parametrize(("cert_name", "delivered"), [("hooks.example", 1), ("other.example", 0)])
+def test_a_pinned_https_delivery_verifies_the_certificate_for_the_name(
+    client: TestClient,
+    admin: dict[str, str],
+    platform: Platform,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    cert_name: str,
+    delivered: int,
+) -> None:
+    """Connected to the checked address (127.0.0.1), TLS still checks the certificate against
+    the hook's host name: a certificate for another name is a failed delivery."""
+    server_ctx, client_ctx = _tls_receiver(cert_name, tmp_path)
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    tls = ThreadingHTTPServer(("127.0.0.1", 0), _forward_to(port))
+    tls.socket = server_ctx.wrap_socket(tls.socket, server_side=True)
+    threading.Thread(target=tls.serve_forever, daemon=True).start()
+    try:
+        _create(client, admin, f"https://hooks.example:{tls.server_address[1]}/hook")
+        _resolver(monkeypatch, "hooks.example", ["127.0.0.1"])
+        _emit(platform, "waste.job", "epb", 1)
+        post = guarded(functools.partial(httpx_post, verify=client_ctx), "any")
+        assert deliver_once(platform.db, post, _settled()) == delivered
+    finally:
+        tls.shutdown()
+        tls.server_close()
+    assert len(receiver.got) == delivered
+    if not delivered:
+        [row] = client.get("/api/v1/webhooks", headers=admin).json()
+        assert (
+            "CERTIFICATE_VERIFY_FAILED" in row["last_error"] or "certificate" in row["last_error"]
+        )
+
+
+def _forward_to(port: int) -> type[BaseHTTPRequestHandler]:
+    """A handler that passes each POST on to the plain receiver on `port`."""
+
+    class Forward(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            r = httpx.post(
+                f"http://127.0.0.1:{port}/hook", content=body, headers=dict(self.headers)
+            )
+            self.send_response(r.status_code)
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    return Forward

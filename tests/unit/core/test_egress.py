@@ -20,12 +20,12 @@ from onecity.core.egress import EgressRefused, check_literal, check_resolved, re
         ("10.1.2.3", "private", None),
         ("172.16.0.9", "private", None),
         ("192.168.1.10", "private", None),
-        ("100.64.3.4", "private", None),  # carrier-grade NAT
+        ("100.64.3.4", "carrier-grade NAT", "carrier-grade NAT"),  # shared, not the city's
         ("fd12:3456::1", "private", None),  # unique-local IPv6
         ("127.0.0.1", "loopback", "loopback"),
         ("::1", "loopback", "loopback"),
         ("::ffff:127.0.0.1", "loopback", "loopback"),
-        ("169.254.169.254", "link-local", "link-local"),  # cloud metadata
+        ("169.254.169.254", "metadata", "metadata"),
         ("fe80::1", "link-local", "link-local"),
         ("0.0.0.0", "unspecified", "unspecified"),
         ("239.1.2.3", "multicast", "multicast"),
@@ -72,8 +72,42 @@ def test_delivery_refuses_a_name_resolving_out_of_bounds(monkeypatch: pytest.Mon
     check_resolved("inside.example", 443, "private")
     with pytest.raises(EgressRefused, match="private"):
         check_resolved("inside.example", 443, "public")
-    with pytest.raises(EgressRefused, match="link-local"):  # one bad answer is enough
+    with pytest.raises(EgressRefused, match="metadata"):  # one bad answer is enough
         check_resolved("meta.example", 80, "private")
     with pytest.raises(EgressRefused, match="does not resolve"):
         check_resolved("nowhere.example", 80, "private")
-    check_resolved("nowhere.example", 80, "any")
+    assert check_resolved("inside.example", 443, "any") == ["10.0.0.7"]
+    with pytest.raises(EgressRefused, match="does not resolve"):  # nothing to connect to
+        check_resolved("nowhere.example", 80, "any")
+
+
+@pytest.mark.parametrize(
+    ("address", "who"),
+    [
+        ("169.254.169.254", "AWS, GCP, Azure"),
+        ("fd00:ec2::254", "AWS"),
+        ("100.100.100.200", "Alibaba"),
+        ("168.63.129.16", "Azure"),  # a public address
+        ("169.254.0.23", "Tencent"),
+        ("192.0.0.192", "Oracle"),
+        ("fd20:ce::254", "GCP"),
+        ("169.254.170.2", "ECS"),
+        ("::ffff:100.100.100.200", "Alibaba"),  # IPv4-mapped
+        ("64:ff9b::6464:64c8", "Alibaba"),  # through a NAT64 gateway
+    ],
+)
+def test_cloud_metadata_is_refused_under_every_policy_but_any(address: str, who: str) -> None:
+    ip = ipaddress.ip_address(address)
+    for policy in ("public", "private"):
+        assert who in (refusal(ip, policy) or ""), policy  # type: ignore[arg-type]
+        assert who in (check_literal(f"[{address}]" if ":" in address else address, policy) or "")  # type: ignore[arg-type]
+    assert refusal(ip, "any") is None
+
+
+@pytest.mark.parametrize(
+    "host", ["metadata.google.internal", "METADATA.google.internal.", "metadata.tencentyun.com"]
+)
+def test_metadata_names_are_refused_without_a_lookup(host: str) -> None:
+    for policy in ("public", "private"):
+        assert "metadata service" in (check_literal(host, policy) or "")  # type: ignore[arg-type]
+    assert check_literal(host, "any") is None
