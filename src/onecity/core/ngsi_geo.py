@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from shapely.errors import ShapelyError
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
@@ -77,6 +78,8 @@ def _geometry(kind: str | None, coordinates: str | None) -> BaseGeometry:
         coords = None
     if _positions(coords) > MAX_POSITIONS:
         raise BadRequestData(f"at most {MAX_POSITIONS} positions", field="coordinates")
+    if kind == "Point" and isinstance(coords[0], list):
+        raise BadRequestData("a Point's coordinates are [lon,lat]", field="coordinates")
     if kind in ("Polygon", "MultiPolygon") and not _closed(coords, 2 if kind == "Polygon" else 3):
         raise BadRequestData(
             "each ring of a polygon needs 4 or more positions, the last the same as the first",
@@ -84,7 +87,7 @@ def _geometry(kind: str | None, coordinates: str | None) -> BaseGeometry:
         )
     try:
         geom = shape({"type": kind, "coordinates": coords})
-    except (ValueError, TypeError, IndexError, AttributeError):
+    except (ValueError, TypeError, IndexError, AttributeError, ShapelyError):
         geom = None
     if geom is None or geom.is_empty or not geom.is_valid:
         raise BadRequestData(f"coordinates do not make a valid {kind}", field="coordinates")
@@ -125,7 +128,7 @@ def entity_geometry(e: dict[str, Any], prop: str) -> BaseGeometry | None:
     value = loc.get("value") if isinstance(loc, dict) and loc.get("type") == "GeoProperty" else loc
     try:
         return shape(value) if isinstance(value, dict) else None
-    except (ValueError, TypeError, IndexError, AttributeError, KeyError):
+    except (ValueError, TypeError, IndexError, AttributeError, KeyError, ShapelyError):
         return None
 
 

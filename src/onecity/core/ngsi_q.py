@@ -21,6 +21,8 @@ MAX_PATTERN = 200
 # More than this many unbounded repetitions in one pattern can take polynomial time of high
 # degree on a long id; real id patterns (`^urn:ngsi-ld:Device:.*`) need one or two.
 MAX_UNBOUNDED = 2
+MAX_QUANTIFIERS = 8
+_COUNTED = re.compile(r"\{(\d+|\d*,\d*)\}")  # {m}, {m,n}, {m,}, {,n}
 
 
 class QueryError(ValueError):
@@ -68,17 +70,19 @@ Node = Term | Both | Either
 def safe_pattern(raw: str) -> re.Pattern[str]:
     """A regular expression that cannot backtrack catastrophically: bounded length; no
     back-references or look-arounds; no repeated group that itself repeats or alternates
-    (`(a+)+`, `(a|a)*`); at most MAX_UNBOUNDED unbounded repetitions."""
+    (`(a+)+`, `(a|a)*`); at most MAX_QUANTIFIERS repetitions of which MAX_UNBOUNDED unbounded
+    (`a?a?a?…aaa` and `.*a.*b.*c` are exponential or polynomial of high degree)."""
     if not raw or len(raw) > MAX_PATTERN:
         raise QueryError(f"a pattern must have 1 to {MAX_PATTERN} characters")
     if re.search(r"\\[1-9]|\(\?P=|\(\?<?[=!]|\\g", raw):
         raise QueryError("back-references and look-arounds are not allowed in a pattern")
     groups: list[bool] = []  # per open group: does it repeat or alternate inside?
-    unbounded, i, last_group_risky = 0, 0, False
+    total = unbounded = i = 0
+    after_group_risky = after_quantifier = False
     while i < len(raw):
-        c = raw[i]
-        risky_here = last_group_risky
-        last_group_risky = False
+        c, risky, modifier = raw[i], after_group_risky, after_quantifier
+        after_group_risky = after_quantifier = False
+        counted = _COUNTED.match(raw, i) if c == "{" else None
         if c == "\\":
             i += 2
             continue
@@ -88,23 +92,36 @@ def safe_pattern(raw: str) -> re.Pattern[str]:
             continue
         if c == "(":
             groups.append(False)
-        elif c == ")" and groups:
-            last_group_risky = groups.pop()
-        elif c in "*+?{":
-            if c in "*+" or (c == "{" and re.match(r"\{\d*,\}", raw[i:])):
+            i += 2 if raw.startswith("(?", i) else 1  # (?: (?i) (?P<name>: not a repetition
+            continue
+        if c == ")" and groups:
+            after_group_risky = groups.pop()
+        elif c in "*+?" and modifier:
+            pass  # lazy *? or possessive *+: the same repetition
+        elif c in "*+?" or counted:
+            total += 1
+            upper = counted.group(1).partition(",")[2] if counted else "0"
+            if c in "*+" or (counted and "," in counted.group(1) and int(upper or 10**6) > 16):
                 unbounded += 1
-            if risky_here and c != "?":
+            if risky and c != "?":
                 raise QueryError("a repeated group may not itself repeat or alternate")
             if groups:
                 groups[-1] = True
+            after_quantifier = True
+            if counted:
+                i = counted.end()
+                continue
         elif c == "|" and groups:
             groups[-1] = True
         i += 1
-    if unbounded > MAX_UNBOUNDED:
-        raise QueryError(f"at most {MAX_UNBOUNDED} unbounded repetitions (* + {{n,}}) a pattern")
+    if total > MAX_QUANTIFIERS or unbounded > MAX_UNBOUNDED:
+        raise QueryError(
+            f"at most {MAX_QUANTIFIERS} repetitions in a pattern, {MAX_UNBOUNDED} of them "
+            "unbounded (* + {n,})"
+        )
     try:
         return re.compile(raw)
-    except re.error as e:
+    except (re.error, OverflowError, RecursionError) as e:
         raise QueryError(f"not a valid regular expression: {e}") from None
 
 

@@ -283,6 +283,19 @@ def test_geo_queries(client: TestClient, admin: dict[str, str], devices: None) -
         )
         assert body["field"] == "georel"
     open_ring = "[[[121.56,25.03],[121.575,25.03],[121.575,25.045]]]"
+    # Geometries that shapely refuses (a one-point line once answered 500) or that are not
+    # GeoJSON are 400.
+    for kind, coords in [
+        ("LineString", "[[121.5,25]]"),
+        ("MultiLineString", "[[[121.5,25]]]"),
+        ("Point", "[[121.5,25]]"),
+        ("Polygon", "[[[121.5,25],[121.6,25.1],[121.6,25],[121.5,25.1],[121.5,25]]]"),
+        ("Polygon", open_ring),
+        ("Circle", "[121.5,25]"),
+    ]:
+        params = {"type": "Device", "georel": "intersects", "geometry": kind}
+        r = client.get(NGSI, headers=admin, params={**params, "coordinates": coords})
+        problem(r, 400, "BadRequestData")
     problem(
         client.get(
             NGSI, headers=admin, params={**geo, "georel": "within", "coordinates": open_ring}

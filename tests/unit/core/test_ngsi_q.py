@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from onecity.core import ngsi_q
 
@@ -115,6 +117,9 @@ def test_queries(q: str, expected: bool) -> None:
         "status~=(a)\\1",
         "status~=.*a.*b.*c",
         "status~=[",
+        "status~=a{99999999999}",  # once an OverflowError (a 500)
+        "status~=" + "a?" * 9 + "a" * 9,  # exponential without nested groups
+        "status~=x{0,99}y{0,99}z{0,99}",
     ],
 )
 def test_invalid_queries(q: str) -> None:
@@ -131,5 +136,26 @@ def test_queries_beyond_the_limits_are_too_complex() -> None:
 
 
 def test_safe_patterns_still_allow_what_id_patterns_need() -> None:
-    for raw in ("^urn:ngsi-ld:Device:.*", "IT9[0-9]{2}-1:(garbage|recycling_pet)$", "(ab)?c+"):
+    for raw in (
+        "^urn:ngsi-ld:Device:.*",
+        "IT9[0-9]{2}-1:(garbage|recycling_pet)$",
+        "(ab)?c+",
+        "(?i)^urn:.*?:garbage$",
+        "x{,5}y{2}",
+    ):
         ngsi_q.safe_pattern(raw)
+
+
+_ALPHABET = 'abfilnstuvL.[]()";|,=!<>~^$*+?{}0123456789-:TZ\\ '
+
+
+@given(st.text(alphabet=_ALPHABET, max_size=60))
+@settings(max_examples=2000, deadline=None)
+def test_any_text_is_a_query_or_a_clear_error(text: str) -> None:
+    """Whatever a client sends as q is parsed and evaluated, or refused as invalid or too
+    complex: never another exception (which would be a 500)."""
+    try:
+        node = ngsi_q.parse(text)
+    except (ngsi_q.QueryError, ngsi_q.TooComplex):
+        return
+    ngsi_q.matches(BIN, node)
