@@ -27,6 +27,7 @@ from onecity.core.models import Device
 from onecity.core.ngsi_geo import GeoQuery
 from onecity.core.ngsi_ld import (
     CORE_CONTEXT,
+    RESPONSES,
     BadRequestData,
     NgsiRoute,
     OperationNotSupported,
@@ -40,7 +41,9 @@ from onecity.core.ngsi_ld import (
 )
 from onecity.core.platform import Platform
 
-router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=NgsiRoute)
+router = APIRouter(
+    prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=NgsiRoute, responses=RESPONSES
+)
 
 __all__ = ["CORE_CONTEXT", "EntityType", "router"]
 URN = "urn:ngsi-ld:Device:"

@@ -19,6 +19,7 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from onecity.core.errors import AppError, Invalid
 
@@ -92,6 +93,35 @@ class LdContextNotAvailable(AppError):
 class NotAcceptable(AppError):
     status = 406
     code = "NotAcceptable"
+
+
+class ProblemDetails(BaseModel):
+    """The error body of every NGSI-LD route (RFC 7807, `application/problem+json`)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    error: str
+    field: str | None
+
+
+def _documented(when: str) -> dict[str, Any]:
+    ref = {"$ref": "#/components/schemas/ProblemDetails"}
+    return {"model": ProblemDetails, "description": when, "content": {PROBLEM: {"schema": ref}}}
+
+
+# What every NGSI-LD route may answer besides 200, for the OpenAPI document.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {LD_JSON: {"schema": {}}}, "description": "as JSON or JSON-LD (Accept)"},
+    400: _documented("BadRequestData: a malformed parameter"),
+    401: _documented("not logged in"),
+    403: _documented("forbidden, TooComplexQuery or TooManyResults"),
+    404: _documented("ResourceNotFound"),
+    406: _documented("NotAcceptable: ask for application/json or application/ld+json"),
+    422: _documented("OperationNotSupported: valid NGSI-LD not implemented here"),
+    503: _documented("LdContextNotAvailable: a Link context this server does not have"),
+}
 
 
 def problem(status: int, code: str, detail: str, field: str | None) -> JSONResponse:
