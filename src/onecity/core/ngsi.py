@@ -33,6 +33,7 @@ from onecity.core.ngsi_ld import (
     OperationNotSupported,
     TooComplexQuery,
     TooManyResults,
+    key_values_asked,
     negotiate,
     page_links,
     render,
@@ -265,7 +266,7 @@ def query_entities(
             field="type",
         )
     size = _limit(limit, count)
-    kv = bool({"keyValues", "simplified"} & set((options or "").split(",")))
+    kv = key_values_asked(request, options)
     ids = [i.strip() for i in id.split(",") if i.strip()] if id else None
     f = _filters(q, id_pattern, attrs, (georel, geometry, coordinates, geoproperty))
     # One more than the page, so that a next page is known to exist.
@@ -291,7 +292,7 @@ def get_entity(
     require(who, Perm.DEVICES_READ)
     media = negotiate(request)
     request_context(request)
-    kv = bool({"keyValues", "simplified"} & set((options or "").split(",")))
+    kv = key_values_asked(request, options)
     names = _names(attrs, "attrs") if attrs is not None else None
     found = _one(request, who, p, entity_id)
     if found is None:

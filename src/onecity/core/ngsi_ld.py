@@ -215,6 +215,47 @@ def request_context(request: Request) -> str | None:
     return None
 
 
+# NGSI-LD query parameters this server does not evaluate: refused rather than ignored, so a
+# client never takes unfiltered results for filtered ones.
+_UNSUPPORTED_PARAMS = (
+    "pick",
+    "omit",
+    "scopeQ",
+    "lang",
+    "csf",
+    "datasetId",
+    "expandValues",
+    "local",
+    "via",
+    "join",
+    "joinLevel",
+    "containedBy",
+    "collect",
+    "entityMap",
+    "geometryProperty",
+    "orderBy",
+    "contextSourceId",
+)
+_OPTIONS = {"keyValues", "simplified", "normalized"}
+
+
+def key_values_asked(request: Request, options: str | None) -> bool:
+    """Whether the simplified (keyValues) form is asked for; 422 OperationNotSupported for
+    an NGSI-LD parameter or option this server does not evaluate."""
+    for name in _UNSUPPORTED_PARAMS:
+        if name in request.query_params:
+            raise OperationNotSupported(f"the parameter {name} is not supported here", field=name)
+    given = f"{options or ''},{request.query_params.get('format', '')}"  # format: NGSI-LD 1.7+
+    asked = {o.strip() for o in given.split(",") if o.strip()}
+    if asked - _OPTIONS:
+        raise OperationNotSupported(
+            f"options {', '.join(sorted(asked - _OPTIONS))[:100]} not supported here; "
+            "keyValues (or simplified) and normalized are",
+            field="options",
+        )
+    return bool(asked & {"keyValues", "simplified"})
+
+
 def term(name: str) -> str:
     """The short name a type or attribute given as an IRI stands for here: an IRI in the
     NGSI-LD default vocabulary or a Smart Data Models namespace becomes its last segment;

@@ -313,3 +313,21 @@ def test_every_error_is_problem_details(client: TestClient, admin: dict[str, str
         client.get(NGSI, headers=admin, params={"id": URN + "\x00"}), 400, "BadRequestData"
     )
     assert body["field"] == "id"
+
+
+def test_parameters_not_evaluated_are_refused_not_ignored(
+    client: TestClient, admin: dict[str, str], devices: None
+) -> None:
+    for params in ({"pick": "name"}, {"omit": "name"}, {"scopeQ": "/a"}, {"options": "sysAttrs"}):
+        body = problem(
+            client.get(NGSI, headers=admin, params={"type": "Device", **params}),
+            422,
+            "OperationNotSupported",
+        )
+        assert body["field"] == next(iter(params))
+    r = client.get(f"{NGSI}/{URN}aq-1", headers=admin, params={"lang": "zh"})
+    problem(r, 422, "OperationNotSupported")
+    kv = client.get(NGSI, headers=admin, params={"id": URN + "aq-1", "options": "simplified"})
+    assert kv.json()[0]["name"] == "Sensor aq-1"
+    kv = client.get(NGSI, headers=admin, params={"id": URN + "aq-1", "format": "keyValues"})
+    assert kv.json()[0]["name"] == "Sensor aq-1"
