@@ -1,41 +1,55 @@
-"""A read-only NGSI-LD subset so FIWARE tools can read OneCity devices.
+"""A read-only NGSI-LD subset (ETSI GS CIM 009) so FIWARE tools can read OneCity devices and
+the entity types modules add (`EntityType`).
 
-Supported: GET /ngsi-ld/v1/entities with type, id, q-less geo-query `georel=near;maxDistance==M`
-with `geometry=Point&coordinates=[lon,lat]`, limit/offset, and `options=keyValues`;
-GET /ngsi-ld/v1/entities/{id}. Devices follow the Smart Data Models `Device` shape."""
+GET /ngsi-ld/v1/entities: type (names or IRIs, `A,B` or `A|B`), id, idPattern, q (the query
+language, core.ngsi_q), attrs (match and projection), geo-queries (core.ngsi_geo),
+options=keyValues, limit/offset with Link rel="next"/"prev", count=true
+(NGSILD-Results-Count; `limit=0&count=true` for the count alone). GET
+/ngsi-ld/v1/entities/{id} with attrs and options. Content negotiation, contexts and
+ProblemDetails errors: core.ngsi_ld. Devices follow the Smart Data Models `Device` shape."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from onecity.core import ngsi_geo, ngsi_q
 from onecity.core.auth.permissions import Perm, Principal, require
-from onecity.core.errors import AppError, NotFound
-from onecity.core.geo import bbox_around, haversine_m
+from onecity.core.errors import NotFound
 from onecity.core.http import platform, principal
 from onecity.core.models import Device
+from onecity.core.ngsi_geo import GeoQuery
+from onecity.core.ngsi_ld import (
+    CORE_CONTEXT,
+    RESPONSES,
+    BadRequestData,
+    NgsiRoute,
+    OperationNotSupported,
+    TooComplexQuery,
+    TooManyResults,
+    key_values_asked,
+    negotiate,
+    page_links,
+    render,
+    request_context,
+    term,
+)
 from onecity.core.platform import Platform
 
-router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"])
+router = APIRouter(
+    prefix="/ngsi-ld/v1", tags=["ngsi-ld"], route_class=NgsiRoute, responses=RESPONSES
+)
 
-CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
+__all__ = ["CORE_CONTEXT", "EntityType", "router"]
 URN = "urn:ngsi-ld:Device:"
-_NEAR = re.compile(r"^near;maxDistance==(\d+(\.\d+)?)$")
-
-
-class BadRequestData(AppError):
-    """NGSI-LD's own name for a malformed query, which the specification answers with 400."""
-
-    status = 400
-    code = "BadRequestData"
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 1000
 
 
 def entity(d: Device, key_values: bool) -> dict[str, Any]:
@@ -58,16 +72,6 @@ def entity(d: Device, key_values: bool) -> dict[str, Any]:
             continue
         out[k] = v if key_values else {"type": "Property", "value": v}
     return out
-
-
-def _ld(body: Any) -> JSONResponse:
-    return JSONResponse(
-        body,
-        headers={
-            "Link": f'<{CORE_CONTEXT}>; rel="http://www.w3.org/ns/json-ld#context"; '
-            'type="application/ld+json"'
-        },
-    )
 
 
 @dataclass(frozen=True)
@@ -97,55 +101,138 @@ def key_values(e: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _near(
-    georel: str | None, geometry: str | None, coordinates: str | None
-) -> tuple[float, float, float] | None:
-    if not georel:
-        return None
-    m = _NEAR.match(georel)
-    if not m or geometry != "Point" or not coordinates:
-        raise BadRequestData(
-            "only georel=near;maxDistance==M with geometry=Point and "
-            "coordinates=[lon,lat] is supported",
-            field="georel",
-        )
-    try:
-        point = json.loads(coordinates)
-    except (ValueError, RecursionError):
-        point = None
-    if not (
-        isinstance(point, list)
-        and len(point) == 2
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)
-    ):
-        raise BadRequestData("coordinates must be [lon,lat] numbers", field="coordinates")
-    lon, lat = float(point[0]), float(point[1])
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise BadRequestData("coordinates out of range", field="coordinates")
-    return lon, lat, float(m.group(1))
-
-
-def _devices_query(
-    who: Principal, device_ids: list[str] | None, near: tuple[float, float, float] | None
-) -> Any:
+def _devices_query(who: Principal, device_ids: list[str] | None, geo: GeoQuery | None) -> Any:
     q = select(Device)
     if not who.city_wide:
         q = q.where(Device.department_code == who.department)
     if device_ids is not None:
         q = q.where(Device.id.in_(device_ids))
-    if near is not None:
-        w, s_, e, n = bbox_around(*near)
+    box = geo.bbox() if geo is not None else None
+    if box is not None:
+        w, s_, e, n = box
         q = q.where(Device.lon.between(w, e), Device.lat.between(s_, n))
     return q
 
 
-def _distance(e: dict[str, Any], lon: float, lat: float) -> float:
-    loc = e.get("location")
-    point = loc.get("value") if isinstance(loc, dict) and loc.get("type") == "GeoProperty" else loc
-    if not isinstance(point, dict):
-        return float("inf")
-    x, y = point["coordinates"]
-    return haversine_m(lon, lat, x, y)
+@dataclass(frozen=True)
+class Filters:
+    """What a query asks for beyond type and id, checked for validity before any read."""
+
+    q: ngsi_q.Node | None
+    id_pattern: re.Pattern[str] | None
+    attrs: list[str] | None
+    geo: GeoQuery | None
+
+    def narrows(self) -> bool:
+        return any(x is not None for x in (self.q, self.id_pattern, self.attrs, self.geo))
+
+    def keep(self, e: dict[str, Any]) -> bool:
+        if self.id_pattern is not None and not self.id_pattern.search(str(e["id"])):
+            return False
+        if self.attrs is not None and not any(a in e for a in self.attrs):
+            return False
+        if self.geo is not None and not ngsi_geo.matches(e, self.geo):
+            return False
+        return self.q is None or ngsi_q.matches(e, self.q)
+
+
+def _filters(
+    q: str | None,
+    id_pattern: str | None,
+    attrs: str | None,
+    geo: tuple[str | None, str | None, str | None, str | None],
+) -> Filters:
+    try:
+        node = ngsi_q.parse(q) if q is not None else None
+    except ngsi_q.QueryError as e:
+        raise BadRequestData(f"q: {e}", field="q") from None
+    except ngsi_q.TooComplex as e:
+        raise TooComplexQuery(f"q: {e}", field="q") from None
+    try:
+        pattern = ngsi_q.safe_pattern(id_pattern) if id_pattern is not None else None
+    except ngsi_q.QueryError as e:
+        raise BadRequestData(f"idPattern: {e}", field="idPattern") from None
+    names = _names(attrs, "attrs") if attrs is not None else None
+    return Filters(node, pattern, names, ngsi_geo.parse(*geo))
+
+
+def _names(raw: str, field: str) -> list[str]:
+    names = [term(x.strip()) for x in raw.split(",")]
+    if not all(names):
+        raise BadRequestData(f"{field} has an empty name", field=field)
+    return names
+
+
+def _types(raw: str | None) -> set[str] | None:
+    """The type names asked for: `A,B` or `A|B` (either); AND and groups of the type query
+    language cannot match an entity of one type here, so they are not evaluated."""
+    if raw is None:
+        return None
+    if ";" in raw or "(" in raw:
+        raise OperationNotSupported("only a list of types (A,B or A|B) is supported", field="type")
+    return set(_names(raw.replace("|", ","), "type"))
+
+
+def _project(e: dict[str, Any], attrs: list[str] | None) -> dict[str, Any]:
+    if attrs is None:
+        return e
+    return {k: v for k, v in e.items() if k in ("id", "type", "@context") or k in attrs}
+
+
+def _find(
+    request: Request,
+    who: Principal,
+    s: Session,
+    types: set[str] | None,
+    ids: list[str] | None,
+    f: Filters,
+    upto: int | None,
+) -> list[dict[str, Any]]:
+    """Every entity the caller may see that matches, in id order (nearest first for near);
+    `upto` bounds the devices read when nothing filters after the read."""
+    extra: dict[str, EntityType] = getattr(request.app.state, "ngsi_types", {})
+    found: list[dict[str, Any]] = []
+    if types is None or "Device" in types:
+        # An id that is not a Device URN matches nothing, but does not hide the others.
+        dev_ids = None if ids is None else [i[len(URN) :] for i in ids if i.startswith(URN)]
+        if dev_ids != []:
+            q = _devices_query(who, dev_ids, f.geo).order_by(Device.id)
+            if upto is not None:
+                q = q.limit(upto)
+            found += [entity(d, False) for d in s.execute(q).scalars()]
+    for name, et in sorted(extra.items()):
+        if types is not None and name not in types:
+            continue
+        wanted = None if ids is None else [i for i in ids if et.device_of(i) is not None]
+        if wanted == []:
+            continue
+        dev_ids = None if wanted is None else sorted({str(et.device_of(i)) for i in wanted})
+        q = _devices_query(who, dev_ids, f.geo).where(Device.type == et.device_type)
+        made = et.entities(s, list(s.execute(q.order_by(Device.id)).scalars()))
+        found += [e for e in made if wanted is None or e["id"] in wanted]
+    found = [e for e in found if f.keep(e)]
+    point = f.geo.point() if f.geo is not None else None
+    if point is None:
+        return sorted(found, key=lambda e: str(e["id"]))
+    prop = f.geo.geoproperty if f.geo is not None else "location"
+
+    def far(e: dict[str, Any]) -> float:
+        g = ngsi_geo.entity_geometry(e, prop)
+        return ngsi_geo.distance_m(g, *point) if g is not None else float("inf")
+
+    return sorted(found, key=far)
+
+
+def _limit(limit: int | None, count: bool) -> int:
+    if limit is None:
+        return DEFAULT_LIMIT
+    if limit > MAX_LIMIT:
+        raise TooManyResults(
+            f"at most {MAX_LIMIT} entities a page: page on with offset", field="limit"
+        )
+    if limit == 0 and not count:
+        raise BadRequestData("limit=0 asks only for the count: add count=true", field="limit")
+    return limit
 
 
 @router.get("/entities")
@@ -153,53 +240,44 @@ def query_entities(
     request: Request,
     who: Principal = Depends(principal),
     p: Platform = Depends(platform),
-    type: Annotated[str | None, Query(max_length=200)] = None,  # NGSI-LD's parameter names
+    type: Annotated[str | None, Query(max_length=500)] = None,  # NGSI-LD's parameter names
     id: Annotated[str | None, Query(max_length=2000)] = None,
+    id_pattern: Annotated[str | None, Query(alias="idPattern", max_length=200)] = None,
+    q: Annotated[str | None, Query(max_length=2000)] = None,
+    attrs: Annotated[str | None, Query(max_length=1000)] = None,
     georel: Annotated[str | None, Query(max_length=100)] = None,
     geometry: Annotated[str | None, Query(max_length=20)] = None,
-    coordinates: Annotated[str | None, Query(max_length=200)] = None,
+    coordinates: Annotated[str | None, Query(max_length=20_000)] = None,
+    geoproperty: Annotated[str | None, Query(max_length=100)] = None,
     options: Annotated[str | None, Query(max_length=100)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    limit: Annotated[int | None, Query(ge=0)] = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> JSONResponse:
+    count: bool = False,
+) -> Response:
+    """Entities by type, id, idPattern, q, attrs and geo-query, paged by limit and offset
+    (`Link rel="next"`/`"prev"`); `count=true` adds the NGSILD-Results-Count header, and
+    `limit=0&count=true` answers the count alone."""
     require(who, Perm.DEVICES_READ)
-    if not type and not id and not georel:
+    media = negotiate(request)
+    request_context(request)
+    if not any((type, id, id_pattern, q, attrs, georel)):
         raise BadRequestData(
-            "give at least one of type, id or a geo-query (NGSI-LD §6.4.3.2)", field="type"
+            "give at least one of type, id, idPattern, attrs, q or a geo-query (NGSI-LD §5.7.2)",
+            field="type",
         )
-    kv = "keyValues" in (options or "").split(",")
-    types = {t.strip() for t in type.split(",")} if type else None
+    size = _limit(limit, count)
+    kv = key_values_asked(request, options)
     ids = [i.strip() for i in id.split(",") if i.strip()] if id else None
-    near = _near(georel, geometry, coordinates)
-    extra: dict[str, EntityType] = getattr(request.app.state, "ngsi_types", {})
-    found: list[dict[str, Any]] = []
+    f = _filters(q, id_pattern, attrs, (georel, geometry, coordinates, geoproperty))
+    # One more than the page, so that a next page is known to exist.
+    upto = None if count or f.narrows() else offset + size + 1
     with p.db.read() as s:
-        if types is None or "Device" in types:
-            # An id that is not a Device URN matches nothing, but does not hide the others.
-            dev_ids = None if ids is None else [i[len(URN) :] for i in ids if i.startswith(URN)]
-            if dev_ids != []:
-                q = _devices_query(who, dev_ids, near).order_by(Device.id)
-                if near is None:  # in id order: the first offset + limit are all we can need
-                    q = q.limit(offset + limit)
-                found += [entity(d, False) for d in s.execute(q).scalars()]
-        for name, et in sorted(extra.items()):
-            if types is not None and name not in types:
-                continue
-            wanted = None if ids is None else [i for i in ids if et.device_of(i) is not None]
-            if wanted == []:
-                continue
-            dev_ids = None if wanted is None else sorted({str(et.device_of(i)) for i in wanted})
-            q = _devices_query(who, dev_ids, near).where(Device.type == et.device_type)
-            made = et.entities(s, list(s.execute(q.order_by(Device.id)).scalars()))
-            found += [e for e in made if wanted is None or e["id"] in wanted]
-    if near is None:
-        found.sort(key=lambda e: str(e["id"]))
-    else:
-        lon, lat, r = near
-        ranked = sorted(((_distance(e, lon, lat), e) for e in found), key=lambda t: t[0])
-        found = [e for dd, e in ranked if dd <= r]
-    page = found[offset : offset + limit]
-    return _ld([key_values(e) if kv else e for e in page])
+        found = _find(request, who, s, _types(type), ids, f, upto)
+    page = [_project(e, f.attrs) for e in found[offset : offset + size]]
+    headers = {"NGSILD-Results-Count": str(len(found))} if count else {}
+    resp = render(request, [key_values(e) if kv else e for e in page], media, headers)
+    page_links(request, resp, offset, size, len(found))
+    return resp
 
 
 @router.get("/entities/{entity_id}")
@@ -208,30 +286,35 @@ def get_entity(
     request: Request,
     who: Principal = Depends(principal),
     p: Platform = Depends(platform),
+    attrs: Annotated[str | None, Query(max_length=1000)] = None,
     options: Annotated[str | None, Query(max_length=100)] = None,
-) -> JSONResponse:
+) -> Response:
     require(who, Perm.DEVICES_READ)
-    kv = "keyValues" in (options or "").split(",")
+    media = negotiate(request)
+    request_context(request)
+    kv = key_values_asked(request, options)
+    names = _names(attrs, "attrs") if attrs is not None else None
+    found = _one(request, who, p, entity_id)
+    if found is None:
+        raise NotFound(f"no entity '{entity_id}'", code="ResourceNotFound")
+    e = _project(found, names)
+    return render(request, key_values(e) if kv else e, media, {})
+
+
+def _one(request: Request, who: Principal, p: Platform, entity_id: str) -> dict[str, Any] | None:
     extra: dict[str, EntityType] = getattr(request.app.state, "ngsi_types", {})
-    for et in extra.values():
-        dev_id = et.device_of(entity_id)
-        if dev_id is None:
-            continue
-        with p.db.read() as s:
-            d = s.get(Device, dev_id)
-            if (
-                d is not None
-                and d.type == et.device_type
-                and who.sees_department(d.department_code)
-            ):
-                for e in et.entities(s, [d]):
-                    if e["id"] == entity_id:
-                        return _ld(key_values(e) if kv else e)
-        raise NotFound(f"no entity '{entity_id}'", code="ResourceNotFound")
-    if not entity_id.startswith(URN):
-        raise NotFound(f"no entity '{entity_id}'", code="ResourceNotFound")
     with p.db.read() as s:
+        for et in extra.values():
+            dev_id = et.device_of(entity_id)
+            if dev_id is None:
+                continue
+            d = s.get(Device, dev_id)
+            if d is None or d.type != et.device_type or not who.sees_department(d.department_code):
+                return None
+            return next((e for e in et.entities(s, [d]) if e["id"] == entity_id), None)
+        if not entity_id.startswith(URN):
+            return None
         d = s.get(Device, entity_id[len(URN) :])
         if d is None or not who.sees_department(d.department_code):
-            raise NotFound(f"no entity '{entity_id}'", code="ResourceNotFound")
-        return _ld(entity(d, kv))
+            return None
+        return entity(d, False)

@@ -185,12 +185,12 @@ def test_near_returns_only_devices_within_range_nearest_first(
     "params,field",
     [
         ({}, "type"),
-        ({"georel": "within", "geometry": "Point", "coordinates": "[121.5,25]"}, "georel"),
+        ({"georel": "beside", "geometry": "Point", "coordinates": "[121.5,25]"}, "georel"),
         (
             {"georel": "near;maxDistance==500", "geometry": "Polygon", "coordinates": "[121.5,25]"},
             "georel",
         ),
-        ({"georel": "near;maxDistance==500", "geometry": "Point"}, "georel"),
+        ({"georel": "near;maxDistance==500", "geometry": "Point"}, "coordinates"),
         (
             {"georel": "near;maxDistance==-5", "geometry": "Point", "coordinates": "[121.5,25]"},
             "georel",
@@ -223,7 +223,10 @@ def test_bad_queries_are_400_bad_request_data(
     r = client.get("/ngsi-ld/v1/entities", headers=admin, params=params)
     assert r.status_code == 400, r.text
     assert r.json()["error"] == "BadRequestData" and r.json()["field"] == field
-    assert set(r.json()) == {"error", "detail", "field"}
+    # A ProblemDetails body (the NGSI-LD error type) that keeps the platform's error and field.
+    assert r.headers["content-type"] == "application/problem+json"
+    assert set(r.json()) == {"type", "title", "status", "detail", "error", "field"}
+    assert r.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/BadRequestData"
 
 
 def test_get_one_entity(

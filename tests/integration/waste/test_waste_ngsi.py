@@ -97,3 +97,25 @@ def test_unknown_containers_and_other_departments_are_not_found(
     police = login(client, "police.one")
     assert get(client, police, NGSI, type="WasteContainer") == []
     assert client.get(f"{NGSI}/{GARBAGE}", headers=police).status_code == 404
+
+
+def test_a_client_finds_full_containers_with_q_and_counts_them(
+    client: TestClient, platform: Platform, admin: dict[str, str]
+) -> None:
+    send(client, add_station(client, admin, "IT940-1"), {"garbage.fill": 0.85})
+    send(client, add_station(client, admin, "IT941-1"), {"garbage.fill": 0.30})
+    full = get(client, admin, NGSI, type="WasteContainer", q="fillingLevel>=0.8")
+    assert [e["id"] for e in full] == [GARBAGE]
+    some = get(client, admin, NGSI, type="WasteContainer", q="fillingLevel==0.2..0.9")
+    assert len(some) == 2
+    r = client.get(
+        NGSI,
+        headers=admin,
+        params={"type": "WasteContainer", "q": "fillingLevel<0.5", "limit": 0, "count": "true"},
+    )
+    assert r.status_code == 200 and r.json() == [] and r.headers["NGSILD-Results-Count"] == "1"
+    # As JSON-LD each container carries its own contexts (Smart Data Models and the core);
+    # as plain JSON none is in the body and the core context is in the Link header.
+    ld = client.get(f"{NGSI}/{GARBAGE}", headers={**admin, "Accept": "application/ld+json"}).json()
+    assert len(ld["@context"]) == 2
+    assert "@context" not in get(client, admin, f"{NGSI}/{GARBAGE}")
