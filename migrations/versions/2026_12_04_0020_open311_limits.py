@@ -23,6 +23,18 @@ _MERGED = "merged into job {} when one open job per problem became a rule (issue
 
 
 def upgrade() -> None:
+    op.create_table(
+        "open311_usage",
+        sa.Column("client", sa.String(length=200), nullable=False),
+        sa.Column("period", sa.String(length=32), nullable=False),
+        sa.Column("reports", sa.Integer(), nullable=False),
+        sa.Column("media_bytes", sa.BigInteger(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("client", "period", name=op.f("pk_open311_usage")),
+    )
+    op.create_index(
+        op.f("ix_open311_usage_expires_at"), "open311_usage", ["expires_at"], unique=False
+    )
     _merge_duplicate_jobs()
     op.create_index(
         "uq_waste_jobs_one_open",
@@ -91,6 +103,8 @@ def _merge_duplicate_jobs() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_open311_usage_expires_at"), table_name="open311_usage")
+    op.drop_table("open311_usage")
     op.drop_index(
         "uq_waste_jobs_one_open",
         table_name="waste_jobs",

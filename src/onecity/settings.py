@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     # (cloud metadata) and other special addresses; "public" also off private networks; "any"
     # for development and tests with a receiver on 127.0.0.1.
     webhook_egress: Literal["public", "private", "any"] = "private"
+    # Citizens' Open311 reports (docs/open311.md): per client (its address, an IPv6 client's
+    # /64, its device id, its account) per window and per local day, and the photo bytes a
+    # client and the whole city may store a day (MB = 10^6 bytes). Past one: 429.
+    open311_reports_per_window: int = Field(default=5, ge=1)
+    open311_window_minutes: int = Field(default=10, ge=1, le=1440)
+    open311_reports_per_day: int = Field(default=20, ge=1)
+    open311_media_mb_per_client_day: int = Field(default=20, ge=0)
+    open311_media_mb_per_day: int = Field(default=2000, ge=0)
     map_tile_url: str = ""
     map_tile_attribution: str = ""
 

@@ -24,9 +24,9 @@ from onecity.core import media
 from onecity.core import open311_service as service
 from onecity.core.auth.permissions import Principal
 from onecity.core.db import utcnow
-from onecity.core.errors import AppError, Invalid, NotFound
+from onecity.core.errors import AppError, Invalid, NotFound, Unauthenticated
 from onecity.core.geo import CityProfile
-from onecity.core.http import MAX_INT64, platform, principal, source
+from onecity.core.http import MAX_INT64, platform, principal, session_token, source
 from onecity.core.models import Open311Request
 from onecity.core.open311 import (
     MAX_DESCRIPTION,
@@ -37,6 +37,7 @@ from onecity.core.open311 import (
     parse_submission,
     pick_language,
 )
+from onecity.core.open311_limits import Limits, client_names
 from onecity.core.platform import Platform
 
 PREFIX = "/open311/v2"
@@ -47,8 +48,10 @@ class UnsupportedMediaType(AppError):
     code = "unsupported_media_type"
 
 
-def spec_error(status: int, description: str) -> JSONResponse:
-    return JSONResponse([{"code": status, "description": description}], status)
+def spec_error(
+    status: int, description: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse([{"code": status, "description": description}], status, headers)
 
 
 class SpecErrors(APIRoute):
@@ -62,7 +65,8 @@ class SpecErrors(APIRoute):
                 return await inner(request)
             except AppError as exc:
                 # The spec answers bad input with 400; the platform's 422 means the same.
-                return spec_error(400 if exc.status == 422 else exc.status, exc.detail)
+                status = 400 if exc.status == 422 else exc.status
+                return spec_error(status, exc.detail, getattr(exc, "headers", None))
             except RequestValidationError as exc:
                 first = exc.errors()[0] if exc.errors() else {}
                 return spec_error(400, f"{first.get('loc', '')}: {first.get('msg', 'invalid')}")
@@ -205,6 +209,8 @@ def create_request(
         source(request),
         photo=photo,
         photo_url=lambda media_id: str(request.url_for("media", media_id=media_id)),
+        limits=Limits.from_settings(p.settings, _tz(p.city)),
+        clients=client_names(source(request), new.contact.get("device_id"), _account(request, p)),
     )
     lang = _language(request, p)
     notice = localize(new.service.service_notice, lang, p.city.default_language)
@@ -216,6 +222,18 @@ def create_request(
         }
     ]
     return JSONResponse(body, 201)
+
+
+def _account(request: Request, p: Platform) -> str | None:
+    """Who is logged in, if anyone: a citizen files without logging in, and a stale token
+    does not stop a report (it only loses the account's own counters)."""
+    token = session_token(request)
+    if not token:
+        return None
+    try:
+        return p.auth.authenticate(token, touch=False).username
+    except Unauthenticated:
+        return None
 
 
 def _tz(city: CityProfile) -> ZoneInfo:
