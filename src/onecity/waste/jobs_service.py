@@ -248,7 +248,8 @@ class StationMonitor:
             )
             .order_by(j.id)
             .limit(1)
-            .with_for_update()
+            # FOR NO KEY UPDATE, as everywhere jobs are locked: plan stops may reference them
+            .with_for_update(key_share=True)
         ).scalar_one_or_none()
 
     @staticmethod

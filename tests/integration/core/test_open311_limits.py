@@ -12,6 +12,7 @@ import os
 import sys
 import types
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from sqlalchemy import func, select
 
 from onecity.app import create_app
 from onecity.bootstrap import seed_reference
-from onecity.core.models import Media, Open311Request
+from onecity.core.models import Media, Open311Request, Open311Usage
 from onecity.core.modules import Module
 from onecity.core.open311 import Open311Service
 from onecity.core.platform import Platform
@@ -144,3 +145,16 @@ def test_every_api_process_counts_the_same_reports(make_city: Any) -> None:
     with client(one) as a, client(two) as b:
         got = [file(c, with_photo=False).status_code for c in (a, b, a, b, a, b)]
     assert got == [201] * 5 + [429]
+
+
+def test_counters_of_past_periods_are_deleted(make_city: Any) -> None:
+    p = make_city()
+    old = datetime.now(UTC) - timedelta(days=3)
+    with p.db.session() as s:
+        s.add(Open311Usage(client="ip:192.0.2.50", period="d2000-01-01", expires_at=old))
+    with client(p) as c:
+        assert file(c, with_photo=False).status_code == 201
+    with p.db.read() as s:
+        left = set(s.execute(select(Open311Usage.client, Open311Usage.period)).all())
+    assert ("ip:192.0.2.50", "d2000-01-01") not in left
+    assert {client for client, _ in left} == {"ip:203.0.113.7"}  # this report's window and day
