@@ -169,10 +169,19 @@ def service_definition(
     return answer(fmt, "service_definition", content)
 
 
+def not_past_limits(request: Request, p: Platform = Depends(platform)) -> Limits:
+    """The limits, and a 429 before the body is read for a client already past them (by its
+    address or account: the device id is in the body)."""
+    limits = Limits.from_settings(p.settings, _tz(p.city))
+    service.check_limits(p.db, limits, client_names(source(request), None, _account(request, p)))
+    return limits
+
+
 @router.post("/requests.{fmt}", include_in_schema=False, status_code=201)
 def create_request(
     fmt: str,
     request: Request,
+    limits: Limits = Depends(not_past_limits),  # before `fields`: refused unread
     fields: dict[str, list[str]] = Depends(submitted),
     p: Platform = Depends(platform),
     c: Catalog = Depends(catalog),
@@ -190,7 +199,7 @@ def create_request(
         source(request),
         photo=photo,
         photo_url=lambda media_id: str(request.url_for("media", media_id=media_id)),
-        limits=Limits.from_settings(p.settings, _tz(p.city)),
+        limits=limits,
         clients=client_names(source(request), new.contact.get("device_id"), _account(request, p)),
     )
     lang = _language(request, p)

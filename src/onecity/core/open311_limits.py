@@ -144,6 +144,26 @@ def charge(
             )
 
 
+def check(s: Session, limits: Limits, clients: Sequence[str], now: datetime) -> None:
+    """TooManyReports if one of the client's names has already used up its reports: asked
+    before the body is read, so a client past its limit cannot make the server take in more
+    megabytes. Reads only; `charge` remains the check that counts."""
+    window, day = _periods(limits, now)
+    u = Open311Usage
+    rows = s.execute(
+        select(u.period, u.reports).where(
+            u.client.in_(set(clients)), u.period.in_((window.name, day.name))
+        )
+    ).all()
+    for period, reports in rows:
+        if period == window.name and reports >= limits.per_window:
+            minutes = int(limits.window.total_seconds()) // 60
+            why = f"one client may file {limits.per_window} reports per {minutes} minutes"
+            raise _refused(why, window, now)
+        if period == day.name and reports >= limits.per_day:
+            raise _refused(f"one client may file {limits.per_day} reports a day", day, now)
+
+
 def _refused(why: str, period: _Period, now: datetime) -> TooManyReports:
     wait = (period.ends - now).total_seconds()
     when = f"{math.ceil(wait / 60)} minutes" if wait < 2 * 3600 else f"{wait / 3600:.0f} hours"

@@ -73,6 +73,13 @@ def file_request(
         return row
 
 
+def check_limits(db: Database, limits: Limits, clients: Sequence[str]) -> None:
+    """Refuse (TooManyReports) a client that has used up its reports, before its report is
+    read; nothing is counted here."""
+    with db.read() as s:
+        open311_limits.check(s, limits, clients, utcnow())
+
+
 def _event(row: Open311Request) -> dict[str, Any]:
     return {
         "service_request_id": str(row.id),

@@ -96,6 +96,16 @@ def test_a_burst_of_reports_with_photos_is_mostly_refused(make_city: Any) -> Non
     assert stored(p) == (5, 5 * PHOTO_BYTES)  # nothing of the 45 refused ones
 
 
+def test_a_client_past_its_limit_is_refused_before_its_report_is_read(make_city: Any) -> None:
+    p = make_city(open311_reports_per_window=1)
+    with client(p) as c:
+        assert file(c, with_photo=False).status_code == 201
+        junk = c.post(
+            "/open311/v2/requests.json", content=b"x" * 1000, headers={"content-type": "text/plain"}
+        )
+    assert_refused(junk, 600)  # not 415: the body was never looked at
+
+
 def test_a_day_limit(make_city: Any) -> None:
     p = make_city(open311_reports_per_window=100, open311_reports_per_day=3)
     with client(p) as c:
