@@ -207,6 +207,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         {d.code for d in plat.city.departments},
     )
     app.include_router(open311_api.router)
+    app.include_router(open311_api.discovery_router)
     app.include_router(media.router)
     app.state.ngsi_types = {t.type: t for m in app.state.modules for t in m.ngsi_types}
     app.include_router(open311_api.staff_router)

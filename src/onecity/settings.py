@@ -74,6 +74,14 @@ class Settings(BaseSettings):
     # bound (far longer than any transaction the application holds open) is given up, at ERROR.
     outbox_hole_grace_s: float = Field(default=5.0, gt=0, le=300)
     outbox_hole_max_wait_s: float = Field(default=900.0, ge=60, le=86_400)
+    # Citizens' Open311 reports (docs/open311.md): per client (its address, an IPv6 client's
+    # /64, its device id, its account) per window and per local day, and the photo bytes a
+    # client and the whole city may store a day (MB = 10^6 bytes). Past one: 429.
+    open311_reports_per_window: int = Field(default=5, ge=1)
+    open311_window_minutes: int = Field(default=10, ge=1, le=1440)
+    open311_reports_per_day: int = Field(default=20, ge=1)
+    open311_media_mb_per_client_day: int = Field(default=20, ge=0)
+    open311_media_mb_per_day: int = Field(default=2000, ge=0)
     map_tile_url: str = ""
     map_tile_attribution: str = ""
 

@@ -304,3 +304,19 @@ class Media(Base):
     size: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Open311Usage(Base):
+    """What one client (or, as "city", everyone) has filed in one period: the counters the
+    Open311 limits are checked against, shared by every API process. A row outlives its
+    period by a day and is then deleted."""
+
+    __tablename__ = "open311_usage"
+
+    # "ip:203.0.113.7", "ip:2001:db8:1:2::/64", "device:<id>", "account:<username>", "city"
+    client: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # "w<number of the window since the epoch>" or "d<local date>"
+    period: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reports: Mapped[int] = mapped_column(Integer, default=0)
+    media_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

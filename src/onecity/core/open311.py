@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -100,10 +100,28 @@ def pick_language(asked: str | None, city: CityProfile) -> str:
     return city.default_language
 
 
+@dataclass(frozen=True)
+class ResolvedAddress:
+    """What an address registry knows of an `address_id`: where it is and how it is written."""
+
+    lat: float
+    lon: float
+    address: str
+
+
+# A city's address registry: an address id to its place, or None for an id it does not know.
+AddressLookup = Callable[[str], ResolvedAddress | None]
+
+
 class Catalog:
     """Every service code of the enabled modules. Mistakes stop start-up, naming the module."""
 
+    # The city's address registry, if it has one; without it an `address_id` is refused.
+    addresses: AddressLookup | None = None
+
     def __init__(self, entries: Iterable[tuple[str, Open311Service]], departments: set[str]):
+        # Service discovery's `changeset`: the list can only change when the app starts.
+        self.changeset = datetime.now(UTC).replace(microsecond=0)
         self._by_code: dict[str, Open311Service] = {}
         owner: dict[str, str] = {}
         for module, svc in entries:
@@ -228,8 +246,13 @@ def parse_submission(fields: Fields, catalog: Catalog, city: CityProfile) -> New
         )
     lat, lon = parse_location(fields, city)
     address = _one(fields, "address_string")
+    address_id = _one(fields, "address_id")
+    if address_id is not None:
+        lat, lon, address = _resolve(address_id, catalog.addresses, (lat, lon, address))
     if lat is None and address is None:
-        raise Invalid("give the location: 'lat' and 'long', or 'address_string'", field="lat")
+        raise Invalid(
+            "give the location: 'lat' and 'long', 'address_string' or 'address_id'", field="lat"
+        )
     description = _one(fields, "description") or ""
     media_url = _one(fields, "media_url")
     if media_url is not None and not re.match(r"^https?://\S+$", media_url):
@@ -243,12 +266,34 @@ def parse_submission(fields: Fields, catalog: Catalog, city: CityProfile) -> New
         lat=lat,
         lon=lon,
         address=address,
-        address_id=_one(fields, "address_id"),
+        address_id=address_id,
         zipcode=_one(fields, "zipcode"),
         attributes=parse_attributes(fields, service),
         contact=contact,
         media_url=media_url,
     )
+
+
+def _resolve(
+    address_id: str,
+    addresses: AddressLookup | None,
+    given: tuple[float | None, float | None, str | None],
+) -> tuple[float | None, float | None, str | None]:
+    """The place of an `address_id`; what the client also sent (a point, an address line)
+    is kept. Refused when there is no registry to ask, rather than stored unread."""
+    if addresses is None:
+        raise Invalid(
+            "this city has no address registry to look up 'address_id'; "
+            "give 'lat' and 'long' or 'address_string' instead",
+            field="address_id",
+        )
+    found = addresses(address_id)
+    if found is None:
+        raise Invalid(f"no address with address_id '{address_id}'", field="address_id")
+    lat, lon, address = given
+    if lat is None:
+        lat, lon = found.lat, found.lon
+    return lat, lon, address or found.address
 
 
 _ATTR_KEY = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")

@@ -1,5 +1,5 @@
-"""Open311 GeoReport v2 over HTTP (JSON only), the city's one endpoint for citizens' reports,
-plus the staff route that answers them.
+"""Open311 GeoReport v2 over HTTP (XML and JSON, by the path's suffix), the city's one endpoint
+for citizens' reports, plus service discovery and the staff route that answers reports.
 
 The spec routes answer errors the spec's way, a JSON list of {"code", "description"}, so they
 use their own route class; they are left out of /openapi.json because that document promises
@@ -7,8 +7,7 @@ the platform's {"error", "detail", "field"} body (docs/open311.md describes them
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -17,16 +16,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, StringConstraints
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from onecity.core import media
+from onecity.core import media, open311_xml
 from onecity.core import open311_service as service
 from onecity.core.auth.permissions import Principal
 from onecity.core.db import utcnow
-from onecity.core.errors import AppError, Invalid, NotFound
+from onecity.core.errors import AppError, NotFound, Unauthenticated
 from onecity.core.geo import CityProfile
-from onecity.core.http import MAX_INT64, platform, principal, source
+from onecity.core.http import MAX_INT64, platform, principal, session_token, source
 from onecity.core.models import Open311Request
 from onecity.core.open311 import (
     MAX_DESCRIPTION,
@@ -37,18 +35,46 @@ from onecity.core.open311 import (
     parse_submission,
     pick_language,
 )
+from onecity.core.open311_body import submitted
+from onecity.core.open311_limits import Limits, client_names
 from onecity.core.platform import Platform
 
 PREFIX = "/open311/v2"
 
 
-class UnsupportedMediaType(AppError):
-    status = 415
-    code = "unsupported_media_type"
+FORMATS = ("json", "xml")
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 
 
-def spec_error(status: int, description: str) -> JSONResponse:
-    return JSONResponse([{"code": status, "description": description}], status)
+def answer(
+    fmt: str,
+    root: str,
+    content: Any,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """`content` as JSON, or as the XML document `root` (open311_xml)."""
+    if fmt == "xml":
+        return open311_xml.response(root, content, status, headers)
+    return JSONResponse(content, status, headers)
+
+
+def spec_error(
+    status: int, description: str, headers: Mapping[str, str] | None = None, fmt: str = "json"
+) -> Response:
+    return answer(fmt, "errors", [{"code": status, "description": description}], status, headers)
+
+
+def _format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise NotFound(f"this server speaks GeoReport v2 in XML and JSON, not '{fmt}'")
+    return fmt
+
+
+def _split(name: str) -> tuple[str, str]:
+    """`waste.station_full.xml` -> (`waste.station_full`, `xml`)."""
+    stem, _, fmt = name.rpartition(".")
+    return stem, _format(fmt)
 
 
 class SpecErrors(APIRoute):
@@ -58,21 +84,27 @@ class SpecErrors(APIRoute):
         inner = super().get_route_handler()
 
         async def handler(request: Request) -> Response:
+            # Errors in the format the path asked for (JSON when it asked for none we speak).
+            fmt = "xml" if request.url.path.endswith(".xml") else "json"
             try:
                 return await inner(request)
             except AppError as exc:
                 # The spec answers bad input with 400; the platform's 422 means the same.
-                return spec_error(400 if exc.status == 422 else exc.status, exc.detail)
+                status = 400 if exc.status == 422 else exc.status
+                return spec_error(status, exc.detail, getattr(exc, "headers", None), fmt)
             except RequestValidationError as exc:
                 first = exc.errors()[0] if exc.errors() else {}
-                return spec_error(400, f"{first.get('loc', '')}: {first.get('msg', 'invalid')}")
+                why = f"{first.get('loc', '')}: {first.get('msg', 'invalid')}"
+                return spec_error(400, why, fmt=fmt)
             except StarletteHTTPException as exc:
-                return spec_error(exc.status_code, str(exc.detail))
+                return spec_error(exc.status_code, str(exc.detail), exc.headers, fmt)
 
         return handler
 
 
 router = APIRouter(prefix=PREFIX, tags=["open311"], route_class=SpecErrors)
+# Service discovery where the spec looks for it, one level above the versioned endpoint.
+discovery_router = APIRouter(prefix="/open311", tags=["open311"], route_class=SpecErrors)
 staff_router = APIRouter(prefix="/api/v1/open311", tags=["open311"])
 
 
@@ -99,21 +131,23 @@ def _service_out(svc: Open311Service, lang: str, default: str) -> dict[str, Any]
     }
 
 
-@router.get("/services.json", include_in_schema=False)
+@router.get("/services.{fmt}", include_in_schema=False)
 def list_services(
-    request: Request, p: Platform = Depends(platform), c: Catalog = Depends(catalog)
-) -> JSONResponse:
+    fmt: str, request: Request, p: Platform = Depends(platform), c: Catalog = Depends(catalog)
+) -> Response:
     lang = _language(request, p)
-    return JSONResponse([_service_out(s, lang, p.city.default_language) for s in c.services()])
+    out = [_service_out(s, lang, p.city.default_language) for s in c.services()]
+    return answer(_format(fmt), "services", out)
 
 
-@router.get("/services/{service_code}.json", include_in_schema=False)
+@router.get("/services/{name}", include_in_schema=False)
 def service_definition(
-    service_code: str,
+    name: str,
     request: Request,
     p: Platform = Depends(platform),
     c: Catalog = Depends(catalog),
-) -> JSONResponse:
+) -> Response:
+    service_code, fmt = _split(name)
     svc = c.get(service_code)
     if svc is None:
         raise NotFound(f"no service '{service_code}' (see {PREFIX}/services.json)")
@@ -131,70 +165,30 @@ def service_definition(
         }
         for i, a in enumerate(svc.attributes)
     ]
-    return JSONResponse({"service_code": svc.service_code, "attributes": attributes})
+    content = {"service_code": svc.service_code, "attributes": attributes}
+    return answer(fmt, "service_definition", content)
 
 
-async def submitted(request: Request) -> dict[str, list[str]]:
-    """The POST body as field -> values, from a form (as the spec sends it) or from JSON."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    fields: dict[str, list[str]] = {}
-    if kind in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form(max_files=1, max_part_size=media.MAX_BYTES + 1)
-        for name, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                if name != "media":
-                    raise Invalid("the only file a report takes is its photo, 'media'", field=name)
-                # Read at most one byte past the limit: media.check refuses anything larger.
-                request.state.media = await value.read(media.MAX_BYTES + 1)
-                continue
-            fields.setdefault(name, []).append(value)
-        return fields
-    if kind == "application/json" or kind.endswith("+json"):
-        try:
-            doc = json.loads(await request.body())
-        except (ValueError, RecursionError):
-            raise Invalid("the request body is not valid JSON") from None
-        return _flatten_json(doc)
-    raise UnsupportedMediaType(
-        "send the request as application/x-www-form-urlencoded (the spec) or application/json"
-    )
+def not_past_limits(request: Request, p: Platform = Depends(platform)) -> Limits:
+    """The limits, and a 429 before the body is read for a client already past them (by its
+    address or account: the device id is in the body)."""
+    limits = Limits.from_settings(p.settings, _tz(p.city))
+    service.check_limits(p.db, limits, client_names(source(request), None, _account(request, p)))
+    return limits
 
 
-def _scalar(value: object, name: str) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return repr(value)
-    raise Invalid(f"'{name}' must be a string or a number", field=name)
-
-
-def _flatten_json(doc: object) -> dict[str, list[str]]:
-    if not isinstance(doc, dict):
-        raise Invalid("the JSON body must be an object of the spec's fields")
-    fields: dict[str, list[str]] = {}
-    for name, value in doc.items():
-        if value is None:
-            continue
-        if name == "attribute" and isinstance(value, dict):
-            for code, answer in value.items():
-                answers = answer if isinstance(answer, list) else [answer]
-                key = f"attribute[{code}]"
-                fields[key] = [_scalar(a, key) for a in answers if a is not None]
-        elif isinstance(value, list):
-            fields[name] = [_scalar(v, name) for v in value]
-        else:
-            fields[name] = [_scalar(value, name)]
-    return fields
-
-
-@router.post("/requests.json", include_in_schema=False, status_code=201)
+@router.post("/requests.{fmt}", include_in_schema=False, status_code=201)
 def create_request(
+    fmt: str,
     request: Request,
+    limits: Limits = Depends(not_past_limits),  # before `fields`: refused unread
     fields: dict[str, list[str]] = Depends(submitted),
     p: Platform = Depends(platform),
     c: Catalog = Depends(catalog),
-) -> JSONResponse:
-    # `api_key` and `jurisdiction_id` may be sent and are ignored: citizens file without a key.
+) -> Response:
+    # `api_key` and `jurisdiction_id` may be sent and are ignored: citizens file without a key,
+    # and this endpoint serves one jurisdiction.
+    fmt = _format(fmt)
     new = parse_submission(fields, c, p.city)
     photo: bytes | None = getattr(request.state, "media", None)
     if photo is not None:
@@ -205,6 +199,8 @@ def create_request(
         source(request),
         photo=photo,
         photo_url=lambda media_id: str(request.url_for("media", media_id=media_id)),
+        limits=limits,
+        clients=client_names(source(request), new.contact.get("device_id"), _account(request, p)),
     )
     lang = _language(request, p)
     notice = localize(new.service.service_notice, lang, p.city.default_language)
@@ -215,7 +211,19 @@ def create_request(
             "account_id": row.account_id,
         }
     ]
-    return JSONResponse(body, 201)
+    return answer(fmt, "service_requests", body, 201)
+
+
+def _account(request: Request, p: Platform) -> str | None:
+    """Who is logged in, if anyone: a citizen files without logging in, and a stale token
+    does not stop a report (it only loses the account's own counters)."""
+    token = session_token(request)
+    if not token:
+        return None
+    try:
+        return p.auth.authenticate(token, touch=False).username
+    except Unauthenticated:
+        return None
 
 
 def _tz(city: CityProfile) -> ZoneInfo:
@@ -249,16 +257,18 @@ def request_out(row: Open311Request, c: Catalog, city: CityProfile, lang: str) -
     }
 
 
-@router.get("/requests.json", include_in_schema=False)
+@router.get("/requests.{fmt}", include_in_schema=False)
 def list_requests(
-    request: Request, p: Platform = Depends(platform), c: Catalog = Depends(catalog)
-) -> JSONResponse:
+    fmt: str, request: Request, p: Platform = Depends(platform), c: Catalog = Depends(catalog)
+) -> Response:
+    fmt = _format(fmt)
     params: dict[str, list[str]] = {}
     for name, value in request.query_params.multi_items():
         params.setdefault(name, []).append(value)
     q = parse_query(params, utcnow(), _tz(p.city))
     lang = _language(request, p)
-    return JSONResponse([request_out(r, c, p.city, lang) for r in service.find(p.db, q)])
+    out = [request_out(r, c, p.city, lang) for r in service.find(p.db, q)]
+    return answer(fmt, "service_requests", out)
 
 
 def _request_id(raw: str) -> int:
@@ -267,18 +277,57 @@ def _request_id(raw: str) -> int:
     return int(raw)
 
 
-@router.get("/requests/{service_request_id}.json", include_in_schema=False)
+@router.get("/requests/{name}", include_in_schema=False)
 def get_request(
-    service_request_id: str,
+    name: str,
     request: Request,
     p: Platform = Depends(platform),
     c: Catalog = Depends(catalog),
-) -> JSONResponse:
+) -> Response:
+    service_request_id, fmt = _split(name)
     row = service.get(p.db, _request_id(service_request_id))
-    return JSONResponse([request_out(row, c, p.city, _language(request, p))])
+    return answer(fmt, "service_requests", [request_out(row, c, p.city, _language(request, p))])
 
 
-_KNOWN = ("services.json", "requests.json")
+@router.get("/discovery.{fmt}", include_in_schema=False)
+@discovery_router.get("/discovery.{fmt}", include_in_schema=False)
+def discovery(
+    fmt: str, request: Request, p: Platform = Depends(platform), c: Catalog = Depends(catalog)
+) -> Response:
+    """Service discovery (wiki.open311.org/Service_Discovery): where the endpoint is, which
+    spec and formats it speaks, and when its service list last changed."""
+    changeset = c.changeset.isoformat().replace("+00:00", "Z")
+    name = localize(p.city.name, _language(request, p), p.city.default_language)
+    content = {
+        "changeset": changeset,
+        "contact": f"{name}: OneCity citizens' reports",
+        "key_service": "No key is needed: citizens file without one.",
+        "endpoints": [
+            {
+                "specification": SPECIFICATION,
+                "url": str(request.base_url).rstrip("/") + PREFIX,
+                "changeset": changeset,
+                "type": "production" if p.settings.environment == "production" else "test",
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
+    }
+    return answer(_format(fmt), "discovery", content)
+
+
+def _allowed(rest: str) -> str | None:
+    """The methods a known resource takes (for a 405's Allow), None for an unknown one."""
+    stem, _, fmt = rest.rpartition(".")
+    if fmt not in FORMATS:
+        return None
+    if stem == "requests":
+        return "GET, POST"
+    if stem in ("services", "discovery"):
+        return "GET"
+    head, _, tail = stem.partition("/")
+    if head in ("services", "requests") and tail and "/" not in tail:
+        return "GET"
+    return None
 
 
 @router.api_route(
@@ -286,18 +335,19 @@ _KNOWN = ("services.json", "requests.json")
     methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
     include_in_schema=False,
 )
-def elsewhere(rest: str, request: Request) -> JSONResponse:
-    """Anything else under the prefix, in the spec's error format (e.g. a .xml request)."""
-    if rest in _KNOWN or (
-        rest.startswith(("services/", "requests/"))
-        and rest.endswith(".json")
-        and rest.count("/") == 1
-    ):
-        return spec_error(405, f"{request.method} is not offered on {PREFIX}/{rest}")
+def elsewhere(rest: str, request: Request) -> Response:
+    """Anything else under the prefix, in the spec's error format."""
+    fmt = "xml" if rest.endswith(".xml") else "json"
+    allow = _allowed(rest)
+    if allow is not None:
+        why = f"{request.method} is not offered on {PREFIX}/{rest}; use {allow}"
+        return spec_error(405, why, {"Allow": allow}, fmt)
     return spec_error(
         404,
-        f"no Open311 resource at {PREFIX}/{rest}; this server speaks GeoReport v2 in JSON "
-        "only (services.json, services/{code}.json, requests.json, requests/{id}.json)",
+        f"no Open311 resource at {PREFIX}/{rest}; this server speaks GeoReport v2 in XML and "
+        "JSON (services.xml, services/{code}.xml, requests.xml, requests/{id}.xml, "
+        "discovery.xml, or .json)",
+        fmt=fmt,
     )
 
 

@@ -3,18 +3,19 @@ unit of work holding the row, its audit record and its outbox event."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from onecity.core import audit, events, media
+from onecity.core import audit, events, media, open311_limits
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database, utcnow
 from onecity.core.errors import Invalid, NotFound
 from onecity.core.models import Open311Request
 from onecity.core.open311 import MAX_RESULTS, STATUSES, NewRequest, Query
+from onecity.core.open311_limits import Limits
 
 ACTOR = "open311:citizen"  # filed without a login; the row keeps the source address
 
@@ -25,11 +26,17 @@ def file_request(
     source: str,
     photo: bytes | None = None,
     photo_url: Callable[[str], str] | None = None,
+    limits: Limits | None = None,
+    clients: Sequence[str] = (),
 ) -> Open311Request:
     """Store a citizen's report (and its photo, served at `photo_url(id)`) in one unit of
-    work with its outbox event, its audit record and the owning module's own work."""
+    work with its outbox event, its audit record and the owning module's own work. With
+    `limits`, the report is first counted against the client's names (`clients`): past a
+    limit, TooManyReports, and nothing is stored."""
     svc = new.service
     with db.session() as s:
+        if limits is not None:
+            open311_limits.charge(s, limits, clients, len(photo or b""), utcnow())
         row = Open311Request(
             service_code=svc.service_code,
             department_code=svc.department_code,
@@ -64,6 +71,13 @@ def file_request(
             detail={"service_code": svc.service_code, "department": svc.department_code},
         )
         return row
+
+
+def check_limits(db: Database, limits: Limits, clients: Sequence[str]) -> None:
+    """Refuse (TooManyReports) a client that has used up its reports, before its report is
+    read; nothing is counted here."""
+    with db.read() as s:
+        open311_limits.check(s, limits, clients, utcnow())
 
 
 def _event(row: Open311Request) -> dict[str, Any]:

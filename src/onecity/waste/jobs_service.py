@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, literal_column, select, text, update
 from sqlalchemy.orm import Session
 
 from onecity.core import alerts, audit, events, open311_service
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database, insert_for, utcnow
 from onecity.core.devices.ingest import HookItem
-from onecity.core.errors import Conflict, NotFound
+from onecity.core.errors import Conflict, NotFound, Unavailable
 from onecity.core.geo import geojson_point, haversine_m
 from onecity.core.models import Device, Open311Request
 from onecity.waste import jobs_schemas as sc
@@ -151,21 +151,13 @@ class StationMonitor:
         for t in changes:
             job = self._open_job(s, sid, t.key)
             if t.action is Action.RAISED and job is None:
-                job = WasteJob(
-                    station_id=sid,
-                    compartment=t.key.compartment,
-                    kind=t.key.kind.value,
-                    detail=t.key.detail,
-                    priority=t.priority,
-                    status=OPEN,
-                    raised_at=t.at,
-                    note="",
-                    params=dict(t.params),
-                )
-                s.add(job)
-                s.flush()
-                self.emit(s, job, "raised", department)
-            elif t.action is not Action.CLEARED and job is not None:
+                job = self._insert_open(s, sid, t.key, t.priority, t.at, dict(t.params))
+                if job is not None:
+                    self.emit(s, job, "raised", department)
+                    continue
+                # a citizen's report opened it a moment ago, in another transaction
+                job = self._open_job(s, sid, t.key)
+            if t.action is not Action.CLEARED and job is not None:
                 # raised again before the crew closed it, or new facts about the same alert
                 job.params, job.priority = _keep_reports(job, dict(t.params)), t.priority
                 job.condition_cleared_at = None
@@ -186,30 +178,64 @@ class StationMonitor:
         """A citizen's Open311 report: it opens the job for that problem, or joins the one
         already open (a crew goes once however many people report it)."""
         key = AlertKey(kind, compartment, detail)
-        job = self._open_job(s, station.id, key)
-        if job is None:
-            job = WasteJob(
-                station_id=station.id,
-                compartment=compartment,
-                kind=kind.value,
-                detail=detail,
-                priority=PRIORITY[kind],
-                status=OPEN,
-                raised_at=request.requested_at,
-                note="",
-                params={"source": "citizen", "reports": [request.id]},
-            )
-            s.add(job)
-            s.flush()
-            self.emit(s, job, "raised", station.department_code)
+        dept = station.department_code
+        # Another process may open or close the job between our look and our write: the
+        # unique index settles who opens it, and a closed job is looked for again.
+        for _ in range(3):
+            job = self._open_job(s, station.id, key)
+            if job is None:
+                params = {"source": "citizen", "reports": [request.id]}
+                job = self._insert_open(
+                    s, station.id, key, PRIORITY[kind], request.requested_at, params
+                )
+                if job is None:
+                    continue  # someone else's job won the race: join it
+                self.emit(s, job, "raised", dept)
+                return job
+            reports = [*job.params.get("reports", []), request.id]
+            job.params = {**job.params, "reports": reports}
+            self.emit(s, job, "updated", dept)
             return job
-        reports = [*job.params.get("reports", []), request.id]
-        job.params = {**job.params, "reports": reports}
-        self.emit(s, job, "updated", station.department_code)
-        return job
+        raise Unavailable("the station's job changed while filing the report; send it again")
+
+    @staticmethod
+    def _insert_open(
+        s: Session, sid: str, key: AlertKey, priority: int, at: datetime, params: dict[str, Any]
+    ) -> WasteJob | None:
+        """A new open job, or None if one for the same problem is open already (committed
+        by another transaction, or waited for until it committed)."""
+        j = WasteJob
+        job_id = s.execute(
+            insert_for(s)(j)
+            .values(
+                station_id=sid,
+                compartment=key.compartment,
+                kind=key.kind.value,
+                detail=key.detail,
+                priority=priority,
+                status=OPEN,
+                raised_at=at,
+                note="",
+                params=params,
+            )
+            .on_conflict_do_nothing(
+                index_elements=[
+                    j.station_id,
+                    j.kind,
+                    # spelled as the index is, constants inline, or the database cannot
+                    # match the conflict target to the index
+                    func.coalesce(j.compartment, literal_column("''")),
+                    func.coalesce(j.detail, literal_column("''")),
+                ],
+                index_where=text(f"status <> '{CLOSED}'"),
+            )
+            .returning(j.id)
+        ).scalar()
+        return None if job_id is None else s.get(j, job_id)
 
     @staticmethod
     def _open_job(s: Session, sid: str, key: AlertKey) -> WasteJob | None:
+        """The problem's not-closed job, locked: its reports list is read, then written."""
         j = WasteJob
         return s.execute(
             select(j)
@@ -222,6 +248,8 @@ class StationMonitor:
             )
             .order_by(j.id)
             .limit(1)
+            # FOR NO KEY UPDATE, as everywhere jobs are locked: plan stops may reference them
+            .with_for_update(key_share=True)
         ).scalar_one_or_none()
 
     @staticmethod

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -214,6 +215,9 @@ class WasteStationState(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
+ONE_OPEN_JOB = "uq_waste_jobs_one_open"
+
+
 class WasteJob(Base):
     """A crew job raised by a station alert. At most one not-closed job per (station,
     compartment, kind, detail); the crew accepts and closes it."""
@@ -239,7 +243,22 @@ class WasteJob(Base):
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
-    __table_args__ = (Index("ix_waste_jobs_station_status", "station_id", "status"),)
+    __table_args__ = (
+        Index("ix_waste_jobs_station_status", "station_id", "status"),
+        # At most one not-closed job per problem, however many API processes race to open it
+        # (a citizen's report and the station's telemetry, or two citizens). coalesce: NULLs
+        # are distinct in a unique index on both databases, and most jobs have no detail.
+        Index(
+            ONE_OPEN_JOB,
+            "station_id",
+            "kind",
+            text("coalesce(compartment, '')"),
+            text("coalesce(detail, '')"),
+            unique=True,
+            sqlite_where=text("status <> 'closed'"),
+            postgresql_where=text("status <> 'closed'"),
+        ),
+    )
 
 
 class WasteOverflow(Base):

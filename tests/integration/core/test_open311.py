@@ -344,7 +344,7 @@ def test_bad_filters_are_400(city: tuple[TestClient, Platform], params: dict[str
         ("/open311/v2/requests/999.json", 404),
         ("/open311/v2/requests/abc.json", 404),
         (f"/open311/v2/requests/{2**70}.json", 404),
-        ("/open311/v2/services.xml", 404),
+        ("/open311/v2/services.yaml", 404),
     ],
 )
 def test_not_found_in_spec_format(

@@ -8,10 +8,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from onecity.core.models import Open311Request
 from onecity.core.platform import Platform
+from onecity.settings import Settings
+from tests.conftest import make_settings
 from tests.integration.roadworks.helpers import (
     LAT,
     LON,
@@ -24,6 +27,12 @@ from tests.integration.roadworks.helpers import (
 OPEN311 = "/open311/v2"
 API = "/api/v1/roadworks"
 CODES = ("roadworks.pothole", "roadworks.bad_restoration", "roadworks.outside_hours")
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    """One test client files more reports than a citizen may in ten minutes."""
+    return make_settings(db_url, modules="roadworks", open311_reports_per_window=100)
 
 
 def report(client: TestClient, code: str, lon: float, lat: float, text: str = "") -> Any:
