@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from onecity.core.free_json import GeoJsonIn
 from onecity.roadworks.schemas import Code
 
 PipeKind = Literal["water", "sewer", "power", "gas", "telecom", "other"]
@@ -29,7 +30,7 @@ class PipeIn(_In):
 
     owner: Code
     kind: PipeKind
-    geometry: dict[str, Any]
+    geometry: GeoJsonIn
     crs: Crs | None = None
     diameter_mm: Diameter
     material: Annotated[str, Field(max_length=32)] = ""
@@ -68,7 +69,7 @@ class AsBuiltPipe(_In):
     diameter_mm: Diameter | None = None
     material: Annotated[str, Field(max_length=32)] | None = None
     year_laid: Year | None = None
-    geometry: dict[str, Any]
+    geometry: GeoJsonIn
     crs: Crs | None = None
     accuracy_m: Accuracy
     depth_start_m: Depth
@@ -91,7 +92,7 @@ class DigBanIn(_In):
     covers every permit that names this road."""
 
     road: Annotated[str, Field(min_length=1, max_length=120)]
-    geometry: dict[str, Any] | None = None
+    geometry: GeoJsonIn | None = None
     crs: Crs | None = None
     # A LineString geometry is the road's centreline, widened to this many metres.
     width_m: Annotated[float, Field(gt=0, le=100)] = 20.0
@@ -117,7 +118,7 @@ class EmbargoIn(_In):
     start_date: date
     end_date: date
     # A Polygon or MultiPolygon; none means city-wide.
-    area: dict[str, Any] | None = None
+    area: GeoJsonIn | None = None
     crs: Crs | None = None
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from onecity.core.free_json import FreeJson
+
 DeviceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 ValueKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")]
 
@@ -37,7 +39,7 @@ class DeviceIn(BaseModel):
         description="Alternative to location: a point in the city's projected CRS "
         "(Taipei: TWD97 TM2, EPSG:3826), as Taiwanese agencies' surveys give it",
     )
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: FreeJson = Field(default_factory=dict)
     heartbeat_s: Annotated[int, Field(ge=5, le=7 * 86400)] = 300
 
 
@@ -45,7 +47,7 @@ class DevicePatch(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     location: GeoPoint | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: FreeJson | None = None
     status: Literal["active", "maintenance", "retired"] | None = None
     heartbeat_s: Annotated[int, Field(ge=5, le=7 * 86400)] | None = None
 
