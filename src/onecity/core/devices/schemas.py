@@ -11,6 +11,7 @@ from onecity.core.free_json import FreeJson
 
 DeviceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 ValueKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")]
+Boot = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
 class GeoPoint(BaseModel):
@@ -55,11 +56,18 @@ class DevicePatch(BaseModel):
 class DeliveryOut(BaseModel):
     received: int
     duplicates: int
-    gaps: int
-    rejected: int
+    gaps: int = Field(description="sequence numbers never received, counted within each epoch")
+    rejected: int = Field(description="messages refused (unparseable, impossible values)")
     readings: int
-    first_seq: int | None
-    last_seq: int | None
+    first_seq: int | None = Field(description="the current epoch's lowest sequence number")
+    last_seq: int | None = Field(description="the current epoch's highest sequence number")
+    restarts: int = Field(
+        0, description="epochs opened after the first: reboots, and sequence numbers far off"
+    )
+    conflicts: int = Field(
+        0, description="messages that reused a sequence number with other content"
+    )
+    epoch: int | None = Field(None, description="the current epoch, numbered from 0")
 
 
 class DeviceOut(BaseModel):
@@ -108,6 +116,11 @@ class TelemetryMessage(BaseModel):
     """One message from a device: its sequence number, when it measured, and what."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    boot: Boot | None = Field(
+        None,
+        description="the device's boot number (or boot time), if it keeps one: messages of "
+        "different boots never collide, whatever their sequence numbers",
+    )
     seq: Annotated[int, Field(ge=0, le=2**63 - 1)]
     ts: datetime | Annotated[int, Field(ge=0, le=2**53)] = Field(
         description="ISO 8601 with time zone, or epoch milliseconds"
@@ -117,6 +130,7 @@ class TelemetryMessage(BaseModel):
 
 class TelemetryBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    boot: Boot | None = Field(None, description="the boot of messages that name none")
     messages: Annotated[list[TelemetryMessage], Field(min_length=1)]
 
 
@@ -124,6 +138,8 @@ class IngestResult(BaseModel):
     accepted: int
     duplicates: int
     readings: int
+    restarts: int = Field(0, description="epochs this batch opened (the device restarted)")
+    conflicts: int = Field(0, description="messages that reused a seq with other content")
 
 
 class Point(BaseModel):
