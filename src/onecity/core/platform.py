@@ -8,7 +8,8 @@ from typing import Any
 
 from onecity.core.auth.service import AuthService
 from onecity.core.db import Database
-from onecity.core.devices.ingest import Ingester, TelemetryHook, ranges_from_profile
+from onecity.core.devices.ingest import Ingester, TelemetryHook
+from onecity.core.devices.ranges import ranges_from_profile
 from onecity.core.devices.service import DeviceService
 from onecity.core.devices.telemetry import TelemetryQueries
 from onecity.core.geo import CityProfile
