@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     telemetry_max_batch: int = 1000
     telemetry_future_skew_s: int = 300
     telemetry_max_age_days: int = 30
+    # A sequence number further than this from every epoch of its device opens a new epoch
+    # (counted as a restart) instead of counting the distance as lost messages.
+    telemetry_max_seq_jump: int = Field(100_000, ge=1)
     heartbeat_grace_factor: float = 3.0
 
     run_workers: bool = False

@@ -141,7 +141,10 @@ class DeviceCredential(Base):
 
 
 class DeliveryAccount(Base):
-    """Per-device delivery accounts. Gaps are derived: (max_seq - min_seq + 1) - received."""
+    """Per-device delivery accounts, over every boot of the device (its epochs).
+
+    `span` is the sum over epochs of (max_seq - min_seq + 1), so gaps = span - received;
+    `min_seq`/`max_seq` are the current epoch's (the one that received the latest message)."""
 
     __tablename__ = "delivery_accounts"
 
@@ -154,15 +157,37 @@ class DeliveryAccount(Base):
     readings: Mapped[int] = mapped_column(BigInteger, default=0)
     min_seq: Mapped[int | None] = mapped_column(BigInteger)
     max_seq: Mapped[int | None] = mapped_column(BigInteger)
+    span: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    restarts: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    conflicts: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    epoch: Mapped[int | None] = mapped_column(Integer)
+
+
+class DeliveryEpoch(Base):
+    """One boot of a device: its sequence numbers count from wherever it started. Numbered
+    per device from 0; `boot` is the device's own boot number when it sends one."""
+
+    __tablename__ = "delivery_epochs"
+
+    device_id: Mapped[str] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    epoch: Mapped[int] = mapped_column(Integer, primary_key=True)
+    boot: Mapped[int | None] = mapped_column(BigInteger)
+    received: Mapped[int] = mapped_column(BigInteger, default=0)
+    min_seq: Mapped[int] = mapped_column(BigInteger)
+    max_seq: Mapped[int] = mapped_column(BigInteger)
 
 
 class Reading(Base):
-    """One measured value. (device, seq, key) is unique: each reading is stored exactly once."""
+    """One measured value. (device, seq, epoch, key) is unique: each reading is stored exactly
+    once, and a device that restarts and reuses its sequence numbers does so in a new epoch."""
 
     __tablename__ = "readings"
 
     device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer, primary_key=True, default=0, server_default="0")
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     ts_ms: Mapped[int] = mapped_column(BigInteger)
     value: Mapped[float] = mapped_column(Float)

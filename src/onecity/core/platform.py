@@ -10,6 +10,7 @@ from onecity.core import events
 from onecity.core.auth.service import AuthService
 from onecity.core.db import Database
 from onecity.core.devices.ingest import Ingester, TelemetryHook
+from onecity.core.devices.ranges import ranges_from_profile
 from onecity.core.devices.service import DeviceService
 from onecity.core.devices.telemetry import TelemetryQueries
 from onecity.core.geo import CityProfile
@@ -51,4 +52,5 @@ class Platform:
                 if dtype in hooks:
                     raise ValueError(f"two modules hook the telemetry of device type '{dtype}'")
                 hooks[dtype] = hook
-        return Ingester(self.db, self.settings, hooks)
+        ranges = ranges_from_profile(self.city.raw.get("device_types", {}))
+        return Ingester(self.db, self.settings, hooks, ranges)

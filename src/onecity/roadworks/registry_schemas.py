@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from onecity.core.dates import CityDate
+from onecity.core.free_json import GeoJsonIn
 from onecity.roadworks.schemas import Code
 
 PipeKind = Literal["water", "sewer", "power", "gas", "telecom", "other"]
@@ -30,7 +31,7 @@ class PipeIn(_In):
 
     owner: Code
     kind: PipeKind
-    geometry: dict[str, Any]
+    geometry: GeoJsonIn
     crs: Crs | None = None
     diameter_mm: Diameter
     material: Annotated[str, Field(max_length=32)] = ""
@@ -69,7 +70,7 @@ class AsBuiltPipe(_In):
     diameter_mm: Diameter | None = None
     material: Annotated[str, Field(max_length=32)] | None = None
     year_laid: Year | None = None
-    geometry: dict[str, Any]
+    geometry: GeoJsonIn
     crs: Crs | None = None
     accuracy_m: Accuracy
     depth_start_m: Depth
@@ -92,7 +93,7 @@ class DigBanIn(_In):
     covers every permit that names this road."""
 
     road: Annotated[str, Field(min_length=1, max_length=120)]
-    geometry: dict[str, Any] | None = None
+    geometry: GeoJsonIn | None = None
     crs: Crs | None = None
     # A LineString geometry is the road's centreline, widened to this many metres.
     width_m: Annotated[float, Field(gt=0, le=100)] = 20.0
@@ -118,7 +119,7 @@ class EmbargoIn(_In):
     start_date: CityDate
     end_date: CityDate
     # A Polygon or MultiPolygon; none means city-wide.
-    area: dict[str, Any] | None = None
+    area: GeoJsonIn | None = None
     crs: Crs | None = None
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from onecity.core.dates import CityDate
+from onecity.core.free_json import GeoJsonIn
 
 Code = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_.-]*$")]
 Purpose = Literal["water", "sewer", "power", "gas", "telecom", "road", "other"]
@@ -50,7 +51,7 @@ class PermitIn(_In):
     description: Annotated[str, Field(min_length=1, max_length=200)]
     road: Annotated[str, Field(min_length=1, max_length=120)] | None = None
     road_class: RoadClass
-    geometry: dict[str, Any]
+    geometry: GeoJsonIn
     crs: Annotated[str, Field(max_length=40)] | None = None
     width_m: Annotated[float, Field(gt=0, le=30)] | None = None
     depth_m: Annotated[float, Field(gt=0, le=30)]

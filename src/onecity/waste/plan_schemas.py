@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from onecity.core.dates import CityDate
+from onecity.core.free_json import GeoJsonIn
 
 
 class PlanStopOut(BaseModel):
@@ -107,7 +108,7 @@ class PositionIn(BaseModel):
     """Where the truck is, from its crew's phone (the browser's geolocation)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-    location: dict[str, Any]  # a GeoJSON Point in WGS84, inside the city
+    location: GeoJsonIn  # a GeoJSON Point in WGS84, inside the city
     accuracy_m: Annotated[float, Field(ge=0, le=100_000)] | None = None
     at: datetime | None = Field(
         default=None, description="when the phone took the fix (default: now); not in the future"
@@ -122,7 +123,7 @@ class TruckIn(BaseModel):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
     name: Annotated[str, Field(min_length=1, max_length=100)]
     depot_name: Annotated[str, Field(min_length=1, max_length=100)]
-    depot: dict[str, Any]  # a GeoJSON Point in WGS84, inside the city
+    depot: GeoJsonIn  # a GeoJSON Point in WGS84, inside the city
     capacity_kg: Annotated[float, Field(gt=0, le=40_000)]
     capacity_m3: Annotated[float, Field(gt=0, le=100)]
     shift_start: Annotated[str, Field(pattern=_HHMM)]
@@ -134,7 +135,7 @@ class TruckPatch(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     depot_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    depot: dict[str, Any] | None = None
+    depot: GeoJsonIn | None = None
     capacity_kg: Annotated[float, Field(gt=0, le=40_000)] | None = None
     capacity_m3: Annotated[float, Field(gt=0, le=100)] | None = None
     shift_start: Annotated[str, Field(pattern=_HHMM)] | None = None

@@ -29,8 +29,13 @@ def _device(client: TestClient, admin: dict[str, str], device_id: str = "bin-1")
     return key
 
 
+# One time base for the module: a device's retry resends the message as it was (same time);
+# the same seq at another time is a restart, not a retry (test_telemetry_epochs.py).
+_BASE = int(time.time() * 1000)
+
+
 def _msgs(seqs: list[int], value: float = 0.5) -> dict[str, object]:
-    now = int(time.time() * 1000)
+    now = _BASE
     return {
         "messages": [
             {"seq": s, "ts": now - 1000 + s, "values": {"fill": value, "temperature": 20.0}}
@@ -52,9 +57,21 @@ def test_retry_is_stored_once_and_counted_as_duplicate(
     key = _device(client, admin)
     h = {"X-Device-Key": key}
     first = client.post("/api/v1/telemetry", headers=h, json=_msgs([1, 2, 3]))
-    assert first.json() == {"accepted": 3, "duplicates": 0, "readings": 6}
+    assert first.json() == {
+        "accepted": 3,
+        "duplicates": 0,
+        "readings": 6,
+        "restarts": 0,
+        "conflicts": 0,
+    }
     retry = client.post("/api/v1/telemetry", headers=h, json=_msgs([2, 3, 4]))
-    assert retry.json() == {"accepted": 1, "duplicates": 2, "readings": 2}
+    assert retry.json() == {
+        "accepted": 1,
+        "duplicates": 2,
+        "readings": 2,
+        "restarts": 0,
+        "conflicts": 0,
+    }
     d = _delivery(client, admin)
     assert (d["received"], d["duplicates"], d["gaps"], d["readings"]) == (4, 2, 0, 8)
 
@@ -201,7 +218,13 @@ def test_resend_with_extra_keys_is_one_message(client: TestClient, admin: dict[s
             ]
         },
     )
-    assert again.json() == {"accepted": 1, "duplicates": 1, "readings": 1}
+    assert again.json() == {
+        "accepted": 1,
+        "duplicates": 1,
+        "readings": 1,
+        "restarts": 0,
+        "conflicts": 0,
+    }
     d = _delivery(client, admin)
     assert (d["received"], d["duplicates"], d["readings"], d["gaps"]) == (2, 1, 2, 1)
 

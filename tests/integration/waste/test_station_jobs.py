@@ -33,8 +33,10 @@ def crew(client: TestClient, platform: Platform) -> dict[str, str]:
     return login(client, "crew.one")
 
 
-def send(client: TestClient, key: dict[str, str], seq: int, values: dict[str, Any]) -> Any:
-    msg = {"seq": seq, "ts": int(time.time() * 1000), "values": values}
+def send(
+    client: TestClient, key: dict[str, str], seq: int, values: dict[str, Any], ts: int = 0
+) -> Any:
+    msg = {"seq": seq, "ts": ts or int(time.time() * 1000), "values": values}
     return client.post("/api/v1/telemetry", headers=key, json={"messages": [msg]})
 
 
@@ -51,8 +53,11 @@ def test_full_job_raised_once_accepted_and_closed(
     assert send(client, key, 1, {"garbage.fill": 0.5, "garbage.weight_kg": 40}).status_code == 200
     assert jobs(client, crew) == []
     assert send(client, key, 2, {"garbage.fill": 0.8}).status_code == 200
-    assert send(client, key, 3, {"garbage.fill": 0.85}).status_code == 200
-    assert send(client, key, 3, {"garbage.fill": 0.85}).json()["duplicates"] == 1
+    at = int(time.time() * 1000)
+    assert send(client, key, 3, {"garbage.fill": 0.85}, at).status_code == 200
+    # The station retries the same message: a duplicate (the same seq at another time would
+    # be a restart).
+    assert send(client, key, 3, {"garbage.fill": 0.85}, at).json()["duplicates"] == 1
     got = jobs(client, crew, status="open")
     assert [(j["kind"], j["compartment"], j["priority"]) for j in got] == [("full", "garbage", 3)]
     job = got[0]

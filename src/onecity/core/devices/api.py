@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from onecity.core import audit
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.devices import schemas as sc
-from onecity.core.devices.ingest import to_msgs
-from onecity.core.errors import Invalid
+from onecity.core.devices.ingest import Refused, to_msgs
+from onecity.core.errors import AppError, Invalid
 from onecity.core.geo import parse_bbox
 from onecity.core.http import device_key, platform, principal, source
 from onecity.core.platform import Platform
@@ -183,15 +187,69 @@ def export_csv(
     )
 
 
-@router.post("/telemetry", response_model=sc.IngestResult, tags=["telemetry"])
+class _CountRefusedRoute(APIRoute):
+    """A telemetry batch that fails schema validation (NaN, a seq that is no number) is
+    still counted on the sending device's account, once the device is known by its key."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def counted(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as e:
+                await run_in_threadpool(_count_refused, request, e.errors())
+                raise
+
+        return counted
+
+
+def _count_refused(request: Request, errors: Sequence[Any]) -> None:
+    p: Platform = request.app.state.platform
+    key = request.headers.get("x-device-key") or ""
+    auth = request.headers.get("authorization", "")
+    if not key and auth.lower().startswith("bearer "):
+        key = auth[7:].strip()
+    try:
+        device_id = p.devices.authenticate_key(key)
+    except AppError:
+        return  # nobody to count it on
+    bad = {
+        loc[2]
+        for err in errors
+        if len(loc := tuple(err.get("loc", ()))) > 2 and loc[:2] == ("body", "messages")
+    }
+    p.ingester.count_rejected(device_id, len(bad) or 1)
+
+
+ingest_router = APIRouter(route_class=_CountRefusedRoute)  # mounted on router below
+
+
+@ingest_router.post("/telemetry", response_model=sc.IngestResult, tags=["telemetry"])
 def ingest(
     body: sc.TelemetryBatch, device_id: str = Depends(device_key), p: Platform = Depends(platform)
 ) -> sc.IngestResult:
     """Batched readings from one device, authenticated by its key (X-Device-Key).
 
     Retrying a batch is safe: messages already stored are counted as duplicates, not stored
-    again. A batch with any invalid message is rejected whole, with the message named
-    (including values the device's type cannot report, such as a fill level above 1)."""
-    msgs = to_msgs(device_id, body.messages, p.settings)
-    out = p.ingester.write(msgs, strict=True)
-    return sc.IngestResult(accepted=out.accepted, duplicates=out.duplicates, readings=out.readings)
+    again. A device that restarts and counts from 1 again may say so with `boot` (its boot
+    number); without it, a reused sequence number with another time or other values is taken
+    as a restart. A batch with any invalid message is refused whole, with the message named
+    (including values outside the device type's ranges, such as a fill level above 1), and
+    the invalid messages are counted as rejected on the device's delivery account."""
+    try:
+        msgs = to_msgs(device_id, body.messages, p.settings, body.boot)
+        out = p.ingester.write(msgs, strict=True)
+    except Invalid as e:
+        p.ingester.count_rejected(device_id, e.count if isinstance(e, Refused) else 1)
+        raise
+    return sc.IngestResult(
+        accepted=out.accepted,
+        duplicates=out.duplicates,
+        readings=out.readings,
+        restarts=out.restarts,
+        conflicts=out.conflicts,
+    )
+
+
+router.include_router(ingest_router)

@@ -1,12 +1,16 @@
 """Telemetry ingest: each reading stored exactly once, delivery accounts kept per device.
 
 Both entry points (HTTP batches and MQTT) end in `Ingester.write`, one transaction per batch:
-readings inserted with the (device, seq, key) key deciding what is new, accounts incremented,
-liveness refreshed, rules evaluated and events emitted. A batch that fails writes nothing, so
-an MQTT message is acknowledged to the broker only after its batch committed.
+each message placed in its device's epoch (epochs.py: a true retry is a duplicate, a restart
+that reuses sequence numbers opens a new epoch), readings inserted under (device, seq, epoch,
+key), accounts incremented, liveness refreshed, rules evaluated and events emitted. A batch
+that fails writes nothing, so an MQTT message is acknowledged to the broker only after its
+batch committed.
 
-A domain module may hook a device type (`TelemetryHook`): its `validate` screens each message
-of such a device before anything is written, and its `apply` sees the batch's new messages of
+Every message is first checked against its device type's value ranges (`ValueRanges`, from the
+city profile; NaN and infinities never pass). A domain module may hook a device type
+(`TelemetryHook`): its `validate` screens each message of such a device before anything is
+written, and its `apply` sees the batch's new messages of
 that type inside the same transaction, after the readings are inserted. Devices of types
 without a hook never reach either.
 """
@@ -20,28 +24,29 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import orjson
 from sqlalchemy import func, select, tuple_, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from onecity.core import alerts, events
 from onecity.core.db import Database, utcnow
+from onecity.core.devices import store
+from onecity.core.devices.epochs import Epoch, place
+from onecity.core.devices.ranges import ValueRanges
 from onecity.core.devices.schemas import TelemetryMessage
+from onecity.core.devices.store import AccountDelta
 from onecity.core.errors import Invalid
-from onecity.core.models import DeliveryAccount, Device, Reading
+from onecity.core.models import Device, Reading
 from onecity.settings import Settings
 
 _RULE_TTL_S = 10.0
-_NO_SEQ = 2**63  # above any valid sequence number
 # The limits of TelemetryMessage (schemas.py), for the plain-message fast path.
 _FIELDS = frozenset(("seq", "ts", "values"))
+_FIELDS_BOOT = frozenset(("boot", "seq", "ts", "values"))
 _MAX_SEQ, _MAX_TS = 2**63 - 1, 2**53
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 _good_keys: set[str] = set()  # keys already matched against _KEY (devices repeat theirs)
-_ACCOUNT = ("device_id", "received", "duplicates", "readings", "rejected", "min_seq", "max_seq")
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class Msg:
     seq: int
     ts_ms: int
     values: tuple[tuple[str, float], ...]
+    boot: int | None = None  # the device's boot number, when it sends one
 
 
 @dataclass
@@ -58,7 +64,17 @@ class Outcome:
     duplicates: int = 0
     readings: int = 0
     unknown_devices: set[str] = field(default_factory=set)
-    rejected: int = 0  # refused by a device type's hook (counted on the device's account)
+    rejected: int = 0  # refused by ranges or a hook (counted on the device's account)
+    restarts: int = 0  # epochs opened
+    conflicts: int = 0  # messages that reused a seq of their epoch with other content
+
+
+class Refused(Invalid):
+    """A batch refused whole (HTTP): the first problem, and how many messages were bad."""
+
+    def __init__(self, first: Invalid, count: int) -> None:
+        super().__init__(first.detail, field=first.field, code=first.code)
+        self.count = count
 
 
 @dataclass(frozen=True)
@@ -84,11 +100,11 @@ class TelemetryHook:
     validate: Callable[[Mapping[str, float]], tuple[str, str] | None] | None = None
 
 
-def to_ms(ts: datetime | int) -> int:
+def to_ms(ts: datetime | int, where: str = "ts") -> int:
     if isinstance(ts, int):
         return ts
     if ts.tzinfo is None:
-        raise Invalid("timestamp needs a time zone (e.g. 'Z' or '+08:00')", field="ts")
+        raise Invalid("timestamp needs a time zone (e.g. 'Z' or '+08:00')", field=where)
     return int(ts.timestamp() * 1000)
 
 
@@ -113,18 +129,22 @@ def _pairs(values: dict[str, float | bool]) -> tuple[tuple[str, float], ...]:
     return tuple(zip(values, map(float, values.values()), strict=True))
 
 
-def _plain(raw: bytes | bytearray) -> tuple[int, int, tuple[tuple[str, float], ...]] | None:
-    """(seq, ts_ms, values) of a message in the plain form almost every device sends (integer
-    seq and epoch-ms ts, finite number or boolean values), checked against the same limits as
-    TelemetryMessage at a third of pydantic's cost. None means: let pydantic decide."""
+def _plain(
+    raw: bytes | bytearray,
+) -> tuple[int, int, tuple[tuple[str, float], ...], int | None] | None:
+    """(seq, ts_ms, values, boot) of a message in the plain form almost every device sends
+    (integer seq, boot and epoch-ms ts, finite number or boolean values), checked against the
+    same limits as TelemetryMessage at a third of pydantic's cost. None: let pydantic decide."""
     try:
         d = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-    if type(d) is not dict or d.keys() != _FIELDS:
+    if type(d) is not dict or (d.keys() != _FIELDS and d.keys() != _FIELDS_BOOT):
         return None
-    seq, ts, values = d["seq"], d["ts"], d["values"]
+    seq, ts, values, boot = d["seq"], d["ts"], d["values"], d.get("boot")
     if type(seq) is not int or type(ts) is not int or type(values) is not dict:
+        return None
+    if boot is not None and (type(boot) is not int or not 0 <= boot <= _MAX_SEQ):
         return None
     if not (0 <= seq <= _MAX_SEQ and 0 <= ts <= _MAX_TS and 1 <= len(values) <= 100):
         return None
@@ -137,7 +157,7 @@ def _plain(raw: bytes | bytearray) -> tuple[int, int, tuple[tuple[str, float], .
         t = type(v)
         if not (t is bool or t is int or (t is float and math.isfinite(v))):
             return None
-    return seq, ts, _pairs(values)
+    return seq, ts, _pairs(values), boot
 
 
 def msg_from_json(device_id: str, raw: bytes | bytearray, now_ms: int, settings: Settings) -> Msg:
@@ -145,13 +165,20 @@ def msg_from_json(device_id: str, raw: bytes | bytearray, now_ms: int, settings:
     plain = _plain(raw)
     if plain is None:
         m = TelemetryMessage.model_validate_json(raw)
-        plain = (m.seq, to_ms(m.ts), _pairs(m.values))
-    check_time(plain[1], now_ms, settings, "ts")
-    return Msg(device_id, *plain)
+        plain = (m.seq, to_ms(m.ts), _pairs(m.values), m.boot)
+    seq, ts_ms, values, boot = plain
+    check_time(ts_ms, now_ms, settings, "ts")
+    return Msg(device_id, seq, ts_ms, values, boot)
 
 
-def to_msgs(device_id: str, messages: list[TelemetryMessage], settings: Settings) -> list[Msg]:
-    """Validate a device's batch as a whole; raise on the first bad message (nothing stored)."""
+def to_msgs(
+    device_id: str,
+    messages: list[TelemetryMessage],
+    settings: Settings,
+    boot: int | None = None,
+) -> list[Msg]:
+    """Validate a device's batch as a whole (`boot`: for messages that name none). Raises
+    Refused for the first bad message, counting them all; nothing is stored then."""
     if len(messages) > settings.telemetry_max_batch:
         raise Invalid(
             f"batch has {len(messages)} messages; the limit is {settings.telemetry_max_batch}",
@@ -159,44 +186,48 @@ def to_msgs(device_id: str, messages: list[TelemetryMessage], settings: Settings
             code="batch_too_large",
         )
     now_ms = int(time.time() * 1000)
-    seen: dict[int, int] = {}
+    seen: dict[tuple[int | None, int], int] = {}
     out: list[Msg] = []
+    errors: list[Invalid] = []
     for i, m in enumerate(messages):
-        if m.seq in seen:
-            raise Invalid(
-                f"sequence number {m.seq} appears twice in this batch "
-                f"(messages[{seen[m.seq]}] and messages[{i}])",
-                field=f"messages[{i}].seq",
-                code="duplicate_seq",
+        b = m.boot if m.boot is not None else boot
+        if (b, m.seq) in seen:
+            errors.append(
+                Invalid(
+                    f"sequence number {m.seq} appears twice in this batch "
+                    f"(messages[{seen[(b, m.seq)]}] and messages[{i}]); a device that "
+                    "restarted says so with 'boot'",
+                    field=f"messages[{i}].seq",
+                    code="duplicate_seq",
+                )
             )
-        seen[m.seq] = i
-        ts_ms = to_ms(m.ts)
-        check_time(ts_ms, now_ms, settings, f"messages[{i}].ts")
-        out.append(Msg(device_id, m.seq, ts_ms, _pairs(m.values)))
+            continue
+        seen[(b, m.seq)] = i
+        try:
+            ts_ms = to_ms(m.ts, f"messages[{i}].ts")
+            check_time(ts_ms, now_ms, settings, f"messages[{i}].ts")
+        except Invalid as e:
+            errors.append(e)
+            continue
+        out.append(Msg(device_id, m.seq, ts_ms, _pairs(m.values), b))
+    if errors:
+        raise Refused(errors[0], len(errors))
     return out
-
-
-def _first_copies(msgs: list[Msg]) -> tuple[list[Msg], dict[str, int]]:
-    """The batch without repeats of a (device, seq), sorted so that concurrent writers take row
-    locks in one order; and how many repeats each device sent (they count as duplicates)."""
-    seen: dict[tuple[str, int], Msg] = {}
-    repeats: dict[str, int] = {}
-    for m in msgs:
-        k = (m.device_id, m.seq)
-        if k in seen:
-            repeats[m.device_id] = repeats.get(m.device_id, 0) + 1
-        else:
-            seen[k] = m
-    return [seen[k] for k in sorted(seen)], repeats
 
 
 class Ingester:
     def __init__(
-        self, db: Database, settings: Settings, hooks: Mapping[str, TelemetryHook] | None = None
+        self,
+        db: Database,
+        settings: Settings,
+        hooks: Mapping[str, TelemetryHook] | None = None,
+        ranges: Mapping[str, ValueRanges] | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.hooks: dict[str, TelemetryHook] = dict(hooks or {})  # device type -> hook
+        self.ranges: dict[str, ValueRanges] = dict(ranges or {})  # device type -> its ranges
+        self._any_type = ValueRanges()  # for types that declare none
         self._pg = db.dialect == "postgresql"
         self._rules: list[alerts.Rule] = []
         self._rules_at = 0.0
@@ -216,82 +247,136 @@ class Ingester:
     def write(
         self, msgs: list[Msg], rejected: Mapping[str, int] | None = None, *, strict: bool = False
     ) -> Outcome:
-        """Store a batch in one transaction. `rejected` counts, per device, messages that
-        arrived but could not be parsed (MQTT), so they are accounted in the same commit.
+        """Store a batch (messages in the order they arrived) in one transaction. `rejected`
+        counts, per device, messages that arrived but could not be parsed (MQTT), so they are
+        accounted in the same commit.
 
-        A message a hook's `validate` refuses is counted as rejected and not stored; with
-        `strict` (HTTP) it raises Invalid instead, naming the message and key, and nothing of
-        the batch is written."""
+        A message outside its type's ranges, or that a hook's `validate` refuses, is counted as
+        rejected and not stored; with `strict` (HTTP) it raises Refused instead, naming the
+        first such message and key, and nothing of the batch is written."""
         out = Outcome()
         bad = {d: n for d, n in (rejected or {}).items() if n > 0}
         if not msgs and not bad:
             return out
-        uniq, repeats = _first_copies(msgs)
-        ids = {m.device_id for m in uniq}
+        ids = {m.device_id for m in msgs}
         with self.db.session() as s:
             # Known devices are touched (last seen, online) whether or not the data is new.
             known = self._touch_devices(s, ids) if ids else {}
             out.unknown_devices = ids - known.keys()
             if out.unknown_devices:
-                uniq = [m for m in uniq if m.device_id in known]
-                repeats = {d: n for d, n in repeats.items() if d in known}
+                msgs = [m for m in msgs if m.device_id in known]
             if bad:
                 bad = self._existing(s, bad)
-            if self.hooks and uniq:
-                uniq = self._screen(uniq, known, bad, msgs if strict else None, out)
-            new_keys = self._insert_readings(s, uniq) if uniq else set()
-            self._update_accounts(s, uniq, repeats, bad, new_keys, out)
-            if self.hooks and new_keys:
-                self._run_hooks(s, uniq, new_keys, known)
-            rules = self._rules_now(s) if new_keys else []
+            if msgs:
+                msgs = self._screen(msgs, known, bad, strict, out)
+            new = self._store(s, msgs, bad, out)
+            if self.hooks and new:
+                self._run_hooks(s, new, known)
+            rules = self._rules_now(s) if new else []
             if rules:
-                alerts.evaluate(s, rules, self._current(s, rules, _latest(uniq, new_keys, known)))
+                alerts.evaluate(s, rules, self._current(s, rules, _latest(new, known)))
         return out
+
+    def count_rejected(self, device_id: str, n: int) -> None:
+        """Account messages of a batch refused whole (HTTP), in a transaction of their own."""
+        if n > 0:
+            with self.db.session() as s:
+                store.update_accounts(s, self._pg, {device_id: AccountDelta(rejected=n)})
 
     def _screen(
         self,
-        uniq: list[Msg],
+        msgs: list[Msg],
         known: dict[str, tuple[str, str]],
         bad: dict[str, int],
-        strict_order: list[Msg] | None,
+        strict: bool,
         out: Outcome,
     ) -> list[Msg]:
-        """The messages their type's hook accepts; the others are counted in `bad`. Given the
-        batch as sent (`strict_order`), the first refusal raises, named by its position."""
+        """The messages their type's ranges and hook accept; the others are counted in `bad`.
+        With `strict`, the first refusal raises, named by its position in the batch."""
         kept: list[Msg] = []
-        for m in uniq:
-            hook = self.hooks.get(known[m.device_id][0])
-            err = hook.validate(dict(m.values)) if hook and hook.validate else None
+        first: Invalid | None = None
+        for i, m in enumerate(msgs):
+            dtype = known[m.device_id][0]
+            err = self.ranges.get(dtype, self._any_type).check(m.values)
+            hook = self.hooks.get(dtype)
+            if err is None and hook is not None and hook.validate is not None:
+                err = hook.validate(dict(m.values))
             if err is None:
                 kept.append(m)
                 continue
             key, why = err
-            if strict_order is not None:
-                i = next(
-                    j
-                    for j, x in enumerate(strict_order)
-                    if (x.device_id, x.seq) == (m.device_id, m.seq)
-                )
-                raise Invalid(
+            if first is None:
+                first = Invalid(
                     f"messages[{i}] (seq {m.seq}): {why}",
                     field=f"messages[{i}].values.{key}",
                     code="impossible_value",
                 )
             bad[m.device_id] = bad.get(m.device_id, 0) + 1
             out.rejected += 1
+        if strict and first is not None:
+            raise Refused(first, out.rejected)
         return kept
 
+    def _store(
+        self, s: Session, msgs: list[Msg], bad: dict[str, int], out: Outcome
+    ) -> list[tuple[Msg, int]]:
+        """Place the messages in their devices' epochs, insert the new ones and keep the
+        accounts; return the new messages with their epochs."""
+        by_dev: dict[str, list[Msg]] = defaultdict(list)
+        for m in msgs:
+            by_dev[m.device_id].append(m)
+        epochs = store.recent_epochs(s, by_dev) if by_dev else {}
+        stored = (
+            store.stored_messages(s, self._pg, {d: [m.seq for m in ms] for d, ms in by_dev.items()})
+            if by_dev
+            else {}
+        )
+        deltas: dict[str, AccountDelta] = {d: AccountDelta(rejected=n) for d, n in bad.items()}
+        new: list[tuple[Msg, int]] = []
+        touched: dict[str, list[Epoch]] = {}
+        for dev, ms in by_dev.items():
+            eps = epochs.get(dev, {})
+            p = place(
+                [(m.boot, m.seq, m.ts_ms, m.values) for m in ms],
+                eps,
+                stored.get(dev, {}),
+                self.settings.telemetry_max_seq_jump,
+            )
+            a = deltas.setdefault(dev, AccountDelta())
+            a.duplicates, a.restarts, a.conflicts = p.duplicates, p.restarts, p.conflicts
+            for m, n in zip(ms, p.placed, strict=True):
+                if n >= 0:
+                    new.append((m, n))
+                    a.received += 1
+                    a.readings += len(m.values)
+            changed = [e for e in eps.values() if e.dirty]
+            touched[dev] = changed
+            a.span = sum(e.span - e.old_span for e in changed)
+            if p.current is not None:
+                cur = eps[p.current]
+                a.min_seq, a.max_seq, a.epoch = cur.min_seq, cur.max_seq, cur.n
+            out.duplicates += p.duplicates
+            out.restarts += p.restarts
+            out.conflicts += p.conflicts
+        if new:
+            # In key order, so that concurrent writers would take index locks in one order.
+            new.sort(key=lambda x: (x[0].device_id, x[0].seq, x[1]))
+            store.insert_readings(
+                s, self._pg, [(m.device_id, m.seq, n, m.ts_ms, m.values) for m, n in new]
+            )
+            store.save_epochs(s, touched)
+        store.update_accounts(s, self._pg, deltas)
+        out.accepted = len(new)
+        out.readings = sum(len(m.values) for m, _ in new)
+        return new
+
     def _run_hooks(
-        self,
-        s: Session,
-        uniq: list[Msg],
-        new_keys: set[tuple[str, int]],
-        known: dict[str, tuple[str, str]],
+        self, s: Session, new: list[tuple[Msg, int]], known: dict[str, tuple[str, str]]
     ) -> None:
         by_type: dict[str, list[HookItem]] = defaultdict(list)
-        for m in uniq:
+        for m, _ in new:
             dtype, dept = known[m.device_id]
-            if dtype in self.hooks and (m.device_id, m.seq) in new_keys:
+            if dtype in self.hooks:
                 ts = datetime.fromtimestamp(m.ts_ms / 1000, UTC)
                 by_type[dtype].append(HookItem(m.device_id, dept, m.seq, ts, dict(m.values)))
         for dtype, items in by_type.items():
@@ -372,155 +457,13 @@ class Ingester:
         found = s.execute(select(Device.id).where(Device.id.in_(counts))).scalars()
         return {d: counts[d] for d in found}
 
-    def _insert_readings(self, s: Session, msgs: list[Msg]) -> set[tuple[str, int]]:
-        """Insert what is new; return the (device, seq) of messages that were new."""
-        if self._pg:
-            # One row per message and one per reading (pointing at its message): fewer values
-            # to send than one full row per reading. Numbers go as array literals, which
-            # PostgreSQL parses in C, instead of element-by-element binary dumping in Python.
-            devs: dict[str, int] = {}
-            m_dev = [devs.setdefault(m.device_id, len(devs) + 1) for m in msgs]
-            r_msg = [i for i, m in enumerate(msgs, 1) for _ in m.values]
-            rows = s.connection().exec_driver_sql(
-                "WITH d AS (SELECT * FROM unnest(%b::text[]) WITH ORDINALITY AS d(id, i)), "
-                "m AS (SELECT * FROM unnest(%s::int[], %s::bigint[], %s::bigint[]) "
-                "  WITH ORDINALITY AS m(d, seq, ts, i)), "
-                # A message is new only if no reading of its (device, seq) is stored yet, as
-                # on SQLite: a resend with extra keys is a duplicate, not a second message.
-                "f AS (SELECT d.id, m.seq, m.ts, m.i FROM m JOIN d ON d.i = m.d "
-                "  WHERE NOT EXISTS (SELECT 1 FROM readings x "
-                "    WHERE x.device_id = d.id AND x.seq = m.seq)), "
-                "ins AS (INSERT INTO readings (device_id, seq, key, ts_ms, value) "
-                "  SELECT f.id, f.seq, r.key, f.ts, r.value "
-                "  FROM unnest(%s::int[], %b::text[], %s::float8[]) AS r(m, key, value) "
-                "  JOIN f ON f.i = r.m "
-                "  ON CONFLICT DO NOTHING RETURNING device_id, seq) "
-                "SELECT DISTINCT device_id, seq FROM ins",
-                (
-                    list(devs),
-                    _literal(m_dev),
-                    _literal([m.seq for m in msgs]),
-                    _literal([m.ts_ms for m in msgs]),
-                    _literal(r_msg),
-                    [k for m in msgs for k, _ in m.values],
-                    _literal([v for m in msgs for _, v in m.values]),
-                ),
-            )
-            return {(r[0], r[1]) for r in rows}
-        # SQLite: the unit of work holds the write lock (BEGIN IMMEDIATE), so look-then-insert
-        # cannot race another writer.
-        by_dev: dict[str, list[int]] = defaultdict(list)
-        for m in msgs:
-            by_dev[m.device_id].append(m.seq)
-        existing: set[tuple[str, int]] = set()
-        for d, seqs in by_dev.items():
-            for i in range(0, len(seqs), 500):
-                existing.update(
-                    s.execute(
-                        select(Reading.device_id, Reading.seq)
-                        .where(Reading.device_id == d, Reading.seq.in_(seqs[i : i + 500]))
-                        .distinct()
-                    ).tuples()
-                )
-        fresh = [m for m in msgs if (m.device_id, m.seq) not in existing]
-        rows_in = [
-            {"device_id": m.device_id, "seq": m.seq, "key": k, "ts_ms": m.ts_ms, "value": v}
-            for m in fresh
-            for k, v in m.values
-        ]
-        if rows_in:
-            s.execute(sqlite_insert(Reading).on_conflict_do_nothing(), rows_in)
-        return {(m.device_id, m.seq) for m in fresh}
-
-    def _update_accounts(
-        self,
-        s: Session,
-        msgs: list[Msg],
-        repeats: dict[str, int],
-        bad: dict[str, int],
-        new_keys: set[tuple[str, int]],
-        out: Outcome,
-    ) -> None:
-        # device -> [received, duplicates, readings, rejected, min_seq, max_seq]
-        acc: dict[str, list[int]] = {}
-        for m in msgs:
-            a = acc.get(m.device_id)
-            if a is None:
-                a = acc[m.device_id] = [0, 0, 0, 0, _NO_SEQ, -1]
-            if (m.device_id, m.seq) in new_keys:
-                a[0] += 1
-                a[2] += len(m.values)
-                a[4] = min(a[4], m.seq)
-                a[5] = max(a[5], m.seq)
-            else:
-                a[1] += 1
-        for d, n in repeats.items():
-            acc.setdefault(d, [0, 0, 0, 0, _NO_SEQ, -1])[1] += n
-        for d, n in bad.items():
-            acc.setdefault(d, [0, 0, 0, 0, _NO_SEQ, -1])[3] += n
-        if not acc:
-            return
-        cols: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
-        # Sorted so two concurrent batches lock account rows in the same order (no deadlock).
-        for d in sorted(acc):
-            rec, dup, rd, rej, lo, hi = acc[d]
-            out.accepted += rec
-            out.duplicates += dup
-            out.readings += rd
-            for col, v in zip(
-                cols, (d, rec, dup, rd, rej, lo if rec else None, hi if rec else None), strict=True
-            ):
-                col.append(v)
-        if self._pg:
-            # LEAST/GREATEST skip NULLs in PostgreSQL, so an empty side keeps the other.
-            s.connection().exec_driver_sql(
-                "INSERT INTO delivery_accounts AS t (device_id, received, duplicates, readings, "
-                "rejected, min_seq, max_seq) SELECT * FROM unnest(%b::text[], %b::bigint[], "
-                "%b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[], %b::bigint[]) "
-                "ON CONFLICT (device_id) DO UPDATE SET "
-                "received = t.received + excluded.received, "
-                "duplicates = t.duplicates + excluded.duplicates, "
-                "readings = t.readings + excluded.readings, "
-                "rejected = t.rejected + excluded.rejected, "
-                "min_seq = LEAST(t.min_seq, excluded.min_seq), "
-                "max_seq = GREATEST(t.max_seq, excluded.max_seq)",
-                cols,
-            )
-            return
-        ins = sqlite_insert(DeliveryAccount)
-        t = DeliveryAccount
-        stmt = ins.on_conflict_do_update(
-            index_elements=["device_id"],
-            set_={
-                "received": t.received + ins.excluded.received,
-                "duplicates": t.duplicates + ins.excluded.duplicates,
-                "readings": t.readings + ins.excluded.readings,
-                "rejected": t.rejected + ins.excluded.rejected,
-                # SQLite's two-argument min/max return NULL if either side is NULL.
-                "min_seq": func.coalesce(
-                    func.min(t.min_seq, ins.excluded.min_seq), t.min_seq, ins.excluded.min_seq
-                ),
-                "max_seq": func.coalesce(
-                    func.max(t.max_seq, ins.excluded.max_seq), t.max_seq, ins.excluded.max_seq
-                ),
-            },
-        )
-        s.execute(stmt, [dict(zip(_ACCOUNT, row, strict=True)) for row in zip(*cols, strict=True)])
-
-
-def _literal(numbers: list[int] | list[float]) -> str:
-    """A PostgreSQL array literal of numbers (repr of a finite float round-trips exactly)."""
-    return "{" + ",".join(map(repr, numbers)) + "}"
-
 
 def _latest(
-    msgs: list[Msg], new_keys: set[tuple[str, int]], known: dict[str, tuple[str, str]]
+    new: list[tuple[Msg, int]], known: dict[str, tuple[str, str]]
 ) -> list[tuple[str, str, str | None, str, int, float]]:
     """The newest new value of each (device, key) in the batch, with its time."""
     latest: dict[tuple[str, str], tuple[int, float]] = {}
-    for m in msgs:
-        if (m.device_id, m.seq) not in new_keys:
-            continue
+    for m, _ in new:
         for k, v in m.values:
             cur = latest.get((m.device_id, k))
             if cur is None or m.ts_ms >= cur[0]:

@@ -7,8 +7,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from onecity.core.free_json import FreeJson
+
 DeviceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 ValueKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")]
+Boot = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 
 class GeoPoint(BaseModel):
@@ -37,7 +40,7 @@ class DeviceIn(BaseModel):
         description="Alternative to location: a point in the city's projected CRS "
         "(Taipei: TWD97 TM2, EPSG:3826), as Taiwanese agencies' surveys give it",
     )
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: FreeJson = Field(default_factory=dict)
     heartbeat_s: Annotated[int, Field(ge=5, le=7 * 86400)] = 300
 
 
@@ -45,7 +48,7 @@ class DevicePatch(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     location: GeoPoint | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: FreeJson | None = None
     status: Literal["active", "maintenance", "retired"] | None = None
     heartbeat_s: Annotated[int, Field(ge=5, le=7 * 86400)] | None = None
 
@@ -53,11 +56,18 @@ class DevicePatch(BaseModel):
 class DeliveryOut(BaseModel):
     received: int
     duplicates: int
-    gaps: int
-    rejected: int
+    gaps: int = Field(description="sequence numbers never received, counted within each epoch")
+    rejected: int = Field(description="messages refused (unparseable, impossible values)")
     readings: int
-    first_seq: int | None
-    last_seq: int | None
+    first_seq: int | None = Field(description="the current epoch's lowest sequence number")
+    last_seq: int | None = Field(description="the current epoch's highest sequence number")
+    restarts: int = Field(
+        0, description="epochs opened after the first: reboots, and sequence numbers far off"
+    )
+    conflicts: int = Field(
+        0, description="messages that reused a sequence number with other content"
+    )
+    epoch: int | None = Field(None, description="the current epoch, numbered from 0")
 
 
 class DeviceOut(BaseModel):
@@ -109,6 +119,11 @@ class TelemetryMessage(BaseModel):
     """One message from a device: its sequence number, when it measured, and what."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    boot: Boot | None = Field(
+        None,
+        description="the device's boot number (or boot time), if it keeps one: messages of "
+        "different boots never collide, whatever their sequence numbers",
+    )
     seq: Annotated[int, Field(ge=0, le=2**63 - 1)]
     ts: datetime | Annotated[int, Field(ge=0, le=2**53)] = Field(
         description="ISO 8601 with time zone, or epoch milliseconds"
@@ -118,6 +133,7 @@ class TelemetryMessage(BaseModel):
 
 class TelemetryBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    boot: Boot | None = Field(None, description="the boot of messages that name none")
     messages: Annotated[list[TelemetryMessage], Field(min_length=1)]
 
 
@@ -125,6 +141,8 @@ class IngestResult(BaseModel):
     accepted: int
     duplicates: int
     readings: int
+    restarts: int = Field(0, description="epochs this batch opened (the device restarted)")
+    conflicts: int = Field(0, description="messages that reused a seq with other content")
 
 
 class Point(BaseModel):

@@ -43,15 +43,18 @@ def delivery_out(a: DeliveryAccount | None) -> sc.DeliveryOut:
         return sc.DeliveryOut(
             received=0, duplicates=0, gaps=0, rejected=0, readings=0, first_seq=None, last_seq=None
         )
-    span = (a.max_seq - a.min_seq + 1) if a.max_seq is not None and a.min_seq is not None else 0
     return sc.DeliveryOut(
         received=a.received,
         duplicates=a.duplicates,
-        gaps=max(span - a.received, 0),
+        # span is summed over epochs, so a restart's sequence numbers start a new count.
+        gaps=max((a.span or 0) - a.received, 0),
         rejected=a.rejected,
         readings=a.readings,
         first_seq=a.min_seq,
         last_seq=a.max_seq,
+        restarts=a.restarts or 0,
+        conflicts=a.conflicts or 0,
+        epoch=a.epoch,
     )
 
 

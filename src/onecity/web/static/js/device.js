@@ -26,13 +26,16 @@
   }
 
   function renderDelivery(a) {
-    for (const k of ["received", "readings", "duplicates", "gaps", "rejected"]) $("d-" + k).textContent = OC.num(a[k]);
-    const expected = a.first_seq != null ? a.last_seq - a.first_seq + 1 : 0;
+    for (const k of ["received", "readings", "duplicates", "gaps", "rejected", "restarts"]) $("d-" + k).textContent = OC.num(a[k]);
+    // Gaps are counted per epoch (a restart starts the count again): what was expected is
+    // what arrived plus what is missing.
+    const expected = a.received + a.gaps;
     $("d-loss").textContent = expected ? ((100 * a.gaps) / expected).toFixed(a.gaps ? 2 : 0) + " %" : "–";
     $("s-gaps").classList.toggle("bad", a.gaps > 0);
     $("s-loss").classList.toggle("bad", a.gaps > 0);
     $("s-rejected").classList.toggle("bad", a.rejected > 0);
     $("s-duplicates").classList.toggle("warn", a.duplicates > 0);
+    $("s-restarts").classList.toggle("warn", a.conflicts > 0);
     $("d-seq").textContent = a.first_seq != null ? t("delivery.seq_range", { first: a.first_seq, last: a.last_seq }) : t("delivery.no_data");
   }
 
