@@ -7,6 +7,7 @@ import contextlib
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -85,14 +86,16 @@ def make_settings(db_url: str, **over: object) -> Settings:
         "environment": "test",
         "database_url": db_url,
         "totp_required_roles": "",
+        # Signed audit checkpoints of this database only (created when first written).
+        "audit_checkpoint_dir": Path(tempfile.gettempdir(), "onecity-audit", uuid.uuid4().hex),
     }
     base.update(over)
     return Settings(**base)  # type: ignore[arg-type]
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
-    return make_settings(db_url)
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return make_settings(db_url, audit_checkpoint_dir=tmp_path / "audit")
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from onecity.core.devices import api as devices_api
 from onecity.core.http import error_body, install_error_handlers, reject_nul
 from onecity.core.platform import Platform
 from onecity.core.webhooks import webhook_loop
-from onecity.core.workers import Loop, liveness_loop, retention_loop
+from onecity.core.workers import Loop, audit_checkpoint_loop, liveness_loop, retention_loop
 from onecity.settings import Settings
 from onecity.web import pages
 
@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             gc.set_threshold(*(int(x) for x in settings.gc_threshold.split(",")))
         if settings.run_workers:
             loops.extend([liveness_loop(plat), retention_loop(plat), webhook_loop(plat)])
+            loops.append(audit_checkpoint_loop(plat))
             for module in app.state.modules:
                 loops.extend(make(plat) for make in module.loops)
             for loop in loops:

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import select, text
 
-from onecity.core import audit, events
+from onecity.core import audit_anchor, events
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.errors import AppError, Invalid
 from onecity.core.http import MAX_INT64, platform, principal, session_token
@@ -145,8 +145,7 @@ def audit_list(
 @router.get("/api/v1/audit/verify", response_model=VerifyOut, tags=["audit"])
 def audit_verify(who: Principal = Depends(principal), p: Platform = Depends(platform)) -> VerifyOut:
     require(who, Perm.AUDIT_READ)
-    with p.db.read() as s:
-        n, findings = audit.verify(s)
+    n, _, findings = audit_anchor.verify(p.db, p.settings)
     return VerifyOut(
         records=n,
         intact=not findings,
