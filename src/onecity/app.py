@@ -17,7 +17,17 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onecity import __version__
-from onecity.core import alerts_api, media, modules, ngsi, open311, open311_api, ops, webhooks_api
+from onecity.core import (
+    alerts_api,
+    media,
+    modules,
+    ngsi,
+    open311,
+    open311_api,
+    openapi,
+    ops,
+    webhooks_api,
+)
 from onecity.core.auth import api as auth_api
 from onecity.core.devices import api as devices_api
 from onecity.core.http import error_body, install_error_handlers, reject_nul
@@ -175,6 +185,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
 
     app.state.platform = plat
     install_error_handlers(app)
+    openapi.install(app)
 
     for router in (
         auth_api.router,

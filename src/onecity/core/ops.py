@@ -37,7 +37,23 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+_READY = {
+    "type": "object",
+    "properties": {"status": {"type": "string"}, "database": {"type": "string"}},
+    "required": ["status", "database"],
+}
+
+
+@router.get(
+    "/readyz",
+    responses={
+        200: {"content": {"application/json": {"schema": _READY}}},
+        503: {
+            "description": "The database cannot be reached: not ready for traffic.",
+            "content": {"application/json": {"schema": _READY}},
+        },
+    },
+)
 def readyz(p: Platform = Depends(platform)) -> JSONResponse:
     try:
         with p.db.read() as s:
@@ -47,7 +63,11 @@ def readyz(p: Platform = Depends(platform)) -> JSONResponse:
     return JSONResponse({"status": "ready", "database": p.db.dialect})
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"description": "Prometheus text format.", "content": {"text/plain": {}}}},
+)
 def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -57,7 +77,17 @@ def city(p: Platform = Depends(platform)) -> dict[str, Any]:
     return p.city.public()
 
 
-@router.get("/api/v1/geo/districts", tags=["geo"])
+@router.get(
+    "/api/v1/geo/districts",
+    tags=["geo"],
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The city's districts, a GeoJSON FeatureCollection (RFC 7946).",
+            "content": {"application/geo+json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 def districts(p: Platform = Depends(platform)) -> Response:
     return Response(
         json.dumps(p.city.districts.geojson, ensure_ascii=False),
