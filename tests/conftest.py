@@ -28,6 +28,12 @@ from onecity.core.platform import Platform
 from onecity.roadworks import models as _roadworks_models  # noqa: F401 - truncated too
 from onecity.settings import Settings
 from onecity.waste import models as _waste_models  # noqa: F401 - its tables are truncated too
+from tests.city_clock import (  # noqa: F401 - the city's time of day in tests: hooks, fixture
+    city_clock,
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_generate_tests,
+)
 
 PG_ADMIN_URL = os.environ.get(
     "ONECITY_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from onecity.core import audit
+from onecity.core import audit, clock
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.devices import schemas as sc
 from onecity.core.devices.ingest import to_msgs
@@ -115,7 +115,7 @@ def revoke_key(
 
 def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
     """The query window: naive times are UTC, and 'from' defaults to a day before 'to'."""
-    end = end or datetime.now(UTC)
+    end = end or clock.now()
     if end.tzinfo is None:
         end = end.replace(tzinfo=UTC)
     if start is None:

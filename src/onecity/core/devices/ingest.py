@@ -27,7 +27,7 @@ from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from onecity.core import alerts, events
+from onecity.core import alerts, clock, events
 from onecity.core.db import Database, utcnow
 from onecity.core.devices.schemas import TelemetryMessage
 from onecity.core.errors import Invalid
@@ -158,7 +158,7 @@ def to_msgs(device_id: str, messages: list[TelemetryMessage], settings: Settings
             field="messages",
             code="batch_too_large",
         )
-    now_ms = int(time.time() * 1000)
+    now_ms = clock.time_ms()
     seen: dict[int, int] = {}
     out: list[Msg] = []
     for i, m in enumerate(messages):
