@@ -6,6 +6,7 @@ to it: no 5xx, a documented status, the documented content type and body."""
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -34,8 +35,9 @@ ERROR_STATUSES = {"400", "401", "403", "404", "409", "413", "415", "422", "423",
 # Per database, valid and invalid cases each. The run takes about a minute on SQLite and two
 # on PostgreSQL on a busy 2-core machine; the budget caps it below three minutes whatever
 # the load, and what it had no time for is named in a warning rather than failing the run.
-EXAMPLES = 4
-BUDGET_S = 170.0
+# ONECITY_FUZZ_EXAMPLES and ONECITY_FUZZ_BUDGET_S dig deeper by hand.
+EXAMPLES = int(os.environ.get("ONECITY_FUZZ_EXAMPLES", "4"))
+BUDGET_S = float(os.environ.get("ONECITY_FUZZ_BUDGET_S", "170"))
 
 
 def _doc() -> dict[str, Any]:
