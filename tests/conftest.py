@@ -7,6 +7,7 @@ import contextlib
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
@@ -27,6 +28,12 @@ from onecity.core.platform import Platform
 from onecity.roadworks import models as _roadworks_models  # noqa: F401 - truncated too
 from onecity.settings import Settings
 from onecity.waste import models as _waste_models  # noqa: F401 - its tables are truncated too
+from tests.city_clock import (  # noqa: F401 - the city's time of day in tests: hooks, fixture
+    city_clock,
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_generate_tests,
+)
 
 PG_ADMIN_URL = os.environ.get(
     "ONECITY_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -85,14 +92,16 @@ def make_settings(db_url: str, **over: object) -> Settings:
         "environment": "test",
         "database_url": db_url,
         "totp_required_roles": "",
+        # Signed audit checkpoints of this database only (created when first written).
+        "audit_checkpoint_dir": Path(tempfile.gettempdir(), "onecity-audit", uuid.uuid4().hex),
     }
     base.update(over)
     return Settings(**base)  # type: ignore[arg-type]
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
-    return make_settings(db_url)
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return make_settings(db_url, audit_checkpoint_dir=tmp_path / "audit")
 
 
 @pytest.fixture

@@ -18,14 +18,24 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onecity import __version__
-from onecity.core import alerts_api, media, modules, ngsi, open311, open311_api, ops, webhooks_api
+from onecity.core import (
+    alerts_api,
+    media,
+    modules,
+    ngsi,
+    open311,
+    open311_api,
+    openapi,
+    ops,
+    webhooks_api,
+)
 from onecity.core.auth import api as auth_api
 from onecity.core.devices import api as devices_api
 from onecity.core.http import error_body, install_error_handlers, reject_nul
 from onecity.core.http_guards import SecurityHeaders, check_media_type, docs_csp
 from onecity.core.platform import Platform
 from onecity.core.webhooks import webhook_loop
-from onecity.core.workers import Loop, liveness_loop, retention_loop
+from onecity.core.workers import Loop, audit_checkpoint_loop, liveness_loop, retention_loop
 from onecity.settings import Settings
 from onecity.web import pages
 
@@ -143,6 +153,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             gc.set_threshold(*(int(x) for x in settings.gc_threshold.split(",")))
         if settings.run_workers:
             loops.extend([liveness_loop(plat), retention_loop(plat), webhook_loop(plat)])
+            loops.append(audit_checkpoint_loop(plat))
             for module in app.state.modules:
                 loops.extend(make(plat) for make in module.loops)
             for loop in loops:
@@ -186,6 +197,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
 
     app.state.platform = plat
     install_error_handlers(app)
+    openapi.install(app)
 
     for router in (
         auth_api.router,

@@ -280,20 +280,44 @@ def devices_simulate(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Check the audit hash chain; name every edited or deleted record."""
-    from onecity.core import audit
+    """Check the audit hash chain against the signed checkpoints; name every edited,
+    rewritten or deleted record and every forged checkpoint line."""
+    from onecity.core import audit_anchor
     from onecity.core.platform import Platform
 
-    p = Platform(Settings())
-    with p.db.read() as s:
-        n, findings = audit.verify(s)
+    settings = Settings()
+    p = Platform(settings)
+    n, anchors, findings = audit_anchor.verify(p.db, settings)
+    against = f"against {anchors} signed checkpoint(s)" if anchors else "(no signed checkpoint yet)"
     if not findings:
-        console.print(f"[green]audit log intact: {n} records verified[/green]")
+        console.print(f"[green]audit log intact: {n} records verified {against}[/green]")
         return
     for f in findings:
-        console.print(f"[red]record {f.seq}: {f.problem}[/red]")
-    console.print(f"[red]audit log TAMPERED: {len(findings)} problem(s) in {n} records[/red]")
+        where = f"record {f.seq}: " if f.seq else ""
+        console.print(f"[red]{where}{f.problem}[/red]", soft_wrap=True)
+    console.print(
+        f"[red]audit log TAMPERED: {len(findings)} problem(s) in {n} records {against}[/red]"
+    )
     raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the chain's head and append it to the checkpoint file (the worker does this
+    every ONECITY_AUDIT_CHECKPOINT_MINUTES)."""
+    from onecity.core import audit_anchor
+    from onecity.core.platform import Platform
+
+    settings = Settings()
+    cp = audit_anchor.write_checkpoint(Platform(settings).db, settings)
+    if cp is None:
+        console.print("nothing new since the last checkpoint")
+        return
+    console.print(
+        f"checkpoint written at record {cp.seq} (key {cp.key_id}) to "
+        f"{settings.audit_checkpoint_dir / audit_anchor.FILE_NAME}",
+        soft_wrap=True,
+    )
 
 
 @telemetry_app.command("purge")

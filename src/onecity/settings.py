@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -85,8 +85,27 @@ class Settings(BaseSettings):
     open311_reports_per_day: int = Field(default=20, ge=1)
     open311_media_mb_per_client_day: int = Field(default=20, ge=0)
     open311_media_mb_per_day: int = Field(default=2000, ge=0)
+    # The audit chain's signed checkpoints (core/audit_anchor.py). The signing key is an
+    # Ed25519 key the database does not hold: a file with its base64 32-byte seed (or a PEM
+    # key), or the base64 seed itself. demo/dev/test generate one in the checkpoint directory
+    # when none is set; production refuses to start without one. Verify keys (base64 public
+    # keys, comma-separated) let a machine without the signing key, or after a key change,
+    # check older checkpoints.
+    audit_signing_key: str = ""
+    audit_verify_keys: str = ""
+    audit_checkpoint_dir: Path = Path("var/audit")
+    audit_checkpoint_minutes: float = Field(default=5.0, gt=0)
     map_tile_url: str = ""
     map_tile_attribution: str = ""
+
+    @model_validator(mode="after")
+    def _audit_key_outside_demo(self) -> Settings:
+        if self.environment not in ("demo", "dev", "test") and not self.audit_signing_key:
+            raise ValueError(
+                "ONECITY_AUDIT_SIGNING_KEY must be set outside demo/dev/test: the audit "
+                "checkpoints are signed with a key the database does not hold"
+            )
+        return self
 
     @property
     def public_origin_set(self) -> frozenset[str]:

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from onecity.core.auth.permissions import Principal
@@ -17,6 +18,28 @@ from onecity.core.http_guards import refuse_cross_site
 from onecity.core.platform import Platform
 
 SESSION_COOKIE = "onecity_session"
+
+# How a caller proves who it is, declared so that OpenAPI names the security schemes and a
+# generated client sends them. None of them refuses by itself (auto_error=False): the
+# dependencies below decide, with the platform's error body.
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="The token from POST /api/v1/auth/login, as 'Authorization: Bearer <token>' "
+    "(a device may send its key this way too).",
+)
+SESSION = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="session_cookie",
+    description="The dashboard's session cookie (set by the login page).",
+)
+DEVICE_KEY = APIKeyHeader(
+    name="X-Device-Key",
+    auto_error=False,
+    scheme_name="device_key",
+    description="A device's key, issued by POST /api/v1/devices/{device_id}/keys.",
+)
 
 
 async def platform(request: Request) -> Platform:
@@ -37,7 +60,12 @@ def session_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
-def principal(request: Request, p: Platform = Depends(platform)) -> Principal:
+def principal(
+    request: Request,
+    p: Platform = Depends(platform),
+    _bearer: HTTPAuthorizationCredentials | None = Depends(BEARER),
+    _cookie: str | None = Depends(SESSION),
+) -> Principal:
     token = session_token(request)
     if not token:
         raise Unauthenticated(
@@ -54,7 +82,11 @@ def principal(request: Request, p: Platform = Depends(platform)) -> Principal:
     return who
 
 
-async def device_key_header(request: Request) -> str:
+async def device_key_header(
+    request: Request,
+    _key: str | None = Depends(DEVICE_KEY),
+    _bearer: HTTPAuthorizationCredentials | None = Depends(BEARER),
+) -> str:
     """The device key a request carries, not yet checked (401 when there is none). For hot
     handlers that check it themselves in their own worker thread: `device_key` costs a request
     a second hop through the thread pool."""

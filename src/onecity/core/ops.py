@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import select, text
 
-from onecity.core import audit, events
+from onecity.core import audit_anchor, events
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.errors import AppError, Invalid
 from onecity.core.http import MAX_INT64, platform, principal, session_token
@@ -38,7 +38,23 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+_READY = {
+    "type": "object",
+    "properties": {"status": {"type": "string"}, "database": {"type": "string"}},
+    "required": ["status", "database"],
+}
+
+
+@router.get(
+    "/readyz",
+    responses={
+        200: {"content": {"application/json": {"schema": _READY}}},
+        503: {
+            "description": "The database cannot be reached: not ready for traffic.",
+            "content": {"application/json": {"schema": _READY}},
+        },
+    },
+)
 def readyz(p: Platform = Depends(platform)) -> JSONResponse:
     try:
         with p.db.read() as s:
@@ -48,7 +64,11 @@ def readyz(p: Platform = Depends(platform)) -> JSONResponse:
     return JSONResponse({"status": "ready", "database": p.db.dialect})
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"description": "Prometheus text format.", "content": {"text/plain": {}}}},
+)
 def metrics(request: Request, p: Platform = Depends(platform)) -> Response:
     """Prometheus text. A scraper sends `Authorization: Bearer <ONECITY_METRICS_TOKEN>`;
     staff who may read the audit trail may look too (401/403 for anyone else)."""
@@ -64,7 +84,17 @@ def city(p: Platform = Depends(platform)) -> dict[str, Any]:
     return p.city.public()
 
 
-@router.get("/api/v1/geo/districts", tags=["geo"])
+@router.get(
+    "/api/v1/geo/districts",
+    tags=["geo"],
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The city's districts, a GeoJSON FeatureCollection (RFC 7946).",
+            "content": {"application/geo+json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 def districts(p: Platform = Depends(platform)) -> Response:
     return Response(
         json.dumps(p.city.districts.geojson, ensure_ascii=False),
@@ -152,8 +182,7 @@ def audit_list(
 @router.get("/api/v1/audit/verify", response_model=VerifyOut, tags=["audit"])
 def audit_verify(who: Principal = Depends(principal), p: Platform = Depends(platform)) -> VerifyOut:
     require(who, Perm.AUDIT_READ)
-    with p.db.read() as s:
-        n, findings = audit.verify(s)
+    n, _, findings = audit_anchor.verify(p.db, p.settings)
     return VerifyOut(
         records=n,
         intact=not findings,

@@ -8,6 +8,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from onecity.core import audit_anchor
 from onecity.core.devices.retention import purge
 from onecity.core.platform import Platform
 
@@ -39,3 +40,13 @@ def liveness_loop(p: Platform, every_s: float = 5.0) -> Loop:
 
 def retention_loop(p: Platform, every_s: float = 3600.0) -> Loop:
     return Loop("retention", every_s, lambda: purge(p.db, p.settings.telemetry_retention_days))
+
+
+def audit_checkpoint_loop(p: Platform) -> Loop:
+    """Signs the audit chain's head on a schedule (several processes at once only add a
+    line, never lose one)."""
+    return Loop(
+        "audit-checkpoint",
+        p.settings.audit_checkpoint_minutes * 60,
+        lambda: audit_anchor.write_checkpoint(p.db, p.settings),
+    )

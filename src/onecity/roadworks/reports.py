@@ -16,6 +16,7 @@ from shapely.ops import transform
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from onecity.core import clock
 from onecity.core.models import Open311Request
 from onecity.core.open311 import MAX_DESCRIPTION, Open311Service
 from onecity.roadworks.models import Permit
@@ -88,7 +89,7 @@ def _works_going_on(s: Session, row: Open311Request) -> None:
 
 def _works_restored(s: Session, row: Open311Request) -> None:
     if row.lat is not None and row.lon is not None:
-        since = date.today() - timedelta(days=WARRANTY_DAYS)
+        since = clock.now().date() - timedelta(days=WARRANTY_DAYS)
         _attach(s, row, nearest_permit(s, row.lon, row.lat, RESTORED_WORKS, since))
 
 

@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from onecity.core import clock
 from onecity.roadworks import schemas as sc
 from onecity.roadworks.checks import Checked, finding_dicts
 from onecity.roadworks.footprint import Footprint
@@ -72,7 +73,7 @@ def permit_out(
         dig_order=p.dig_order,
     )
     if full:
-        day = today or date.today()
+        day = today or clock.now().date()
         locs = s.scalars(
             select(LocateRequest).where(LocateRequest.permit_id == p.id).order_by(LocateRequest.id)
         ).all()

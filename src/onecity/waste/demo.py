@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
@@ -17,6 +17,7 @@ from typing import Any, cast
 import httpx
 from sqlalchemy import Table, func, select
 
+from onecity.core import clock
 from onecity.core.auth.secrets import new_device_key, split_device_key, token_hash
 from onecity.core.db import bulk_insert
 from onecity.core.devices.broker_auth import mqtt_password_hash
@@ -219,7 +220,7 @@ def start_station_telemetry(
 
     def run() -> None:
         time.sleep(2)  # let the server bind first
-        now = datetime.now(UTC)
+        now = clock.now()
         sims = {
             site.id: StationSim(site.id, seed=n, config=DEMO_SIM, start=now - HISTORY)
             for n, site in enumerate(sites())
@@ -250,7 +251,7 @@ def _report(
     keys: dict[str, str],
     now: datetime | None = None,
 ) -> None:
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     for sid, sim in sims.items():
         samples = sim.advance(now)
         if not samples:
@@ -331,7 +332,7 @@ def _plan_days(p: Platform) -> None:
 
 def _crews_at_work(p: Platform, sims: dict[str, StationSim], handled: set[int]) -> None:
     """Accepted jobs whose crew has had time to arrive: empty or repair at the station."""
-    now = datetime.now(UTC)
+    now = clock.now()
     with p.db.read() as s:
         jobs = s.execute(
             select(WasteJob).where(

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
-from onecity.core import audit, events
+from onecity.core import audit, clock, events
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database, bulk_insert, utcnow
 from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
@@ -1475,7 +1475,7 @@ class WasteService:
 
     def stations(self, who: Principal) -> list[sc.StationOut]:
         self._staff(who, Perm.WASTE_READ)
-        start = datetime.now(self.tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        start = clock.now().astimezone(self.tz).replace(hour=0, minute=0, second=0, microsecond=0)
         with self.db.read() as s:
             devs = list(
                 s.execute(

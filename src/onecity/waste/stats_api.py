@@ -7,12 +7,12 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from onecity.core import clock
 from onecity.core.auth.permissions import Principal
 from onecity.core.dates import CityDate
 from onecity.core.db import utcnow
@@ -39,7 +39,7 @@ def reports_for(p: Platform) -> stats.Reports:
 
 
 def _today(rep: stats.Reports) -> Any:
-    return datetime.now(rep.tz).date()
+    return clock.today(rep.tz)
 
 
 def _csv(rows: Iterable[Iterable[Any]], comments: Iterable[str] = ()) -> str:

@@ -3,7 +3,7 @@ their staff, a contractor, and pipes laid under one street in 大安區."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from onecity.core.platform import Platform
 from onecity.roadworks.models import PipeRow
+from tests.city_clock import city_today
 from tests.conftest import add_user, login
 
 # A stretch of 復興南路 (大安區), west→east offsets in degrees are about 100 m each 0.001.
@@ -89,7 +90,7 @@ def lay_pipe(p: Platform, owner: str, kind: str, dx: float, depth: float) -> int
 
 
 def application(**over: Any) -> dict[str, Any]:
-    start = date.today() + timedelta(days=40)
+    start = city_today() + timedelta(days=40)
     body: dict[str, Any] = {
         "applicant": "twc",
         "contractor": "builder",

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from onecity.core.platform import Platform
 from onecity.roadworks import demo, demo_import
 from onecity.roadworks.models import Permit, PermitStep, PipeRow
+from tests.city_clock import city_today
 from tests.conftest import add_user, login
 from tests.integration.roadworks.helpers import count
 
@@ -44,7 +45,7 @@ def test_seeding_twice_keeps_the_same_books(platform: Platform) -> None:
         assert synthetic == first.pipes > 1000
         steps = s.scalars(select(PermitStep).where(PermitStep.step == "imported")).all()
         # Dates moved by the same days for every work, durations kept.
-        today = date.today()
+        today = city_today()
         for p in imported:
             src = next(x.detail["source"] for x in steps if x.permit_id == p.id)
             start, end = date.fromisoformat(src["起始日期"]), date.fromisoformat(src["結束日期"])

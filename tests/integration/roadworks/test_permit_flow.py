@@ -3,11 +3,12 @@ dig granted, pipe owners answering, works that cannot start before they do, insp
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
 from onecity.core.platform import Platform
+from tests.city_clock import city_today
 from tests.integration.roadworks.helpers import application, count, lay_pipe, setup_city, square
 
 API = "/api/v1/roadworks"
@@ -98,7 +99,7 @@ def test_bad_applications_write_nothing(client: TestClient, platform: Platform) 
         ),
         ({"geometry": {"type": "Polygon", "coordinates": []}}, 422),
         ({"geometry": square(dx=-1.0)}, 422),
-        ({"end_date": (date.today() + timedelta(days=1)).isoformat()}, 422),
+        ({"end_date": (city_today() + timedelta(days=1)).isoformat()}, 422),
         ({"applicant": "nobody"}, 422),
         ({"contractor": "twc"}, 422),
         ({"purpose": "magic"}, 422),

@@ -4,11 +4,12 @@ record replaced by an as-built survey stays, marked retired; strangers learn not
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
 from onecity.core.platform import Platform
+from tests.city_clock import city_today
 from tests.conftest import add_user, login
 from tests.integration.roadworks.helpers import LAT, LON, application, lay_pipe, setup_city
 
@@ -17,7 +18,7 @@ API = "/api/v1/roadworks"
 
 def _emergency(client: TestClient, heads: dict[str, dict[str, str]]) -> str:
     """Taipei Water repairing a burst main now, over its own main and Taipower's cable."""
-    today = date.today()
+    today = city_today()
     body = application(
         emergency=True,
         start_date=today.isoformat(),

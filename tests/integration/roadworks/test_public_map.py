@@ -4,12 +4,13 @@ address, a fee or a login name."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from onecity.core.platform import Platform
+from tests.city_clock import city_today
 from tests.integration.roadworks.helpers import LAT, LON, application, setup_city, square
 
 API = "/api/v1/roadworks"
@@ -41,7 +42,7 @@ def test_public_map_shows_what_is_dug(client: TestClient, platform: Platform) ->
     applied = file(client, twc, geometry=square(dx=0.003))
     refused = file(client, twc, geometry=square(dx=0.006))
     decide(client, rpic, refused["ref"], "refuse")
-    today = date.today()
+    today = city_today()
     urgent = file(
         client,
         twc,
@@ -114,6 +115,6 @@ def test_bbox_narrows_the_map(client: TestClient, platform: Platform) -> None:
     for bad in ("1,2,3", "a,b,c,d", f"{LON + 1},{LAT},{LON},{LAT + 1}", "nan,1,2,3"):
         r = client.get(f"{MAP}?bbox={bad}")
         assert r.status_code == 422 and r.json()["field"] == "bbox", (bad, r.text)
-    far = (date.today() + timedelta(days=800)).isoformat()
+    far = (city_today() + timedelta(days=800)).isoformat()
     r = client.get(f"{MAP}?day={far}")
     assert r.status_code == 422 and r.json()["field"] == "day"

@@ -5,14 +5,14 @@ embargoes that later applications run into."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 
 from onecity.core.platform import Platform
 from onecity.roadworks.workdays import add_years
+from tests.city_clock import city_today
 from tests.integration.roadworks.helpers import (
     LAT,
     LON,
@@ -24,7 +24,6 @@ from tests.integration.roadworks.helpers import (
 )
 
 API = "/api/v1/roadworks"
-TODAY = date.today()
 
 
 def _line(dx: float, y0: float = -0.0005, y1: float = 0.0005) -> dict[str, Any]:
@@ -115,8 +114,8 @@ def _emergency_restored(client: TestClient, heads: dict[str, dict[str, str]]) ->
     body = application(
         emergency=True,
         geometry=square(dy=-0.0004),
-        start_date=TODAY.isoformat(),
-        end_date=(TODAY + timedelta(days=2)).isoformat(),
+        start_date=city_today().isoformat(),
+        end_date=(city_today() + timedelta(days=2)).isoformat(),
     )
     r = client.post(f"{API}/permits", json=body, headers=heads["twc.staff"])
     assert r.status_code == 201, r.text
@@ -228,10 +227,6 @@ def _pipes_near(
     return out
 
 
-def city_today(p: Platform) -> date:
-    return datetime.now(ZoneInfo(p.city.timezone)).date()
-
-
 def _fees(version: str, valid_from: date, base: int) -> dict[str, Any]:
     return {
         "version": version,
@@ -246,7 +241,7 @@ def test_a_new_fee_version_charges_later_permits_only(
     client: TestClient, platform: Platform
 ) -> None:
     heads = setup_city(client, platform)
-    today = city_today(platform)
+    today = city_today()
     listed = client.get(f"{API}/fees").json()
     assert [t["version"] for t in listed] == ["2026"] and listed[0]["base"] == 1000
 
@@ -292,7 +287,7 @@ def _penalty(breach: str | None = "no_permit", fine: int | None = 60_000, **over
         "contractor": "builder",
         "breach": breach,
         "fine_twd": fine,
-        "on_date": (TODAY - timedelta(days=1)).isoformat(),
+        "on_date": (city_today() - timedelta(days=1)).isoformat(),
         "note": "seen on site",
     }
     body.update(over)
@@ -310,7 +305,7 @@ def test_six_points_bar_a_contractor_and_a_void_lifts_it(
         (_penalty(fine=150_001), 422, "fine_twd"),
         (_penalty(breach="littering"), 422, "breach"),
         (_penalty(contractor="twc"), 422, "contractor"),  # a utility, not a contractor
-        (_penalty(on_date=(TODAY + timedelta(days=2)).isoformat()), 422, "on_date"),
+        (_penalty(on_date=(city_today() + timedelta(days=2)).isoformat()), 422, "on_date"),
         (_penalty(permit_ref="RW-2026-999999"), 422, "permit_ref"),
     ]:
         r = client.post(f"{API}/penalties", json=body, headers=rpic)
@@ -378,7 +373,7 @@ def test_dig_bans_and_embargoes_stop_later_applications(
         "road": "復興南路一段",
         "geometry": road,
         "width_m": 30,
-        "paved_on": (TODAY - timedelta(days=200)).isoformat(),
+        "paved_on": (city_today() - timedelta(days=200)).isoformat(),
         "note": "repaved",
     }
     assert client.post(f"{API}/dig-bans", json=ban, headers=heads["twc.staff"]).status_code == 403
@@ -389,14 +384,14 @@ def test_dig_bans_and_embargoes_stop_later_applications(
     made = client.post(f"{API}/dig-bans", json=ban, headers=heads["rpic.op"])
     assert made.status_code == 201, made.text
     assert made.json()["years"] == 5
-    assert made.json()["until"] == add_years(TODAY - timedelta(days=200), 5).isoformat()
+    assert made.json()["until"] == add_years(city_today() - timedelta(days=200), 5).isoformat()
     listed = client.get(f"{API}/dig-bans", params={"active": True}, headers=heads["tp.staff"])
     assert [b["road"] for b in listed.json()] == ["復興南路一段"]
 
     found = client.post(f"{API}/permits/check", json=application(), headers=heads["twc.staff"])
     assert "dig_ban" in [f["code"] for f in found.json()["findings"]]
 
-    start = TODAY + timedelta(days=60)
+    start = city_today() + timedelta(days=60)
     exam = {
         "name_zh": "學測",
         "name_en": "Entrance exam",

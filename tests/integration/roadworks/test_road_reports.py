@@ -5,7 +5,7 @@ being dug there; an application not yet dug is never named."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from onecity.core.models import Open311Request
 from onecity.core.platform import Platform
 from onecity.settings import Settings
+from tests.city_clock import city_today
 from tests.conftest import make_settings
 from tests.integration.roadworks.helpers import (
     LAT,
@@ -58,7 +59,7 @@ def test_reports_land_with_pwd_and_name_the_works_nearby(
     client: TestClient, platform: Platform
 ) -> None:
     heads = setup_city(client, platform)
-    today = date.today()
+    today = city_today()
     dates = {"start_date": today.isoformat(), "end_date": (today + timedelta(days=2)).isoformat()}
     dug = client.post(
         f"{API}/permits", json=application(emergency=True, **dates), headers=heads["twc.staff"]

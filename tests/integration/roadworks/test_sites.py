@@ -6,14 +6,16 @@ from the future, with nothing written when refused."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from onecity.core import clock
 from onecity.core.models import AuditRecord
 from onecity.core.platform import Platform
+from tests.city_clock import city_today
 from tests.conftest import add_user, login
 from tests.integration.roadworks.helpers import LAT, LON, application, count, setup_city, square
 
@@ -22,7 +24,7 @@ API = "/api/v1/roadworks"
 
 def emergency(client: TestClient, heads: dict[str, dict[str, str]], dx: float = 0.0) -> str:
     """A burst main being repaired now (emergency works are in progress at once)."""
-    today = date.today()
+    today = city_today()
     body = application(
         emergency=True,
         description="burst water main",
@@ -68,7 +70,7 @@ def test_camera_register_frames_and_replace(client: TestClient, platform: Platfo
     assert r.status_code == 200, r.text
     assert r.json()["live"] is False and r.json()["last_frame_at"] is None
 
-    now = datetime.now(UTC)
+    now = clock.now()
     r = frame(client, heads["builder.staff"], ref, now - timedelta(minutes=2))
     assert r.status_code == 200 and r.json()["live"] is True
     kept = r.json()["last_frame_at"]
@@ -107,7 +109,7 @@ def test_camera_register_frames_and_replace(client: TestClient, platform: Platfo
 def test_live_share_counts_dug_sites(client: TestClient, platform: Platform) -> None:
     heads = setup_city(client, platform)
     refs = [emergency(client, heads, dx=0.003 * i) for i in range(3)]
-    now = datetime.now(UTC)
+    now = clock.now()
     ages = [timedelta(minutes=1), timedelta(seconds=20), timedelta(minutes=10)]
     for i, (ref, age) in enumerate(zip(refs, ages, strict=True)):
         url = f"rtsp://cam{i}.example/site"
@@ -115,7 +117,7 @@ def test_live_share_counts_dug_sites(client: TestClient, platform: Platform) -> 
         assert r.status_code == 200, r.text
         assert frame(client, heads["twc.staff"], ref, now - age).status_code == 200
     # Tomorrow's application is on the map for RPIC, but is not a dug site.
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = city_today() + timedelta(days=1)
     later = application(
         applicant="taipower",
         purpose="power",
@@ -177,7 +179,7 @@ def check_in(
             "stage": stage,
             "lon": str(lon),
             "lat": str(lat),
-            "taken_at": iso(taken_at or datetime.now(UTC)),
+            "taken_at": iso(taken_at or clock.now()),
         },
         headers=head,
     )
@@ -197,7 +199,7 @@ def test_works_past_their_end_are_listed_as_overrunning(
 ) -> None:
     heads = setup_city(client, platform)
     on_time = emergency(client, heads)
-    today = date.today()
+    today = city_today()
     body = application(
         emergency=True,
         description="gas leak, repair still open",
@@ -233,15 +235,15 @@ def test_photo_check_ins(client: TestClient, platform: Platform) -> None:
             "stage": "digging",
             "lon": str(LON),
             "lat": str(LAT),
-            "taken_at": iso(datetime.now(UTC)),
+            "taken_at": iso(clock.now()),
         },
         headers=staff,
     )
     assert r.status_code == 422 and r.json()["field"] == "file"
     # From the future, from before the permit was filed, an unknown stage, another org.
-    future = datetime.now(UTC) + timedelta(minutes=30)
+    future = clock.now() + timedelta(minutes=30)
     assert check_in(client, staff, ref, photo("f"), taken_at=future).status_code == 422
-    old = datetime.now(UTC) - timedelta(days=2)
+    old = clock.now() - timedelta(days=2)
     r = check_in(client, staff, ref, photo("o"), taken_at=old)
     assert r.status_code == 422 and r.json()["field"] == "taken_at"
     assert check_in(client, staff, ref, photo("s"), stage="painting").status_code == 422

@@ -13,11 +13,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from onecity.core import clock
 from onecity.core.models import Event, Reading
 from onecity.core.platform import Platform
 from onecity.waste.models import WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.plan_api import planner_for
 from tests.conftest import add_user, login
+
+# Plans are for the city's day and trucks work shifts: every test here runs with the clock at
+# each of the city times in tests/city_clock.py (a test that needs a time of day pins it).
+pytestmark = pytest.mark.times_of_day
 
 # Stations around Xinyi and Da'an, a few hundred metres to 3 km apart.
 PLACES = {
@@ -51,7 +56,7 @@ def station(client: TestClient, admin: dict[str, str], sid: str) -> dict[str, st
 
 
 def send(client: TestClient, key: dict[str, str], seq: int, values: dict[str, Any]) -> None:
-    msg = {"seq": seq, "ts": int(time.time() * 1000), "values": values}
+    msg = {"seq": seq, "ts": clock.time_ms(), "values": values}
     r = client.post("/api/v1/telemetry", headers=key, json={"messages": [msg]})
     assert r.status_code == 200, r.text
 
@@ -86,7 +91,7 @@ def city(
     # Three days of history: the nearly empty stations have hardly been used, so their
     # forecasts say they can wait (without history they would get a typical station's rate).
     hour_ms = 3_600_000
-    now_ms = int(time.time() * 1000)
+    now_ms = clock.time_ms()
     with platform.db.session() as s:
         for sid in EMPTY:
             for h in range(72, 0, -1):
@@ -519,7 +524,7 @@ def test_a_crew_phone_says_where_its_truck_is_and_bad_fixes_change_nothing(
     elsewhere = {"type": "Point", "coordinates": [121.5645, 25.0375]}
     r = client.post(url, headers=crew, json={"location": elsewhere, "at": older})
     assert r.status_code == 200 and r.json()["seen"]["location"] == seen["location"]
-    now = datetime.now().astimezone()
+    now = clock.now()
     bad = [
         ({"location": {"type": "Point", "coordinates": [25.13, 121.50]}}, 422, "location"),
         ({"location": BEITOU, "at": (now + timedelta(minutes=5)).isoformat()}, 422, "at"),
@@ -547,6 +552,9 @@ def test_a_crew_phone_says_where_its_truck_is_and_bad_fixes_change_nothing(
     assert after["T1"]["seen"] == seen
 
 
+# Mid-morning: the detour to Beitou and back (an hour's drive) must fit before the shift ends
+# at midnight; begun at 23:00 no truck can serve the fire and be home in time.
+@pytest.mark.city_time("10:00")
 def test_a_re_plan_sends_a_truck_on_from_where_its_crew_was_seen(
     client: TestClient, platform: Platform, admin: dict[str, str], city: Any
 ) -> None:

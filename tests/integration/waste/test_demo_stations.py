@@ -4,12 +4,13 @@ compartment, which the next telemetry (not the close button) shows."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from onecity.core import clock
 from onecity.core.platform import Platform
 from onecity.waste import demo
 from onecity.waste.models import WasteJob
@@ -24,7 +25,7 @@ def test_demo_station_fills_raises_a_job_and_the_crew_empties_it(
     site = demo.sites()[0].id
     # A station so busy it is full after the warm-up, at any hour: Taipei's night hours see
     # a twentieth of the evening's visits, which once left it half full when run at 03:00.
-    now = datetime.now(UTC)
+    now = clock.now()
     busy = SimConfig(visits_per_day=20000.0, hour_weights=(1.0,) * 24)
     sim = StationSim(site, seed=1, config=busy, start=now - timedelta(hours=2))
     sim.advance(now - timedelta(seconds=30))
@@ -51,14 +52,14 @@ def test_demo_station_fills_raises_a_job_and_the_crew_empties_it(
         s.execute(
             update(WasteJob)
             .where(WasteJob.id == job.id)
-            .values(accepted_at=datetime.now(UTC) - timedelta(seconds=demo.CREW_ARRIVES_S + 1))
+            .values(accepted_at=clock.now() - timedelta(seconds=demo.CREW_ARRIVES_S + 1))
         )
     demo._crews_at_work(platform, sims, handled)
     assert handled == {job.id}
     assert sim.stats("garbage").fill < 0.1
 
     # The station's next report, a report interval later, shows the emptied compartment.
-    demo._report(client, sims, keys, now=datetime.now(UTC) + sim.config.report_every)
+    demo._report(client, sims, keys, now=clock.now() + sim.config.report_every)
     with platform.db.read() as s:
         after = s.get(WasteJob, job.id)
         assert after is not None

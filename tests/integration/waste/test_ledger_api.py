@@ -4,12 +4,13 @@ their device keys; every figure is checked; nothing is stored twice; breaks flag
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from onecity.core import clock
 from onecity.core.platform import Platform
 from onecity.waste.cards import SimulatedEasyCard
 from onecity.waste.domain import Material, TariffTable
@@ -210,7 +211,7 @@ def test_a_balance_break_flags_and_blocks_the_card_and_stations_download_it(
     assert changes["full"] is False
     assert changes["cards"] == [{"card_id": "EC-0001", "blocked": True}]
     # Written after the block: refused. Written before it but uploaded late: accepted.
-    late = term.garbage(card, 100, datetime.now(TPE))
+    late = term.garbage(card, 100, clock.now().astimezone(TPE))
     res = client.post(UP, headers=key, json={"transactions": [late]})
     assert res.status_code == 409 and res.json()["error"] == "card_blocked"
     # The postings still sum to zero, but the cards now hold NT$300 the ledger never issued.
@@ -303,7 +304,7 @@ def test_citizen_registers_a_card_with_a_link_code_and_sees_only_their_own(
 ) -> None:
     key, term, card = world
     # Link codes last 14 days, so the visits are recent whatever day the test runs.
-    visit = datetime.now(TPE) - timedelta(hours=2)
+    visit = clock.now().astimezone(TPE) - timedelta(hours=2)
     g = term.garbage(card, 300, visit)
     r = term.recycle(card, [PET] * 3, visit + timedelta(minutes=2))
     # The codes the station showed and printed (test_card_link.py covers them in depth).

@@ -6,18 +6,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from onecity.core import clock
 from onecity.core.platform import Platform
 from onecity.waste.cards import SimulatedEasyCard
 from onecity.waste.domain import Material
 from onecity.waste.models import WasteJob
 from tests.conftest import add_user, login
 from tests.integration.waste.helpers import TPE, Terminal, add_station, at, issue
+
+# Reports count by the city's day: every test here also runs at each of the city times of
+# tests/city_clock.py (just after midnight, "two hours ago" is yesterday).
+pytestmark = pytest.mark.times_of_day
 
 UP = "/api/v1/waste/terminal/transactions"
 SUMMARY = "/api/v1/waste/reports/summary"
@@ -308,7 +313,7 @@ def test_open_data_is_public_licensed_and_has_no_cards(
     card = SimulatedEasyCard("EC-9001", balance=500)
     issue(platform, card)
     term = Terminal("IT-O")
-    now = datetime.now(TPE)
+    now = clock.now().astimezone(TPE)
     yesterday = (now - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
     last_month = now.replace(day=1, hour=12, minute=0, second=0, microsecond=0) - timedelta(days=3)
     txns = [
@@ -354,7 +359,7 @@ def test_overflow_hours_come_from_the_station_telemetry(
     client: TestClient, admin: dict[str, str], platform: Platform
 ) -> None:
     key = add_station(client, admin, "IT970-1")
-    start = datetime.now(TPE).replace(microsecond=0) - timedelta(hours=2)
+    start = clock.now().astimezone(TPE).replace(microsecond=0) - timedelta(hours=2)
 
     def send(seq: int, minutes: int, fill: float) -> None:
         ts = int((start + timedelta(minutes=minutes)).timestamp() * 1000)
@@ -368,9 +373,9 @@ def test_overflow_hours_come_from_the_station_telemetry(
     send(4, 31, 0.6)  # ...until a partial emptying, 21 minutes later
     send(5, 40, 1.0)  # and again, still so now
     day = start.date().isoformat()
-    out = get(client, admin, **{"from": day, "to": datetime.now(TPE).date().isoformat()})
+    out = get(client, admin, **{"from": day, "to": clock.now().astimezone(TPE).date().isoformat()})
     (row,) = [x for x in out["hours_full"] if x["station_id"] == "IT970-1"]
     assert row["compartment"] == "garbage"
-    now_min = (datetime.now(TPE) - start).total_seconds() / 60
+    now_min = (clock.now().astimezone(TPE) - start).total_seconds() / 60
     expected = (21 + (now_min - 40)) / 60
     assert row["overflow_hours"] == pytest.approx(expected, abs=0.01)

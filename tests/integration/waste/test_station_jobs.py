@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from onecity.core import clock
 from onecity.core.db import utcnow
 from onecity.core.devices.mqtt import MqttIngester
 from onecity.core.models import AuditRecord, Event, Reading
@@ -36,7 +37,7 @@ def crew(client: TestClient, platform: Platform) -> dict[str, str]:
 def send(
     client: TestClient, key: dict[str, str], seq: int, values: dict[str, Any], ts: int = 0
 ) -> Any:
-    msg = {"seq": seq, "ts": ts or int(time.time() * 1000), "values": values}
+    msg = {"seq": seq, "ts": ts or clock.time_ms(), "values": values}
     return client.post("/api/v1/telemetry", headers=key, json={"messages": [msg]})
 
 
@@ -220,7 +221,7 @@ def test_station_job_over_mqtt(
     ing = MqttIngester(p, relay_events=False).start()
     try:
         pub = Publisher(broker, {"IT900-4": key})
-        now = int(time.time() * 1000)
+        now = clock.time_ms()
         for seq, values in (
             (1, {"garbage.fill": 1.5}),  # impossible: rejected, not stored
             (2, {"garbage.fill": 0.82, "garbage.weight_kg": 55}),

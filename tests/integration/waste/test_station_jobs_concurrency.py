@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from dataclasses import replace
 
 import pytest
@@ -15,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from onecity.core import clock
 from onecity.core.devices.ingest import HookItem, Msg
 from onecity.core.models import DeliveryAccount, Reading
 from onecity.core.platform import Platform
@@ -50,7 +50,7 @@ def test_interleaved_duplicate_deliveries_count_once(
 ) -> None:
     for sid in STATIONS:
         add_station(client, admin, sid)
-    msgs = messages(int(time.time() * 1000))
+    msgs = messages(clock.time_ms())
     rng = random.Random(3)
     # Four writers, each with its own shuffled batches that overlap the others'.
     plans = []
@@ -87,7 +87,7 @@ def test_a_batch_failing_in_the_hook_leaves_nothing_and_its_retry_counts_once(
 ) -> None:
     for sid in STATIONS:
         add_station(client, admin, sid)
-    msgs = messages(int(time.time() * 1000))
+    msgs = messages(clock.time_ms())
     monitor = StationMonitor()
     calls = {"n": 0}
 

@@ -5,12 +5,12 @@ written, and the crew's closing of the job closes every report it carries."""
 from __future__ import annotations
 
 import hashlib
-import time
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from onecity.core import clock
 from onecity.core.models import Media, Open311Request
 from onecity.core.platform import Platform
 from onecity.waste.models import WasteJob
@@ -64,7 +64,7 @@ def test_reports_open_one_job_and_its_closing_answers_them(
     assert job["params"]["reports"] == ids and job["params"]["source"] == "citizen"
 
     # The station's own telemetry then says the same: still one job, the reports kept.
-    msg = {"seq": 1, "ts": int(time.time() * 1000), "values": {"garbage.fill": 0.9}}
+    msg = {"seq": 1, "ts": clock.time_ms(), "values": {"garbage.fill": 0.9}}
     r = client.post("/api/v1/telemetry", headers=key, json={"messages": [msg]})
     assert r.status_code == 200, r.text
     (job,) = jobs(client, crew)

@@ -4,11 +4,11 @@ point, and only for staff who see the stations' department."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from onecity.core import clock
 from onecity.core.platform import Platform
 from tests.conftest import add_user, login
 from tests.integration.waste.helpers import add_station
@@ -18,7 +18,7 @@ GARBAGE = "urn:ngsi-ld:WasteContainer:IT940-1:garbage"
 
 
 def send(client: TestClient, key: dict[str, str], values: dict[str, float]) -> None:
-    msg = {"seq": 1, "ts": int(time.time() * 1000), "values": values}
+    msg = {"seq": 1, "ts": clock.time_ms(), "values": values}
     r = client.post("/api/v1/telemetry", headers=key, json={"messages": [msg]})
     assert r.status_code == 200, r.text
 

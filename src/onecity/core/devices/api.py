@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from onecity.core import audit
+from onecity.core import audit, clock
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.devices import schemas as sc
 from onecity.core.devices.ingest import Refused, to_msgs
@@ -119,7 +119,7 @@ def revoke_key(
 
 def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
     """The query window: naive times are UTC, and 'from' defaults to a day before 'to'."""
-    end = end or datetime.now(UTC)
+    end = end or clock.now()
     if end.tzinfo is None:
         end = end.replace(tzinfo=UTC)
     if start is None:

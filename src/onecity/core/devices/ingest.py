@@ -29,7 +29,7 @@ import orjson
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from onecity.core import alerts, events
+from onecity.core import alerts, clock, events
 from onecity.core.db import Database, utcnow
 from onecity.core.devices import store
 from onecity.core.devices.epochs import Epoch, place
@@ -185,7 +185,7 @@ def to_msgs(
             field="messages",
             code="batch_too_large",
         )
-    now_ms = int(time.time() * 1000)
+    now_ms = clock.time_ms()
     seen: dict[tuple[int | None, int], int] = {}
     out: list[Msg] = []
     errors: list[Invalid] = []

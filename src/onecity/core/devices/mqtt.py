@@ -25,7 +25,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from pydantic import ValidationError
 
-from onecity.core import events
+from onecity.core import clock, events
 from onecity.core.devices.ingest import Msg, msg_from_json
 from onecity.core.errors import Invalid
 from onecity.core.platform import Platform
@@ -216,7 +216,7 @@ class MqttIngester:
             self._process(batch)
 
     def _decode(self, batch: list[_Delivery]) -> tuple[list[Msg], dict[str, int]]:
-        now_ms = int(time.time() * 1000)
+        now_ms = clock.time_ms()
         msgs: list[Msg] = []
         rejected: dict[str, int] = {}
         for d in batch:

@@ -5,10 +5,9 @@ would use a retention policy (drop_chunks) instead; this is the portable path.""
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import text
 
+from onecity.core import clock
 from onecity.core.db import Database
 
 CHUNK = 20_000
@@ -18,7 +17,7 @@ def purge(db: Database, retention_days: int, now_ms: int | None = None) -> int:
     """Delete readings older than `retention_days`; returns how many were deleted."""
     if retention_days < 1:
         raise ValueError("retention must be at least one day")
-    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    now = now_ms if now_ms is not None else clock.time_ms()
     cutoff = now - retention_days * 86_400_000
     # ctid and rowid are each engine's physical row id: the cheapest way to delete a chunk.
     rid = "ctid" if db.dialect == "postgresql" else "rowid"
