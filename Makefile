@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Three test processes on two cores: many tests wait on PostgreSQL, Mosquitto or a browser.
+TEST_WORKERS ?= 3
 
 .PHONY: demo test bench lint install services browser lock clean
 
@@ -22,7 +24,7 @@ demo: $(STAMP)
 
 ## make test: install, start what the tests need, run every test
 test: $(STAMP) services browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --durations=20
 
 services:
 	@scripts/services.sh
