@@ -83,6 +83,14 @@ def _is_fastapi_default(response: dict[str, Any]) -> bool:
     return str(schema.get("$ref", "")).endswith("/HTTPValidationError")
 
 
+def _drop_json_twin(response: dict[str, Any]) -> None:
+    """A route that answers errors as `application/problem+json` (NGSI-LD) does not also
+    answer them as `application/json`, which FastAPI adds for the response model."""
+    content = response.get("content", {})
+    if "application/problem+json" in content:
+        content.pop("application/json", None)
+
+
 def document_errors(doc: dict[str, Any]) -> dict[str, Any]:
     """Put the real error body and every error status on each operation of `doc`."""
     components = doc.setdefault("components", {})
@@ -100,6 +108,8 @@ def document_errors(doc: dict[str, Any]) -> dict[str, Any]:
                 # A route's own description of an error (e.g. NGSI-LD's) is kept.
                 if have is None or _is_fastapi_default(have):
                     responses[status] = _error_response(status, description)
+            for response in responses.values():
+                _drop_json_twin(response)
     return doc
 
 

@@ -118,7 +118,13 @@ def test_api_responses_carry_security_headers(client: TestClient) -> None:
 
 
 def test_hsts_only_in_production(db_url: str) -> None:
-    settings = make_settings(db_url, environment="production", metrics_token="t" * 32)
+    # Production needs its own secrets: an audit signing key (a 32-byte seed) among them.
+    settings = make_settings(
+        db_url,
+        environment="production",
+        metrics_token="t" * 32,
+        audit_signing_key=base64.b64encode(bytes(range(32))).decode(),
+    )
     p = Platform(settings)
     seed_reference(p)
     try:

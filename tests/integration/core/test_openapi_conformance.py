@@ -54,8 +54,15 @@ def test_errors_are_documented_with_the_real_body() -> None:
             responses = op["responses"]
             missing = ERROR_STATUSES - set(responses)
             assert not missing, f"{method.upper()} {path} does not document {sorted(missing)}"
-            body = responses["422"]["content"]["application/json"]["schema"]
-            assert body == {"$ref": "#/components/schemas/Error"}, (method, path)
+            content = responses["422"]["content"]
+            if path.startswith("/ngsi-ld/"):
+                # NGSI-LD answers errors as RFC 7807 ProblemDetails, and only so.
+                assert set(content) == {"application/problem+json"}, (method, path)
+                body = content["application/problem+json"]["schema"]
+                assert body == {"$ref": "#/components/schemas/ProblemDetails"}, (method, path)
+            else:
+                body = content["application/json"]["schema"]
+                assert body == {"$ref": "#/components/schemas/Error"}, (method, path)
     assert "Retry-After" in doc["paths"]["/api/v1/devices"]["get"]["responses"]["429"]["headers"]
 
 
