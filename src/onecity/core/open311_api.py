@@ -22,9 +22,10 @@ from onecity.core import media, open311_xml
 from onecity.core import open311_service as service
 from onecity.core.auth.permissions import Principal
 from onecity.core.db import utcnow
-from onecity.core.errors import AppError, NotFound, Unauthenticated
+from onecity.core.errors import AppError, Forbidden, NotFound, Unauthenticated
 from onecity.core.geo import CityProfile
 from onecity.core.http import MAX_INT64, platform, principal, session_token, source
+from onecity.core.http_guards import refuse_cross_site
 from onecity.core.models import Open311Request
 from onecity.core.open311 import (
     MAX_DESCRIPTION,
@@ -220,6 +221,13 @@ def _account(request: Request, p: Platform) -> str | None:
     token = session_token(request)
     if not token:
         return None
+    if not request.headers.get("authorization", "").lower().startswith("bearer "):
+        # A cookie another site made the browser send does not put the report on the
+        # account (its counters and its list); the report is filed as an anonymous one.
+        try:
+            refuse_cross_site(request, p.settings.public_origin_set)
+        except Forbidden:
+            return None
     try:
         return p.auth.authenticate(token, touch=False).username
     except Unauthenticated:

@@ -9,12 +9,7 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 
 from onecity.core import media
-from onecity.core.errors import AppError, Invalid
-
-
-class UnsupportedMediaType(AppError):
-    status = 415
-    code = "unsupported_media_type"
+from onecity.core.errors import Invalid, UnsupportedMediaType
 
 
 async def submitted(request: Request) -> dict[str, list[str]]:

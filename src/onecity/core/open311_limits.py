@@ -21,7 +21,7 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from onecity.core.db import insert_for
-from onecity.core.errors import AppError
+from onecity.core.errors import Throttled
 from onecity.core.models import Open311Usage
 from onecity.settings import Settings
 
@@ -32,19 +32,22 @@ KEEP = timedelta(days=1)
 _SWEEP = 100  # expired rows deleted per report, at most
 
 
-class TooManyReports(AppError):
-    """A limit is reached: the same report sent after `retry_after` seconds can go through."""
+class TooManyReports(Throttled):
+    """A limit is reached: the same report sent after `retry_after` seconds can go through.
+    The platform's one 429 (Throttled), with the code Open311 clients are told."""
 
-    status = 429
     code = "too_many_requests"
 
     def __init__(self, detail: str, retry_after: float) -> None:
-        super().__init__(detail)
-        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(detail, retry_after_s=max(1, math.ceil(retry_after)))
+
+    @property
+    def retry_after(self) -> int:
+        return self.retry_after_s
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(self.retry_after)}
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 @dataclass(frozen=True)

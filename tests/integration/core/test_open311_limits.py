@@ -168,3 +168,22 @@ def test_counters_of_past_periods_are_deleted(make_city: Any) -> None:
         left = set(s.execute(select(Open311Usage.client, Open311Usage.period)).all())
     assert ("ip:192.0.2.50", "d2000-01-01") not in left
     assert {client for client, _ in left} == {"ip:203.0.113.7"}  # this report's window and day
+
+
+def test_a_cookie_another_site_made_the_browser_send_does_not_count_on_the_account(
+    make_city: Any,
+) -> None:
+    """A page elsewhere can make a logged-in citizen's browser post reports: they count
+    against that browser's address only, never against the citizen's account, so another
+    site cannot use up the citizen's reports."""
+    p = make_city(open311_reports_per_window=1)
+    add_user(p, "citizen.two", "citizen", None)
+    form = {"service_code": "test.pothole", "address_string": "Xinyi Rd. 1"}
+    url = "/open311/v2/requests.json"
+    with client(p, "192.0.2.5") as browser, client(p, "192.0.2.6") as phone:
+        login(browser, "citizen.two")  # the session cookie is now in the browser's jar
+        assert browser.cookies.get("onecity_session")
+        evil = browser.post(url, data=form, headers={"Origin": "https://evil.example"})
+        assert evil.status_code == 201, evil.text
+        own = phone.post(url, data=form, headers=login(phone, "citizen.two"))
+        assert own.status_code == 201, own.text  # the account has its report left
