@@ -18,6 +18,7 @@ depends_on = None
 
 # The ingest's default telemetry_max_seq_jump: a wider account range is a jump, not gaps.
 MAX_JUMP = 100_000
+KEPT_EPOCHS = 16  # core.devices.store.RECENT_EPOCHS when this was written
 
 
 def upgrade() -> None:
@@ -96,7 +97,12 @@ def _split(conn: sa.Connection, dev: str) -> None:
             g[1], g[2], g[3] = seq, g[2] + 1, max(g[3], ts)
         else:
             groups.append([seq, seq, 1, ts])
-    for n, (lo, hi, received, _) in enumerate(groups):
+    cur = max(range(len(groups)), key=lambda i: groups[i][3], default=None)
+    # Like the ingest, keep only the recent epochs' rows (and the low end's and the current);
+    # the readings of the others stay in epoch 0, where their (device, seq, key) was unique.
+    kept = {0, cur, *range(len(groups) - KEPT_EPOCHS, len(groups))} & set(range(len(groups)))
+    for n in sorted(kept):
+        lo, hi, received, _ = groups[n]
         conn.execute(
             sa.text(
                 "INSERT INTO delivery_epochs (device_id, epoch, boot, received, min_seq, max_seq) "
@@ -113,7 +119,6 @@ def _split(conn: sa.Connection, dev: str) -> None:
                 {"d": dev, "n": n, "lo": lo, "hi": hi},
             )
     # No readings left (purged): the account starts over with the device's next message.
-    cur = max(range(len(groups)), key=lambda i: groups[i][3], default=None)
     conn.execute(
         sa.text(
             "UPDATE delivery_accounts SET epoch = :n, span = :span, restarts = :restarts, "

@@ -12,19 +12,20 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from onecity.bootstrap import ROOT, seed_reference
 from onecity.core.devices.ingest import Msg
 from onecity.core.devices.service import delivery_out
-from onecity.core.models import DeliveryAccount, Department, Device
+from onecity.core.models import DeliveryAccount, DeliveryEpoch, Department, Device
 from onecity.core.platform import Platform
 from tests.conftest import PG_ADMIN_URL, _pg_url, make_settings
 
 BEFORE = "0020_open311_limits"
 TOP = 2**63 - 1
 T0 = 1_800_000_000_000
+MS = 300_000  # a device whose seq is its clock in ms, one message every five minutes
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -59,7 +60,7 @@ def _old_data(url: str) -> None:
         with Session(engine) as s, s.begin():
             s.add(Department(code="epb", name_zh="環保局", name_en="EPB"))
             s.flush()
-            for dev in ("pinned", "fine"):
+            for dev in ("pinned", "fine", "ms"):
                 s.add(Device(id=dev, name=dev, type="litter_bin", department_code="epb"))
         with engine.begin() as c:
             c.execute(
@@ -68,7 +69,8 @@ def _old_data(url: str) -> None:
                     "VALUES (:d, :q, 'fill', :ts, 0.5)"
                 ),
                 [{"d": "pinned", "q": q, "ts": T0 + i} for i, q in enumerate(seqs)]
-                + [{"d": "fine", "q": q, "ts": T0 + q} for q in (10, 11, 13)],
+                + [{"d": "fine", "q": q, "ts": T0 + q} for q in (10, 11, 13)]
+                + [{"d": "ms", "q": T0 + i * MS, "ts": T0 + i * MS} for i in range(40)],
             )
             c.execute(
                 text(
@@ -78,6 +80,7 @@ def _old_data(url: str) -> None:
                 [
                     {"d": "pinned", "n": len(seqs), "lo": 0, "hi": TOP},
                     {"d": "fine", "n": 3, "lo": 10, "hi": 13},
+                    {"d": "ms", "n": 40, "lo": T0, "hi": T0 + 39 * MS},
                 ],
             )
     finally:
@@ -108,5 +111,19 @@ def test_a_pinned_account_is_repaired_by_the_upgrade(empty_url: str, tmp_path: P
             pinned = delivery_out(s.get(DeliveryAccount, "pinned"))
         assert (pinned.received, pinned.gaps, pinned.restarts) == (9, 1, 1)
         assert (pinned.first_seq, pinned.last_seq) == (0, 8)
+        # Every reading of the ms device was a jump: 40 epochs counted, 17 rows kept (the
+        # low end and the last 16), and its readings are still recognised when resent.
+        with p.db.read() as s:
+            ms = delivery_out(s.get(DeliveryAccount, "ms"))
+            rows = s.scalar(
+                select(func.count())
+                .select_from(DeliveryEpoch)
+                .where(DeliveryEpoch.device_id == "ms")
+            )
+        assert (ms.received, ms.gaps, ms.restarts, ms.epoch, rows) == (40, 0, 39, 39, 17)
+        resent = p.ingester.write(
+            [Msg("ms", T0 + i * MS, T0 + i * MS, (("fill", 0.5),)) for i in (0, 5, 39)]
+        )
+        assert (resent.accepted, resent.duplicates) == (0, 3)
     finally:
         p.db.dispose()
