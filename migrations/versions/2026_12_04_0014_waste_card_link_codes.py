@@ -2,7 +2,7 @@
 the transaction that made the latest link, and a log of link attempts the throttle counts
 
 Revision ID: 0014_waste_card_link_codes
-Revises: 0013_waste_truck_positions
+Revises: 0019_login_throttle
 Create Date: 2026-12-04
 """
 

@@ -2,7 +2,7 @@
 account from one client, a client, an account) instead of a lock on the account itself
 
 Revision ID: 0019_login_throttle
-Revises: 0013_waste_truck_positions
+Revises: 0017_device_key_mqtt_hash
 Create Date: 2026-12-04
 """
 

@@ -2,7 +2,7 @@
 the per-client and per-day limits and the media quota (issue 14)
 
 Revision ID: 0020_open311_limits
-Revises: 0013_waste_truck_positions
+Revises: 0014_waste_card_link_codes
 Create Date: 2026-12-04
 """
 

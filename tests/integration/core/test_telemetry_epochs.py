@@ -10,8 +10,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
+from onecity.core.devices.ingest import Msg
 from onecity.core.devices.mqtt import MqttIngester
+from onecity.core.devices.retention import purge
+from onecity.core.devices.service import delivery_out
+from onecity.core.devices.store import RECENT_EPOCHS
+from onecity.core.models import DeliveryAccount, DeliveryEpoch, Device, Reading
 from onecity.core.platform import Platform
 from tests.integration.core.test_mqtt import accounts, broker, mqtt_platform, wait_until
 from tests.integration.core.test_telemetry import _delivery, _device
@@ -175,3 +181,51 @@ def test_a_reboot_over_mqtt_is_stored_and_redeliveries_are_not(
         ing.stop()
     a = accounts(p)["bin-1"]
     assert (a.received, a.duplicates, a.restarts, a.conflicts, a.gaps) == (7, 2, 2, 1, 0)
+
+
+def test_a_device_counting_in_milliseconds_keeps_a_bounded_number_of_epochs(
+    platform: Platform,
+) -> None:
+    """Its seq is its clock in ms, five minutes apart: every message jumps more than the
+    maximum and opens an epoch (a restart, which the operator sees), but only the most
+    recent epochs are kept; a resend of its very first message is still a duplicate."""
+    with platform.db.session() as s:
+        s.add(Device(id="ms", name="ms", type="litter_bin", department_code="epb"))
+    msgs = [
+        Msg("ms", NOW + i * 300_000, NOW + i * 300_000, (("fill", 0.5),), boot=7)
+        for i in range(1000)
+    ]
+    for i in range(0, 1000, 100):
+        assert platform.ingester.write(msgs[i : i + 100]).accepted == 100
+    again = platform.ingester.write([msgs[0], msgs[500], msgs[999]])
+    assert (again.accepted, again.duplicates) == (0, 3)
+    with platform.db.read() as s:
+        # Before: 1000 epoch rows, one per message.
+        assert s.scalar(select(func.count()).select_from(DeliveryEpoch)) == RECENT_EPOCHS
+        assert s.scalar(select(func.count()).select_from(Reading)) == 1000
+        d = delivery_out(s.get(DeliveryAccount, "ms"))
+    assert (d.received, d.restarts, d.duplicates, d.gaps) == (1000, 999, 3, 0)
+
+
+def test_retention_removes_the_epochs_whose_readings_are_gone(platform: Platform) -> None:
+    with platform.db.session() as s:
+        for dev in ("a", "b"):
+            s.add(Device(id=dev, name=dev, type="litter_bin", department_code="epb"))
+    day = 86_400_000
+    old, new = NOW - 10 * day, NOW
+    # a: two boots long ago (epochs 0, 1), one now (epoch 2); b: all its readings are old.
+    platform.ingester.write([Msg("a", q, old + q, (("fill", 0.1),)) for q in (1, 2, 3)])
+    platform.ingester.write([Msg("a", q, old + 100 + q, (("fill", 0.2),)) for q in (1, 2)])
+    platform.ingester.write([Msg("a", q, new + q, (("fill", 0.3),)) for q in (1, 2)])
+    platform.ingester.write([Msg("b", q, old + q, (("fill", 0.4),)) for q in (1, 2)])
+    assert purge(platform.db, retention_days=5, now_ms=NOW + 1) == 7
+    with platform.db.read() as s:
+        left = set(s.execute(select(DeliveryEpoch.device_id, DeliveryEpoch.epoch)).tuples())
+    # Before: all four epoch rows stayed. A device's newest epoch is kept, readings or not,
+    # so its numbering goes on.
+    assert left == {("a", 2), ("b", 0)}
+    out = platform.ingester.write([Msg("b", 3, NOW, (("fill", 0.5),))])
+    assert (out.accepted, out.restarts) == (1, 0)
+    with platform.db.read() as s:
+        d = delivery_out(s.get(DeliveryAccount, "b"))
+    assert (d.received, d.gaps, d.epoch) == (3, 0, 0)

@@ -64,3 +64,11 @@ def test_a_far_jump_opens_an_epoch_and_later_messages_go_back() -> None:
     assert (eps[0].max_seq, eps[1].span) == (5, 1)
     # Gaps, summed per epoch: none.
     assert sum(e.span - e.received for e in eps.values()) == 0
+
+
+def test_a_resend_into_a_dropped_epoch_is_a_duplicate_whatever_its_boot() -> None:
+    # Epoch 3 is no longer kept, so its boot is unknown: time and values decide.
+    stored = {40: [Stored(3, None, 100, dict(V), boot_known=False)]}
+    eps = {20: Epoch(20, 7, 900_000, 900_000, 1, old_span=1)}
+    placed, _, dups, restarts, _ = _run([(7, 40, 100, V)], eps, stored)
+    assert placed == [-1] and (dups, restarts) == (1, 0)

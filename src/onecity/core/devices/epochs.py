@@ -60,6 +60,7 @@ class Stored:
     boot: int | None  # the boot label of its epoch
     ts_ms: int
     values: Mapping[str, float]
+    boot_known: bool = True  # False: its epoch was dropped (too old), so its boot is unknown
 
 
 @dataclass
@@ -79,7 +80,7 @@ class Placement:
 def same_message(stored: Stored, boot: int | None, ts_ms: int, values: Values) -> bool:
     """A resend: same boot, same time, and the values agree on every key both carry (a
     resend with more keys is still the message first stored)."""
-    if stored.ts_ms != ts_ms or stored.boot != boot:
+    if stored.ts_ms != ts_ms or (stored.boot_known and stored.boot != boot):
         return False
     return all(stored.values.get(k, v) == v for k, v in values)
 

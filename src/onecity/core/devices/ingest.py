@@ -334,6 +334,7 @@ class Ingester:
         deltas: dict[str, AccountDelta] = {d: AccountDelta(rejected=n) for d, n in bad.items()}
         new: list[tuple[Msg, int]] = []
         touched: dict[str, list[Epoch]] = {}
+        opened: dict[str, int] = {}  # devices that opened an epoch: their newest
         for dev, ms in by_dev.items():
             eps = epochs.get(dev, {})
             p = place(
@@ -355,6 +356,8 @@ class Ingester:
             if p.current is not None:
                 cur = eps[p.current]
                 a.min_seq, a.max_seq, a.epoch = cur.min_seq, cur.max_seq, cur.n
+            if any(e.new for e in changed):
+                opened[dev] = max(eps)
             out.duplicates += p.duplicates
             out.restarts += p.restarts
             out.conflicts += p.conflicts
@@ -365,6 +368,7 @@ class Ingester:
                 s, self._pg, [(m.device_id, m.seq, n, m.ts_ms, m.values) for m, n in new]
             )
             store.save_epochs(s, touched)
+            store.drop_old_epochs(s, opened)
         store.update_accounts(s, self._pg, deltas)
         out.accepted = len(new)
         out.readings = sum(len(m.values) for m, _ in new)

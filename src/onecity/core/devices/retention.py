@@ -1,7 +1,9 @@
 """Telemetry retention: readings older than the configured number of days are deleted in
 bounded chunks, so a purge never holds a long lock on a busy table. Delivery accounts are
-kept: they count what was received, not what is still stored. On TimescaleDB a deployment
-would use a retention policy (drop_chunks) instead; this is the portable path."""
+kept: they count what was received, not what is still stored. An epoch whose readings are
+all gone is deleted too, except each device's newest (its numbering goes on from there).
+On TimescaleDB a deployment would use a retention policy (drop_chunks) instead; this is the
+portable path."""
 
 from __future__ import annotations
 
@@ -11,6 +13,12 @@ from onecity.core import clock
 from onecity.core.db import Database
 
 CHUNK = 20_000
+_EMPTY_EPOCHS = text(
+    "DELETE FROM delivery_epochs WHERE epoch < "
+    "(SELECT MAX(x.epoch) FROM delivery_epochs x WHERE x.device_id = delivery_epochs.device_id) "
+    "AND NOT EXISTS (SELECT 1 FROM readings r "
+    "WHERE r.device_id = delivery_epochs.device_id AND r.epoch = delivery_epochs.epoch)"
+)
 
 
 def purge(db: Database, retention_days: int, now_ms: int | None = None) -> int:
@@ -31,4 +39,7 @@ def purge(db: Database, retention_days: int, now_ms: int | None = None) -> int:
             n = int(s.connection().execute(stmt, {"cutoff": cutoff, "n": CHUNK}).rowcount)
         total += n
         if n < CHUNK:
-            return total
+            break
+    with db.session() as s:
+        s.connection().execute(_EMPTY_EPOCHS)
+    return total

@@ -9,14 +9,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from onecity.core.devices.epochs import Epoch, Stored
 from onecity.core.models import DeliveryAccount, DeliveryEpoch, Reading
 
-RECENT_EPOCHS = 16  # a message may join one of its device's last 16 epochs, not older ones
+# A message may join one of its device's last 16 epochs, not older ones, and only those are
+# kept: a device whose every message jumps (one counting in milliseconds) opens an epoch per
+# message, and its table must not grow with them. Readings of a dropped epoch stay; a resend
+# of one is still recognised by its time and values (its boot is no longer known).
+RECENT_EPOCHS = 16
 _ACCOUNT = (
     "device_id",
     "received",
@@ -83,13 +87,14 @@ def stored_messages(
     s: Session, pg: bool, seqs: Mapping[str, Sequence[int]]
 ) -> dict[str, dict[int, list[Stored]]]:
     """What is stored, in any epoch, under the given (device, seq)s, with the epoch's boot."""
-    rows: list[tuple[str, int, int, int | None, str, int, float]] = []
+    rows: list[tuple[str, int, int, int | None, bool, str, int, float]] = []
     if pg:
         pairs = [(d, q) for d, qs in seqs.items() for q in qs]
         rows = [
-            (r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+            (r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
             for r in s.connection().exec_driver_sql(
-                "SELECT r.device_id, r.seq, r.epoch, e.boot, r.key, r.ts_ms, r.value "
+                "SELECT r.device_id, r.seq, r.epoch, e.boot, e.epoch IS NOT NULL, "
+                "r.key, r.ts_ms, r.value "
                 "FROM readings r JOIN unnest(%b::text[], %s::bigint[]) AS q(d, seq) "
                 "  ON r.device_id = q.d AND r.seq = q.seq "
                 "LEFT JOIN delivery_epochs e ON e.device_id = r.device_id AND e.epoch = r.epoch",
@@ -98,19 +103,20 @@ def stored_messages(
         ]
     else:
         r, e = Reading, DeliveryEpoch
-        cols = (r.device_id, r.seq, r.epoch, e.boot, r.key, r.ts_ms, r.value)
+        has_epoch = e.epoch.is_not(None)
+        cols = (r.device_id, r.seq, r.epoch, e.boot, has_epoch, r.key, r.ts_ms, r.value)
         on = (e.device_id == r.device_id) & (e.epoch == r.epoch)
         for d, qs in seqs.items():
             for i in range(0, len(qs), 500):
                 part = list(set(qs[i : i + 500]))
                 q = select(*cols).outerjoin(e, on).where(r.device_id == d, r.seq.in_(part))
                 rows.extend(s.execute(q).tuples())
-    msgs: dict[tuple[str, int, int], tuple[int | None, int, dict[str, float]]] = {}
-    for dev, seq, epoch, boot, key, ts, value in rows:
-        msgs.setdefault((dev, seq, epoch), (boot, ts, {}))[2][key] = value
+    msgs: dict[tuple[str, int, int], tuple[int | None, bool, int, dict[str, float]]] = {}
+    for dev, seq, epoch, boot, known, key, ts, value in rows:
+        msgs.setdefault((dev, seq, epoch), (boot, bool(known), ts, {}))[3][key] = value
     out: dict[str, dict[int, list[Stored]]] = defaultdict(dict)
-    for (dev, seq, epoch), (boot, ts, values) in msgs.items():
-        out[dev].setdefault(seq, []).append(Stored(epoch, boot, ts, values))
+    for (dev, seq, epoch), (boot, known, ts, values) in msgs.items():
+        out[dev].setdefault(seq, []).append(Stored(epoch, boot, ts, values, boot_known=known))
     return out
 
 
@@ -171,6 +177,15 @@ def save_epochs(s: Session, epochs: Mapping[str, Iterable[Epoch]]) -> None:
         s.execute(insert(DeliveryEpoch), new)
     if changed:
         s.execute(update(DeliveryEpoch), changed)
+
+
+def drop_old_epochs(s: Session, newest: Mapping[str, int]) -> None:
+    """Delete each device's epochs older than its last RECENT_EPOCHS (given its newest)."""
+    if not newest:
+        return
+    t = DeliveryEpoch
+    stmt = delete(t).where(t.device_id == bindparam("d"), t.epoch <= bindparam("n"))
+    s.connection().execute(stmt, [{"d": d, "n": n - RECENT_EPOCHS} for d, n in newest.items()])
 
 
 def update_accounts(s: Session, pg: bool, deltas: Mapping[str, AccountDelta]) -> None:
