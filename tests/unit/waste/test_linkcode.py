@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 
-from onecity.waste.linkcode import ALPHABET, code_hash, new_code, normalise
+import pytest
+from pydantic import ValidationError
+
+from onecity.settings import Settings
+from onecity.waste.linkcode import ALPHABET, LINK_CODE_VALID, code_hash, new_code, normalise
+
+KEY = b"k" * 32
 
 
 def test_a_code_is_eight_unambiguous_characters_and_they_differ() -> None:
@@ -26,6 +33,24 @@ def test_typing_variants_read_as_the_printed_code() -> None:
 
 def test_the_hash_binds_the_code_to_its_card() -> None:
     code = new_code(random.Random(1).randrange)
-    assert code_hash("EC-1", code) == code_hash("EC-1", code.lower().replace("-", ""))
-    assert code_hash("EC-1", code) != code_hash("EC-2", code)
-    assert code_hash("EC-1", "no code!") is None
+    assert code_hash(KEY, "EC-1", code) == code_hash(KEY, "EC-1", code.lower().replace("-", ""))
+    assert code_hash(KEY, "EC-1", code) != code_hash(KEY, "EC-2", code)
+    assert code_hash(KEY, "EC-1", "no code!") is None
+
+
+def test_the_hash_needs_the_servers_secret() -> None:
+    """Without the key a database does not hold, its hashes give no code by brute force."""
+    code = "K7QM-X2MA"
+    stored = code_hash(KEY, "EC-1", code)
+    assert stored != code_hash(b"x" * 32, "EC-1", code)
+    assert stored != hashlib.sha256(f"onecity-card-link\0EC-1\0{code}".encode()).hexdigest()
+
+
+def test_production_without_a_card_link_secret_does_not_start() -> None:
+    with pytest.raises(ValidationError, match="ONECITY_CARD_LINK_SECRET"):
+        Settings(environment="production", audit_signing_key="set")
+    Settings(environment="production", audit_signing_key="set", card_link_secret="s" * 32)
+
+
+def test_a_code_is_valid_for_48_hours() -> None:
+    assert LINK_CODE_VALID.total_seconds() == 48 * 3600
