@@ -119,6 +119,12 @@ class Settings(BaseSettings):
                 "ONECITY_CARD_LINK_SECRET must be set outside demo/dev/test: card link codes "
                 "are hashed with a secret the database does not hold"
             )
+        value = self.card_link_secret.strip()
+        if value and len(value) < 32 and not Path(value).is_file():
+            raise ValueError(
+                "ONECITY_CARD_LINK_SECRET must be a file holding the secret, or a secret of at "
+                "least 32 characters"
+            )
         return self
 
     @property

@@ -123,8 +123,8 @@ class CardLinks:
             return _Outcome(retry_after=wait)
         proof = self._proof(s, body, now)
         if card is not None and proof is not None:
-            if card.owner_user_id == who.user_id and proof <= (card.link_counter or 0):
-                return _Outcome(card=self.view(s, card))  # sent again: already linked
+            if card.owner_user_id == who.user_id:
+                return _Outcome(card=self.view(s, card))  # already linked to this account
             # Only a card no account holds: a newer receipt is no proof against its holder.
             if card.owner_user_id is None and proof > (card.link_counter or 0):
                 self._link(s, who, card, proof, now, source)

@@ -204,6 +204,9 @@ def test_a_later_receipt_does_not_take_a_linked_card(
     assert client.get(MY, headers=finder).json() == []
     assert [c["card_id"] for c in client.get(MY, headers=owner).json()] == ["EC-0001"]
     assert client.get("/api/v1/waste/my/card-notices", headers=owner).json() == []
+    # The owner typing the newer code is told the card is theirs, as with the first one.
+    r = client.post(MY, headers=owner, json={"card_id": "EC-0001", "link_code": "BBBB-2222"})
+    assert r.status_code == 201 and r.json()["card_id"] == "EC-0001"
 
 
 def test_staff_detach_a_card_and_its_holder_links_it_with_a_newer_code(

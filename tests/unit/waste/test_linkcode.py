@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import random
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from onecity.settings import Settings
+from onecity.waste.card_links import card_link_key
 from onecity.waste.linkcode import ALPHABET, LINK_CODE_VALID, code_hash, new_code, normalise
 
 KEY = b"k" * 32
@@ -49,8 +51,24 @@ def test_the_hash_needs_the_servers_secret() -> None:
 def test_production_without_a_card_link_secret_does_not_start() -> None:
     with pytest.raises(ValidationError, match="ONECITY_CARD_LINK_SECRET"):
         Settings(environment="production", audit_signing_key="set")
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        Settings(environment="production", audit_signing_key="set", card_link_secret="short")
     Settings(environment="production", audit_signing_key="set", card_link_secret="s" * 32)
 
 
 def test_a_code_is_valid_for_48_hours() -> None:
     assert LINK_CODE_VALID.total_seconds() == 48 * 3600
+
+
+def test_the_key_comes_from_the_secret_or_its_file_or_a_generated_dev_file(
+    tmp_path: Path,
+) -> None:
+    secret = "s" * 40
+    assert card_link_key(Settings(card_link_secret=secret)) == secret.encode()
+    (tmp_path / "link.secret").write_text(secret + "\n")
+    assert card_link_key(Settings(card_link_secret=str(tmp_path / "link.secret"))) == (
+        secret.encode()
+    )
+    dev = Settings(environment="dev", audit_checkpoint_dir=tmp_path / "audit")
+    first = card_link_key(dev)
+    assert len(first) >= 32 and card_link_key(dev) == first  # generated once, then kept
