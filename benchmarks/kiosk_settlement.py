@@ -48,6 +48,7 @@ from onecity.core.db import make_engine
 from onecity.core.models import Device, DeviceCredential
 from onecity.core.platform import Platform
 from onecity.settings import Settings
+from onecity.waste.card_links import card_link_key
 from onecity.waste.cards import SimulatedEasyCard
 from onecity.waste.domain import Material, TariffTable, rebate
 from onecity.waste.models import WasteTxn
@@ -134,7 +135,7 @@ def setup(url: str) -> tuple[Platform, list[Station]]:
             key_id, secret, full = new_device_key()
             s.add(DeviceCredential(key_id=key_id, device_id=sid, secret_hash=token_hash(secret)))
             stations.append(Station(sid, full, k))
-    svc = WasteService(p.db, p.city)
+    svc = WasteService(p.db, p.city, link_key=card_link_key(p.settings))
     svc.issue(
         [CardIssueIn(card_id=c.card_id, balance=c.balance) for st in stations for c in st.cards],
         actor="bench",
@@ -312,7 +313,7 @@ def bench(url: str, per_kiosk: int, label: str) -> dict[str, float]:
             ).scalar()
             or 0
         )
-    ledger = WasteService(p.db, p.city).ledger_totals()
+    ledger = WasteService(p.db, p.city, link_key=card_link_key(p.settings)).ledger_totals()
     p.db.dispose()
     n1 = sum(len(v) for v in backlog.values())
     n2 = sum(len(v) for v in online.values())

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     audit_verify_keys: str = ""
     audit_checkpoint_dir: Path = Path("var/audit")
     audit_checkpoint_minutes: float = Field(default=5.0, gt=0)
+    # The key of the card link codes' hashes (waste/linkcode.py): HMAC-SHA256 with a secret
+    # the database does not hold, so a dump of it gives no working code. A file holding the
+    # secret, or the secret itself (at least 32 characters). demo/dev/test generate one in the
+    # audit checkpoint directory when none is set; production refuses to start without one.
+    card_link_secret: str = ""
     map_tile_url: str = ""
     map_tile_attribution: str = ""
 
@@ -104,6 +109,21 @@ class Settings(BaseSettings):
             raise ValueError(
                 "ONECITY_AUDIT_SIGNING_KEY must be set outside demo/dev/test: the audit "
                 "checkpoints are signed with a key the database does not hold"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _card_link_secret_outside_demo(self) -> Settings:
+        if self.environment not in ("demo", "dev", "test") and not self.card_link_secret:
+            raise ValueError(
+                "ONECITY_CARD_LINK_SECRET must be set outside demo/dev/test: card link codes "
+                "are hashed with a secret the database does not hold"
+            )
+        value = self.card_link_secret.strip()
+        if value and len(value) < 32 and not Path(value).is_file():
+            raise ValueError(
+                "ONECITY_CARD_LINK_SECRET must be a file holding the secret, or a secret of at "
+                "least 32 characters"
             )
         return self
 

@@ -20,6 +20,7 @@ from onecity.core.http import (
 )
 from onecity.core.platform import Platform
 from onecity.waste import schemas as sc
+from onecity.waste.card_links import card_link_key
 from onecity.waste.service import WasteService
 
 router = APIRouter(prefix="/api/v1/waste", tags=["waste"])
@@ -34,7 +35,7 @@ async def service(p: Platform = Depends(platform)) -> WasteService:
 def service_for(p: Platform) -> WasteService:
     svc = p.modules.get("waste")
     if svc is None:
-        svc = p.modules["waste"] = WasteService(p.db, p.city)
+        svc = p.modules["waste"] = WasteService(p.db, p.city, link_key=card_link_key(p.settings))
     assert isinstance(svc, WasteService)
     return svc
 
@@ -183,6 +184,20 @@ def unblock(
     return svc.set_blocked(who, card_id, False, body.reason, source(request))
 
 
+@router.post("/cards/{card_id}/detach", status_code=204)
+def detach(
+    card_id: CardPath,
+    body: sc.DetachIn,
+    request: Request,
+    who: Principal = Depends(principal),
+    svc: WasteService = Depends(service),
+) -> Response:
+    """Release a card from the citizen account it is linked to (its holder came to the service
+    desk); the account is told, and the card's next link code links it again."""
+    svc.detach_card(who, card_id, body.reason, source(request))
+    return Response(status_code=204)
+
+
 @router.get("/blocklist", response_model=sc.BlockPage)
 def blocklist(
     who: Principal = Depends(principal), svc: WasteService = Depends(service)
@@ -232,10 +247,11 @@ def register_card(
     svc: WasteService = Depends(service),
 ) -> sc.CardDetail:
     """Link a card to one's account with the link code a station showed and printed after a
-    transaction of that card (once, within 14 days). Any mismatch answers 422 `link_refused`,
-    the same whatever was wrong; repeated failures answer 429 `too_many_attempts` with
-    Retry-After (per account and per card). A code from a later transaction than the one that
-    made the current link moves the card to this account; the account it left is told."""
+    transaction of that card (once, within 48 hours), if no account holds the card. Any
+    mismatch, a card linked to another account included, answers 422 `link_refused`, the same
+    whatever was wrong; repeated failures answer 429 `too_many_attempts` with Retry-After (per
+    account and per card). A linked card leaves its account only when that account unlinks it
+    or the department's staff detach it."""
     return svc.register_card(who, body, source(request))
 
 
@@ -243,8 +259,8 @@ def register_card(
 def my_card_notices(
     who: Principal = Depends(principal), svc: WasteService = Depends(service)
 ) -> list[sc.CardNoticeOut]:
-    """Cards that left this account for another one (linked there with a newer link code)
-    in the last 90 days."""
+    """Cards that left this account without it in the last 90 days: detached by the
+    department's staff at the holder's request."""
     return svc.card_notices(who)
 
 

@@ -1,18 +1,23 @@
 """Citizens link their cards to their accounts with a station's link code (waste/linkcode.py).
 
-Guessing is throttled per account and per card from the attempts stored in the database, so
-every API process behind the load balancer counts the same ones. A refusal reads the same
-whatever was wrong (no such card, wrong, used, expired or older code), so the form tells
-nobody which cards exist. Every link, failed attempt, move and unlink is audited; a card moved
-to another account by a newer code leaves a notice for the account it left and an event for
-the city's notification channels."""
+A code links only a card no account holds: every receipt carries one, and a receipt found in
+a bin must not move a card (with its history and balance) to whoever found it. A linked card
+leaves its account when that account unlinks it, or when the department's staff detach it at
+the service desk (the account is told). Guessing is throttled per account and per card from
+the attempts stored in the database, so every API process behind the load balancer counts the
+same ones. A refusal reads the same whatever was wrong (no such card, a card linked to another
+account, a wrong, used, expired or older code), so the form tells nobody which cards exist or
+are held. Every link, failed attempt, detach and unlink is audited."""
 
 from __future__ import annotations
 
 import math
+import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,21 +25,59 @@ from sqlalchemy.orm import Session
 from onecity.core import audit, events
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database, utcnow
-from onecity.core.errors import Invalid, NotFound, Throttled
+from onecity.core.errors import Conflict, Invalid, NotFound, Throttled
 from onecity.core.models import User
+from onecity.settings import Settings
 from onecity.waste import schemas as sc
-from onecity.waste.linkcode import LINK_CODE_DAYS, LINK_CODE_VALID, code_hash
+from onecity.waste.linkcode import LINK_CODE_HOURS, LINK_CODE_VALID, code_hash
 from onecity.waste.models import WasteCard, WasteCardLink, WasteTxn
 
 # Failed attempts allowed in a window, per account and per card (any accounts together).
 ACCOUNT_FAILURES, ACCOUNT_WINDOW = 5, timedelta(minutes=15)
 CARD_FAILURES, CARD_WINDOW = 10, timedelta(hours=1)
-NOTICE_DAYS = 90  # how long a citizen sees that a card of theirs moved away
+NOTICE_DAYS = 90  # how long a citizen sees that a card of theirs was detached
+DEV_KEY_FILE = "card-link.key"  # generated in demo/dev/test, next to the audit dev key
 
 REFUSED = (
-    "this card number and link code do not match a recent transaction; use the code from the "
-    f"screen or receipt of your latest visit (codes work once, for {LINK_CODE_DAYS} days)"
+    "this card number and link code do not match a recent transaction of a card that no "
+    "account holds; use the code from the screen or receipt of your latest visit (codes work "
+    f"once, for {LINK_CODE_HOURS} hours). A card linked to another account is released at "
+    "the service desk"
 )
+
+
+def card_link_key(settings: Settings) -> bytes:
+    """The HMAC key of link codes: ONECITY_CARD_LINK_SECRET (a file holding the secret, or the
+    secret itself); in demo/dev/test a generated one when none is set (settings.py refuses
+    start-up without one elsewhere)."""
+    value = settings.card_link_secret.strip()
+    if not value:
+        return _dev_secret(Path(settings.audit_checkpoint_dir)).encode()
+    path = Path(value)
+    if len(value) < 4096 and path.is_file():
+        value = path.read_text().strip()
+    if len(value) < 32:
+        raise ValueError("ONECITY_CARD_LINK_SECRET must be at least 32 characters")
+    return value.encode()
+
+
+def _dev_secret(directory: Path) -> str:
+    """Read the generated development secret, creating it first if needed. Created under a
+    temporary name and linked into place, so concurrent first callers agree on one."""
+    path = directory / DEV_KEY_FILE
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / f".{DEV_KEY_FILE}.{os.getpid()}"
+        tmp.write_text(secrets.token_urlsafe(32) + "\n")
+        os.chmod(tmp, 0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
 
 CardView = Callable[[Session, WasteCard], sc.CardDetail]
 
@@ -46,10 +89,11 @@ class _Outcome:
 
 
 class CardLinks:
-    def __init__(self, db: Database, department: str, view: CardView) -> None:
+    def __init__(self, db: Database, department: str, view: CardView, key: bytes) -> None:
         self.db = db
         self.department = department
         self.view = view
+        self.key = key  # the link codes' HMAC key (card_link_key)
 
     def link(self, who: Principal, body: sc.RegisterCardIn, source: str) -> sc.CardDetail:
         require(who, Perm.OWN_CARDS)
@@ -79,10 +123,11 @@ class CardLinks:
             return _Outcome(retry_after=wait)
         proof = self._proof(s, body, now)
         if card is not None and proof is not None:
-            if card.owner_user_id == who.user_id and proof <= (card.link_counter or 0):
-                return _Outcome(card=self.view(s, card))  # sent again: already linked
-            if proof > (card.link_counter or 0):
-                self._move(s, who, card, proof, now, source)
+            if card.owner_user_id == who.user_id:
+                return _Outcome(card=self.view(s, card))  # already linked to this account
+            # Only a card no account holds: a newer receipt is no proof against its holder.
+            if card.owner_user_id is None and proof > (card.link_counter or 0):
+                self._link(s, who, card, proof, now, source)
                 return _Outcome(card=self.view(s, card))
         s.add(WasteCardLink(at=now, user_id=who.user_id, card_id=body.card_id, what="failed"))
         audit.append(
@@ -118,10 +163,9 @@ class CardLinks:
                 waits.append(math.ceil((recent[-1] + window - now).total_seconds()))
         return max(waits) if waits else None
 
-    @staticmethod
-    def _proof(s: Session, body: sc.RegisterCardIn, now: datetime) -> int | None:
+    def _proof(self, s: Session, body: sc.RegisterCardIn, now: datetime) -> int | None:
         """The card counter of the recent transaction whose code this is, or None."""
-        digest = code_hash(body.card_id, body.link_code)
+        digest = code_hash(self.key, body.card_id, body.link_code)
         if digest is None:
             return None
         found = s.execute(
@@ -133,10 +177,9 @@ class CardLinks:
         ).scalar()
         return None if found is None else int(found)
 
-    def _move(
+    def _link(
         self, s: Session, who: Principal, card: WasteCard, proof: int, now: datetime, source: str
     ) -> None:
-        before = card.owner_user_id
         card.owner_user_id, card.registered_at, card.link_counter = who.user_id, now, proof
         s.add(WasteCardLink(at=now, user_id=who.user_id, card_id=card.card_id, what="linked"))
         audit.append(
@@ -147,24 +190,33 @@ class CardLinks:
             source=source,
             detail={"card_counter": proof},
         )
-        if before is None or before == who.user_id:
-            return
-        # The card's holder made a newer transaction than the one that proved the old link.
-        s.add(WasteCardLink(at=now, user_id=before, card_id=card.card_id, what="moved"))
-        audit.append(
-            s,
-            actor=who.username,
-            action="waste.card.link_moved",
-            target=card.card_id,
-            source=source,
-            detail={"from_user_id": before, "to_user_id": who.user_id, "card_counter": proof},
-        )
-        events.emit(
-            s,
-            "waste.card_link_moved",
-            {"card_id": card.card_id, "from_user_id": before},
-            self.department,
-        )
+
+    def detach(self, who: Principal, card_id: str, reason: str, source: str) -> None:
+        """Staff release a card from its account (the holder came to the service desk); the
+        account is told, and the next link code of the card links it again. The caller checks
+        the staff permission."""
+        with self.db.session() as s:
+            card = s.get(WasteCard, card_id, with_for_update=True)
+            if card is None:
+                raise NotFound(f"no card {card_id}")
+            before = card.owner_user_id
+            if before is None:
+                raise Conflict(f"card {card_id} is not linked to an account", code="no_change")
+            now = utcnow()
+            card.owner_user_id = None
+            card.registered_at = None
+            s.add(WasteCardLink(at=now, user_id=before, card_id=card_id, what="detached"))
+            audit.append(
+                s,
+                actor=who.username,
+                action="waste.card.detach",
+                target=card_id,
+                source=source,
+                detail={"reason": reason, "from_user_id": before},
+            )
+            # For the city's own channels: no card number and no account, since webhooks,
+            # the live stream and the MQTT relay reach receivers outside the department.
+            events.emit(s, "waste.card_detached", {"at": now.isoformat()}, self.department)
 
     def unlink(self, who: Principal, card_id: str, source: str) -> None:
         require(who, Perm.OWN_CARDS)
@@ -184,13 +236,16 @@ class CardLinks:
         since = utcnow() - timedelta(days=NOTICE_DAYS)
         with self.db.read() as s:
             rows = s.execute(
-                select(WasteCardLink.card_id, WasteCardLink.at)
+                select(WasteCardLink.card_id, WasteCardLink.what, WasteCardLink.at)
                 .where(
                     WasteCardLink.user_id == who.user_id,
-                    WasteCardLink.what == "moved",
+                    WasteCardLink.what.in_(("moved", "detached")),
                     WasteCardLink.at > since,
                 )
                 .order_by(WasteCardLink.at.desc())
                 .limit(100)
             ).all()
-            return [sc.CardNoticeOut(card_id=c, what="moved", at=at) for c, at in rows]
+            return [
+                sc.CardNoticeOut(card_id=c, what="detached" if w == "detached" else "moved", at=at)
+                for c, w, at in rows
+            ]

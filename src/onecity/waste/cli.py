@@ -11,6 +11,7 @@ from rich.console import Console
 
 from onecity.core.platform import Platform
 from onecity.settings import Settings
+from onecity.waste.card_links import card_link_key
 from onecity.waste.service import GAP_GRACE, WasteService
 
 waste_app = typer.Typer(
@@ -30,7 +31,7 @@ def reconcile(
     from datetime import timedelta
 
     p = Platform(Settings())
-    svc = WasteService(p.db, p.city)
+    svc = WasteService(p.db, p.city, link_key=card_link_key(p.settings))
     flagged = svc.reconcile_gaps(grace=timedelta(days=grace_days))
     ledger = svc.ledger_totals()
     console.print(f"{flagged} missing counters flagged")

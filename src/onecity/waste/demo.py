@@ -24,6 +24,7 @@ from onecity.core.devices.broker_auth import mqtt_password_hash
 from onecity.core.errors import AppError
 from onecity.core.models import Device, DeviceCredential, Reading, User
 from onecity.core.platform import Platform
+from onecity.waste.card_links import card_link_key
 from onecity.waste.kiosk.sim import KioskConfig, SimulatedKiosk, wallet_cards
 from onecity.waste.models import WasteCard, WasteJob, WasteTruck
 from onecity.waste.schemas import CardIssueIn
@@ -115,7 +116,7 @@ def seed(p: Platform, keys_file: Path) -> dict[str, str]:
     keys_file.parent.mkdir(parents=True, exist_ok=True)
     keys_file.write_text(json.dumps(keys, indent=1))
     seed_trucks(p)
-    svc = WasteService(p.db, p.city)
+    svc = WasteService(p.db, p.city, link_key=card_link_key(p.settings))
     cards = [
         CardIssueIn(card_id=c, balance=b, counter=n)
         for site in sites()

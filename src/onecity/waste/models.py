@@ -100,8 +100,8 @@ class WasteTxn(Base):
 
 class WasteCardLink(Base):
     """Every attempt to link a card and every change of who it is linked to: the throttle
-    counts the failures here (shared by every API process), and a citizen whose card moved to
-    another account reads it here. `card_id` is as typed, so it may name no card."""
+    counts the failures here (shared by every API process), and a citizen whose card the staff
+    detached reads it here. `card_id` is as typed, so it may name no card."""
 
     __tablename__ = "waste_card_links"
 
@@ -109,7 +109,8 @@ class WasteCardLink(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     card_id: Mapped[str] = mapped_column(String(32))
-    # failed | linked | unlinked | moved (the card left this user for another account)
+    # failed | linked | unlinked | detached (staff released the card from this user) | moved
+    # (before link codes stopped moving linked cards: the card left this user for another)
     what: Mapped[str] = mapped_column(String(16))
 
     __table_args__ = (

@@ -336,6 +336,11 @@ class BlockOut(BaseModel):
     at: datetime
 
 
+class DetachIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, StringConstraints(min_length=3, max_length=500, strip_whitespace=True)]
+
+
 class BlockPage(BaseModel):
     version: int
     blocked: list[BlockOut]  # cards on the list now, with the entry that put them there
@@ -364,7 +369,8 @@ class LedgerOut(BaseModel):
 
 class RegisterCardIn(BaseModel):
     """A citizen proves they hold the card with the link code a station showed and printed
-    after a transaction of that card (valid for 14 days, once)."""
+    after a transaction of that card (valid for 48 hours, once; only for a card no account
+    holds)."""
 
     model_config = ConfigDict(extra="forbid")
     card_id: CardId
@@ -372,11 +378,12 @@ class RegisterCardIn(BaseModel):
 
 
 class CardNoticeOut(BaseModel):
-    """Something that happened to one of the citizen's cards without them: `moved` (linked to
-    another account with a newer link code)."""
+    """Something that happened to one of the citizen's cards without them: `detached` (the
+    department's staff released it from the account at the holder's request), or `moved`
+    (before 2026-12: linked to another account with a newer link code)."""
 
     card_id: str
-    what: Literal["moved"]
+    what: Literal["moved", "detached"]
     at: datetime
 
 

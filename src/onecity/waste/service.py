@@ -71,8 +71,9 @@ def payload_hash(t: sc.TxnIn | sc.UnconfirmedIn, dumped: dict[str, Any] | None =
     `t.model_dump(mode="json")` when the caller already has it."""
     if dumped is None:
         dumped = t.model_dump(mode="json")
-    if "link_code" in dumped and dumped["link_code"] is None:
-        # Stations from before link codes: the same hash as the transactions they stored then.
+    if "link_code" in dumped:
+        # Never in the hash: it is stored beside the transaction and would let whoever reads
+        # it test guesses of the code. Stations from before link codes hash the same as then.
         dumped = {k: v for k, v in dumped.items() if k != "link_code"}
     return _hash(dumped | {"occurred_at": t.occurred_at.astimezone(UTC).isoformat()})
 
@@ -249,9 +250,17 @@ class _Replay(Exception):
 
 
 class WasteService:
-    def __init__(self, db: Database, city: CityProfile, tariffs: TariffTable | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        city: CityProfile,
+        tariffs: TariffTable | None = None,
+        *,
+        link_key: bytes,
+    ) -> None:
         self.db = db
         self.city = city
+        self.link_key = link_key  # link codes' HMAC key (card_links.card_link_key)
         self.tariffs = tariffs or TariffTable()
         self.tz = ZoneInfo(city.timezone)
         conf = city.raw.get("modules", {}).get("waste", {})
@@ -502,7 +511,7 @@ class WasteService:
                         # Only a hash: nobody reading the database can link the card.
                         "link_code_hash": None
                         if t.link_code is None
-                        else code_hash(t.card_id, t.link_code),
+                        else code_hash(self.link_key, t.card_id, t.link_code),
                     }
                 )
             ids: dict[int, int] = {}
@@ -1527,7 +1536,12 @@ class WasteService:
         return self._links().notices(who)
 
     def _links(self) -> CardLinks:
-        return CardLinks(self.db, self.department, self._card_detail)
+        return CardLinks(self.db, self.department, self._card_detail, self.link_key)
+
+    def detach_card(self, who: Principal, card_id: str, reason: str, source: str) -> None:
+        """Staff release a card from its account (those who block lost cards)."""
+        self._staff(who, Perm.WASTE_MANAGE)
+        self._links().detach(who, card_id, reason, source)
 
     def my_cards(self, who: Principal) -> list[sc.CardDetail]:
         require(who, Perm.OWN_CARDS)

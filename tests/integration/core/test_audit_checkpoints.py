@@ -210,6 +210,7 @@ def test_a_configured_key_signs_and_its_public_half_verifies(
         "ONECITY_ENVIRONMENT": "production",
         "ONECITY_AUDIT_CHECKPOINT_DIR": str(tmp_path / "cp"),
         "ONECITY_AUDIT_SIGNING_KEY": str(key_file),
+        "ONECITY_CARD_LINK_SECRET": "s" * 32,
     }
     r = runner.invoke(app, ["audit", "checkpoint"], env=env)
     assert r.exit_code == 0, r.output

@@ -124,6 +124,7 @@ def test_hsts_only_in_production(db_url: str) -> None:
         environment="production",
         metrics_token="t" * 32,
         audit_signing_key=base64.b64encode(bytes(range(32))).decode(),
+        card_link_secret="c" * 32,
     )
     p = Platform(settings)
     seed_reference(p)

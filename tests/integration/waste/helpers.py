@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from onecity.core.platform import Platform
+from onecity.waste.card_links import card_link_key
 from onecity.waste.cards import CardWrite, SimulatedEasyCard
 from onecity.waste.domain import Material, TariffTable, rebate
 from onecity.waste.schemas import CardIssueIn
@@ -24,7 +25,7 @@ TARIFFS = TariffTable()
 def service(p: Platform) -> WasteService:
     svc = p.modules.get("waste")
     if svc is None:
-        svc = p.modules["waste"] = WasteService(p.db, p.city)
+        svc = p.modules["waste"] = WasteService(p.db, p.city, link_key=card_link_key(p.settings))
     assert isinstance(svc, WasteService)
     return svc
 

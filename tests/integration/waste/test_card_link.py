@@ -3,11 +3,14 @@
 Before: card id, station and transaction number were enough, all three sequential, so a loop
 found a stranger's card in a few dozen guesses, showed its history and locked the owner out.
 Now a station prints (and shows) a one-time link code with each transaction; the code links
-the card once, for 14 days, and guessing is throttled per account and per card in the
-database, with the same answer whatever was wrong."""
+a card no account holds, once, for 48 hours, and guessing is throttled per account and per
+card in the database, with the same answer whatever was wrong. A linked card leaves its
+account only when that account unlinks it or staff detach it: any later receipt of the
+owner's, found in a bin, moved it to the finder with a first version of the fix."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,10 +20,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from onecity.app import create_app
-from onecity.core.models import AuditRecord
+from onecity.core.models import AuditRecord, Event
 from onecity.core.platform import Platform
+from onecity.waste import schemas as sc
 from onecity.waste.cards import SimulatedEasyCard
 from onecity.waste.domain import Material
+from onecity.waste.models import WasteTxn
+from onecity.waste.service import payload_hash
 from tests.conftest import add_user, login
 from tests.integration.waste.helpers import Terminal, add_station, issue
 
@@ -179,7 +185,31 @@ def test_the_receipt_code_links_once_and_the_owner_unlinks(
     assert len(_audit(platform, "waste.card.link_failed")) == 2
 
 
-def test_the_holder_of_the_card_recovers_it_with_a_newer_code(
+def test_a_later_receipt_does_not_take_a_linked_card(
+    client: TestClient, platform: Platform, station: Any
+) -> None:
+    """Every receipt carries a code: the owner's next visits' receipts, found in a bin, are
+    no proof against the account that holds the card."""
+    key, term, card = station
+    _visit(client, key, term, card, "AAAA-1111")
+    owner = _citizen(client, platform, "owner")
+    finder = _citizen(client, platform, "finder")
+    r = client.post(MY, headers=owner, json={"card_id": "EC-0001", "link_code": "AAAA-1111"})
+    assert r.status_code == 201
+    _visit(client, key, term, card, "BBBB-2222")  # the owner's next receipt, thrown away
+    r = client.post(MY, headers=finder, json={"card_id": "EC-0001", "link_code": "BBBB-2222"})
+    wrong = client.post(MY, headers=finder, json={"card_id": "EC-0001", "link_code": "ZZZZ-ZZZZ"})
+    assert r.status_code == 422 and r.text == wrong.text  # no hint that the code was right
+    assert "service desk" in r.json()["detail"]
+    assert client.get(MY, headers=finder).json() == []
+    assert [c["card_id"] for c in client.get(MY, headers=owner).json()] == ["EC-0001"]
+    assert client.get("/api/v1/waste/my/card-notices", headers=owner).json() == []
+    # The owner typing the newer code is told the card is theirs, as with the first one.
+    r = client.post(MY, headers=owner, json={"card_id": "EC-0001", "link_code": "BBBB-2222"})
+    assert r.status_code == 201 and r.json()["card_id"] == "EC-0001"
+
+
+def test_staff_detach_a_card_and_its_holder_links_it_with_a_newer_code(
     client: TestClient, platform: Platform, station: Any
 ) -> None:
     key, term, card = station
@@ -189,24 +219,58 @@ def test_the_holder_of_the_card_recovers_it_with_a_newer_code(
     owner = _citizen(client, platform, "owner")
     r = client.post(MY, headers=finder, json={"card_id": "EC-0001", "link_code": "AAAA-1111"})
     assert r.status_code == 201
-    # The card's holder has a newer receipt: the card moves to them, the finder is told.
+    # The card's holder cannot take it back with a code alone...
     r = client.post(MY, headers=owner, json={"card_id": "EC-0001", "link_code": "BBBB-2222"})
-    assert r.status_code == 201, r.text
+    assert r.status_code == 422 and r.json()["error"] == "link_refused"
+    # ...but shows it at the service desk, whose staff detach it (not a citizen, nor a crew).
+    add_user(platform, "epb.op", "operator", "epb")
+    add_user(platform, "epb.crew", "crew", "epb")
+    staff, crew = login(client, "epb.op"), login(client, "epb.crew")
+    url, why = "/api/v1/waste/cards/EC-0001/detach", {"reason": "holder showed the card"}
+    assert client.post(url, headers=owner, json=why).status_code == 403
+    assert client.post(url, headers=crew, json=why).status_code == 403
+    assert client.post(url, headers=staff, json={}).status_code == 422  # a reason is required
+    assert client.post(url, headers=staff, json=why).status_code == 204
+    assert client.post(url, headers=staff, json=why).status_code == 409  # no longer linked
     assert client.get(MY, headers=finder).json() == []
     notices = client.get("/api/v1/waste/my/card-notices", headers=finder).json()
-    assert [(n["card_id"], n["what"]) for n in notices] == [("EC-0001", "moved")]
+    assert [(n["card_id"], n["what"]) for n in notices] == [("EC-0001", "detached")]
+    [detached] = _audit(platform, "waste.card.detach")
+    assert detached.actor == "epb.op" and detached.target == "EC-0001"
+    assert detached.detail["reason"] == "holder showed the card"
+    with platform.db.read() as s:
+        [event] = s.scalars(select(Event).where(Event.type == "waste.card_detached")).all()
+    # The event reaches webhooks and relays: it names neither the card nor an account.
+    assert "EC-0001" not in str(event.payload) and "user" not in str(event.payload)
+    # Now the holder's newer code links it; the finder's older one never again.
+    r = client.post(MY, headers=owner, json={"card_id": "EC-0001", "link_code": "BBBB-2222"})
+    assert r.status_code == 201, r.text
     assert client.get("/api/v1/waste/my/card-notices", headers=owner).json() == []
-    [moved] = _audit(platform, "waste.card.link_moved")
-    assert moved.actor == "owner" and moved.target == "EC-0001"
-    # The older receipt cannot take it back.
+    assert client.delete(f"{MY}/EC-0001", headers=owner).status_code == 204
     r = client.post(MY, headers=finder, json={"card_id": "EC-0001", "link_code": "AAAA-1111"})
     assert r.status_code == 422
-    assert [c["card_id"] for c in client.get(MY, headers=owner).json()] == ["EC-0001"]
+
+
+def test_a_database_dump_gives_no_link_code(
+    client: TestClient, platform: Platform, station: Any
+) -> None:
+    """The stored hash is keyed with a secret outside the database, and the payload hash
+    leaves the code out: trying every code against a dump finds none."""
+    key, term, card = station
+    t = _visit(client, key, term, card, "Q7KM-X2MA")
+    with platform.db.read() as s:
+        row = s.scalars(select(WasteTxn).where(WasteTxn.link_code_hash.is_not(None))).all()[-1]
+        stored, payload = row.link_code_hash, row.payload_hash
+    # The attacker's loop over the 2^40 codes, here over a few including the real one.
+    for code in ("0000-0000", "Q7KM-X2MA", "ZZZZ-ZZZZ"):
+        plain = hashlib.sha256(f"onecity-card-link\0EC-0001\0{code}".encode()).hexdigest()
+        assert plain != stored, f"the dump gives the code {code}"
+    assert payload == payload_hash(sc.TxnIn.model_validate(t | {"link_code": None}))
 
 
 def test_a_code_expires(client: TestClient, platform: Platform, station: Any) -> None:
     key, term, card = station
-    t = term.recycle(card, [Material.PET] * 2, _recent(15 * 24 * 60))
+    t = term.recycle(card, [Material.PET] * 2, _recent(49 * 60))  # 48 hours and a bit
     t["link_code"] = "R9D1-C0DE"
     assert client.post(UP, headers=key, json={"transactions": [t]}).status_code == 200
     amy = _citizen(client, platform, "amy")

@@ -303,7 +303,7 @@ def test_citizen_registers_a_card_with_a_link_code_and_sees_only_their_own(
     client: TestClient, admin: dict[str, str], world: Any, platform: Platform
 ) -> None:
     key, term, card = world
-    # Link codes last 14 days, so the visits are recent whatever day the test runs.
+    # Link codes last 48 hours, so the visits are recent whatever day the test runs.
     visit = clock.now().astimezone(TPE) - timedelta(hours=2)
     g = term.garbage(card, 300, visit)
     r = term.recycle(card, [PET] * 3, visit + timedelta(minutes=2))

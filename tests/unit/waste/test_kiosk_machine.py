@@ -4,6 +4,7 @@ the card retry, crash safety, and the simulated cards' wallet. No network, no re
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -159,7 +160,7 @@ def test_a_garbage_visit_goes_through_every_state_and_journals_the_protocol_txn(
     receipt = rig.sim.printer.printed[-1]
     assert any("IT125" in ln and "Batch 批次 1" in ln and "Seq 序號 1" in ln for ln in receipt)
     assert any("NT$1000 -> NT$989" in ln for ln in receipt)
-    assert any("K001-TEST" in ln and "2026-12-10" in ln for ln in receipt)
+    assert any("K001-TEST" in ln and "2026-11-28 19:03" in ln for ln in receipt)
     events = rig.journal.events()
     assert all(e["zh"] and e["en"] for e in events)
     assert rig.machine.state is State.IDLE
@@ -693,6 +694,29 @@ def test_each_visit_shows_and_prints_its_own_link_code_and_uploads_it(tmp_path: 
     [receipt] = sim.printer.printed
     assert any(seen[0] in ln for ln in receipt)
     journal.close()
-    # The station's status tool shows the last one (the demo's way to find a code to try).
+    # The station's status tool and journal keep it masked: a copy of the journal links no card.
     [last] = kiosk_status(tmp_path / "k.sqlite")["last_link_code"]
-    assert last["card_id"] == c.card_id and seen[1] in last["en"]
+    assert last["card_id"] == c.card_id and "****-****" in last["en"]
+    status = json.dumps(kiosk_status(tmp_path / "k.sqlite"))
+    assert not any(code in status for code in seen)
+    events = Journal(tmp_path / "k.sqlite", STATION, clock)
+    kept = json.dumps(events.events(limit=1000))
+    events.close()
+    assert not any(code in kept for code in seen)
+
+
+def test_a_demo_station_keeps_its_link_codes_for_the_status_tool(tmp_path: Path) -> None:
+    """The README's walk-through links a card with the code `onecity kiosk status` shows."""
+    clock = ManualClock(datetime(2026, 11, 26, 19, 3, 11, tzinfo=TAIPEI))
+    journal = Journal(tmp_path / "k.sqlite", STATION, clock)
+    journal.apply_blocklist(0, True, [])
+    sim = SimStation(clock)
+    machine = KioskMachine(STATION, journal, sim.hardware(), clock, journal_link_codes=True)
+    c = card()
+    sim.reader.insert(c)
+    sim.door.expect_deposit(300, 2.0)
+    r = machine.session(Kind.GARBAGE)
+    assert r.txn is not None
+    journal.close()
+    [last] = kiosk_status(tmp_path / "k.sqlite")["last_link_code"]
+    assert last["card_id"] == c.card_id and str(r.txn["link_code"]) in last["en"]

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
+from pathlib import Path
 
-from onecity.waste.linkcode import ALPHABET, code_hash, new_code, normalise
+import pytest
+from pydantic import ValidationError
+
+from onecity.settings import Settings
+from onecity.waste.card_links import card_link_key
+from onecity.waste.linkcode import ALPHABET, LINK_CODE_VALID, code_hash, new_code, normalise
+
+KEY = b"k" * 32
 
 
 def test_a_code_is_eight_unambiguous_characters_and_they_differ() -> None:
@@ -26,6 +35,40 @@ def test_typing_variants_read_as_the_printed_code() -> None:
 
 def test_the_hash_binds_the_code_to_its_card() -> None:
     code = new_code(random.Random(1).randrange)
-    assert code_hash("EC-1", code) == code_hash("EC-1", code.lower().replace("-", ""))
-    assert code_hash("EC-1", code) != code_hash("EC-2", code)
-    assert code_hash("EC-1", "no code!") is None
+    assert code_hash(KEY, "EC-1", code) == code_hash(KEY, "EC-1", code.lower().replace("-", ""))
+    assert code_hash(KEY, "EC-1", code) != code_hash(KEY, "EC-2", code)
+    assert code_hash(KEY, "EC-1", "no code!") is None
+
+
+def test_the_hash_needs_the_servers_secret() -> None:
+    """Without the key a database does not hold, its hashes give no code by brute force."""
+    code = "K7QM-X2MA"
+    stored = code_hash(KEY, "EC-1", code)
+    assert stored != code_hash(b"x" * 32, "EC-1", code)
+    assert stored != hashlib.sha256(f"onecity-card-link\0EC-1\0{code}".encode()).hexdigest()
+
+
+def test_production_without_a_card_link_secret_does_not_start() -> None:
+    with pytest.raises(ValidationError, match="ONECITY_CARD_LINK_SECRET"):
+        Settings(environment="production", audit_signing_key="set")
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        Settings(environment="production", audit_signing_key="set", card_link_secret="short")
+    Settings(environment="production", audit_signing_key="set", card_link_secret="s" * 32)
+
+
+def test_a_code_is_valid_for_48_hours() -> None:
+    assert LINK_CODE_VALID.total_seconds() == 48 * 3600
+
+
+def test_the_key_comes_from_the_secret_or_its_file_or_a_generated_dev_file(
+    tmp_path: Path,
+) -> None:
+    secret = "s" * 40
+    assert card_link_key(Settings(card_link_secret=secret)) == secret.encode()
+    (tmp_path / "link.secret").write_text(secret + "\n")
+    assert card_link_key(Settings(card_link_secret=str(tmp_path / "link.secret"))) == (
+        secret.encode()
+    )
+    dev = Settings(environment="dev", audit_checkpoint_dir=tmp_path / "audit")
+    first = card_link_key(dev)
+    assert len(first) >= 32 and card_link_key(dev) == first  # generated once, then kept

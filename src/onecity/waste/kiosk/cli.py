@@ -180,7 +180,8 @@ def _status(path: Path) -> dict[str, Any]:
                 {"terminal_seq": i.terminal_seq, "card_id": i.card_id, "amount": i.amount}
                 for i in j.unknown_intents()[-20:]
             ],
-            # What the screen last showed for linking a card (the demo's way to try it).
+            # What the screen last showed for linking a card (the demo's way to try it); the
+            # code is masked unless the station is a simulated (demo) one (machine.py).
             "last_link_code": [
                 {"card_id": e["card_id"], "terminal_seq": e["terminal_seq"], "en": e["en"]}
                 for e in j.events(limit=1, code="link_code")

@@ -57,7 +57,7 @@ from onecity.waste.kiosk.hardware import (
     local_iso,
 )
 from onecity.waste.kiosk.journal import BatchBusy, Intent, Journal, Settlement
-from onecity.waste.linkcode import LINK_CODE_VALID, new_code
+from onecity.waste.linkcode import LINK_CODE_VALID, MASKED, new_code
 
 MAX_ITEMS_PER_VISIT = 500  # the protocol's limit on items in one transaction
 
@@ -359,6 +359,7 @@ class KioskMachine:
         timeouts: Timeouts | None = None,
         max_retries: int = 3,
         link_codes: Callable[[], str] = new_code,
+        journal_link_codes: bool = False,
     ) -> None:
         if journal.station != station:
             raise ValueError(f"the journal belongs to station {journal.station}")
@@ -370,6 +371,9 @@ class KioskMachine:
         self.timeouts = timeouts or Timeouts()
         self.max_retries = max_retries
         self.link_codes = link_codes  # a fresh one-time code per transaction (linkcode.py)
+        # The journal keeps the screen's link codes masked: a copy of its file must not link
+        # cards. Only the demo's simulated stations keep them, to let a visitor try linking.
+        self.journal_link_codes = journal_link_codes
         self.recovered = recover_open_intents(journal)
         self.state = State.OUT_OF_SERVICE if journal.out_of_service() else State.IDLE
         self._lines: list[ScreenLine] = []
@@ -391,8 +395,14 @@ class KioskMachine:
         line = ScreenLine(
             local_iso(self.clock.now()), state, code, text.zh, text.en, self._card_id, txn_seq
         )
+        kept = text
+        if not self.journal_link_codes:
+            if "link" in kw:
+                kept = render(code, **(kw | {"link": MASKED}))
+            if data is not None and data.get("link_code"):
+                data = data | {"link_code": MASKED}
         self.journal.event(
-            state, code, text.zh, text.en, card_id=self._card_id, terminal_seq=txn_seq, data=data
+            state, code, kept.zh, kept.en, card_id=self._card_id, terminal_seq=txn_seq, data=data
         )
         self._lines.append(line)
         if self.screen is not None:
@@ -804,7 +814,7 @@ class KioskMachine:
         link = txn.get("link_code") if txn else None
         if link:
             # On the screen too: a citizen without a receipt (paper out, or none wanted).
-            until = (occurred + LINK_CODE_VALID).strftime("%Y-%m-%d")
+            until = (occurred + LINK_CODE_VALID).strftime("%Y-%m-%d %H:%M")
             self._show(State.SETTLED, "link_code", txn_seq=seq, link=link, until=until)
             lines.append(f"Link code 綁定碼 {link}  (until 至 {until}, once 限用一次)")
         try:

@@ -384,8 +384,15 @@ class SimulatedKiosk:
         up_stop = threading.Event()
         thread: threading.Thread | None = None
         try:
+            # Simulated hardware is the demo: its journal keeps the link codes it showed, so
+            # `onecity kiosk status` can tell a visitor one to link a card with.
             machine = KioskMachine(
-                cfg.station, journal, sim.hardware(), self.clock, screen=self._screen
+                cfg.station,
+                journal,
+                sim.hardware(),
+                self.clock,
+                screen=self._screen,
+                journal_link_codes=True,
             )
             for it in machine.recovered:
                 self.say(
