@@ -373,7 +373,7 @@ def test_a_citizen_registers_a_card_and_sees_its_history(
     page.fill("#r-card", r["card_id"])
     page.fill("#r-code", "0000-0000")  # not the code of any visit of this card
     page.click("#r-submit")
-    expect_text(page, "#my-error", "卡號與綁定碼不符合近期任何交易")
+    expect_text(page, "#my-error", "卡號與綁定碼不符合任何尚未綁定帳號之卡片的近期交易")
     assert page.get_attribute("#r-code", "aria-invalid") == "true"
 
     page.fill("#r-code", r["link_code"].lower().replace("-", ""))  # as people type it
