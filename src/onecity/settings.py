@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     login_client_max_failures: int = Field(default=100, ge=1)
     login_account_max_failures: int = Field(default=50, ge=1)
     login_window_minutes: int = Field(default=60, ge=1)
+    # A client network that logged in to an account within this many days meets only its own
+    # counter for that account, not the account's or the client's (core/auth/throttle.py).
+    login_known_client_days: int = Field(default=30, ge=1)
     totp_required_roles: str = "admin"
 
     telemetry_retention_days: int = 400

@@ -10,7 +10,6 @@ other failure) rolls its counting back with everything else."""
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
+from onecity.core.clients import network
 from onecity.core.db import insert_for
 from onecity.core.errors import Throttled
 from onecity.core.models import Open311Usage
@@ -73,24 +73,12 @@ class Limits:
 
 def client_names(address: str, device_id: str | None, account: str | None) -> list[str]:
     """Every name a client is counted under."""
-    names = [f"ip:{_network(address)}"]
+    names = [f"ip:{network(address)}"]
     if device_id:
         names.append(f"device:{device_id}")
     if account:
         names.append(f"account:{account}")
     return names
-
-
-def _network(address: str) -> str:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address[:64] or "unknown"
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
-    return str(ip)
 
 
 @dataclass(frozen=True)
