@@ -151,11 +151,22 @@ def verify(session: Session) -> tuple[int, list[Finding]]:
     return count, findings
 
 
-def verify_from(session: Session, seq: int, hash_at_seq: str) -> list[Finding]:
+def verify_from(
+    session: Session, seq: int, hash_at_seq: str, head: int, head_hash: str
+) -> list[Finding]:
     """Walk the chain from the record after `seq`, whose hash is known to be `hash_at_seq`
-    (a signed checkpoint's), to the head: what a new checkpoint would vouch for."""
+    (a signed checkpoint's, or GENESIS at 0), up to the head read before (`head`,
+    `head_hash`): what a new checkpoint would vouch for. Records appended meanwhile are
+    left to the next checkpoint."""
     findings: list[Finding] = []
-    q = select(AuditRecord).where(AuditRecord.seq > seq).order_by(AuditRecord.seq)
-    count, expected_seq, prev = _walk(session.execute(q).scalars(), seq + 1, hash_at_seq, findings)
-    _check_head(session, count + seq, expected_seq, prev, findings)
+    q = (
+        select(AuditRecord)
+        .where(AuditRecord.seq > seq, AuditRecord.seq <= head)
+        .order_by(AuditRecord.seq)
+    )
+    _, expected_seq, prev = _walk(session.execute(q).scalars(), seq + 1, hash_at_seq, findings)
+    for missing in range(expected_seq, head + 1):
+        findings.append(Finding(missing, "record deleted (after the last one kept)"))
+    if expected_seq == head + 1 and prev != head_hash:
+        findings.append(Finding(head, "chain tip does not match the last record"))
     return findings

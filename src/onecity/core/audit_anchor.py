@@ -130,7 +130,11 @@ class CheckpointRefused(Exception):
 
 
 def _refusals(
-    s: Session, settings: Settings, checkpoints: Sequence[Checkpoint], first: bool
+    s: Session,
+    settings: Settings,
+    checkpoints: Sequence[Checkpoint],
+    head: tuple[int, str],
+    first: bool,
 ) -> list[Finding]:
     """Why the head must not be signed: the chain disagrees with a signed checkpoint, or
     does not verify from the newest one to the head, or (unless `first`) no checkpoint
@@ -140,10 +144,10 @@ def _refusals(
         return problems
     if checkpoints:
         latest = max(checkpoints, key=lambda c: c.seq)
-        return audit.verify_from(s, latest.seq, latest.head_hash)
+        return audit.verify_from(s, latest.seq, latest.head_hash, *head)
     if not first and (missing := unsigned_too_long(s, settings, checkpoints)):
         return missing
-    return audit.verify(s)[1]
+    return audit.verify_from(s, 0, audit.GENESIS, *head)
 
 
 def write_checkpoint(db: Database, settings: Settings, *, first: bool = False) -> Checkpoint | None:
@@ -158,7 +162,7 @@ def write_checkpoint(db: Database, settings: Settings, *, first: bool = False) -
         if head is None or head.seq == 0:
             return None
         seq, head_hash = int(head.seq), str(head.last_hash)
-        problems = _refusals(s, settings, checkpoints, first)
+        problems = _refusals(s, settings, checkpoints, (seq, head_hash), first)
         if problems:
             # Record numbers and counts only: findings never carry a record's contents.
             log.error(

@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from onecity.cli import app
-from onecity.core import audit, clock
+from onecity.core import audit, audit_anchor, clock
 from onecity.core.models import AuditHead, AuditRecord
 from onecity.core.platform import Platform
 from onecity.core.workers import audit_checkpoint_loop
@@ -388,3 +388,29 @@ def test_an_old_log_without_checkpoints_is_signed_only_when_the_operator_says_so
         code, out = _cli(platform, "checkpoint", "--first")
         assert code == 0 and "checkpoint written at record 7" in out, out
         assert _cli(platform, "verify")[0] == 0
+
+
+def test_records_appended_while_checking_do_not_block_the_checkpoint(
+    client: TestClient,
+    admin: dict[str, str],
+    platform: Platform,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The head is read first; records other requests add during the walk are left to the
+    next checkpoint, not taken for a broken chain."""
+    _activity(client, admin)
+    assert _cli(platform, "checkpoint")[0] == 0  # at record 7
+    _activity(client, admin, 2, first=6)
+    walk = audit.verify_from
+
+    def busy(*args: object) -> list[audit.Finding]:
+        with platform.db.session() as s:
+            audit.append(s, actor="ops", action="device.create", target="device:busy")
+        return walk(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(audit, "verify_from", busy)
+    cp = audit_anchor.write_checkpoint(platform.db, platform.settings)
+    assert cp is not None and cp.seq == 9
+    monkeypatch.setattr(audit, "verify_from", walk)
+    assert audit_anchor.write_checkpoint(platform.db, platform.settings) is not None
+    assert _cli(platform, "verify")[0] == 0
