@@ -302,14 +302,30 @@ def audit_verify() -> None:
 
 
 @audit_app.command("checkpoint")
-def audit_checkpoint() -> None:
+def audit_checkpoint(
+    first: Annotated[
+        bool,
+        typer.Option(
+            "--first",
+            help="sign although no checkpoint exists and the log is older than the interval "
+            "(a new installation; the chain itself must still verify)",
+        ),
+    ] = False,
+) -> None:
     """Sign the chain's head and append it to the checkpoint file (the worker does this
-    every ONECITY_AUDIT_CHECKPOINT_MINUTES)."""
+    every ONECITY_AUDIT_CHECKPOINT_MINUTES). Refuses, exit 1, when the chain does not hold."""
     from onecity.core import audit_anchor
     from onecity.core.platform import Platform
 
     settings = Settings()
-    cp = audit_anchor.write_checkpoint(Platform(settings).db, settings)
+    try:
+        cp = audit_anchor.write_checkpoint(Platform(settings).db, settings, first=first)
+    except audit_anchor.CheckpointRefused as e:
+        for f in e.findings:
+            where = f"record {f.seq}: " if f.seq else ""
+            console.print(f"[red]{where}{f.problem}[/red]", soft_wrap=True)
+        console.print("[red]checkpoint refused: the audit chain does not hold[/red]")
+        raise typer.Exit(1) from None
     if cp is None:
         console.print("nothing new since the last checkpoint")
         return

@@ -8,11 +8,18 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from onecity.core.audit_keys import SigningKeyError, configured_signing_key, public_keys
+
 
 class Settings(BaseSettings):
     """Every knob OneCity reads. Never instantiated at import time."""
 
-    model_config = SettingsConfigDict(env_prefix="ONECITY_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="ONECITY_",
+        extra="ignore",
+        # A bad secret (a key, a password in a URL) must not be echoed into start-up logs.
+        hide_input_in_errors=True,
+    )
 
     environment: Literal["demo", "dev", "test", "production"] = "dev"
     database_url: str = "sqlite:///var/onecity.db"
@@ -128,6 +135,20 @@ class Settings(BaseSettings):
                 "ONECITY_CARD_LINK_SECRET must be a file holding the secret, or a secret of at "
                 "least 32 characters"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _audit_keys_readable(self) -> Settings:
+        """A malformed key stops start-up here, not the checkpoint worker or verify later."""
+        try:
+            public_keys(self.audit_verify_keys)
+        except SigningKeyError as e:
+            raise ValueError(f"ONECITY_AUDIT_VERIFY_KEYS: {e}") from None
+        if self.audit_signing_key.strip():
+            try:
+                configured_signing_key(self.audit_signing_key)
+            except SigningKeyError as e:
+                raise ValueError(f"ONECITY_AUDIT_SIGNING_KEY: {e}") from None
         return self
 
     @property

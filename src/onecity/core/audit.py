@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -96,13 +97,12 @@ class Finding:
     problem: str
 
 
-def verify(session: Session) -> tuple[int, list[Finding]]:
-    """Walk the chain. Returns (records checked, findings); no findings means intact."""
-    findings: list[Finding] = []
-    expected_seq = 1
-    prev = GENESIS
+def _walk(
+    rows: Iterable[AuditRecord], expected_seq: int, prev: str, findings: list[Finding]
+) -> tuple[int, int, str]:
+    """Check records in order, starting after the record whose hash is `prev`. Returns
+    (records checked, the next expected seq, the last record's hash)."""
     count = 0
-    rows = session.execute(select(AuditRecord).order_by(AuditRecord.seq)).scalars()
     for rec in rows:
         count += 1
         if rec.seq != expected_seq:
@@ -125,6 +125,12 @@ def verify(session: Session) -> tuple[int, list[Finding]]:
             findings.append(Finding(rec.seq, "record edited: contents do not match its hash"))
         prev = rec.hash
         expected_seq = rec.seq + 1
+    return count, expected_seq, prev
+
+
+def _check_head(
+    session: Session, count: int, expected_seq: int, prev: str, findings: list[Finding]
+) -> None:
     head = session.get(AuditHead, 1)
     if head is None and count:
         findings.append(Finding(expected_seq - 1, "chain tip (audit_head) deleted"))
@@ -134,4 +140,33 @@ def verify(session: Session) -> tuple[int, list[Finding]]:
                 findings.append(Finding(missing, "record deleted (after the last one kept)"))
         elif head.last_hash != prev:
             findings.append(Finding(head.seq, "chain tip does not match the last record"))
+
+
+def verify(session: Session) -> tuple[int, list[Finding]]:
+    """Walk the chain. Returns (records checked, findings); no findings means intact."""
+    findings: list[Finding] = []
+    rows = session.execute(select(AuditRecord).order_by(AuditRecord.seq)).scalars()
+    count, expected_seq, prev = _walk(rows, 1, GENESIS, findings)
+    _check_head(session, count, expected_seq, prev, findings)
     return count, findings
+
+
+def verify_from(
+    session: Session, seq: int, hash_at_seq: str, head: int, head_hash: str
+) -> list[Finding]:
+    """Walk the chain from the record after `seq`, whose hash is known to be `hash_at_seq`
+    (a signed checkpoint's, or GENESIS at 0), up to the head read before (`head`,
+    `head_hash`): what a new checkpoint would vouch for. Records appended meanwhile are
+    left to the next checkpoint."""
+    findings: list[Finding] = []
+    q = (
+        select(AuditRecord)
+        .where(AuditRecord.seq > seq, AuditRecord.seq <= head)
+        .order_by(AuditRecord.seq)
+    )
+    _, expected_seq, prev = _walk(session.execute(q).scalars(), seq + 1, hash_at_seq, findings)
+    for missing in range(expected_seq, head + 1):
+        findings.append(Finding(missing, "record deleted (after the last one kept)"))
+    if expected_seq == head + 1 and prev != head_hash:
+        findings.append(Finding(head, "chain tip does not match the last record"))
+    return findings

@@ -16,33 +16,31 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    PublicFormat,
-    load_pem_private_key,
-)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from onecity.core import audit
 from onecity.core.audit import Finding
+from onecity.core.audit_keys import SigningKeyError, configured_signing_key, public_keys
+from onecity.core.audit_keys import seed as read_seed
 from onecity.core.db import Database, utcnow
 from onecity.core.models import AuditHead, AuditRecord
 from onecity.settings import Settings
 
+log = logging.getLogger(__name__)
+
 FILE_NAME = "checkpoints.jsonl"
 DEV_KEY_NAME = "signing-dev.key"  # demo/dev/test only: generated when no key is configured
-
-
-class SigningKeyError(ValueError):
-    """The configured key cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -63,22 +61,6 @@ def _payload(seq: int, head_hash: str, count: int, at: str, kid: str) -> bytes:
     return json.dumps([seq, head_hash, count, at, kid], separators=(",", ":")).encode()
 
 
-def _seed(text: str) -> Ed25519PrivateKey:
-    text = text.strip()
-    if text.startswith("-----BEGIN"):
-        key = load_pem_private_key(text.encode(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise SigningKeyError("the PEM key is not an Ed25519 private key")
-        return key
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except binascii.Error as e:
-        raise SigningKeyError("not base64") from e
-    if len(raw) != 32:
-        raise SigningKeyError("an Ed25519 seed is 32 bytes")
-    return Ed25519PrivateKey.from_private_bytes(raw)
-
-
 def _dev_key(directory: Path) -> Ed25519PrivateKey:
     """Read the generated development key, creating it first if needed. Created under a
     temporary name and linked into place, so concurrent first callers agree on one key."""
@@ -95,7 +77,7 @@ def _dev_key(directory: Path) -> Ed25519PrivateKey:
             pass
         finally:
             tmp.unlink()
-    return _seed(path.read_text())
+    return read_seed(path.read_text())
 
 
 def signing_key(settings: Settings) -> Ed25519PrivateKey:
@@ -106,20 +88,15 @@ def signing_key(settings: Settings) -> Ed25519PrivateKey:
         if settings.environment == "production":
             raise SigningKeyError("ONECITY_AUDIT_SIGNING_KEY is not set")
         return _dev_key(Path(settings.audit_checkpoint_dir))
-    path = Path(value)
-    if not value.startswith("-----BEGIN") and len(value) < 4096 and path.is_file():
-        return _seed(path.read_text())
-    return _seed(value)
+    return configured_signing_key(value)
 
 
 def verify_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
     """Public keys checkpoints may be signed with: ONECITY_AUDIT_VERIFY_KEYS (base64, for
     retired keys or a machine that only verifies) and the signing key's own public half."""
     keys: dict[str, Ed25519PublicKey] = {}
-    for item in settings.audit_verify_keys.split(","):
-        if item.strip():
-            pub = Ed25519PublicKey.from_public_bytes(base64.b64decode(item.strip()))
-            keys[key_id(pub)] = pub
+    for pub in public_keys(settings.audit_verify_keys):
+        keys[key_id(pub)] = pub
     pub = signing_key(settings).public_key()
     keys[key_id(pub)] = pub
     return keys
@@ -144,20 +121,67 @@ def _last_line(path: Path) -> dict[str, object] | None:
     return last if isinstance(last, dict) else None
 
 
-def write_checkpoint(db: Database, settings: Settings) -> Checkpoint | None:
+class CheckpointRefused(Exception):
+    """The chain does not hold, so its head is not signed."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        super().__init__(f"{len(findings)} problem(s) in the audit chain")
+        self.findings = list(findings)
+
+
+def _refusals(
+    s: Session,
+    settings: Settings,
+    checkpoints: Sequence[Checkpoint],
+    head: tuple[int, str],
+    first: bool,
+) -> list[Finding]:
+    """Why the head must not be signed: the chain disagrees with a signed checkpoint, or
+    does not verify from the newest one to the head, or (unless `first`) no checkpoint
+    exists although the log is older than the worker would have let it go unsigned."""
+    problems = check(s, checkpoints)
+    if problems:
+        return problems
+    if checkpoints:
+        latest = max(checkpoints, key=lambda c: c.seq)
+        return audit.verify_from(s, latest.seq, latest.head_hash, *head)
+    if not first and (missing := unsigned_too_long(s, settings, checkpoints)):
+        return missing
+    return audit.verify_from(s, 0, audit.GENESIS, *head)
+
+
+def write_checkpoint(db: Database, settings: Settings, *, first: bool = False) -> Checkpoint | None:
     """Sign the chain's head and append it to the checkpoint file (None when the log is
-    empty or nothing was added since the last checkpoint)."""
+    empty or nothing was added since the last checkpoint). Raises CheckpointRefused, after
+    logging it, when the chain does not hold: a rewrite is never signed. `first`: sign
+    although there is no checkpoint yet and the log is old (an operator's decision)."""
     key = signing_key(settings)
+    checkpoints, _ = read_checkpoints(settings)
     with db.read() as s:
         head = s.get(AuditHead, 1)
         if head is None or head.seq == 0:
             return None
         seq, head_hash = int(head.seq), str(head.last_hash)
+        problems = _refusals(s, settings, checkpoints, (seq, head_hash), first)
+        if problems:
+            # Record numbers and counts only: findings never carry a record's contents.
+            log.error(
+                "audit checkpoint refused: %d problem(s), first at record %d; the head "
+                "(record %d) is not signed. Run `onecity audit verify`.",
+                len(problems),
+                problems[0].seq,
+                seq,
+            )
+            raise CheckpointRefused(problems)
         count = int(s.execute(select(func.count()).where(AuditRecord.seq <= seq)).scalar_one())
     path = _file(settings)
     last = _last_line(path)
     if last is not None and last.get("seq") == seq and last.get("head_hash") == head_hash:
         return None
+    return _append(path, key, seq, head_hash, count)
+
+
+def _append(path: Path, key: Ed25519PrivateKey, seq: int, head_hash: str, count: int) -> Checkpoint:
     kid = key_id(key.public_key())
     at = utcnow().isoformat(timespec="seconds")
     signature = key.sign(_payload(seq, head_hash, count, at, kid))
@@ -288,10 +312,47 @@ def check(s: Session, checkpoints: Sequence[Checkpoint]) -> list[Finding]:
     return findings
 
 
+def unsigned_too_long(
+    s: Session, settings: Settings, checkpoints: Sequence[Checkpoint]
+) -> list[Finding]:
+    """A finding when the oldest record no checkpoint covers is older than twice the
+    checkpoint interval: the worker signs every interval, so either the checkpoint file
+    was removed, moved or emptied (none left), or it lost its latest lines, or no worker
+    runs. A fresh installation whose records are newer than that is fine."""
+    covered = max((cp.seq for cp in checkpoints), default=0)
+    q = select(AuditRecord.at).where(AuditRecord.seq > covered).order_by(AuditRecord.seq)
+    oldest = s.execute(q.limit(1)).scalar_one_or_none()
+    grace = timedelta(minutes=2 * settings.audit_checkpoint_minutes)
+    if oldest is None or utcnow() - oldest <= grace:
+        return []
+    age = int((utcnow() - oldest).total_seconds() // 60)
+    if not checkpoints:
+        return [
+            Finding(
+                0,
+                f"no signed checkpoints found at {_file(settings)}, though the log has had "
+                f"records for {age} minutes: the file was removed, emptied or moved, or no "
+                "checkpoint worker runs (a new installation: `onecity audit checkpoint --first`)",
+            )
+        ]
+    return [
+        Finding(
+            0,
+            f"records after {covered} have no signed checkpoint for {age} minutes: the "
+            "checkpoint file lost its latest lines, or no checkpoint worker runs",
+        )
+    ]
+
+
 def verify(db: Database, settings: Settings) -> tuple[int, int, list[Finding]]:
     """The whole check: (records walked, signed checkpoints used, findings)."""
     checkpoints, bad_lines = read_checkpoints(settings)
     with db.read() as s:
         n, findings = audit.verify(s)
-        findings = findings + check(s, checkpoints) + bad_lines
+        findings = (
+            findings
+            + check(s, checkpoints)
+            + unsigned_too_long(s, settings, checkpoints)
+            + bad_lines
+        )
     return n, len(checkpoints), findings

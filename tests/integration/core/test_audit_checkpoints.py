@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,9 +20,10 @@ from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from onecity.cli import app
-from onecity.core import audit
+from onecity.core import audit, audit_anchor, clock
 from onecity.core.models import AuditHead, AuditRecord
 from onecity.core.platform import Platform
+from onecity.core.workers import audit_checkpoint_loop
 from onecity.settings import Settings
 
 runner = CliRunner()
@@ -222,3 +227,191 @@ def test_a_configured_key_signs_and_its_public_half_verifies(
     r = runner.invoke(app, ["audit", "verify"], env=env)
     assert r.exit_code == 0, r.output
     assert "1 signed checkpoint(s)" in r.output
+
+
+@contextmanager
+def _later(minutes: float) -> Iterator[None]:
+    """The platform clock `minutes` on: the records made so far are that much older."""
+    before = clock.offset()
+    clock.set_offset(before + timedelta(minutes=minutes))
+    try:
+        yield
+    finally:
+        clock.set_offset(before)
+
+
+def test_a_missing_checkpoint_file_is_a_finding_once_records_are_older_than_the_interval(
+    client: TestClient, admin: dict[str, str], platform: Platform
+) -> None:
+    _activity(client, admin)
+    path = Path(platform.settings.audit_checkpoint_dir) / "checkpoints.jsonl"
+    assert not path.exists()
+    code, out = _cli(platform, "verify")  # a fresh installation: the worker has not run yet
+    assert code == 0, out
+    with _later(20):  # past twice the 5-minute interval, within the admin's session
+        code, out = _cli(platform, "verify")
+        assert code == 1, out
+        assert f"no signed checkpoints found at {path}" in out
+        body = client.get("/api/v1/audit/verify", headers=admin).json()
+        assert body["intact"] is False
+        assert any("no signed checkpoints" in f["problem"] for f in body["findings"])
+
+
+def test_an_emptied_checkpoint_file_is_a_finding(
+    client: TestClient, admin: dict[str, str], platform: Platform
+) -> None:
+    _activity(client, admin)
+    assert _cli(platform, "checkpoint")[0] == 0
+    path = Path(platform.settings.audit_checkpoint_dir) / "checkpoints.jsonl"
+    path.write_text("")
+    with _later(60):
+        code, out = _cli(platform, "verify")
+    assert code == 1, out
+    assert "no signed checkpoints found" in out
+
+
+def test_records_left_unsigned_too_long_are_a_finding(
+    client: TestClient, admin: dict[str, str], platform: Platform
+) -> None:
+    """The file lost its latest lines (or the worker stopped): the records after the newest
+    remaining checkpoint have gone unsigned for longer than the worker would let them."""
+    _activity(client, admin, 2)
+    assert _cli(platform, "checkpoint")[0] == 0  # at record 3
+    _activity(client, admin, 2, first=2)
+    assert _cli(platform, "checkpoint")[0] == 0  # at record 5
+    path = Path(platform.settings.audit_checkpoint_dir) / "checkpoints.jsonl"
+    path.write_text(path.read_text().splitlines()[0] + "\n")
+    assert _cli(platform, "verify")[0] == 0  # within the interval nothing can be said yet
+    with _later(60):
+        code, out = _cli(platform, "verify")
+    assert code == 1, out
+    assert "records after 3 have no signed checkpoint" in out
+
+
+def test_checkpoint_refuses_to_sign_a_rewritten_chain(
+    client: TestClient,
+    admin: dict[str, str],
+    platform: Platform,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _activity(client, admin)
+    assert _cli(platform, "checkpoint")[0] == 0  # at record 7
+    _activity(client, admin, 2, first=6)
+    _rewrite_from(platform, 3, actor="mallory")
+    path = Path(platform.settings.audit_checkpoint_dir) / "checkpoints.jsonl"
+    lines = path.read_text()
+    with caplog.at_level(logging.ERROR, logger="onecity.core.audit_anchor"):
+        code, out = _cli(platform, "checkpoint")
+    assert code == 1, out
+    assert "refused" in out and "record 7: record rewritten" in out
+    assert path.read_text() == lines  # nothing signed
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors and all("mallory" not in r.getMessage() for r in errors)
+    code, out = _cli(platform, "verify")
+    assert code == 1 and "record 7: record rewritten" in out
+
+
+def test_checkpoint_refuses_to_sign_a_broken_chain_after_the_last_checkpoint(
+    client: TestClient, admin: dict[str, str], platform: Platform
+) -> None:
+    _activity(client, admin)
+    assert _cli(platform, "checkpoint")[0] == 0  # at record 7
+    _activity(client, admin, 3, first=6)
+    with platform.db.engine.begin() as c:
+        c.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 9"))
+    path = Path(platform.settings.audit_checkpoint_dir) / "checkpoints.jsonl"
+    lines = path.read_text()
+    code, out = _cli(platform, "checkpoint")
+    assert code == 1, out
+    assert "record 9: record edited" in out
+    assert path.read_text() == lines
+
+
+def test_the_worker_does_not_sign_a_rewritten_chain(
+    client: TestClient, admin: dict[str, str], platform: Platform
+) -> None:
+    _activity(client, admin)
+    assert _cli(platform, "checkpoint")[0] == 0
+    _activity(client, admin, 1, first=6)
+    _rewrite_from(platform, 3)
+    path = Path(platform.settings.audit_checkpoint_dir) / "checkpoints.jsonl"
+    lines = path.read_text()
+    audit_checkpoint_loop(platform).step()  # logs, does not raise
+    assert path.read_text() == lines
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("audit_verify_keys", "not base64!"),
+        ("audit_verify_keys", base64.b64encode(b"sixteen bytes..!").decode()),
+        ("audit_verify_keys", "," + base64.b64encode(b"x" * 33).decode()),
+        ("audit_signing_key", "not a key"),
+        ("audit_signing_key", base64.b64encode(b"x" * 31).decode()),
+        ("audit_signing_key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"),
+    ],
+)
+def test_a_malformed_audit_key_stops_start_up_with_a_clear_message(field: str, value: str) -> None:
+    name = "ONECITY_" + field.upper()
+    with pytest.raises(ValidationError, match=name) as e:
+        Settings(environment="test", **{field: value})  # type: ignore[arg-type]
+    assert value.strip(",") not in str(e.value)  # a key is never echoed
+
+
+def test_a_missing_signing_key_file_stops_start_up(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="ONECITY_AUDIT_SIGNING_KEY"):
+        Settings(environment="production", audit_signing_key=str(tmp_path / "absent.key"))
+
+
+def test_well_formed_audit_keys_are_accepted(tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    key_file = tmp_path / "audit.key"
+    key_file.write_text(base64.b64encode(key.private_bytes_raw()).decode() + "\n")
+    pub = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    Settings(
+        environment="production",
+        audit_signing_key=str(key_file),
+        audit_verify_keys=f" {base64.b64encode(pub).decode()} ,",
+    )
+
+
+def test_an_old_log_without_checkpoints_is_signed_only_when_the_operator_says_so(
+    client: TestClient, admin: dict[str, str], platform: Platform
+) -> None:
+    """Removing the file must not let the worker sign a fully recomputed chain afresh."""
+    _activity(client, admin)
+    path = Path(platform.settings.audit_checkpoint_dir) / "checkpoints.jsonl"
+    with _later(60):
+        audit_checkpoint_loop(platform).step()
+        assert not path.exists()
+        code, out = _cli(platform, "checkpoint")
+        assert code == 1 and "no signed checkpoints found" in out, out
+        code, out = _cli(platform, "checkpoint", "--first")
+        assert code == 0 and "checkpoint written at record 7" in out, out
+        assert _cli(platform, "verify")[0] == 0
+
+
+def test_records_appended_while_checking_do_not_block_the_checkpoint(
+    client: TestClient,
+    admin: dict[str, str],
+    platform: Platform,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The head is read first; records other requests add during the walk are left to the
+    next checkpoint, not taken for a broken chain."""
+    _activity(client, admin)
+    assert _cli(platform, "checkpoint")[0] == 0  # at record 7
+    _activity(client, admin, 2, first=6)
+    walk = audit.verify_from
+
+    def busy(*args: object) -> list[audit.Finding]:
+        with platform.db.session() as s:
+            audit.append(s, actor="ops", action="device.create", target="device:busy")
+        return walk(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(audit, "verify_from", busy)
+    cp = audit_anchor.write_checkpoint(platform.db, platform.settings)
+    assert cp is not None and cp.seq == 9
+    monkeypatch.setattr(audit, "verify_from", walk)
+    assert audit_anchor.write_checkpoint(platform.db, platform.settings) is not None
+    assert _cli(platform, "verify")[0] == 0
