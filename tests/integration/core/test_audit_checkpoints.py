@@ -360,7 +360,11 @@ def test_a_malformed_audit_key_stops_start_up_with_a_clear_message(field: str, v
 
 def test_a_missing_signing_key_file_stops_start_up(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="ONECITY_AUDIT_SIGNING_KEY"):
-        Settings(environment="production", audit_signing_key=str(tmp_path / "absent.key"))
+        Settings(
+            environment="production",
+            audit_signing_key=str(tmp_path / "absent.key"),
+            card_link_secret="s" * 32,
+        )
 
 
 def test_well_formed_audit_keys_are_accepted(tmp_path: Path) -> None:
@@ -372,6 +376,7 @@ def test_well_formed_audit_keys_are_accepted(tmp_path: Path) -> None:
         environment="production",
         audit_signing_key=str(key_file),
         audit_verify_keys=f" {base64.b64encode(pub).decode()} ,",
+        card_link_secret="s" * 32,
     )
 
 

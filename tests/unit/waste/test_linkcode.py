@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import random
 from pathlib import Path
@@ -49,11 +50,12 @@ def test_the_hash_needs_the_servers_secret() -> None:
 
 
 def test_production_without_a_card_link_secret_does_not_start() -> None:
+    audit_key = base64.b64encode(bytes(32)).decode()  # a well-formed Ed25519 seed
     with pytest.raises(ValidationError, match="ONECITY_CARD_LINK_SECRET"):
-        Settings(environment="production", audit_signing_key="set")
+        Settings(environment="production", audit_signing_key=audit_key)
     with pytest.raises(ValidationError, match="at least 32 characters"):
-        Settings(environment="production", audit_signing_key="set", card_link_secret="short")
-    Settings(environment="production", audit_signing_key="set", card_link_secret="s" * 32)
+        Settings(environment="production", audit_signing_key=audit_key, card_link_secret="short")
+    Settings(environment="production", audit_signing_key=audit_key, card_link_secret="s" * 32)
 
 
 def test_a_code_is_valid_for_48_hours() -> None:
