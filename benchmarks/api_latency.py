@@ -25,13 +25,13 @@ from onecity.bootstrap import migrate, seed_reference
 from onecity.core.auth.secrets import hash_password
 from onecity.core.devices.ingest import Msg
 from onecity.core.models import Device, User
-from onecity.core.platform import Platform
+from onecity.core.modules import start_platform
 from onecity.settings import Settings
 
 
 def seed(url: str, devices: int) -> list[str]:
     migrate(url)
-    p = Platform(Settings(environment="test", database_url=url))
+    p = start_platform(Settings(environment="test", database_url=url))
     seed_reference(p)
     rng = random.Random(7)
     ids = [f"dev-{i:06d}" for i in range(devices)]

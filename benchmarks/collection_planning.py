@@ -43,11 +43,11 @@ from pyvrp.stop import MaxRuntime
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import ROOT, print_json, print_table
-from onecity.waste import routing, vrplib_io
-from onecity.waste.city_layout import layout
-from onecity.waste.collection_sim import SIM_CONFIG, SimReport, simulate
-from onecity.waste.plan_service import PlannerConfig
-from onecity.waste.travel import CrowFlies
+from onecity.waste.planning import routing, vrplib_io
+from onecity.waste.planning.service import PlannerConfig
+from onecity.waste.planning.travel import CrowFlies
+from onecity.waste.simulation.city_layout import layout
+from onecity.waste.simulation.collection import SIM_CONFIG, SimReport, simulate
 
 DATA = ROOT / "tests" / "data" / "cvrplib"
 SHIFT = (6 * 3600, 14 * 3600)  # local seconds of the day

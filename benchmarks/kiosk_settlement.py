@@ -46,14 +46,15 @@ from onecity.bootstrap import migrate, seed_reference
 from onecity.core.auth.secrets import new_device_key, token_hash
 from onecity.core.db import make_engine
 from onecity.core.models import Device, DeviceCredential
+from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
 from onecity.settings import Settings
-from onecity.waste.card_links import card_link_key
-from onecity.waste.cards import SimulatedEasyCard
-from onecity.waste.domain import Material, TariffTable, rebate
+from onecity.waste.kiosk.cards import SimulatedEasyCard
+from onecity.waste.ledger.card_links import card_link_key
+from onecity.waste.ledger.schemas import CardIssueIn
+from onecity.waste.ledger.service import WasteService
 from onecity.waste.models import WasteTxn
-from onecity.waste.schemas import CardIssueIn
-from onecity.waste.service import WasteService
+from onecity.waste.rules.money import Material, TariffTable, rebate
 
 KIOSKS = 50
 BATCH = 100
@@ -124,7 +125,7 @@ TPE = ZoneInfo("Asia/Taipei")
 
 def setup(url: str) -> tuple[Platform, list[Station]]:
     migrate(url)
-    p = Platform(Settings(environment="test", database_url=url, modules="waste"))  # type: ignore[call-arg]
+    p = start_platform(Settings(environment="test", database_url=url, modules="waste"))  # type: ignore[call-arg]
     seed_reference(p)
     stations = []
     with p.db.session() as s:

@@ -46,10 +46,12 @@ from _common import print_json, print_table, temp_pg_database
 from onecity.bootstrap import migrate, seed_reference
 from onecity.core.auth.permissions import Principal, Role
 from onecity.core.geo import CityProfile
+from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
-from onecity.roadworks import checks, footprint, spatial
-from onecity.roadworks import schemas as sc
-from onecity.roadworks.api import service_for
+from onecity.roadworks.permits import checks, spatial
+from onecity.roadworks.permits import schemas as sc
+from onecity.roadworks.rules import footprint
+from onecity.roadworks.services import RoadworksServices
 from onecity.settings import Settings
 
 PERMITS, PIPES, BANS = 100_000, 200_000, 300
@@ -129,7 +131,7 @@ def inside(city: load.City, geometry: dict[str, Any]) -> bool:
 
 def near_counts(p: Platform, body: sc.PermitIn) -> tuple[int, int]:
     """Permits and pipes the index hands `checks.check` for this body (its own boxes)."""
-    svc = service_for(p)
+    svc = p.services(RoadworksServices).permits
     fp = footprint.parse(p.city, body.geometry, crs=body.crs, width_m=body.width_m)
     cfg, rule = svc.config.rules, svc.config.locate
     gap = timedelta(days=cfg.repeat_gap_days)
@@ -156,7 +158,7 @@ def size_mb(p: Platform, path: Path | None) -> float:
 
 def run(name: str, url: str, books: load.Books, apps: list[sc.PermitIn], path: Path | None) -> Run:
     migrate(url)
-    p = Platform(Settings(environment="test", database_url=url, modules="roadworks"))
+    p = start_platform(Settings(environment="test", database_url=url, modules="roadworks"))
     try:
         seed_reference(p)
         took = load.load(p.db.engine, books)
@@ -172,7 +174,7 @@ def run(name: str, url: str, books: load.Books, apps: list[sc.PermitIn], path: P
         finally:
             raw.close()
         took["checkpoint" if p.db.dialect == "sqlite" else "analyze"] = time.monotonic() - began
-        svc = service_for(p)
+        svc = p.services(RoadworksServices).permits
         for body in apps[:WARM_UP]:
             svc.check(ADMIN, body)
         times, cpu, outs = [], [], []

@@ -1,7 +1,7 @@
 """A city's worth of road works for benchmarks/permit_checks.py: synthetic pipes over Taipei,
 permits dug along the same streets, dig bans and no-dig periods, written with `bulk_insert`.
 
-NOT REAL DATA. The pipes come from `onecity.roadworks.pipe_gen` (see its SYNTHETIC_NOTE); the
+NOT REAL DATA. The pipes come from `onecity.roadworks.demo.pipe_gen` (see its SYNTHETIC_NOTE); the
 permits are invented to look like a few years of RPIC's books: trenches 5-60 m long and
 0.5-3 m wide (and pits) along the streets the pipes lie under, spread over three years around
 today, with statuses that fit their dates. The same seed gives the same city.
@@ -23,9 +23,9 @@ from sqlalchemy import Table
 
 from onecity.core.db import bulk_insert
 from onecity.core.geo import CityProfile
-from onecity.roadworks import pipe_gen
+from onecity.roadworks.demo import pipe_gen
 from onecity.roadworks.models import DigBanRow, EmbargoRow, Permit, PipeRow, RoadOrg
-from onecity.roadworks.pipes import Pipe
+from onecity.roadworks.rules.pipes import Pipe
 
 BATCH = 5_000
 # Owners pipe_gen lays mains for, with what they dig for and how deep (m, low-high).

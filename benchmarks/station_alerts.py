@@ -45,6 +45,7 @@ from onecity.bootstrap import migrate, seed_reference
 from onecity.core.auth.secrets import hash_password
 from onecity.core.devices.mqtt import MqttIngester
 from onecity.core.models import DeliveryAccount, Device, User
+from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
 from onecity.settings import Settings
 
@@ -57,7 +58,7 @@ CLIENT_ID = "onecity-bench-stations"
 
 def setup(url: str, broker: Broker) -> Platform:
     migrate(url)
-    p = Platform(
+    p = start_platform(
         Settings(  # type: ignore[call-arg]
             environment="test",
             database_url=url,

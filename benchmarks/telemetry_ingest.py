@@ -43,6 +43,7 @@ from onecity.bootstrap import migrate, seed_reference
 from onecity.core.auth.secrets import new_device_key, token_hash
 from onecity.core.devices.mqtt import MqttIngester
 from onecity.core.models import DeliveryAccount, Device, DeviceCredential, Reading
+from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
 from onecity.settings import Settings
 
@@ -52,7 +53,7 @@ BATCH = 200
 
 def platform(url: str, **over: object) -> Platform:
     s = Settings(environment="test", database_url=url, **over)  # type: ignore[arg-type]
-    return Platform(s)
+    return start_platform(s)
 
 
 def register(p: Platform, prefix: str, n: int, keys: bool = False) -> dict[str, str]:

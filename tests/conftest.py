@@ -24,6 +24,7 @@ from onecity.app import create_app
 from onecity.bootstrap import migrate, seed_reference
 from onecity.core.auth.secrets import hash_password
 from onecity.core.models import Base, User
+from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
 from onecity.roadworks import models as _roadworks_models  # noqa: F401 - truncated too
 from onecity.settings import Settings
@@ -106,7 +107,7 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def platform(settings: Settings) -> Iterator[Platform]:
-    p = Platform(settings)
+    p = start_platform(settings)
     seed_reference(p)
     yield p
     p.db.dispose()

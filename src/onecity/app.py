@@ -137,7 +137,7 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
 
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
     settings = settings or Settings()
-    plat = platform or Platform(settings)
+    plat = platform or modules.start_platform(settings)
     loops: list[Loop] = []
 
     @asynccontextmanager
@@ -210,6 +210,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     ):
         app.include_router(router)
     app.state.modules = modules.load(settings.modules)
+    if not plat.started:
+        modules.install(plat, app.state.modules)
     for module in app.state.modules:
         for router in module.routers:
             app.include_router(router)

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from onecity.core.modules import start_platform
 from onecity.settings import Settings
 
 app = typer.Typer(help="OneCity: Smart Taipei, One City.", no_args_is_help=True)
@@ -44,11 +45,10 @@ KEYS_FILE = Path("var/demo-device-keys.json")
 def db_upgrade() -> None:
     """Apply every migration to the configured database."""
     from onecity.bootstrap import migrate, seed_reference
-    from onecity.core.platform import Platform
 
     s = Settings()
     migrate(s.database_url)
-    seed_reference(Platform(s))
+    seed_reference(start_platform(s))
     console.print(f"[green]database at head[/green] ({s.database_url.split('@')[-1]})")
 
 
@@ -80,7 +80,6 @@ def demo(
 
     from onecity.app import create_app
     from onecity.bootstrap import DEMO_USERS, migrate, seed_demo
-    from onecity.core.platform import Platform
     from onecity.simulator import Simulator, load_devices
 
     os.environ.setdefault("ONECITY_ENVIRONMENT", "demo")
@@ -90,7 +89,7 @@ def demo(
     settings = Settings()
     with console.status("migrating the embedded database…"):
         migrate(settings.database_url)
-    plat = Platform(settings)
+    plat = start_platform(settings)
     with console.status("loading the demo city (real Taipei places)…"):
         seed_demo(plat, KEYS_FILE, youbike=youbike, bins=bins)
     table = Table(title=f"OneCity demo: http://{host}:{port}/")
@@ -131,9 +130,9 @@ def demo(
             "watch one with `onecity kiosk status --journal var/kiosks/IT125-1.sqlite`"
         )
     if "roadworks" in [m.strip() for m in settings.modules.split(",")]:
-        from onecity.roadworks import demo as roadworks_demo
-        from onecity.roadworks import demo_sites
         from onecity.roadworks.cli import print_demo
+        from onecity.roadworks.demo import city as roadworks_demo
+        from onecity.roadworks.demo import sites as demo_sites
 
         with console.status("loading a day of Taipei's road works and a synthetic pipe map…"):
             summary = roadworks_demo.seed(plat)
@@ -194,9 +193,8 @@ def users_create(
 ) -> None:
     """Create a user (audited as done by the CLI operator)."""
     from onecity.core.errors import AppError
-    from onecity.core.platform import Platform
 
-    p = Platform(Settings())
+    p = start_platform(Settings())
     try:
         p.auth.create_user(
             f"cli:{os.environ.get('USER', 'root')}",
@@ -215,9 +213,8 @@ def users_create(
 def users_totp(username: str) -> None:
     """Enrol (or re-enrol) a TOTP second factor and print the secret."""
     from onecity.core.errors import AppError
-    from onecity.core.platform import Platform
 
-    p = Platform(Settings())
+    p = start_platform(Settings())
     try:
         secret = p.auth.enrol_totp(f"cli:{os.environ.get('USER', 'root')}", username)
     except AppError as e:
@@ -283,10 +280,9 @@ def audit_verify() -> None:
     """Check the audit hash chain against the signed checkpoints; name every edited,
     rewritten or deleted record and every forged checkpoint line."""
     from onecity.core import audit_anchor
-    from onecity.core.platform import Platform
 
     settings = Settings()
-    p = Platform(settings)
+    p = start_platform(settings)
     n, anchors, findings = audit_anchor.verify(p.db, settings)
     against = f"against {anchors} signed checkpoint(s)" if anchors else "(no signed checkpoint yet)"
     if not findings:
@@ -315,11 +311,10 @@ def audit_checkpoint(
     """Sign the chain's head and append it to the checkpoint file (the worker does this
     every ONECITY_AUDIT_CHECKPOINT_MINUTES). Refuses, exit 1, when the chain does not hold."""
     from onecity.core import audit_anchor
-    from onecity.core.platform import Platform
 
     settings = Settings()
     try:
-        cp = audit_anchor.write_checkpoint(Platform(settings).db, settings, first=first)
+        cp = audit_anchor.write_checkpoint(start_platform(settings).db, settings, first=first)
     except audit_anchor.CheckpointRefused as e:
         for f in e.findings:
             where = f"record {f.seq}: " if f.seq else ""

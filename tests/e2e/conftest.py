@@ -22,6 +22,7 @@ from onecity.app import create_app
 from onecity.bootstrap import migrate, seed_demo
 from onecity.core.db import utcnow
 from onecity.core.models import AuthSession, Device, User
+from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
 from onecity.settings import Settings
 from tests.conftest import serving
@@ -113,7 +114,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         run_workers=True,
         modules="waste",
     )
-    platform = Platform(settings)
+    platform = start_platform(settings)
     keys_file = folder / "keys.json"
     seed_demo(platform, keys_file, youbike=40, bins=40)
     keys: dict[str, str] = json.loads(keys_file.read_text())

@@ -18,6 +18,7 @@ from onecity.app import create_app
 from onecity.bootstrap import migrate, seed_reference
 from onecity.core.auth.secrets import hash_password
 from onecity.core.models import User
+from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
 from onecity.settings import Settings
 from tests.conftest import serving
@@ -98,7 +99,7 @@ def roadworks_server(
         run_workers=False,
         modules="roadworks",
     )
-    platform = Platform(settings)
+    platform = start_platform(settings)
     seed_reference(platform)
     roles: dict[str, tuple[str, str | None]] = {OPERATOR: ("operator", "pwd")}
     roles |= {org[5]: ("contractor", staff_department) for org in orgs}

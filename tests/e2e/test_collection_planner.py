@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from onecity.core.auth.secrets import hash_password
 from onecity.core.models import Reading, User
 from onecity.waste.models import WastePlanStop, WasteTruck
-from onecity.waste.plan_api import planner_for
+from onecity.waste.services import WasteServices
 
 from .conftest import (
     PASSWORD,
@@ -104,7 +104,7 @@ def city(live_server: LiveServer) -> Iterator[City]:
                 )
             )
     operator = {"Authorization": f"Bearer {live.token('epb.operator')}"}
-    yield City(live, operator, planner_for(live.platform).today().isoformat())
+    yield City(live, operator, live.platform.services(WasteServices).planner.today().isoformat())
     _tidy(live, operator)
 
 
@@ -290,7 +290,9 @@ def test_planner_and_crew_route_with_a_fire_mid_shift(
 
     # --- a fire at the station that waited: inserted into the running routes ----------------
     city.live.post_telemetry(FIRE[0], {"garbage.smoke": 1, "garbage.temp_c": 85})
-    planner_for(city.live.platform).replan_urgent_jobs()  # the loop's step (it may beat us)
+    city.live.platform.services(
+        WasteServices
+    ).planner.replan_urgent_jobs()  # the loop's step (it may beat us)
     after = _current(city)
     fire = [s for r in after["routes"] for s in r["stops"] if s["station_id"] == FIRE[0]]
     assert fire and fire[0]["kind"] == "fire" and fire[0]["truck_id"] == mine, after

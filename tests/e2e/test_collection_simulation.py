@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from onecity.waste import sim_reports
-from onecity.waste.collection_sim import simulate
-from onecity.waste.sim_plots import plots
+from onecity.waste.simulation import reports as sim_reports
+from onecity.waste.simulation.collection import simulate
+from onecity.waste.simulation.plots import plots
 
 from .conftest import LiveServer, expect_text, log_in, wait_js
 

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from onecity.app import create_app
-from onecity.core.platform import Platform
+from onecity.core.modules import start_platform
 from onecity.web.pages import safe_next
 
 from .conftest import PASSWORD, LiveServer
@@ -155,7 +155,7 @@ def test_a_configured_tile_server_is_the_only_outside_address(live_server: LiveS
     settings = live_server.platform.settings.model_copy(
         update={"map_tile_url": tiles, "run_workers": False}
     )
-    app = create_app(settings, Platform(settings, live_server.platform.db))
+    app = create_app(settings, start_platform(settings, live_server.platform.db))
     with TestClient(app, base_url="http://testserver") as c:
         r = c.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
         assert r.status_code == 200

@@ -19,8 +19,8 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from onecity.roadworks.api import service_for
 from onecity.roadworks.models import Permit
+from onecity.roadworks.services import RoadworksServices
 from tests.integration.roadworks.helpers import LAT, LON, application, square
 
 from .conftest import expect_text, log_in, wait_js, watched_page
@@ -48,7 +48,7 @@ def rw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     orgs = (TWC, TAIPOWER, GAS, BUILDER)
     with roadworks_server(tmp_path_factory, "rw-e2e", orgs, staff_department="pwd") as city:
         platform, post = city.platform, city.call
-        today = service_for(platform).today()
+        today = platform.services(RoadworksServices).permits.today()
         sites = [
             ("twc", "twc.staff", "water", "更換破裂自來水管", 0.0, 1),
             ("taipower", "tp.staff", "power", "電纜搶修", 0.004, 12),

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from onecity.core.db import utcnow
-from onecity.roadworks.api import service_for
+from onecity.roadworks.services import RoadworksServices
 from tests.integration.roadworks.helpers import LAT, LON, application, lay_pipe
 
 from .conftest import expect_text, log_in, watched_page
@@ -172,7 +172,7 @@ def test_clash_found_granted_as_joint_dig_and_started(chromium: Any, city: City)
     assert problems == []
 
     # --- the day of the works: the contractor may not start before the owners answer -------
-    svc = service_for(city.platform)
+    svc = city.platform.services(RoadworksServices).permits
     svc.clock = lambda: utcnow() + timedelta(days=(start - date.today()).days)
     ctx = context(chromium, width=1280)
     pg, problems = watched_page(ctx, city.live)

@@ -21,10 +21,10 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from onecity.roadworks import pipes_service
-from onecity.roadworks.api import service_for
+from onecity.core.workdays import add_months, add_years
 from onecity.roadworks.models import PipeRow
-from onecity.roadworks.workdays import add_months, add_years
+from onecity.roadworks.pipes import service as pipes_service
+from onecity.roadworks.services import RoadworksServices
 from tests.integration.roadworks.helpers import LAT, LON
 
 from .conftest import expect_text, log_in, wait_js, watched_page
@@ -88,7 +88,9 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
         # The demo's network is generated; the map must say so for such a pipe.
         with rc.platform.db.session() as s:
             s.execute(update(PipeRow).where(PipeRow.id == pipes["gas"]).values(synthetic=True))
-        yield City(rc.live, rc.heads, service_for(rc.platform).today(), pipes)
+        yield City(
+            rc.live, rc.heads, rc.platform.services(RoadworksServices).permits.today(), pipes
+        )
 
 
 def no_sideways_scroll(pg: Any) -> None:

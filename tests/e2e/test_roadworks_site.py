@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from onecity.roadworks.api import service_for
+from onecity.roadworks.services import RoadworksServices
 from tests.integration.roadworks.helpers import LAT, LON, application, lay_pipe
 
 from .conftest import expect_text, log_in, wait_js, watched_page
@@ -66,7 +66,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with roadworks_server(tmp_path_factory, "e2e-rw-site") as city:
         lay_pipe(city.platform, "twc", "water", 0.00005, 1.2)
         lay_pipe(city.platform, "taipower", "power", 0.00008, 1.0)
-        today = service_for(city.platform).today()
+        today = city.platform.services(RoadworksServices).permits.today()
         body = application(
             emergency=True,
             description="更換破裂自來水管",

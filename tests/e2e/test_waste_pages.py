@@ -24,11 +24,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from onecity.waste.api import service_for as waste_service
-from onecity.waste.cards import SimulatedEasyCard
-from onecity.waste.domain import Material, TariffTable
-from onecity.waste.linkcode import new_code
-from onecity.waste.schemas import CardIssueIn
+from onecity.waste.kiosk.cards import SimulatedEasyCard
+from onecity.waste.ledger.schemas import CardIssueIn
+from onecity.waste.rules.linkcode import new_code
+from onecity.waste.rules.money import Material, TariffTable
+from onecity.waste.services import WasteServices
 from tests.integration.waste.helpers import Terminal
 
 from .conftest import PASSWORD, LiveServer, expect_text, log_in, wait_js, wait_live
@@ -146,7 +146,7 @@ def world(live_server: LiveServer) -> World:
         c: SimulatedEasyCard(c, balance=OPENING, counter=20)
         for c in ("E2E-0001", "E2E-0002", "E2E-0003", "E2E-0004")
     }
-    waste_service(live_server.platform).issue(
+    live_server.platform.services(WasteServices).ledger.issue(
         [
             CardIssueIn(card_id=c.card_id, balance=c.balance, counter=c.counter)
             for c in cards.values()

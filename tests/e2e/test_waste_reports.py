@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from onecity.waste.api import service_for as waste_service
-from onecity.waste.cards import SimulatedEasyCard
-from onecity.waste.domain import Material
+from onecity.waste.kiosk.cards import SimulatedEasyCard
+from onecity.waste.ledger.schemas import CardIssueIn
 from onecity.waste.models import WasteJob
-from onecity.waste.schemas import CardIssueIn
+from onecity.waste.rules.money import Material
+from onecity.waste.services import WasteServices
 
 from .conftest import PASSWORD, LiveServer, expect_text, log_in, wait_js
 from .test_waste_pages import Station
@@ -49,7 +49,7 @@ def seeded(live_server: LiveServer) -> LiveServer:
     a = _station(live_server, admin, "itrash-rp-a", "iTrash 報表甲站", 121.545)
     b = _station(live_server, admin, "itrash-rp-b", "iTrash 報表乙站", 121.565)
     card = SimulatedEasyCard("RP-0001", balance=9000, counter=1)
-    waste_service(live_server.platform).issue(
+    live_server.platform.services(WasteServices).ledger.issue(
         [CardIssueIn(card_id=card.card_id, balance=card.balance, counter=card.counter)],
         actor="e2e",
     )

@@ -19,10 +19,12 @@ from typing import Any
 from fastapi import APIRouter
 
 from onecity.core.auth.permissions import Principal
+from onecity.core.db import Database
 from onecity.core.devices.ingest import TelemetryHook
 from onecity.core.ngsi import EntityType
 from onecity.core.open311 import Open311Service
 from onecity.core.platform import Platform
+from onecity.settings import Settings
 
 # A topic filter (e.g. "onecity/waste/+/event") and a handler of (topic, payload).
 MqttHandler = tuple[str, Callable[[str, bytes], None]]
@@ -89,6 +91,25 @@ class Module:
     # NGSI-LD entity types the module serves through the core's read API (core.ngsi), made
     # from its devices' state; e.g. waste: WasteContainer.
     ngsi_types: Sequence[EntityType] = ()
+    # The module's services, built once per platform at start-up (start below): a frozen
+    # dataclass that routes, workers, the CLI and tests get with `platform.services(<type>)`.
+    build: Callable[[Platform], object] | None = None
+
+
+def start_platform(settings: Settings, db: Database | None = None) -> Platform:
+    """The one place a process builds its platform: the core services, then every enabled
+    module's services and telemetry hooks, in dependency order."""
+    platform = Platform(settings, db)
+    install(platform, load(settings.modules))
+    return platform
+
+
+def install(platform: Platform, modules: Sequence[Module]) -> None:
+    if platform.started:
+        raise ValueError("this platform's modules are installed already")
+    for m in modules:
+        platform.add_module(m.build(platform) if m.build else None, m.telemetry_hooks)
+    platform.started = True
 
 
 def load(names: str) -> list[Module]:
@@ -96,10 +117,10 @@ def load(names: str) -> list[Module]:
     wanted = [n.strip() for n in names.split(",") if n.strip()]
     found: dict[str, Module] = {}
     for name in wanted:
-        mod = importlib.import_module(f"onecity.{name}")
+        mod = importlib.import_module(f"onecity.{name}.module")
         module = getattr(mod, "MODULE", None)
         if not isinstance(module, Module):
-            raise ValueError(f"onecity.{name} has no MODULE")
+            raise ValueError(f"onecity.{name}.module has no MODULE")
         found[name] = module
     for m in found.values():
         missing = [d for d in m.depends_on if d not in found]

@@ -1,10 +1,15 @@
-"""The platform object: settings, database, city profile and the core services, built once
-per process by create_app or the CLI and handed to whoever needs them."""
+"""The platform object: settings, database, city profile, the core services and each enabled
+module's services, built once per process (core.modules.start_platform) and handed to
+whoever needs them.
+
+A module's services are one frozen dataclass per module (its `Module.build`), found by their
+type: `platform.services(WasteServices).ledger` is typed end to end, with no string keys."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
+from typing import TypeVar
 
 from onecity.core import events
 from onecity.core.auth.service import AuthService
@@ -16,6 +21,8 @@ from onecity.core.devices.telemetry import TelemetryQueries
 from onecity.core.geo import CityProfile
 from onecity.settings import Settings
 
+S = TypeVar("S")
+
 
 class Platform:
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
@@ -25,8 +32,32 @@ class Platform:
         hole_wait.grace_s = settings.outbox_hole_grace_s
         hole_wait.max_wait_s = settings.outbox_hole_max_wait_s
         self.city = CityProfile.load(settings.city)
-        # Services of domain modules, built once per platform by the module (by name).
-        self.modules: dict[str, Any] = {}
+        # Filled once by core.modules.start_platform: each enabled module's services and
+        # telemetry hooks.
+        self._services: dict[type, object] = {}
+        self._hooks: dict[str, TelemetryHook] = {}
+        self.started = False
+
+    def add_module(self, services: object | None, hooks: Mapping[str, TelemetryHook]) -> None:
+        """Called by core.modules.start_platform for each enabled module, in dependency order."""
+        if services is not None:
+            if type(services) in self._services:
+                raise ValueError(f"{type(services).__name__} is built twice on one platform")
+            self._services[type(services)] = services
+        for dtype, hook in hooks.items():
+            if dtype in self._hooks:
+                raise ValueError(f"two modules hook the telemetry of device type '{dtype}'")
+            self._hooks[dtype] = hook
+
+    def services(self, kind: type[S]) -> S:
+        """The services of an enabled module, e.g. `platform.services(WasteServices)`."""
+        found = self._services.get(kind)
+        if not isinstance(found, kind):
+            raise LookupError(
+                f"no {kind.__name__} on this platform: is its module in ONECITY_MODULES, and was "
+                "the platform built by onecity.core.modules.start_platform?"
+            )
+        return found
 
     @cached_property
     def auth(self) -> AuthService:
@@ -42,15 +73,6 @@ class Platform:
 
     @cached_property
     def ingester(self) -> Ingester:
-        # The enabled modules' telemetry hooks, found when first needed (core.modules imports
-        # this file, hence the late import).
-        from onecity.core import modules
-
-        hooks: dict[str, TelemetryHook] = {}
-        for m in modules.load(self.settings.modules):
-            for dtype, hook in m.telemetry_hooks.items():
-                if dtype in hooks:
-                    raise ValueError(f"two modules hook the telemetry of device type '{dtype}'")
-                hooks[dtype] = hook
+        # The enabled modules' telemetry hooks (added by core.modules.start_platform).
         ranges = ranges_from_profile(self.city.raw.get("device_types", {}))
-        return Ingester(self.db, self.settings, hooks, ranges)
+        return Ingester(self.db, self.settings, dict(self._hooks), ranges)

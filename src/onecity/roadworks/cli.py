@@ -7,7 +7,8 @@ import json
 import typer
 from rich.console import Console
 
-from onecity.core.platform import Platform
+from onecity.core.modules import start_platform
+from onecity.roadworks.services import RoadworksServices
 from onecity.settings import Settings
 
 roadworks_app = typer.Typer(
@@ -18,8 +19,8 @@ console = Console()
 
 def print_demo(summary: object, base_url: str = "http://127.0.0.1:8000") -> None:
     """What the demo loaded and the scenario to try, for `seed-demo` and `onecity demo`."""
-    from onecity.roadworks.demo import CONTRACTOR_LOGIN, DemoSummary
-    from onecity.roadworks.demo_import import contractor_org
+    from onecity.roadworks.demo.city import CONTRACTOR_LOGIN, DemoSummary
+    from onecity.roadworks.demo.todaywork import contractor_org
 
     assert isinstance(summary, DemoSummary)
     sc = summary.scenario
@@ -43,9 +44,9 @@ def print_demo(summary: object, base_url: str = "http://127.0.0.1:8000") -> None
 @roadworks_app.command("seed-demo")
 def seed_demo() -> None:
     """Load the demo's road works into the configured database (safe to run again)."""
-    from onecity.roadworks import demo
+    from onecity.roadworks.demo import city as demo
 
-    p = Platform(Settings())
+    p = start_platform(Settings())
     try:
         summary = demo.seed(p)
     except ValueError as e:
@@ -59,11 +60,10 @@ def seed_demo() -> None:
 @roadworks_app.command("deem-granted")
 def deem_granted() -> None:
     """Grant every application the city did not answer in time (the loop does this too)."""
-    from onecity.roadworks.api import service_for
 
-    p = Platform(Settings())
+    p = start_platform(Settings())
     try:
-        n = service_for(p).deem_granted()
+        n = p.services(RoadworksServices).permits.deem_granted()
     finally:
         p.db.dispose()
     console.print(f"{n} applications deemed granted")

@@ -9,10 +9,11 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from onecity.core.platform import Platform
+from onecity.core.modules import start_platform
 from onecity.settings import Settings
-from onecity.waste.card_links import card_link_key
-from onecity.waste.service import GAP_GRACE, WasteService
+from onecity.waste.ledger.card_links import card_link_key
+from onecity.waste.ledger.service import GAP_GRACE, WasteService
+from onecity.waste.services import WasteServices
 
 waste_app = typer.Typer(
     help="iTrash operations: the ledger, collection plans, simulation.", no_args_is_help=True
@@ -30,7 +31,7 @@ def reconcile(
     then print the ledger's totals. Exits 1 if the ledger does not balance."""
     from datetime import timedelta
 
-    p = Platform(Settings())
+    p = start_platform(Settings())
     svc = WasteService(p.db, p.city, link_key=card_link_key(p.settings))
     flagged = svc.reconcile_gaps(grace=timedelta(days=grace_days))
     ledger = svc.ledger_totals()
@@ -56,15 +57,14 @@ def plan(
     from datetime import date as Date
 
     from onecity.core.errors import AppError
-    from onecity.waste.plan_api import planner_for
 
     try:
         day = Date.fromisoformat(date)
     except ValueError:
         console.print(f"--date must be YYYY-MM-DD, not '{date}'")
         raise typer.Exit(2) from None
-    p = Platform(Settings())
-    planner = planner_for(p)
+    p = start_platform(Settings())
+    planner = p.services(WasteServices).planner
     try:
         out = planner.plan_day(day, "cli", seconds, source="cli")
     except AppError as e:
@@ -125,8 +125,8 @@ def simulate(
     import time
     from pathlib import Path
 
-    from onecity.waste.collection_sim import simulate as run
-    from onecity.waste.sim_plots import plots
+    from onecity.waste.simulation.collection import simulate as run
+    from onecity.waste.simulation.plots import plots
 
     began = time.monotonic()
     report = run(days, stations, seed=seed, trucks=trucks, solve_s=solve_seconds)
@@ -162,13 +162,12 @@ def _store_simulation(data: dict[str, Any], charts: Sequence[object]) -> int | N
 
     from sqlalchemy.exc import SQLAlchemyError
 
-    from onecity.waste import sim_reports
-    from onecity.waste.plan_api import planner_for
+    from onecity.waste.simulation import reports as sim_reports
 
     svgs = {Path(str(c)).stem: Path(str(c)).read_text() for c in charts if str(c).endswith(".svg")}
-    p = Platform(Settings())
+    p = start_platform(Settings())
     try:
-        department = planner_for(p).config.department
+        department = p.services(WasteServices).planner.config.department
         return sim_reports.store(p.db, department, "cli", data, svgs)
     except SQLAlchemyError as e:
         console.print(f"not stored for the dashboard (is the database migrated?): {e}")
@@ -192,7 +191,7 @@ def solve_vrplib(
     import json
     from pathlib import Path
 
-    from onecity.waste import routing, vrplib_io
+    from onecity.waste.planning import routing, vrplib_io
 
     file = Path(path)
     try:

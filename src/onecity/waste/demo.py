@@ -24,12 +24,13 @@ from onecity.core.devices.broker_auth import mqtt_password_hash
 from onecity.core.errors import AppError
 from onecity.core.models import Device, DeviceCredential, Reading, User
 from onecity.core.platform import Platform
-from onecity.waste.card_links import card_link_key
 from onecity.waste.kiosk.sim import KioskConfig, SimulatedKiosk, wallet_cards
+from onecity.waste.ledger.card_links import card_link_key
+from onecity.waste.ledger.schemas import CardIssueIn
+from onecity.waste.ledger.service import STATION_TYPE, WasteService
 from onecity.waste.models import WasteCard, WasteJob, WasteTruck
-from onecity.waste.schemas import CardIssueIn
-from onecity.waste.service import STATION_TYPE, WasteService
-from onecity.waste.station_sim import COMPARTMENTS, FAULTS, INCIDENTS, SimConfig, StationSim
+from onecity.waste.services import WasteServices
+from onecity.waste.simulation.stations import COMPARTMENTS, FAULTS, INCIDENTS, SimConfig, StationSim
 
 log = logging.getLogger(__name__)
 
@@ -320,9 +321,8 @@ def _history(p: Platform, sims: dict[str, StationSim], now: datetime) -> None:
 
 def _plan_days(p: Platform) -> None:
     """Today's and tomorrow's collection plans, from the history just posted."""
-    from onecity.waste.plan_api import planner_for
 
-    planner = planner_for(p)
+    planner = p.services(WasteServices).planner
     today = planner.today()
     for day in (today, today + timedelta(days=1)):
         try:

@@ -17,6 +17,7 @@ from onecity.bootstrap import seed_reference
 from onecity.core.db import utcnow
 from onecity.core.errors import AppError
 from onecity.core.models import AuditRecord, AuthSession, LoginThrottle, User
+from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
 from tests.conftest import PASSWORD, add_user, login, make_settings
 
@@ -125,7 +126,7 @@ def test_concurrent_failures_still_lock(platform: Platform) -> None:
 
 @pytest.fixture
 def totp_client(db_url: str) -> Iterator[tuple[TestClient, Platform]]:
-    p = Platform(make_settings(db_url, totp_required_roles="admin,supervisor"))
+    p = start_platform(make_settings(db_url, totp_required_roles="admin,supervisor"))
     seed_reference(p)
     with TestClient(create_app(p.settings, p)) as c:
         yield c, p

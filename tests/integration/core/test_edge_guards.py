@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from onecity.app import create_app
 from onecity.bootstrap import seed_reference
+from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
 from onecity.settings import Settings
 from tests.conftest import PASSWORD, add_user, login, make_settings
@@ -126,7 +127,7 @@ def test_hsts_only_in_production(db_url: str) -> None:
         audit_signing_key=base64.b64encode(bytes(range(32))).decode(),
         card_link_secret="c" * 32,
     )
-    p = Platform(settings)
+    p = start_platform(settings)
     seed_reference(p)
     try:
         with TestClient(create_app(settings, p)) as c:

@@ -19,7 +19,7 @@ from onecity.bootstrap import ROOT, seed_reference
 from onecity.core.devices.ingest import Msg
 from onecity.core.devices.service import delivery_out
 from onecity.core.models import DeliveryAccount, DeliveryEpoch, Department, Device
-from onecity.core.platform import Platform
+from onecity.core.modules import start_platform
 from tests.conftest import PG_ADMIN_URL, _pg_url, make_settings
 
 BEFORE = "0020_open311_limits"
@@ -93,7 +93,7 @@ def test_a_pinned_account_is_repaired_by_the_upgrade(empty_url: str, tmp_path: P
     _old_data(empty_url)
     # Before the fix: PostgreSQL aborted here, "bigint out of range" (0 .. 2^63-1 spans 2^63).
     command.upgrade(cfg, "head")
-    p = Platform(make_settings(empty_url, audit_checkpoint_dir=tmp_path / "audit"))
+    p = start_platform(make_settings(empty_url, audit_checkpoint_dir=tmp_path / "audit"))
     try:
         seed_reference(p)
         with p.db.read() as s:

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 
 import onecity
 from onecity.core.db import Base
-from onecity.roadworks.spatial import INDEX_NAMES, INDEX_TABLES
+from onecity.roadworks.permits.spatial import INDEX_NAMES, INDEX_TABLES
 
 # Every package's models.py, so a new module's tables are compared too.
 for info in pkgutil.iter_modules(onecity.__path__):

@@ -30,6 +30,7 @@ from onecity.core.devices.mqtt import MqttIngester
 from onecity.core.devices.schemas import TelemetryMessage
 from onecity.core.devices.service import delivery_out
 from onecity.core.models import DeliveryAccount, Device, Reading
+from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
 from tests.conftest import make_settings
 from tests.mqtt_broker import Broker, Publisher, issue_keys, mosquitto_binary, running_broker
@@ -55,7 +56,7 @@ def mqtt_platform(platform: Platform, broker: Broker) -> Platform:
         mqtt_port=broker.port,
         mqtt_client_id=f"onecity-test-{uuid.uuid4().hex[:8]}",
     )
-    return Platform(s, db=platform.db)
+    return start_platform(s, db=platform.db)
 
 
 def register(p: Platform, ids: list[str], broker: Broker | None = None) -> dict[str, str]:

@@ -24,6 +24,7 @@ from onecity.core.auth.permissions import Principal, Role
 from onecity.core.devices.mqtt import MqttIngester
 from onecity.core.devices.schemas import DevicePatch
 from onecity.core.models import DeliveryAccount, Device, Reading
+from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
 from tests.conftest import make_settings
 from tests.mqtt_broker import Broker, Refused, device_client, issue_keys, mosquitto_binary
@@ -49,7 +50,7 @@ def ingesting(platform: Platform, broker: Broker) -> Iterator[Platform]:
         mqtt_port=broker.port,
         mqtt_client_id=f"onecity-test-{uuid.uuid4().hex[:8]}",
     )
-    ing = MqttIngester(Platform(s, db=platform.db), relay_events=False).start()
+    ing = MqttIngester(start_platform(s, db=platform.db), relay_events=False).start()
     yield platform
     ing.stop()
 
@@ -218,7 +219,7 @@ def test_the_platform_may_log_in_on_the_device_listener(platform: Platform, brok
         platform=("onecity-ingester", "a-long-platform-password"),
     )
     broker.wait_reloaded(before)
-    ing = MqttIngester(Platform(s, db=platform.db), relay_events=False).start()
+    ing = MqttIngester(start_platform(s, db=platform.db), relay_events=False).start()
     try:
         dev = device_client(broker, key)
         publish(dev, "bin-p", 1)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from onecity.app import create_app
 from onecity.bootstrap import seed_reference
 from onecity.core.models import AuditRecord, Event, Open311Request
-from onecity.core.modules import Module
+from onecity.core.modules import Module, start_platform
 from onecity.core.open311 import Attribute, AttributeValue, Open311Service
 from onecity.core.platform import Platform
 from tests.conftest import add_user, login, make_settings
@@ -53,22 +53,22 @@ BIN = Open311Service(
 
 
 def _register(name: str, module: Module) -> None:
-    m = types.ModuleType(f"onecity.{name}")
+    m = types.ModuleType(f"onecity.{name}.module")
     m.MODULE = module  # type: ignore[attr-defined]
-    sys.modules[f"onecity.{name}"] = m
+    sys.modules[f"onecity.{name}.module"] = m
 
 
 @pytest.fixture
 def city(db_url: str) -> Iterator[tuple[TestClient, Platform]]:
     """An app with a test-only module that registers two service codes."""
     _register("fake311", Module("fake311", open311_services=(POTHOLE, BIN)))
-    p = Platform(make_settings(db_url, modules="fake311"))
+    p = start_platform(make_settings(db_url, modules="fake311"))
     seed_reference(p)
     try:
         with TestClient(create_app(p.settings, p)) as c:
             yield c, p
     finally:
-        sys.modules.pop("onecity.fake311", None)
+        sys.modules.pop("onecity.fake311.module", None)
         p.db.dispose()
 
 
@@ -414,8 +414,8 @@ def test_registration_mistakes_stop_start_up(db_url: str) -> None:
             with pytest.raises(ValueError, match=f"{module.name}.*{says}"):
                 create_app(make_settings(db_url, modules=module.name))
     finally:
-        sys.modules.pop("onecity.fake311b", None)
-        sys.modules.pop("onecity.fake311c", None)
+        sys.modules.pop("onecity.fake311b.module", None)
+        sys.modules.pop("onecity.fake311c.module", None)
 
 
 def test_no_modules_no_services(client: TestClient) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from onecity.app import create_app
 from onecity.bootstrap import seed_reference
 from onecity.core.models import Open311Request
-from onecity.core.modules import Module
+from onecity.core.modules import Module, start_platform
 from onecity.core.open311 import Attribute, AttributeValue, Open311Service, ResolvedAddress
 from onecity.core.platform import Platform
 from tests.conftest import make_settings
@@ -46,15 +46,15 @@ POTHOLE = Open311Service(service_code="fmt.pothole", service_name="Pothole", dep
 
 @pytest.fixture
 def city(db_url: str) -> Iterator[tuple[TestClient, Platform]]:
-    sys.modules["onecity.fmt311"] = m = types.ModuleType("onecity.fmt311")
+    sys.modules["onecity.fmt311.module"] = m = types.ModuleType("onecity.fmt311.module")
     m.MODULE = Module("fmt311", open311_services=(BIN, POTHOLE))  # type: ignore[attr-defined]
-    p = Platform(make_settings(db_url, modules="fmt311"))
+    p = start_platform(make_settings(db_url, modules="fmt311"))
     seed_reference(p)
     try:
         with TestClient(create_app(p.settings, p)) as c:
             yield c, p
     finally:
-        sys.modules.pop("onecity.fmt311", None)
+        sys.modules.pop("onecity.fmt311.module", None)
         p.db.dispose()
 
 

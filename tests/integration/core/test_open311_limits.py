@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from onecity.app import create_app
 from onecity.bootstrap import seed_reference
 from onecity.core.models import Media, Open311Request, Open311Usage
-from onecity.core.modules import Module
+from onecity.core.modules import Module, start_platform
 from onecity.core.open311 import Open311Service
 from onecity.core.platform import Platform
 from tests.conftest import add_user, login, make_settings
@@ -42,12 +42,14 @@ def photo() -> bytes:
 
 @pytest.fixture
 def make_city(db_url: str) -> Iterator[Any]:
-    sys.modules["onecity.fake311limits"] = m = types.ModuleType("onecity.fake311limits")
+    sys.modules["onecity.fake311limits.module"] = m = types.ModuleType(
+        "onecity.fake311limits.module"
+    )
     m.MODULE = Module("fake311limits", open311_services=(POTHOLE,))  # type: ignore[attr-defined]
     made: list[Platform] = []
 
     def make(**limits: Any) -> Platform:
-        p = Platform(make_settings(db_url, modules="fake311limits", **limits))
+        p = start_platform(make_settings(db_url, modules="fake311limits", **limits))
         if not made:
             seed_reference(p)
         made.append(p)
@@ -56,7 +58,7 @@ def make_city(db_url: str) -> Iterator[Any]:
     try:
         yield make
     finally:
-        sys.modules.pop("onecity.fake311limits", None)
+        sys.modules.pop("onecity.fake311limits.module", None)
         for p in made:
             p.db.dispose()
 

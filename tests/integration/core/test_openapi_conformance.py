@@ -27,6 +27,7 @@ from schemathesis.checks import (
 )
 
 from onecity.app import create_app
+from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
 from tests.conftest import PASSWORD, add_user, make_settings
 
@@ -98,7 +99,7 @@ class Api:
 
 @pytest.fixture
 def api(platform: Platform) -> Iterator[Api]:
-    p = Platform(platform.settings.model_copy(update={"modules": MODULES}))
+    p = start_platform(platform.settings.model_copy(update={"modules": MODULES}))
     add_user(p, "root.admin", "admin", "doit")
     app = create_app(p.settings, p)
     with TestClient(app) as c:

@@ -24,7 +24,7 @@ from schemathesis.checks import not_a_server_error
 from onecity.app import create_app
 from onecity.bootstrap import seed_reference
 from onecity.core import alerts
-from onecity.core.platform import Platform
+from onecity.core.modules import start_platform
 from tests.conftest import PASSWORD, add_user, make_settings
 
 
@@ -40,7 +40,7 @@ def api(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iter
     """One app for every operation: state built up by one case is there for the next."""
     db = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
     shutil.copy(sqlite_template, db)
-    p = Platform(make_settings(f"sqlite:///{db}"))
+    p = start_platform(make_settings(f"sqlite:///{db}"))
     seed_reference(p)
     add_user(p, "root.admin", "admin", "doit")
     app = create_app(p.settings, p)

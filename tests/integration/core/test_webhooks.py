@@ -30,6 +30,7 @@ from onecity.core import webhooks
 from onecity.core.db import utcnow
 from onecity.core.events import emit
 from onecity.core.models import AuditRecord, Event, Webhook
+from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
 from onecity.core.webhooks import deliver_once, guarded, httpx_post
 from onecity.settings import Settings
@@ -299,7 +300,7 @@ def test_app_loop_delivers_when_workers_run(
 ) -> None:
     """The lifespan starts the webhooks loop: an event reaches the receiver with no manual pass."""
     settings = make_settings(db_url, run_workers=True, webhook_egress="any")
-    working = Platform(settings)
+    working = start_platform(settings)
     try:
         with TestClient(create_app(settings, working)) as c:
             add_user(platform, "root.admin", "admin", "doit")
@@ -394,7 +395,7 @@ def test_a_rotated_secret_signs_what_follows_and_is_shown_once(
 def test_the_default_policy_refuses_the_server_itself_and_cloud_metadata(
     db_url: str, url: str, why: str
 ) -> None:
-    p = Platform(make_settings(db_url))  # webhook_egress "private", the default
+    p = start_platform(make_settings(db_url))  # webhook_egress "private", the default
     try:
         seed_reference(p)
         with TestClient(create_app(p.settings, p)) as c:

@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from onecity.core.platform import Platform
-from onecity.roadworks import demo, demo_import
+from onecity.roadworks.demo import city as demo
+from onecity.roadworks.demo import todaywork as demo_import
 from onecity.roadworks.models import Permit, PermitStep, PipeRow
 from tests.city_clock import city_today
 from tests.conftest import add_user, login
@@ -93,7 +94,7 @@ def test_the_scenario_clash_and_the_pipes_are_there(client: TestClient, platform
 def test_demo_sites_are_watched_live_but_one(client: TestClient, platform: Platform) -> None:
     """The demo's monitor shows what RPIC reports: nearly every dug site on camera, and the
     one that is not listed for follow-up."""
-    from onecity.roadworks import demo_sites
+    from onecity.roadworks.demo import sites as demo_sites
 
     demo.seed(platform)
     added = demo_sites.register_cameras(platform)
@@ -115,8 +116,8 @@ def test_every_pipe_owner_of_the_demo_has_a_login_to_answer_locates(platform: Pl
     """A locate request goes to each owner of a pipe under the works; in the demo each owner
     has someone who can log in and answer it."""
     from onecity.bootstrap import DEMO_USERS
+    from onecity.roadworks.demo.pipe_gen import DEFAULT_UTILITIES
     from onecity.roadworks.models import RoadOrgMember
-    from onecity.roadworks.pipe_gen import DEFAULT_UTILITIES
 
     demo.seed(platform)
     logins = {u.username for u in DEMO_USERS}

@@ -16,7 +16,7 @@ from schemathesis import GenerationMode
 
 from onecity.app import create_app
 from onecity.bootstrap import seed_reference
-from onecity.core.platform import Platform
+from onecity.core.modules import start_platform
 from tests.conftest import PASSWORD, add_user, make_settings
 from tests.integration.fuzzing import fuzz, operations
 from tests.integration.roadworks.helpers import application, lay_pipe, setup_city
@@ -28,7 +28,7 @@ PREFIX = "/api/v1/roadworks"
 def api(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Any]:
     db = tmp_path_factory.mktemp("fuzz-roadworks") / "fuzz.db"
     shutil.copy(sqlite_template, db)
-    p = Platform(make_settings(f"sqlite:///{db}", modules="roadworks"))
+    p = start_platform(make_settings(f"sqlite:///{db}", modules="roadworks"))
     seed_reference(p)
     add_user(p, "root.admin", "admin", "doit")
     app = create_app(p.settings, p)

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from onecity.core.platform import Platform
-from onecity.waste.card_links import card_link_key
-from onecity.waste.cards import CardWrite, SimulatedEasyCard
-from onecity.waste.domain import Material, TariffTable, rebate
-from onecity.waste.schemas import CardIssueIn
-from onecity.waste.service import WasteService
+from onecity.waste.kiosk.cards import CardWrite, SimulatedEasyCard
+from onecity.waste.ledger.card_links import card_link_key
+from onecity.waste.ledger.schemas import CardIssueIn
+from onecity.waste.ledger.service import WasteService
+from onecity.waste.rules.money import Material, TariffTable, rebate
 
 TPE = ZoneInfo("Asia/Taipei")
 TARIFFS = TariffTable()

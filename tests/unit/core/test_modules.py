@@ -11,10 +11,10 @@ from onecity.core.modules import Module, load
 
 
 def _register(name: str, module: Module | None) -> None:
-    m = types.ModuleType(f"onecity.{name}")
+    m = types.ModuleType(f"onecity.{name}.module")
     if module is not None:
         m.MODULE = module  # type: ignore[attr-defined]
-    sys.modules[f"onecity.{name}"] = m
+    sys.modules[f"onecity.{name}.module"] = m
 
 
 @pytest.fixture(autouse=True)

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from onecity.core import clock, events
 from onecity.core.devices.ingest import Msg, msg_from_json
 from onecity.core.errors import Invalid
+from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
 from onecity.core.workers import liveness_loop
 from onecity.settings import Settings
@@ -368,7 +369,7 @@ def run_ingester(settings: Settings) -> None:
         raise SystemExit("ONECITY_MQTT_HOST is not set: point it at the broker (e.g. 127.0.0.1)")
     if settings.mqtt_qos == 0:
         log.warning("ONECITY_MQTT_QOS=0: the broker will not redeliver, so messages can be lost")
-    platform = Platform(settings)
+    platform = start_platform(settings)
     stopping = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:

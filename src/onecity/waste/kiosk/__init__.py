@@ -7,6 +7,6 @@ answers (`uploader`), so the station keeps working for days without the network.
 simulated citizens and their cards; `cli` is the `onecity kiosk` command.
 
 The station speaks the protocol in docs/waste-terminal-api.md and reuses the money rules of
-`onecity.waste.domain` and the card interface of `onecity.waste.cards`."""
+`onecity.waste.rules.money` and the card interface of `onecity.waste.kiosk.cards`."""
 
 SOFTWARE = "onecity-kiosk 0.1"

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Protocol
 
-from onecity.waste.cards import CardAdapter, SimulatedEasyCard
-from onecity.waste.domain import Material
+from onecity.waste.kiosk.cards import CardAdapter, SimulatedEasyCard
+from onecity.waste.rules.money import Material
 
 
 def _taipei() -> tzinfo:

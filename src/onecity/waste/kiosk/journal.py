@@ -32,8 +32,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from onecity.waste.domain import RuleError, Tariff, TariffTable
 from onecity.waste.kiosk.hardware import Clock, local_iso
+from onecity.waste.rules.money import RuleError, Tariff, TariffTable
 
 SCHEMA_VERSION = 1
 

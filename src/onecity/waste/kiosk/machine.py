@@ -35,16 +35,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from onecity.waste.cards import CardAdapter, CardError, CardState, CardWrite
-from onecity.waste.domain import (
-    CARD_MAX_BALANCE,
-    MIN_BALANCE_TO_OPEN,
-    Material,
-    RuleError,
-    can_open_door,
-    check_weight,
-    rebate,
-)
+from onecity.waste.kiosk.cards import CardAdapter, CardError, CardState, CardWrite
 from onecity.waste.kiosk.hardware import (
     TAIPEI,
     Clock,
@@ -57,7 +48,16 @@ from onecity.waste.kiosk.hardware import (
     local_iso,
 )
 from onecity.waste.kiosk.journal import BatchBusy, Intent, Journal, Settlement
-from onecity.waste.linkcode import LINK_CODE_VALID, MASKED, new_code
+from onecity.waste.rules.linkcode import LINK_CODE_VALID, MASKED, new_code
+from onecity.waste.rules.money import (
+    CARD_MAX_BALANCE,
+    MIN_BALANCE_TO_OPEN,
+    Material,
+    RuleError,
+    can_open_door,
+    check_weight,
+    rebate,
+)
 
 MAX_ITEMS_PER_VISIT = 500  # the protocol's limit on items in one transaction
 

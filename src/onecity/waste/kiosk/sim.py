@@ -26,8 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from onecity.waste.cards import CardWrite, SimulatedEasyCard
-from onecity.waste.domain import MAX_DROP_GRAMS, Material
+from onecity.waste.kiosk.cards import CardWrite, SimulatedEasyCard
 from onecity.waste.kiosk.hardware import Clock, Item, RejectReason, SimStation, SystemClock
 from onecity.waste.kiosk.journal import Journal, JournalLock
 from onecity.waste.kiosk.machine import (
@@ -39,6 +38,7 @@ from onecity.waste.kiosk.machine import (
     batch_due,
 )
 from onecity.waste.kiosk.uploader import Uploader
+from onecity.waste.rules.money import MAX_DROP_GRAMS, Material
 
 # --- cards ----------------------------------------------------------------------------------
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import httpx
 
-from onecity.waste.domain import RuleError
 from onecity.waste.kiosk import SOFTWARE
 from onecity.waste.kiosk.hardware import Clock, local_iso
 from onecity.waste.kiosk.journal import Answer, Journal
+from onecity.waste.rules.money import RuleError
 
 SIGN_ON = "/api/v1/waste/terminal/sign-on"
 BLOCKLIST = "/api/v1/waste/terminal/blocklist"

@@ -1,0 +1,440 @@
+"""What is checked when a road excavation permit is applied for, with reasons a person can read.
+
+Every check returns `Finding`s: a stable code for machines, a severity ("block" stops a grant,
+"warn" is for the officer to weigh), a reason in Traditional Chinese and English, and data such
+as the other permit's number and dates. Geometries are shapely shapes in projected metres
+(TWD97 TM2, EPSG:3826); dates are inclusive ranges."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+
+from shapely import STRtree
+from shapely.geometry.base import BaseGeometry
+
+from onecity.core.workdays import WorkCalendar, add_years
+
+PURPOSES = ("water", "sewer", "power", "gas", "telecom", "road", "other")
+Severity = Literal["block", "warn"]
+
+# Refused and withdrawn permits never dig; closed ones have dug already, so they only matter as
+# a recent dig that a new one would repeat.
+_IGNORED_STATUSES = frozenset({"refused", "withdrawn"})
+_CLOSED = "closed"
+
+# The spatial index is only a coarse filter: widening it by a millimetre makes sure that float
+# rounding in GEOS's dwithin never drops a pair that the exact distance check would accept.
+_INDEX_SLACK_M = 1e-3
+
+
+@dataclass(frozen=True)
+class Works:
+    """One dig: an application being checked or a permit already on the books."""
+
+    ref: str
+    geom: BaseGeometry
+    start: date
+    end: date
+    depth_m: float
+    purpose: str
+    applicant: str
+    road: str | None
+    night: bool = False
+    emergency: bool = False
+    residential: bool = False
+    status: str = "granted"
+
+    def __post_init__(self) -> None:
+        if self.purpose not in PURPOSES:
+            raise ValueError(f"purpose must be one of {', '.join(PURPOSES)}; got {self.purpose!r}")
+        if self.depth_m < 0:
+            raise ValueError(f"depth_m is a depth below the surface and cannot be {self.depth_m}")
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """The numbers a city sets for its permit rules; the defaults follow Taipei's practice."""
+
+    near_m: float = 20.0
+    repeat_gap_days: int = 90
+    ban_years_default: int = 5
+    notice_working_days: dict[str, int] = field(
+        default_factory=lambda: {"major": 20, "standard": 10, "minor": 3}
+    )
+    emergency_file_days: int = 3
+    response_working_days: dict[str, int] = field(
+        default_factory=lambda: {"major": 20, "standard": 5, "minor": 2}
+    )
+    major_days: int = 10
+    minor_days: int = 3
+    minor_area_m2: float = 30.0
+    night_start: time = time(22, 0)
+    night_end: time = time(6, 0)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the checks found, with the reason to show and the data to act on."""
+
+    code: str
+    severity: Severity
+    reason: dict[str, str]
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JointDig:
+    """A proposal to dig once for several works, in the order the trench should be used."""
+
+    members: list[str]
+    reason: dict[str, str]
+    window: tuple[date, date]
+
+
+@dataclass(frozen=True)
+class DigBan:
+    """A newly paved road that may not be dug for some years (by shape, or by road name)."""
+
+    road: str
+    geom: BaseGeometry | None
+    paved_on: date
+    years: int
+    note: str = ""
+
+    @property
+    def until(self) -> date:
+        """The first day digging is allowed again."""
+        return add_years(self.paved_on, self.years)
+
+
+@dataclass(frozen=True)
+class Embargo:
+    """A period when digging is not allowed: holidays, exams, big events; area None = city-wide."""
+
+    name: dict[str, str]
+    kind: str
+    start: date
+    end: date
+    area: BaseGeometry | None = None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Everything found about one application, and a joint dig if one would resolve conflicts."""
+
+    findings: list[Finding]
+    joint_dig: JointDig | None
+    category: str
+
+    @property
+    def blocked(self) -> bool:
+        """Whether any finding stops the permit being granted as applied for."""
+        return any(f.severity == "block" for f in self.findings)
+
+
+def _as_date(d: datetime | date) -> date:
+    return d.date() if isinstance(d, datetime) else d
+
+
+def _span(start: date, end: date) -> str:
+    return f"{start.isoformat()} 至 {end.isoformat()}"
+
+
+def category(w: Works, cfg: RuleConfig) -> str:
+    """The permit category that sets notice and answer times: emergency, major, standard, minor."""
+    if w.emergency:
+        return "emergency"
+    days = (w.end - w.start).days + 1
+    if days > cfg.major_days:
+        return "major"
+    if days <= cfg.minor_days and w.geom.area <= cfg.minor_area_m2:
+        return "minor"
+    return "standard"
+
+
+def _gap_days(a: Works, b: Works) -> int:
+    """Days from the end of the earlier dig to the start of the later; 0 when they overlap."""
+    if a.start <= b.end and b.start <= a.end:
+        return 0
+    return (b.start - a.end).days if a.end < b.start else (a.start - b.end).days
+
+
+def _conflict(app: Works, c: Works, cfg: RuleConfig) -> Finding | None:
+    if c.status in _IGNORED_STATUSES or c.ref == app.ref:
+        return None
+    distance = float(app.geom.distance(c.geom))
+    if distance > cfg.near_m:
+        return None
+    gap = _gap_days(app, c)
+    data: dict[str, Any] = {
+        "other": c.ref,
+        "applicant": c.applicant,
+        "start": c.start.isoformat(),
+        "end": c.end.isoformat(),
+        "distance_m": round(distance, 1),
+        "gap_days": gap,
+    }
+    if gap == 0 and c.status != _CLOSED:
+        # An emergency dig is already in the ground; the clash is for the officer to coordinate.
+        return Finding(
+            "clash",
+            "warn" if app.emergency else "block",
+            {
+                "zh-TW": f"與 {c.ref}（{c.applicant}）同一路段、同期施工"
+                f"（{_span(c.start, c.end)}）",
+                "en": f"Works {c.ref} by {c.applicant} dig the same stretch "
+                f"from {c.start.isoformat()} to {c.end.isoformat()}",
+            },
+            data,
+        )
+    if gap <= cfg.repeat_gap_days:
+        n = cfg.repeat_gap_days
+        return Finding(
+            "repeat_dig",
+            "warn",
+            {
+                "zh-TW": f"{c.ref}（{c.applicant}）於 {_span(c.start, c.end)} 挖掘同一路段，"
+                f"相隔 {gap} 天；{n} 天內將重複挖掘，請協調聯合施工",
+                "en": f"Works {c.ref} by {c.applicant} dig the same stretch from "
+                f"{c.start.isoformat()} to {c.end.isoformat()}, {gap} days apart: the road "
+                f"would be dug twice within {n} days; dig once together instead",
+            },
+            data,
+        )
+    return None
+
+
+def find_conflicts(app: Works, candidates: Iterable[Works], cfg: RuleConfig) -> list[Finding]:
+    """The exact space-time check of an application against works a spatial query returned."""
+    found = (_conflict(app, c, cfg) for c in candidates)
+    return [f for f in found if f is not None]
+
+
+class ConflictIndex:
+    """Works held in an STRtree, so an application is only compared with works nearby."""
+
+    def __init__(self, works: Sequence[Works]) -> None:
+        self._works = list(works)
+        self._tree = STRtree([w.geom for w in self._works])
+
+    def nearby(self, app: Works, cfg: RuleConfig) -> list[Works]:
+        """Works whose shapes come within `near_m` of the application (a superset, cheaply)."""
+        hits = self._tree.query(app.geom, predicate="dwithin", distance=cfg.near_m + _INDEX_SLACK_M)
+        return [self._works[int(i)] for i in sorted(hits)]
+
+    def query(self, app: Works, cfg: RuleConfig) -> list[Finding]:
+        """The conflicts of `app` with the indexed works."""
+        return find_conflicts(app, self.nearby(app, cfg), cfg)
+
+
+def propose_joint_dig(app: Works, conflicting: Sequence[Works]) -> JointDig | None:
+    """One shared dig for the application and the works it conflicts with, or None if alone.
+
+    Deepest pipes go in first so shallower ones are not disturbed; resurfacing comes last."""
+    members: dict[str, Works] = {app.ref: app}
+    for c in conflicting:
+        members.setdefault(c.ref, c)
+    if len(members) < 2:
+        return None
+    order = sorted(
+        members.values(), key=lambda w: (w.purpose == "road", -w.depth_m, w.start, w.ref)
+    )
+    window = (min(w.start for w in order), max(w.end for w in order))
+    refs = [w.ref for w in order]
+    first = order[0]
+    return JointDig(
+        members=refs,
+        reason={
+            "zh-TW": f"{'、'.join(refs)} 同一路段，建議聯合挖掘一次（{_span(*window)}）："
+            f"由最深之 {first.ref}（{first.depth_m:g} 公尺）先施工，路面工程最後",
+            "en": f"{', '.join(refs)} share the stretch; dig once from {window[0].isoformat()} "
+            f"to {window[1].isoformat()}: deepest first ({first.ref} at {first.depth_m:g} m), "
+            "road surface works last",
+        },
+        window=window,
+    )
+
+
+def _ban_applies(app: Works, ban: DigBan, cfg: RuleConfig) -> bool:
+    if ban.geom is not None:
+        return bool(app.geom.distance(ban.geom) <= cfg.near_m)
+    return app.road is not None and app.road.strip() == ban.road.strip()
+
+
+def check_dig_bans(app: Works, bans: Iterable[DigBan], cfg: RuleConfig) -> list[Finding]:
+    """Whether the dig would break up a road paved too recently to be dug again."""
+    out: list[Finding] = []
+    for ban in bans:
+        if not _ban_applies(app, ban, cfg) or app.start >= ban.until:
+            continue
+        paved, until = ban.paved_on.isoformat(), ban.until.isoformat()
+        zh = f"{ban.road} 於 {paved} 新鋪路面，{ban.years} 年內禁挖至 {until}"
+        en = f"{ban.road} was repaved on {paved}; no digging for {ban.years} years, until {until}"
+        if app.emergency:
+            zh += "；緊急搶修可施工，但須依新鋪路面標準修復"
+            en += "; emergency works may go ahead but must restore to the new surface's standard"
+        out.append(
+            Finding(
+                "dig_ban",
+                "warn" if app.emergency else "block",
+                {"zh-TW": zh, "en": en},
+                {"road": ban.road, "paved_on": paved, "until": until, "note": ban.note},
+            )
+        )
+    return out
+
+
+def check_embargoes(app: Works, embargoes: Iterable[Embargo]) -> list[Finding]:
+    """Whether the dig falls in a no-dig period (festivals, exams, events) where it applies."""
+    out: list[Finding] = []
+    for e in embargoes:
+        if app.end < e.start or e.end < app.start:
+            continue
+        if e.area is not None and not e.area.intersects(app.geom):
+            continue
+        zh = f"施工期間與「{e.name['zh-TW']}」禁挖期（{_span(e.start, e.end)}）重疊"
+        en = f"The works overlap the {e.name['en']} no-dig period ({e.start} to {e.end})"
+        if app.emergency:
+            zh += "；緊急搶修可施工"
+            en += "; emergency works may go ahead"
+        out.append(
+            Finding(
+                "embargo",
+                "warn" if app.emergency else "block",
+                {"zh-TW": zh, "en": en},
+                {"kind": e.kind, "start": e.start.isoformat(), "end": e.end.isoformat()},
+            )
+        )
+    return out
+
+
+def check_night(app: Works, cfg: RuleConfig | None = None) -> list[Finding]:
+    """Whether night works disturb a residential area or need a noise permit."""
+    if not app.night:
+        return []
+    cfg = cfg or RuleConfig()
+    hours = f"{cfg.night_start:%H:%M}–{cfg.night_end:%H:%M}"
+    if app.residential and not app.emergency:
+        return [
+            Finding(
+                "night_residential",
+                "block",
+                {
+                    "zh-TW": f"住宅區不得於夜間（{hours}）施工",
+                    "en": f"No night works ({hours}) in a residential area",
+                },
+            )
+        ]
+    return [
+        Finding(
+            "night_works",
+            "warn",
+            {
+                "zh-TW": f"夜間（{hours}）施工須另取得噪音管制許可",
+                "en": f"Night works ({hours}) need a noise permit",
+            },
+        )
+    ]
+
+
+def check_notice(app: Works, filed_at: date, cal: WorkCalendar, cfg: RuleConfig) -> list[Finding]:
+    """Whether the application was filed early enough before the dig (or soon enough after it)."""
+    filed = _as_date(filed_at)
+    if app.emergency:
+        latest = app.start + timedelta(days=cfg.emergency_file_days)
+        if filed <= latest:
+            return []
+        return [
+            Finding(
+                "late_emergency_filing",
+                "block",
+                {
+                    "zh-TW": f"緊急搶修應於開工後 {cfg.emergency_file_days} 日內（{latest}前）"
+                    f"補辦申請，本案於 {filed} 才申請",
+                    "en": f"Emergency works must be filed within {cfg.emergency_file_days} days of "
+                    f"starting (by {latest}); this was filed on {filed}",
+                },
+                {"latest": latest.isoformat(), "filed_at": filed.isoformat()},
+            )
+        ]
+    cat = category(app, cfg)
+    needed = cfg.notice_working_days[cat]
+    have = cal.working_days_between(filed, app.start)
+    if have >= needed:
+        return []
+    earliest = cal.add_working_days(filed, needed)
+    return [
+        Finding(
+            "short_notice",
+            "block",
+            {
+                "zh-TW": f"應於開工前 {needed} 個工作日申請，本案僅 {have} 個工作日；"
+                f"最早可於 {earliest} 開工",
+                "en": f"{cat.capitalize()} works need {needed} working days' notice, this "
+                f"application gives {have}; the earliest start is {earliest}",
+            },
+            {"needed": needed, "given": have, "earliest_start": earliest.isoformat()},
+        )
+    ]
+
+
+def check_dates(app: Works) -> list[Finding]:
+    """Whether the dates make sense at all."""
+    if app.end >= app.start:
+        return []
+    return [
+        Finding(
+            "end_before_start",
+            "block",
+            {
+                "zh-TW": f"完工日 {app.end} 早於開工日 {app.start}",
+                "en": f"The end date {app.end} is before the start date {app.start}",
+            },
+            {"start": app.start.isoformat(), "end": app.end.isoformat()},
+        )
+    ]
+
+
+def decide_by(filed_at: datetime | date, category: str, cal: WorkCalendar, cfg: RuleConfig) -> date:
+    """The last day the city may answer; after it the permit counts as granted."""
+    if category == "emergency":
+        # Emergency works are granted when filed: the pipe has already burst.
+        return _as_date(filed_at)
+    return cal.add_working_days(filed_at, cfg.response_working_days[category])
+
+
+def is_deemed_granted(decide_by_date: date, today: date) -> bool:
+    """Whether the city let its deadline pass, so the permit is granted by silence."""
+    return today > decide_by_date
+
+
+def check_all(
+    app: Works,
+    *,
+    candidates: Iterable[Works],
+    bans: Iterable[DigBan],
+    embargoes: Iterable[Embargo],
+    filed_at: datetime | date,
+    cal: WorkCalendar,
+    cfg: RuleConfig | None = None,
+) -> Assessment:
+    """Every check on one application, and a joint dig to offer instead where works conflict."""
+    cfg = cfg or RuleConfig()
+    pool = list(candidates)
+    conflicts = find_conflicts(app, pool, cfg)
+    by_ref = {c.ref: c for c in pool}
+    # A closed dig is finished; it explains a repeat_dig warning but cannot join a shared trench.
+    partners = [by_ref[f.data["other"]] for f in conflicts]
+    partners = [w for w in partners if w.status != _CLOSED]
+    findings = [
+        *check_dates(app),
+        *check_notice(app, _as_date(filed_at), cal, cfg),
+        *conflicts,
+        *check_dig_bans(app, bans, cfg),
+        *check_embargoes(app, embargoes),
+        *check_night(app, cfg),
+    ]
+    return Assessment(findings, propose_joint_dig(app, partners), category(app, cfg))

@@ -1,0 +1,37 @@
+"""RPIC's services, built once per platform at start-up (core.modules.start_platform calls
+`build`). Routes, workers, the CLI and tests take them from the platform:
+`platform.services(RoadworksServices).permits`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from onecity.core.platform import Platform
+from onecity.roadworks.permits.service import PermitService, RoadworksConfig
+from onecity.roadworks.pipes.service import PipeService
+from onecity.roadworks.registry.orgs import OrgRegistry
+from onecity.roadworks.registry.service import RegistryService
+from onecity.roadworks.sites.service import SiteService
+
+
+@dataclass(frozen=True)
+class RoadworksServices:
+    permits: PermitService  # applications, decisions, works and locate answers (permits/)
+    orgs: OrgRegistry  # utilities, contractors and their staff (registry/)
+    registry: RegistryService  # dig bans, embargoes, fee tables, penalties (registry/)
+    pipes: PipeService  # the 3D pipeline map and as-built surveys (pipes/)
+    sites: SiteService  # live sites: cameras, frames, stage photos (sites/)
+
+
+def build(p: Platform) -> RoadworksServices:
+    conf = p.city.raw.get("modules", {}).get("roadworks", {})
+    permits = PermitService(
+        p.db, p.city, RoadworksConfig(department=str(conf.get("department", "pwd")))
+    )
+    return RoadworksServices(
+        permits=permits,
+        orgs=OrgRegistry(p.db, permits.config.department, permits.today),
+        registry=RegistryService(permits),
+        pipes=PipeService(permits),
+        sites=SiteService(permits),
+    )

@@ -1,0 +1,615 @@
+"""Station telemetry to crew jobs, and the crews' use of them.
+
+`apply` is the ingest hook of station devices: it runs in the ingest's transaction, locks the
+station's state row, folds the new messages in with the pure rules (monitoring.py) and turns
+each transition into a job change: `raised` opens a job (one not-closed job per station,
+compartment, kind and detail), `updated` refreshes its params and priority, `cleared` stamps
+`condition_cleared_at` and leaves the job for the crew to close. Every job change is a
+`waste.job` event in the outbox (relayed to MQTT `onecity/events/waste.job`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, literal_column, select, text, update
+from sqlalchemy.orm import Session
+
+from onecity.core import alerts, audit, events, open311_service
+from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.db import Database, insert_for, utcnow
+from onecity.core.devices.ingest import HookItem
+from onecity.core.errors import Conflict, NotFound, Unavailable
+from onecity.core.geo import geojson_point, haversine_m
+from onecity.core.models import Device, Open311Request
+from onecity.waste.jobs import schemas as sc
+from onecity.waste.ledger.service import STATION_TYPE
+from onecity.waste.models import WasteJob, WasteOverflow, WasteStationState
+from onecity.waste.monitoring import telemetry as jobs_telemetry
+from onecity.waste.monitoring.codec import from_json, to_json
+from onecity.waste.monitoring.rules import (
+    DEFAULT_CONFIG,
+    PRIORITY,
+    Action,
+    AlertKey,
+    AlertKind,
+    Job,
+    MonitoringConfig,
+    MonitoringError,
+    StationState,
+    Transition,
+    acknowledge_fire,
+    apply_reading,
+    check_offline,
+    container_status,
+    escalation,
+    heartbeat,
+    new_station,
+)
+from onecity.waste.planning import route_link
+
+log = logging.getLogger(__name__)
+
+OPEN, ACCEPTED, CLOSED = "open", "accepted", "closed"
+# A compartment this full refuses the next bag: its overflow time runs (reports, issue 5).
+OVERFLOW_AT = 0.98
+
+
+class StationMonitor:
+    """The rules' side: state rows and job changes inside a caller's transaction."""
+
+    def __init__(self, config: MonitoringConfig = DEFAULT_CONFIG) -> None:
+        self.config = config
+
+    # --- telemetry (the ingest hook) -----------------------------------------------------------
+    def apply(self, s: Session, items: list[HookItem]) -> None:
+        now = utcnow()
+        by_station: dict[str, list[HookItem]] = {}
+        for it in items:
+            by_station.setdefault(it.device_id, []).append(it)
+        for sid in sorted(by_station):  # one lock order for every writer
+            row = self.lock_state(s, sid)
+            if row is None:
+                continue
+            state, changes = from_json(row.state), []
+            for it in by_station[sid]:
+                before = state
+                try:
+                    state, found = self._fold(state, it, now)
+                except MonitoringError as e:  # stored as telemetry; the rules cannot use it
+                    log.warning("station %s message %d not applied: %s", sid, it.seq, e)
+                    continue
+                changes += found
+                self._overflow(s, sid, before, state)
+            self.save_state(row, state, now)
+            self._apply(s, sid, by_station[sid][0].department, changes)
+
+    def _fold(
+        self, state: StationState, it: HookItem, now: datetime
+    ) -> tuple[StationState, list[Transition]]:
+        readings, beat = jobs_telemetry.readings(state, it.values, it.ts)
+        out: list[Transition] = []
+        for r in readings:
+            state, found = apply_reading(state, r, now, self.config)
+            out += found
+        if beat or not readings:  # any message is a sign of life
+            state, found = heartbeat(state, now)
+            out += found
+        return state, out
+
+    @staticmethod
+    def _overflow(s: Session, sid: str, before: StationState, after: StationState) -> None:
+        """Open or end a compartment's overflow time when its newest fill crosses OVERFLOW_AT
+        (read from the rules' own state, so a late, out-of-order message changes nothing)."""
+        for name, comp in after.compartments.items():
+            prev = before.compartments.get(name)
+            was = prev is not None and prev.last.fill >= OVERFLOW_AT
+            now_full = comp.last.fill >= OVERFLOW_AT
+            if now_full and not was:
+                s.add(
+                    WasteOverflow(
+                        station_id=sid, compartment=name, started_at=comp.last.observed_at
+                    )
+                )
+            elif was and not now_full:
+                s.execute(
+                    update(WasteOverflow)
+                    .where(
+                        WasteOverflow.station_id == sid,
+                        WasteOverflow.compartment == name,
+                        WasteOverflow.ended_at.is_(None),
+                    )
+                    .values(ended_at=comp.last.observed_at)
+                )
+
+    def lock_state(self, s: Session, sid: str) -> WasteStationState | None:
+        """The station's state row, locked until the transaction ends (created if new)."""
+        q = select(WasteStationState).where(WasteStationState.station_id == sid).with_for_update()
+        row = s.execute(q).scalar_one_or_none()
+        if row is not None:
+            return row
+        try:
+            fresh = new_station(sid)
+        except MonitoringError as e:
+            log.warning("station %s cannot be monitored: %s", sid, e)
+            return None
+        ins = insert_for(s)(WasteStationState)
+        s.execute(
+            ins.values(
+                station_id=sid, state=to_json(fresh), updated_at=utcnow()
+            ).on_conflict_do_nothing(index_elements=["station_id"])
+        )
+        return s.execute(q).scalar_one()
+
+    @staticmethod
+    def save_state(row: WasteStationState, state: StationState, now: datetime) -> None:
+        row.state = to_json(state)
+        row.updated_at = now
+
+    def _apply(self, s: Session, sid: str, department: str, changes: list[Transition]) -> None:
+        for t in changes:
+            job = self._open_job(s, sid, t.key)
+            if t.action is Action.RAISED and job is None:
+                job = self._insert_open(s, sid, t.key, t.priority, t.at, dict(t.params))
+                if job is not None:
+                    self.emit(s, job, "raised", department)
+                    continue
+                # a citizen's report opened it a moment ago, in another transaction
+                job = self._open_job(s, sid, t.key)
+            if t.action is not Action.CLEARED and job is not None:
+                # raised again before the crew closed it, or new facts about the same alert
+                job.params, job.priority = _keep_reports(job, dict(t.params)), t.priority
+                job.condition_cleared_at = None
+                self.emit(s, job, "updated", department)
+            elif t.action is Action.CLEARED and job is not None:
+                job.condition_cleared_at = t.at
+                self.emit(s, job, "cleared", department)
+
+    def citizen_report(
+        self,
+        s: Session,
+        station: Device,
+        kind: AlertKind,
+        compartment: str | None,
+        detail: str | None,
+        request: Open311Request,
+    ) -> WasteJob:
+        """A citizen's Open311 report: it opens the job for that problem, or joins the one
+        already open (a crew goes once however many people report it)."""
+        key = AlertKey(kind, compartment, detail)
+        dept = station.department_code
+        # Another process may open or close the job between our look and our write: the
+        # unique index settles who opens it, and a closed job is looked for again.
+        for _ in range(3):
+            job = self._open_job(s, station.id, key)
+            if job is None:
+                params = {"source": "citizen", "reports": [request.id]}
+                job = self._insert_open(
+                    s, station.id, key, PRIORITY[kind], request.requested_at, params
+                )
+                if job is None:
+                    continue  # someone else's job won the race: join it
+                self.emit(s, job, "raised", dept)
+                return job
+            reports = [*job.params.get("reports", []), request.id]
+            job.params = {**job.params, "reports": reports}
+            self.emit(s, job, "updated", dept)
+            return job
+        raise Unavailable("the station's job changed while filing the report; send it again")
+
+    @staticmethod
+    def _insert_open(
+        s: Session, sid: str, key: AlertKey, priority: int, at: datetime, params: dict[str, Any]
+    ) -> WasteJob | None:
+        """A new open job, or None if one for the same problem is open already (committed
+        by another transaction, or waited for until it committed)."""
+        j = WasteJob
+        job_id = s.execute(
+            insert_for(s)(j)
+            .values(
+                station_id=sid,
+                compartment=key.compartment,
+                kind=key.kind.value,
+                detail=key.detail,
+                priority=priority,
+                status=OPEN,
+                raised_at=at,
+                note="",
+                params=params,
+            )
+            .on_conflict_do_nothing(
+                index_elements=[
+                    j.station_id,
+                    j.kind,
+                    # spelled as the index is, constants inline, or the database cannot
+                    # match the conflict target to the index
+                    func.coalesce(j.compartment, literal_column("''")),
+                    func.coalesce(j.detail, literal_column("''")),
+                ],
+                index_where=text(f"status <> '{CLOSED}'"),
+            )
+            .returning(j.id)
+        ).scalar()
+        return None if job_id is None else s.get(j, job_id)
+
+    @staticmethod
+    def _open_job(s: Session, sid: str, key: AlertKey) -> WasteJob | None:
+        """The problem's not-closed job, locked: its reports list is read, then written."""
+        j = WasteJob
+        return s.execute(
+            select(j)
+            .where(
+                j.station_id == sid,
+                j.kind == key.kind.value,
+                j.compartment == key.compartment,  # None compares as IS NULL
+                j.detail == key.detail,
+                j.status != CLOSED,
+            )
+            .order_by(j.id)
+            .limit(1)
+            # FOR NO KEY UPDATE, as everywhere jobs are locked: plan stops may reference them
+            .with_for_update(key_share=True)
+        ).scalar_one_or_none()
+
+    @staticmethod
+    def emit(s: Session, job: WasteJob, action: str, department: str | None) -> None:
+        events.emit(
+            s,
+            "waste.job",
+            {
+                "action": action,
+                "job_id": job.id,
+                "station_id": job.station_id,
+                "compartment": job.compartment,
+                "kind": job.kind,
+                "detail": job.detail,
+                "priority": job.priority,
+                "status": job.status,
+                "params": job.params,
+            },
+            department,
+        )
+
+    # --- timers --------------------------------------------------------------------------------
+    def check_offline(self, s: Session, now: datetime) -> int:
+        """Raise `offline` for stations silent past the limit, and mark jobs open past their
+        target as escalated. Returns how many jobs changed. Safe in several processes."""
+        changed = 0
+        rows = s.execute(
+            select(WasteStationState, Device.department_code)
+            .join(Device, Device.id == WasteStationState.station_id)
+            .where(WasteStationState.updated_at < now - self.config.offline_after)
+            .order_by(WasteStationState.station_id)
+            .with_for_update(of=WasteStationState, skip_locked=True)
+        ).all()
+        for row, dept in rows:
+            state, found = check_offline(from_json(row.state), now, self.config)
+            if found:
+                self.save_state(row, state, now)
+                self._apply(s, row.station_id, dept, found)
+                changed += len(found)
+        changed += self._escalate(s, now)
+        return changed
+
+    def _escalate(self, s: Session, now: datetime) -> int:
+        rows = s.execute(
+            select(WasteJob, Device.department_code)
+            .join(Device, Device.id == WasteJob.station_id)
+            .where(WasteJob.status != CLOSED, WasteJob.escalated_at.is_(None))
+            .order_by(WasteJob.id)
+            .with_for_update(of=WasteJob, skip_locked=True)
+        ).all()
+        n = 0
+        for job, dept in rows:
+            rule = Job(AlertKind(job.kind), job.priority, job.raised_at, job.accepted_at)
+            esc = escalation(rule, now)
+            if esc.escalate:
+                job.escalated_at = now
+                self.emit(s, job, "escalated", dept)
+                # To the supervisor: an alert on the department's alert board (dashboard,
+                # live stream, webhooks), resolved when the job is closed.
+                target_min = int((esc.due_at - job.raised_at).total_seconds()) // 60
+                who = f"accepted by {job.accepted_by}" if job.accepted_by else "not accepted"
+                where = f", {job.compartment}" if job.compartment else ""
+                alerts.open_alert(
+                    s,
+                    device_id=job.station_id,
+                    department=dept,
+                    kind="job_overdue",
+                    dedupe_key=_overdue_key(job.id),
+                    severity="critical" if job.priority == PRIORITY[AlertKind.FIRE] else "warning",
+                    message=(
+                        f"crew job {job.id} ({job.kind}{where}) is past its {target_min} min "
+                        f"target, {who}"
+                    ),
+                )
+                n += 1
+        return n
+
+
+class StationJobs:
+    """The crews' side: each call one unit of work."""
+
+    def __init__(self, db: Database, monitor: StationMonitor | None = None) -> None:
+        self.db = db
+        self.monitor = monitor or StationMonitor()
+
+    def check_offline(self, now: datetime | None = None) -> int:
+        with self.db.session() as s:
+            return self.monitor.check_offline(s, now or utcnow())
+
+    def jobs(
+        self,
+        who: Principal,
+        status: str | None,
+        lat: float | None,
+        lon: float | None,
+        limit: int,
+    ) -> sc.JobPage:
+        """Most urgent first; among equals the nearest to (lat, lon), then the oldest."""
+        require(who, Perm.WASTE_JOBS)
+        q = select(WasteJob, Device).join(Device, Device.id == WasteJob.station_id)
+        q = q.where(WasteJob.status == status) if status else q.where(WasteJob.status != CLOSED)
+        if not who.city_wide:
+            q = q.where(Device.department_code == who.department)
+        with self.db.read() as s:
+            rows = s.execute(q.order_by(WasteJob.priority, WasteJob.raised_at).limit(5000)).all()
+        out = [_job_out(j, d, lat, lon) for j, d in rows]
+        far = float("inf")
+        out.sort(
+            key=lambda o: (o.priority, far if o.distance_m is None else o.distance_m, o.raised_at)
+        )
+        return sc.JobPage(jobs=out[:limit])
+
+    def _job_for_update(self, s: Session, who: Principal, job_id: int) -> tuple[WasteJob, Device]:
+        require(who, Perm.WASTE_JOBS)
+        row = s.execute(
+            select(WasteJob, Device)
+            .join(Device, Device.id == WasteJob.station_id)
+            .where(WasteJob.id == job_id)
+            .with_for_update(of=WasteJob, key_share=True)
+        ).one_or_none()
+        if row is None or not who.sees_department(row[1].department_code):
+            raise NotFound(f"no job {job_id}", field="job_id")
+        return row[0], row[1]
+
+    def accept(self, who: Principal, job_id: int, source: str) -> sc.JobOut:
+        with self.db.session() as s:
+            job, dev = self._job_for_update(s, who, job_id)
+            if job.status == CLOSED:
+                raise Conflict(
+                    f"job {job_id} was closed by {job.closed_by}; there is nothing to accept",
+                    field="job_id",
+                    code="job_closed",
+                )
+            if job.status == ACCEPTED:
+                if job.accepted_by == who.username:
+                    return _job_out(job, dev)
+                raise Conflict(
+                    f"job {job_id} is already accepted by {job.accepted_by}",
+                    field="job_id",
+                    code="already_accepted",
+                )
+            job.status, job.accepted_at, job.accepted_by = ACCEPTED, utcnow(), who.username
+            self.monitor.emit(s, job, "accepted", dev.department_code)
+            audit.append(
+                s,
+                actor=who.username,
+                action="waste.job.accept",
+                target=f"waste_job/{job_id}",
+                source=source,
+                detail={"station_id": job.station_id, "kind": job.kind},
+            )
+            return _job_out(job, dev)
+
+    def close(self, who: Principal, job_id: int, body: sc.CloseIn, source: str) -> sc.JobOut:
+        with self.db.session() as s:
+            # A fire job's close also changes the station's state: take the state row's lock
+            # before the job's, in the order the ingest takes them, so the two never deadlock.
+            peek = s.execute(
+                select(WasteJob.station_id, WasteJob.kind).where(WasteJob.id == job_id)
+            ).one_or_none()
+            if peek is not None and peek.kind == AlertKind.FIRE.value:
+                self.monitor.lock_state(s, peek.station_id)
+            # An emptying job: all the station's emptying jobs first, in id order, as serving
+            # the station's route stop takes them (route_link), which this close may do.
+            emptying = (
+                route_link.lock_emptying_jobs(s, peek.station_id)
+                if peek is not None and peek.kind in route_link.EMPTIED_BY_A_VISIT
+                else []
+            )
+            job, dev = self._job_for_update(s, who, job_id)
+            if job.status == CLOSED:
+                raise Conflict(
+                    f"job {job_id} was already closed by {job.closed_by} at "
+                    f"{job.closed_at.isoformat() if job.closed_at else '?'}; nothing changed",
+                    field="job_id",
+                    code="already_closed",
+                )
+            now = utcnow()
+            # The route stop before anything is written: plan and stop rows are locked after
+            # the jobs and before the audit log, the order every other path takes them.
+            found = (
+                route_link.todays_stop(s, job.station_id, now)
+                if job.kind in route_link.EMPTIED_BY_A_VISIT
+                else None
+            )
+            if job.kind == AlertKind.FIRE.value and job.compartment:
+                self._acknowledge_fire(s, job.station_id, job.compartment, now)
+            settle_close(
+                s, job, dev.department_code, who.username, source, now, body.collected_kg, body.note
+            )
+            if found is not None:
+                # the station was emptied: its stop is served, and with it, as when the crew
+                # marks the stop, the station's other emptying jobs
+                plan, stop = found
+                route_link.serve(s, plan, stop, who.username, now)
+                note = (
+                    f"emptied on the route of truck {stop.truck_id} (plan stop {stop.id}), "
+                    f"job {job.id} closed"
+                )
+                for other in emptying:
+                    if other.id != job.id and other.status != CLOSED:
+                        settle_close(
+                            s, other, dev.department_code, who.username, source, now, None, note
+                        )
+            return _job_out(job, dev)
+
+    def _acknowledge_fire(self, s: Session, sid: str, compartment: str, at: datetime) -> None:
+        """The crew dealt with the fire: the rules forget it; a reading still showing fire
+        raises a new job."""
+        row = self.monitor.lock_state(s, sid)
+        if row is not None:
+            state, _ = acknowledge_fire(from_json(row.state), compartment, at)
+            self.monitor.save_state(row, state, at)
+
+    def station_status(self, who: Principal, station_id: str) -> sc.StationStatusOut:
+        require(who, Perm.WASTE_JOBS)
+        with self.db.read() as s:
+            dev = s.get(Device, station_id)
+            if (
+                dev is None
+                or dev.type != STATION_TYPE
+                or not who.sees_department(dev.department_code)
+            ):
+                raise NotFound(f"no iTrash station '{station_id}'", field="station_id")
+            row = s.get(WasteStationState, station_id)
+            jobs = s.execute(
+                select(WasteJob)
+                .where(WasteJob.station_id == station_id, WasteJob.status != CLOSED)
+                .order_by(WasteJob.priority, WasteJob.raised_at)
+            ).scalars()
+            open_jobs = [_job_out(j, dev) for j in jobs]
+        state = from_json(row.state) if row is not None else StationState(station_id)
+        return sc.StationStatusOut(
+            station_id=station_id,
+            last_seen_at=state.last_seen_at,
+            compartments=_compartments(state, jobs_telemetry.COMPARTMENTS),
+            alerts=[
+                sc.StationAlertOut(
+                    kind=a.key.kind.value,
+                    compartment=a.key.compartment,
+                    detail=a.key.detail,
+                    priority=PRIORITY[a.key.kind],
+                    raised_at=a.raised_at,
+                    params=dict(a.params),
+                )
+                for a in sorted(
+                    state.alerts.values(), key=lambda a: (PRIORITY[a.key.kind], a.raised_at)
+                )
+            ],
+            open_jobs=open_jobs,
+        )
+
+
+def settle_close(
+    s: Session,
+    job: WasteJob,
+    department: str | None,
+    actor: str,
+    source: str,
+    at: datetime,
+    collected_kg: float | None,
+    note: str,
+) -> None:
+    """Close a locked, not yet closed job: the event, the overdue alert resolved, the citizens
+    who reported it told, the audit entry. Also how a served route stop closes its jobs."""
+    job.status, job.closed_at, job.closed_by = CLOSED, at, actor
+    job.collected_kg, job.note = collected_kg, note
+    StationMonitor.emit(s, job, "closed", department)
+    if job.escalated_at is not None:
+        alerts.auto_resolve(s, job.station_id, _overdue_key(job.id), department, "job closed")
+    # The citizens who reported it hear back: their requests close with the note.
+    for rid in job.params.get("reports", []):
+        req = s.get(Open311Request, rid)
+        if req is not None and req.status != "closed":
+            open311_service.set_status(
+                s,
+                req,
+                status="closed",
+                status_notes=note or _DONE_NOTE.get(job.kind, _DONE_NOTE["fault"]),
+                actor=actor,
+                source=source,
+            )
+    audit.append(
+        s,
+        actor=actor,
+        action="waste.job.close",
+        target=f"waste_job/{job.id}",
+        source=source,
+        detail={"station_id": job.station_id, "kind": job.kind, "collected_kg": collected_kg},
+    )
+
+
+# What a citizen's closed request says when the crew left no note (zh-TW first: Taipei).
+_DONE_NOTE = {
+    "full": "已清運 / The compartment has been emptied.",
+    "full_soon": "已清運 / The compartment has been emptied.",
+    "fault": "已修復 / The station has been repaired.",
+}
+
+
+def _overdue_key(job_id: int) -> str:
+    return f"waste.job_overdue:{job_id}"
+
+
+def _keep_reports(job: WasteJob, params: dict[str, Any]) -> dict[str, Any]:
+    """New facts from telemetry replace a job's params, but not the citizens' reports on it."""
+    if "reports" in job.params:
+        params["reports"] = job.params["reports"]
+    return params
+
+
+def _compartments(state: StationState, names: Sequence[str]) -> list[sc.CompartmentOut]:
+    out = []
+    for name in sorted(set(names) | set(state.compartments)):
+        c = state.compartments.get(name)
+        r = c.last if c is not None else None
+        out.append(
+            sc.CompartmentOut(
+                compartment=name,
+                status=container_status(state, name),
+                fill=r.fill if r else None,
+                weight_kg=r.weight_kg if r else None,
+                temperature_c=r.temperature_c if r else None,
+                door=r.door.value if r else None,
+                observed_at=r.observed_at if r else None,
+                last_emptied_at=c.last_emptied_at if c else None,
+            )
+        )
+    return out
+
+
+def _job_out(
+    j: WasteJob, d: Device, lat: float | None = None, lon: float | None = None
+) -> sc.JobOut:
+    dist = None
+    if lat is not None and lon is not None and d.lat is not None and d.lon is not None:
+        dist = round(haversine_m(lon, lat, d.lon, d.lat), 1)
+    fields: dict[str, Any] = {
+        c: getattr(j, c)
+        for c in (
+            "id",
+            "station_id",
+            "compartment",
+            "kind",
+            "detail",
+            "priority",
+            "status",
+            "raised_at",
+            "accepted_at",
+            "accepted_by",
+            "closed_at",
+            "closed_by",
+            "collected_kg",
+            "note",
+            "condition_cleared_at",
+            "escalated_at",
+            "params",
+        )
+    }
+    return sc.JobOut(
+        **fields, station_name=d.name, location=geojson_point(d.lon, d.lat), distance_m=dist
+    )

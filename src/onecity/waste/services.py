@@ -1,0 +1,49 @@
+"""iTrash's services, built once per platform at start-up (core.modules.start_platform calls
+`build`). Routes, workers, the CLI and tests take them from the platform:
+`platform.services(WasteServices).ledger`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from onecity.core.platform import Platform
+from onecity.waste.jobs.service import StationJobs
+from onecity.waste.ledger.card_links import card_link_key
+from onecity.waste.ledger.service import WasteService
+from onecity.waste.monitoring.finder import PublicStations
+from onecity.waste.planning.service import CollectionPlanner, PlannerConfig
+from onecity.waste.planning.travel import provider
+from onecity.waste.reporting.stats import Reports
+
+
+@dataclass(frozen=True)
+class WasteServices:
+    ledger: WasteService  # stations' uploads, cards, settlements (ledger/)
+    jobs: StationJobs  # crews' jobs from station alerts (jobs/)
+    planner: CollectionPlanner  # collection plans and routes (planning/)
+    finder: PublicStations  # the citizens' station finder (monitoring/)
+    reports: Reports  # the department's reports and open data (reporting/)
+
+
+def build(p: Platform) -> WasteServices:
+    conf = p.city.raw.get("modules", {}).get("waste", {})
+    ledger = WasteService(p.db, p.city, link_key=card_link_key(p.settings))
+    planner = CollectionPlanner(
+        p.db,
+        ZoneInfo(p.city.timezone),
+        PlannerConfig(
+            department=str(conf.get("department", "epb")),
+            solve_s=float(conf.get("plan_seconds", 5.0)),
+            replan_s=float(conf.get("replan_seconds", 2.0)),
+        ),
+        provider(conf.get("osrm_url")),
+        city=p.city,
+    )
+    return WasteServices(
+        ledger=ledger,
+        jobs=StationJobs(p.db),
+        planner=planner,
+        finder=PublicStations(p.db),
+        reports=Reports(p.db, ZoneInfo(p.city.timezone), ledger.department),
+    )
