@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
 from onecity.core import alerts, audit
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import utcnow
+from onecity.core.deps import ClientSource, CurrentUser, PlatformDep
 from onecity.core.errors import Invalid, NotFound
-from onecity.core.http import MAX_INT32, platform, principal, source
+from onecity.core.http import MAX_INT32
 from onecity.core.models import Alert, AlertRule, Device
 from onecity.core.platform import Platform
 
@@ -91,8 +92,8 @@ def _out(a: Alert, d: Device) -> AlertOut:
 
 @router.get("/alerts", response_model=AlertPage)
 def list_alerts(
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
+    who: CurrentUser,
+    p: PlatformDep,
     state: Literal["open", "acknowledged", "resolved", "active"] | None = "active",
     device_id: Annotated[str | None, Query(max_length=64)] = None,
     cursor: Annotated[int | None, Query(ge=0, le=MAX_INT32)] = None,
@@ -135,29 +136,17 @@ def _act(
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
-def acknowledge(
-    alert_id: AlertId,
-    request: Request,
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
-) -> AlertOut:
-    return _act(alert_id, "acknowledge", who, p, source(request))
+def acknowledge(alert_id: AlertId, who: CurrentUser, p: PlatformDep, src: ClientSource) -> AlertOut:
+    return _act(alert_id, "acknowledge", who, p, src)
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertOut)
-def resolve(
-    alert_id: AlertId,
-    request: Request,
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
-) -> AlertOut:
-    return _act(alert_id, "resolve", who, p, source(request))
+def resolve(alert_id: AlertId, who: CurrentUser, p: PlatformDep, src: ClientSource) -> AlertOut:
+    return _act(alert_id, "resolve", who, p, src)
 
 
 @router.get("/alert-rules", response_model=list[RuleOut])
-def list_rules(
-    who: Principal = Depends(principal), p: Platform = Depends(platform)
-) -> list[RuleOut]:
+def list_rules(who: CurrentUser, p: PlatformDep) -> list[RuleOut]:
     require(who, Perm.ALERTS_READ)
     q = select(AlertRule).order_by(AlertRule.id)
     if not who.city_wide:
@@ -170,12 +159,7 @@ def list_rules(
 
 
 @router.post("/alert-rules", response_model=RuleOut, status_code=201)
-def create_rule(
-    body: RuleIn,
-    request: Request,
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
-) -> RuleOut:
+def create_rule(body: RuleIn, who: CurrentUser, p: PlatformDep, src: ClientSource) -> RuleOut:
     require(who, Perm.RULES_WRITE)
     alerts.validate_rule(body.direction, body.raise_at, body.clear_at)
     # Only a city-wide role writes city-wide rules; anyone else's rule is their department's.
@@ -193,7 +177,7 @@ def create_rule(
             actor=who.username,
             action="rule.create",
             target=f"rule:{r.id}",
-            source=source(request),
+            source=src,
             detail=body.model_dump(),
         )
         out = RuleOut.model_validate(r, from_attributes=True)

@@ -9,15 +9,14 @@ import hashlib
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from onecity.core.db import insert_for, utcnow
+from onecity.core.deps import PlatformDep
 from onecity.core.errors import Invalid, NotFound
-from onecity.core.http import platform
 from onecity.core.models import Media
-from onecity.core.platform import Platform
 
 # A phone photo, under the API's 4 MiB body limit; larger is refused (pages shrink it first).
 MAX_BYTES = 3 * 1024 * 1024
@@ -66,7 +65,7 @@ router = APIRouter(tags=["media"])
 @router.get("/media/{media_id}", response_class=Response, name="media")
 def get_media(
     media_id: Annotated[str, Path(min_length=1, max_length=100)],
-    p: Platform = Depends(platform),
+    p: PlatformDep,
 ) -> Response:
     """A stored photo. Public, as the Open311 `media_url` of a public report is; the id is the
     content's SHA-256, so it cannot be guessed."""

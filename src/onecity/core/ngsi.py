@@ -15,14 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onecity.core import ngsi_geo, ngsi_q
 from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.deps import CurrentUser, PlatformDep
 from onecity.core.errors import NotFound
-from onecity.core.http import platform, principal
 from onecity.core.models import Device
 from onecity.core.ngsi_geo import GeoQuery
 from onecity.core.ngsi_ld import (
@@ -238,8 +238,8 @@ def _limit(limit: int | None, count: bool) -> int:
 @router.get("/entities")
 def query_entities(
     request: Request,
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
+    who: CurrentUser,
+    p: PlatformDep,
     type: Annotated[str | None, Query(max_length=500)] = None,  # NGSI-LD's parameter names
     id: Annotated[str | None, Query(max_length=2000)] = None,
     id_pattern: Annotated[str | None, Query(alias="idPattern", max_length=200)] = None,
@@ -284,8 +284,8 @@ def query_entities(
 def get_entity(
     entity_id: str,
     request: Request,
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
+    who: CurrentUser,
+    p: PlatformDep,
     attrs: Annotated[str | None, Query(max_length=1000)] = None,
     options: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:

@@ -9,17 +9,17 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onecity.core import audit, egress
 from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.deps import ClientSource, CurrentUser, PlatformDep
 from onecity.core.errors import Forbidden, Invalid, NotFound
-from onecity.core.http import MAX_INT32, platform, principal, source
+from onecity.core.http import MAX_INT32
 from onecity.core.models import Department, Webhook
-from onecity.core.platform import Platform
 from onecity.core.webhooks import newest_event_id
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -90,9 +90,9 @@ def _department(body: WebhookIn, who: Principal) -> str | None:
 @router.post("", response_model=WebhookCreated, status_code=201)
 def create_webhook(
     body: WebhookIn,
-    request: Request,
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
+    who: CurrentUser,
+    p: PlatformDep,
+    src: ClientSource,
 ) -> WebhookCreated:
     require(who, Perm.WEBHOOKS_MANAGE)
     department = _department(body, who)
@@ -120,16 +120,14 @@ def create_webhook(
             actor=who.username,
             action="webhook.create",
             target=f"webhook:{hook.id}",
-            source=source(request),
+            source=src,
             detail={"url": body.url, "event_types": body.event_types, "department": department},
         )
         return WebhookCreated.model_validate(hook, from_attributes=True)
 
 
 @router.get("", response_model=list[WebhookOut])
-def list_webhooks(
-    who: Principal = Depends(principal), p: Platform = Depends(platform)
-) -> list[WebhookOut]:
+def list_webhooks(who: CurrentUser, p: PlatformDep) -> list[WebhookOut]:
     require(who, Perm.WEBHOOKS_MANAGE)
     q = select(Webhook).order_by(Webhook.id)
     if not who.city_wide:
@@ -157,9 +155,9 @@ def _own_hook(s: Session, webhook_id: int, who: Principal) -> Webhook:
 def change_webhook(
     webhook_id: HookId,
     body: WebhookChange,
-    request: Request,
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
+    who: CurrentUser,
+    p: PlatformDep,
+    src: ClientSource,
 ) -> WebhookOut:
     """Pause or resume a hook; a receiver down for maintenance then misses nothing."""
     require(who, Perm.WEBHOOKS_MANAGE)
@@ -174,7 +172,7 @@ def change_webhook(
                 actor=who.username,
                 action="webhook.resume" if body.active else "webhook.pause",
                 target=f"webhook:{hook.id}",
-                source=source(request),
+                source=src,
                 detail={"url": hook.url, "cursor_event_id": hook.cursor_event_id},
             )
         s.flush()
@@ -184,9 +182,9 @@ def change_webhook(
 @router.post("/{webhook_id}/secret", response_model=WebhookCreated)
 def rotate_secret(
     webhook_id: HookId,
-    request: Request,
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
+    who: CurrentUser,
+    p: PlatformDep,
+    src: ClientSource,
 ) -> WebhookCreated:
     """A new signing secret, shown once; deliveries from now on are signed with it (pause the
     hook first if the receiver needs time to take the new one)."""
@@ -199,7 +197,7 @@ def rotate_secret(
             actor=who.username,
             action="webhook.rotate_secret",
             target=f"webhook:{hook.id}",
-            source=source(request),
+            source=src,
             detail={"url": hook.url},
         )
         s.flush()
@@ -209,9 +207,9 @@ def rotate_secret(
 @router.delete("/{webhook_id}", status_code=204)
 def delete_webhook(
     webhook_id: HookId,
-    request: Request,
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
+    who: CurrentUser,
+    p: PlatformDep,
+    src: ClientSource,
 ) -> Response:
     require(who, Perm.WEBHOOKS_MANAGE)
     with p.db.session() as s:
@@ -221,7 +219,7 @@ def delete_webhook(
             actor=who.username,
             action="webhook.delete",
             target=f"webhook:{hook.id}",
-            source=source(request),
+            source=src,
             detail={"url": hook.url, "event_types": hook.event_types},
         )
         s.delete(hook)
