@@ -13,14 +13,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
-from sqlalchemy import select, text
 
-from onecity.core import audit_anchor, events
+from onecity.core import audit, audit_anchor, events
 from onecity.core.auth.permissions import Perm, require
 from onecity.core.deps import CurrentUser, PlatformDep
 from onecity.core.errors import AppError, Invalid
 from onecity.core.http import MAX_INT64, principal, session_token
-from onecity.core.models import AuditRecord, Event
+from onecity.core.models import Event
 
 router = APIRouter(tags=["operations"])
 
@@ -57,8 +56,7 @@ _READY = {
 )
 def readyz(p: PlatformDep) -> JSONResponse:
     try:
-        with p.db.read() as s:
-            s.execute(text("SELECT 1"))
+        p.db.ping()
     except Exception as exc:  # readiness reports, never raises
         return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, 503)
     return JSONResponse({"status": "ready", "database": p.db.dialect})
@@ -172,11 +170,9 @@ def audit_list(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditOut]:
     require(who, Perm.AUDIT_READ)
-    q = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
-    if before:
-        q = q.where(AuditRecord.seq < before)
-    with p.db.read() as s:
-        return [AuditOut.model_validate(r, from_attributes=True) for r in s.execute(q).scalars()]
+    return [
+        AuditOut.model_validate(r, from_attributes=True) for r in audit.recent(p.db, before, limit)
+    ]
 
 
 @router.get("/api/v1/audit/verify", response_model=VerifyOut, tags=["audit"])

@@ -7,7 +7,6 @@ from typing import Annotated
 import pyotp
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
-from sqlalchemy import select
 
 from onecity.core.auth.permissions import Perm, require
 from onecity.core.db import utcnow
@@ -127,8 +126,7 @@ def _user_out(u: User) -> UserOut:
 @router.get("/users", response_model=list[UserOut])
 def list_users(who: CurrentUser, p: PlatformDep) -> list[UserOut]:
     require(who, Perm.USERS_ADMIN)
-    with p.db.read() as s:
-        return [_user_out(u) for u in s.execute(select(User).order_by(User.username)).scalars()]
+    return [_user_out(u) for u in p.auth.users()]
 
 
 @router.post("/users", response_model=UserOut, status_code=201)

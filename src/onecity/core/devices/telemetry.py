@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
+from onecity.core import audit
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import utcnow
 from onecity.core.devices import schemas as sc
@@ -111,6 +112,31 @@ class TelemetryQueries:
         return sc.Series(
             device_id=device_id, key=key, bucket_s=bucket_s, points=points, as_of=utcnow()
         )
+
+    def export(
+        self,
+        who: Principal,
+        device_id: str,
+        key: str,
+        start: datetime,
+        end: datetime,
+        bucket_s: int | None,
+        source: str = "",
+    ) -> sc.Series:
+        """A series for taking away (as a file): read like `series`, and the export recorded
+        in the audit trail, in one unit of work of its own."""
+        require(who, Perm.TELEMETRY_EXPORT)
+        data = self.series(who, device_id, key, start, end, bucket_s)
+        with self.devices.db.session() as s:
+            audit.append(
+                s,
+                actor=who.username,
+                action="data.export",
+                target=f"{device_id}/{key}",
+                source=source,
+                detail={"from": start.isoformat(), "to": end.isoformat(), "rows": len(data.points)},
+            )
+        return data
 
 
 def _dt(ms: int) -> datetime:
