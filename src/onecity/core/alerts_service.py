@@ -13,12 +13,14 @@ from sqlalchemy import select
 
 from onecity.core import alerts, audit
 from onecity.core.alerts_schemas import RuleIn, RuleOut
+from onecity.core.alerts_status import AlertStatus
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database, utcnow
 from onecity.core.errors import Invalid, NotFound
 from onecity.core.models import Alert, AlertRule, Device
 
-# What the alert list filters by: one state, or every state but resolved.
+# What the alert list filters by: one status (core.alerts_status), or every one but resolved.
+# A Literal, not AlertStatus: an Enum parameter would change the OpenAPI document.
 StateFilter = Literal["open", "acknowledged", "resolved", "active"]
 
 
@@ -56,7 +58,7 @@ class AlertService:
         if not who.city_wide:
             q = q.where(Device.department_code == who.department)
         if state == "active":
-            q = q.where(Alert.state != "resolved")
+            q = q.where(Alert.state != AlertStatus.RESOLVED.value)
         elif state:
             q = q.where(Alert.state == state)
         if device_id:
