@@ -1,44 +1,22 @@
-"""Telemetry queries: the latest value of each key, and a key's series over a range, raw or
-downsampled into buckets (average, minimum, maximum, count)."""
+"""Telemetry queries: a key's series over a range, raw or downsampled into buckets (average,
+minimum, maximum, count), and its export. The latest value of each key is core.devices.latest
+(the device registry shows it too)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 
 from onecity.core import audit
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import utcnow
 from onecity.core.devices import schemas as sc
+from onecity.core.devices.service import DeviceService
 from onecity.core.errors import Invalid
 from onecity.core.models import Reading
 
-if TYPE_CHECKING:
-    from onecity.core.devices.service import DeviceService
-
 MAX_POINTS = 5000
-
-
-def latest_values(s: Session, device_id: str) -> dict[str, dict[str, Any]]:
-    newest = (
-        select(Reading.key, func.max(Reading.ts_ms).label("ts"))
-        .where(Reading.device_id == device_id)
-        .group_by(Reading.key)
-        .subquery()
-    )
-    rows = s.execute(
-        select(Reading.key, Reading.ts_ms, Reading.value).where(
-            Reading.device_id == device_id,
-            tuple_(Reading.key, Reading.ts_ms).in_(select(newest.c.key, newest.c.ts)),
-        )
-    )
-    return {
-        k: {"value": v, "ts": datetime.fromtimestamp(ts / 1000, UTC).isoformat()}
-        for k, ts, v in rows
-    }
 
 
 class TelemetryQueries:
