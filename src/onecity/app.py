@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from onecity import __version__
 from onecity.core import (
     alerts_api,
-    media,
+    media_api,
     modules,
     ngsi,
     open311,
@@ -222,7 +222,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     )
     app.include_router(open311_api.router)
     app.include_router(open311_api.discovery_router)
-    app.include_router(media.router)
+    app.include_router(media_api.router)
     app.state.ngsi_types = {t.type: t for m in app.state.modules for t in m.ngsi_types}
     app.include_router(open311_api.staff_router)
     pages.install(app, app.state.modules)

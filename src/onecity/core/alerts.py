@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from onecity.core import audit, events
+from onecity.core.alerts_status import AlertStatus, move
 from onecity.core.db import insert_for, utcnow
-from onecity.core.errors import Conflict, Invalid, NotFound
+from onecity.core.errors import Invalid, NotFound
 from onecity.core.models import Alert, AlertRule
 
 Decision = Literal["raise", "clear"] | None
@@ -105,14 +105,14 @@ def open_alert(
             rule_id=rule_id,
             dedupe_key=dedupe_key,
             severity=severity,
-            state="open",
+            state=AlertStatus.OPEN.value,
             message=message,
             value=value,
             opened_at=utcnow(),
         )
         .on_conflict_do_nothing(
             index_elements=["device_id", "dedupe_key"],
-            index_where=Alert.state != "resolved",
+            index_where=Alert.state != AlertStatus.RESOLVED.value,
         )
         .returning(Alert.id)
     )
@@ -143,9 +143,9 @@ def auto_resolve(
             .where(
                 Alert.device_id == device_id,
                 Alert.dedupe_key == dedupe_key,
-                Alert.state != "resolved",
+                Alert.state != AlertStatus.RESOLVED.value,
             )
-            .values(state="resolved", resolved_at=utcnow(), resolved_by="system")
+            .values(state=AlertStatus.RESOLVED.value, resolved_at=utcnow(), resolved_by="system")
             .returning(Alert.id)
         ).scalars()
     )
@@ -178,7 +178,7 @@ def evaluate(
         session.execute(
             select(Alert.device_id, Alert.dedupe_key).where(
                 Alert.device_id.in_(device_ids),
-                Alert.state != "resolved",
+                Alert.state != AlertStatus.RESOLVED.value,
                 Alert.kind == "threshold",
             )
         ).tuples()
@@ -203,6 +203,10 @@ def evaluate(
             auto_resolve(session, device_id, dedupe, dept, f"{rule.key} back to {value:g}")
 
 
+# What a person asks for, and the status it moves an alert to.
+_ACTIONS = {"acknowledge": AlertStatus.ACKNOWLEDGED, "resolve": AlertStatus.RESOLVED}
+
+
 def transition(
     session: Session,
     alert: Alert,
@@ -211,23 +215,14 @@ def transition(
     department: str | None,
     source: str = "",
 ) -> Alert:
-    now: datetime = utcnow()
-    if alert.state == "resolved":
-        raise Conflict(f"alert {alert.id} is already resolved", code="already_resolved")
-    if action == "acknowledge":
-        if alert.state == "acknowledged":
-            raise Conflict(f"alert {alert.id} is already acknowledged", code="already_acknowledged")
-        alert.state, alert.acknowledged_at, alert.acknowledged_by = "acknowledged", now, actor
-    else:
-        if alert.acknowledged_at is None:
-            alert.acknowledged_at, alert.acknowledged_by = now, actor
-        alert.state, alert.resolved_at, alert.resolved_by = "resolved", now, actor
+    to = _ACTIONS[action]
+    move(alert, to, actor, utcnow())
     audit.append(
         session, actor=actor, action=f"alert.{action}", target=f"alert:{alert.id}", source=source
     )
     events.emit(
         session,
-        f"alert.{'acknowledged' if action == 'acknowledge' else 'resolved'}",
+        f"alert.{to.value}",
         {"alert_id": alert.id, "device_id": alert.device_id, "by": actor},
         department,
     )

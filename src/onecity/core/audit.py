@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from onecity.core.db import insert_for, utcnow
+from onecity.core.db import Database, insert_for, utcnow
 from onecity.core.models import AuditHead, AuditRecord
 
 GENESIS = "0" * 64
@@ -89,6 +89,15 @@ def append(
     session.add(rec)
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=h))
     return rec
+
+
+def recent(db: Database, before: int | None, limit: int) -> list[AuditRecord]:
+    """The newest `limit` records, newest first; with `before`, those older than that seq."""
+    q = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
+    if before:
+        q = q.where(AuditRecord.seq < before)
+    with db.read() as s:
+        return list(s.execute(q).scalars())
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, MetaData, Table, create_engine, event
+from sqlalchemy import Connection, DateTime, MetaData, Table, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -143,6 +143,11 @@ class Database:
         finally:
             # close() (not rollback()) so loaded objects stay readable after the block.
             s.close()
+
+    def ping(self) -> None:
+        """One round trip to the database; raises when it cannot be reached."""
+        with self.read() as s:
+            s.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()

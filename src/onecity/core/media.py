@@ -1,23 +1,19 @@
 """Photos: checked by their first bytes (JPEG, PNG or WebP, whatever the sender claims),
 bounded in size, stored in the database by the SHA-256 of their content and served back at
-`/media/{id}`. Every API process reads the same rows; a retried upload stores nothing twice.
-A city with many photos moves `data` to object storage behind the same two functions."""
+`/media/{id}` (core.media_api). Every API process reads the same rows; a retried upload
+stores nothing twice. A city with many photos moves `data` to object storage behind `store`
+and `load`."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
-from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from onecity.core.db import insert_for, utcnow
+from onecity.core.db import Database, insert_for, utcnow
 from onecity.core.errors import Invalid, NotFound
-from onecity.core.http import platform
 from onecity.core.models import Media
-from onecity.core.platform import Platform
 
 # A phone photo, under the API's 4 MiB body limit; larger is refused (pages shrink it first).
 MAX_BYTES = 3 * 1024 * 1024
@@ -60,27 +56,12 @@ def store(s: Session, data: bytes, field: str = "media") -> str:
     return media_id
 
 
-router = APIRouter(tags=["media"])
-
-
-@router.get("/media/{media_id}", response_class=Response, name="media")
-def get_media(
-    media_id: Annotated[str, Path(min_length=1, max_length=100)],
-    p: Platform = Depends(platform),
-) -> Response:
-    """A stored photo. Public, as the Open311 `media_url` of a public report is; the id is the
-    content's SHA-256, so it cannot be guessed."""
+def load(db: Database, media_id: str) -> Media:
+    """A stored photo by its id (NotFound for an id that is not one, or names none)."""
     if not ID.match(media_id):
         raise NotFound(f"no media '{media_id}'", field="media_id")
-    with p.db.read() as s:
+    with db.read() as s:
         row = s.get(Media, media_id)
-        if row is None:
-            raise NotFound(f"no media '{media_id}'", field="media_id")
-        return Response(
-            row.data,
-            media_type=row.content_type,
-            headers={
-                "Cache-Control": "public, max-age=31536000, immutable",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+    if row is None:
+        raise NotFound(f"no media '{media_id}'", field="media_id")
+    return row

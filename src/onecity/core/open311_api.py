@@ -20,11 +20,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from onecity.core import media, open311_xml
 from onecity.core import open311_service as service
-from onecity.core.auth.permissions import Principal
 from onecity.core.db import utcnow
+from onecity.core.deps import ClientSource, CurrentUser, PlatformDep
 from onecity.core.errors import AppError, Forbidden, NotFound, Unauthenticated
 from onecity.core.geo import CityProfile
-from onecity.core.http import MAX_INT64, platform, principal, session_token, source
+from onecity.core.http import MAX_INT64, session_token
 from onecity.core.http_guards import refuse_cross_site
 from onecity.core.models import Open311Request
 from onecity.core.open311 import (
@@ -114,6 +114,10 @@ async def catalog(request: Request) -> Catalog:
     return c
 
 
+# The enabled modules' service codes (app.state.open311).
+CatalogDep = Annotated[Catalog, Depends(catalog)]
+
+
 def _language(request: Request, p: Platform) -> str:
     asked = request.query_params.get("locale") or request.headers.get("accept-language")
     return pick_language(asked, p.city)
@@ -133,9 +137,7 @@ def _service_out(svc: Open311Service, lang: str, default: str) -> dict[str, Any]
 
 
 @router.get("/services.{fmt}", include_in_schema=False)
-def list_services(
-    fmt: str, request: Request, p: Platform = Depends(platform), c: Catalog = Depends(catalog)
-) -> Response:
+def list_services(fmt: str, request: Request, p: PlatformDep, c: CatalogDep) -> Response:
     lang = _language(request, p)
     out = [_service_out(s, lang, p.city.default_language) for s in c.services()]
     return answer(_format(fmt), "services", out)
@@ -145,8 +147,8 @@ def list_services(
 def service_definition(
     name: str,
     request: Request,
-    p: Platform = Depends(platform),
-    c: Catalog = Depends(catalog),
+    p: PlatformDep,
+    c: CatalogDep,
 ) -> Response:
     service_code, fmt = _split(name)
     svc = c.get(service_code)
@@ -170,11 +172,11 @@ def service_definition(
     return answer(fmt, "service_definition", content)
 
 
-def not_past_limits(request: Request, p: Platform = Depends(platform)) -> Limits:
+def not_past_limits(request: Request, p: PlatformDep, src: ClientSource) -> Limits:
     """The limits, and a 429 before the body is read for a client already past them (by its
     address or account: the device id is in the body)."""
     limits = Limits.from_settings(p.settings, _tz(p.city))
-    service.check_limits(p.db, limits, client_names(source(request), None, _account(request, p)))
+    service.check_limits(p.db, limits, client_names(src, None, _account(request, p)))
     return limits
 
 
@@ -182,10 +184,11 @@ def not_past_limits(request: Request, p: Platform = Depends(platform)) -> Limits
 def create_request(
     fmt: str,
     request: Request,
-    limits: Limits = Depends(not_past_limits),  # before `fields`: refused unread
-    fields: dict[str, list[str]] = Depends(submitted),
-    p: Platform = Depends(platform),
-    c: Catalog = Depends(catalog),
+    limits: Annotated[Limits, Depends(not_past_limits)],  # before `fields`: refused unread
+    fields: Annotated[dict[str, list[str]], Depends(submitted)],
+    p: PlatformDep,
+    c: CatalogDep,
+    src: ClientSource,
 ) -> Response:
     # `api_key` and `jurisdiction_id` may be sent and are ignored: citizens file without a key,
     # and this endpoint serves one jurisdiction.
@@ -197,11 +200,11 @@ def create_request(
     row = service.file_request(
         p.db,
         new,
-        source(request),
+        src,
         photo=photo,
         photo_url=lambda media_id: str(request.url_for("media", media_id=media_id)),
         limits=limits,
-        clients=client_names(source(request), new.contact.get("device_id"), _account(request, p)),
+        clients=client_names(src, new.contact.get("device_id"), _account(request, p)),
     )
     lang = _language(request, p)
     notice = localize(new.service.service_notice, lang, p.city.default_language)
@@ -266,9 +269,7 @@ def request_out(row: Open311Request, c: Catalog, city: CityProfile, lang: str) -
 
 
 @router.get("/requests.{fmt}", include_in_schema=False)
-def list_requests(
-    fmt: str, request: Request, p: Platform = Depends(platform), c: Catalog = Depends(catalog)
-) -> Response:
+def list_requests(fmt: str, request: Request, p: PlatformDep, c: CatalogDep) -> Response:
     fmt = _format(fmt)
     params: dict[str, list[str]] = {}
     for name, value in request.query_params.multi_items():
@@ -289,8 +290,8 @@ def _request_id(raw: str) -> int:
 def get_request(
     name: str,
     request: Request,
-    p: Platform = Depends(platform),
-    c: Catalog = Depends(catalog),
+    p: PlatformDep,
+    c: CatalogDep,
 ) -> Response:
     service_request_id, fmt = _split(name)
     row = service.get(p.db, _request_id(service_request_id))
@@ -299,9 +300,7 @@ def get_request(
 
 @router.get("/discovery.{fmt}", include_in_schema=False)
 @discovery_router.get("/discovery.{fmt}", include_in_schema=False)
-def discovery(
-    fmt: str, request: Request, p: Platform = Depends(platform), c: Catalog = Depends(catalog)
-) -> Response:
+def discovery(fmt: str, request: Request, p: PlatformDep, c: CatalogDep) -> Response:
     """Service discovery (wiki.open311.org/Service_Discovery): where the endpoint is, which
     spec and formats it speaks, and when its service list last changed."""
     changeset = c.changeset.isoformat().replace("+00:00", "Z")
@@ -387,8 +386,9 @@ def update_request(
     request_id: Annotated[int, Path(ge=1, le=MAX_INT64)],
     body: RequestUpdate,
     request: Request,
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
+    who: CurrentUser,
+    p: PlatformDep,
+    src: ClientSource,
 ) -> StaffRequestOut:
     row = service.update(
         p.db,
@@ -396,7 +396,7 @@ def update_request(
         request_id,
         status=body.status,
         status_notes=body.status_notes,
-        source=source(request),
+        source=src,
     )
     out = request_out(row, request.app.state.open311, p.city, p.city.default_language)
     return StaffRequestOut.model_validate({**out, "department": row.department_code})

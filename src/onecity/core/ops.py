@@ -9,18 +9,17 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
-from sqlalchemy import select, text
 
-from onecity.core import audit_anchor, events
-from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core import audit, audit_anchor, events
+from onecity.core.auth.permissions import Perm, require
+from onecity.core.deps import CurrentUser, PlatformDep
 from onecity.core.errors import AppError, Invalid
-from onecity.core.http import MAX_INT64, platform, principal, session_token
-from onecity.core.models import AuditRecord, Event
-from onecity.core.platform import Platform
+from onecity.core.http import MAX_INT64, principal, session_token
+from onecity.core.models import Event
 
 router = APIRouter(tags=["operations"])
 
@@ -55,10 +54,9 @@ _READY = {
         },
     },
 )
-def readyz(p: Platform = Depends(platform)) -> JSONResponse:
+def readyz(p: PlatformDep) -> JSONResponse:
     try:
-        with p.db.read() as s:
-            s.execute(text("SELECT 1"))
+        p.db.ping()
     except Exception as exc:  # readiness reports, never raises
         return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, 503)
     return JSONResponse({"status": "ready", "database": p.db.dialect})
@@ -69,7 +67,7 @@ def readyz(p: Platform = Depends(platform)) -> JSONResponse:
     response_class=Response,
     responses={200: {"description": "Prometheus text format.", "content": {"text/plain": {}}}},
 )
-def metrics(request: Request, p: Platform = Depends(platform)) -> Response:
+def metrics(request: Request, p: PlatformDep) -> Response:
     """Prometheus text. A scraper sends `Authorization: Bearer <ONECITY_METRICS_TOKEN>`;
     staff who may read the audit trail may look too (401/403 for anyone else)."""
     expected = p.settings.metrics_token
@@ -80,7 +78,7 @@ def metrics(request: Request, p: Platform = Depends(platform)) -> Response:
 
 
 @router.get("/api/v1/city", tags=["geo"])
-def city(p: Platform = Depends(platform)) -> dict[str, Any]:
+def city(p: PlatformDep) -> dict[str, Any]:
     return p.city.public()
 
 
@@ -95,7 +93,7 @@ def city(p: Platform = Depends(platform)) -> dict[str, Any]:
         }
     },
 )
-def districts(p: Platform = Depends(platform)) -> Response:
+def districts(p: PlatformDep) -> Response:
     return Response(
         json.dumps(p.city.districts.geojson, ensure_ascii=False),
         media_type="application/geo+json",
@@ -120,7 +118,7 @@ Lat = Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)]
 
 @router.get("/api/v1/geo/place", response_model=PlaceOut, tags=["geo"])
 def place(
-    p: Platform = Depends(platform),
+    p: PlatformDep,
     lon: Lon | None = None,
     lat: Lat | None = None,
     x: Annotated[float | None, Query(allow_inf_nan=False, ge=-1e7, le=1e7)] = None,
@@ -166,21 +164,19 @@ class VerifyOut(BaseModel):
 
 @router.get("/api/v1/audit", response_model=list[AuditOut], tags=["audit"])
 def audit_list(
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
+    who: CurrentUser,
+    p: PlatformDep,
     before: Annotated[int | None, Query(ge=1, le=MAX_INT64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditOut]:
     require(who, Perm.AUDIT_READ)
-    q = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
-    if before:
-        q = q.where(AuditRecord.seq < before)
-    with p.db.read() as s:
-        return [AuditOut.model_validate(r, from_attributes=True) for r in s.execute(q).scalars()]
+    return [
+        AuditOut.model_validate(r, from_attributes=True) for r in audit.recent(p.db, before, limit)
+    ]
 
 
 @router.get("/api/v1/audit/verify", response_model=VerifyOut, tags=["audit"])
-def audit_verify(who: Principal = Depends(principal), p: Platform = Depends(platform)) -> VerifyOut:
+def audit_verify(who: CurrentUser, p: PlatformDep) -> VerifyOut:
     require(who, Perm.AUDIT_READ)
     n, _, findings = audit_anchor.verify(p.db, p.settings)
     return VerifyOut(
@@ -197,8 +193,8 @@ def audit_verify(who: Principal = Depends(principal), p: Platform = Depends(plat
 )
 async def event_stream(
     request: Request,
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
+    who: CurrentUser,
+    p: PlatformDep,
     after: Annotated[int | None, Query(ge=0, le=MAX_INT64)] = None,
 ) -> StreamingResponse:
     """Server-sent events from the outbox, filtered to what the caller may see. Resumable

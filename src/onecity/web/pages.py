@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 
 from onecity import __version__
 from onecity.core.auth.permissions import Perm, Principal
+from onecity.core.deps import PlatformDep
 from onecity.core.errors import Unauthenticated
 from onecity.core.http import SESSION_COOKIE
 from onecity.core.modules import Module, Page
@@ -376,9 +377,8 @@ def root() -> RedirectResponse:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(
-    request: Request, next_: NextParam = None, reason: str | None = None
+    request: Request, p: PlatformDep, next_: NextParam = None, reason: str | None = None
 ) -> HTMLResponse:
-    p = _platform(request)
     lang = i18n.choose(request, p.city.languages, p.city.default_language)
     notice = ""
     if reason:
@@ -392,10 +392,10 @@ def login_page(
 
 
 @router.get("/dashboard")
-def dashboard(request: Request) -> Response:
+def dashboard(request: Request, p: PlatformDep) -> Response:
     """The city map; a role that cannot see devices (a citizen) goes to the first page it can
     use instead of a map full of refusals."""
-    who = _session(request, _platform(request))
+    who = _session(request, p)
     if isinstance(who, str):
         return _to_login(request, who)
     if not who.can(Perm.DEVICES_READ):
@@ -425,9 +425,8 @@ def device_page(request: Request, device_id: str) -> Response:
 
 
 @router.get("/lang/{code}")
-def set_language(request: Request, code: str, next_: NextParam = None) -> RedirectResponse:
+def set_language(code: str, p: PlatformDep, next_: NextParam = None) -> RedirectResponse:
     """Remember the chosen language in a cookie and go back to the page it was chosen on."""
-    p = _platform(request)
     response = RedirectResponse(safe_next(next_), status_code=303)
     if code in p.city.languages and code in i18n.available():
         response.set_cookie(

@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import pyotp
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
-from sqlalchemy import select
 
-from onecity.core.auth.permissions import Perm, Principal, require
+from onecity.core.auth.permissions import Perm, require
 from onecity.core.db import utcnow
-from onecity.core.http import SESSION_COOKIE, platform, principal, source
+from onecity.core.deps import ClientSource, CurrentUser, PlatformDep
+from onecity.core.http import SESSION_COOKIE
 from onecity.core.http_guards import refuse_cross_site
 from onecity.core.models import User
-from onecity.core.platform import Platform
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -76,11 +75,11 @@ class TotpOut(BaseModel):
 
 @router.post("/auth/login", response_model=LoginOut)
 def login(
-    body: LoginIn, request: Request, response: Response, p: Platform = Depends(platform)
+    body: LoginIn, request: Request, response: Response, p: PlatformDep, src: ClientSource
 ) -> LoginOut:
     # Login CSRF: another site must not log this browser into an account of its choosing.
     refuse_cross_site(request, p.settings.public_origin_set)
-    res = p.auth.login(body.username, body.password, body.totp, source(request))
+    res = p.auth.login(body.username, body.password, body.totp, src)
     response.set_cookie(
         SESSION_COOKIE,
         res.token,
@@ -98,18 +97,13 @@ def login(
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(
-    request: Request,
-    response: Response,
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
-) -> None:
-    p.auth.logout(who, source(request))
+def logout(response: Response, who: CurrentUser, p: PlatformDep, src: ClientSource) -> None:
+    p.auth.logout(who, src)
     response.delete_cookie(SESSION_COOKIE)
 
 
 @router.get("/auth/me", response_model=Me)
-def me(who: Principal = Depends(principal)) -> Me:
+def me(who: CurrentUser) -> Me:
     return Me(
         username=who.username,
         role=who.role,
@@ -130,20 +124,17 @@ def _user_out(u: User) -> UserOut:
 
 
 @router.get("/users", response_model=list[UserOut])
-def list_users(
-    who: Principal = Depends(principal), p: Platform = Depends(platform)
-) -> list[UserOut]:
+def list_users(who: CurrentUser, p: PlatformDep) -> list[UserOut]:
     require(who, Perm.USERS_ADMIN)
-    with p.db.read() as s:
-        return [_user_out(u) for u in s.execute(select(User).order_by(User.username)).scalars()]
+    return [_user_out(u) for u in p.auth.users()]
 
 
 @router.post("/users", response_model=UserOut, status_code=201)
 def create_user(
     body: UserIn,
-    request: Request,
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
+    who: CurrentUser,
+    p: PlatformDep,
+    src: ClientSource,
 ) -> UserOut:
     require(who, Perm.USERS_ADMIN)
     u = p.auth.create_user(
@@ -153,7 +144,7 @@ def create_user(
         role=body.role,
         department=body.department,
         display_name=body.display_name,
-        source=source(request),
+        source=src,
     )
     return _user_out(u)
 
@@ -162,27 +153,23 @@ def create_user(
 def set_role(
     username: str,
     body: RoleIn,
-    request: Request,
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
+    who: CurrentUser,
+    p: PlatformDep,
+    src: ClientSource,
 ) -> UserOut:
     require(who, Perm.USERS_ADMIN)
-    return _user_out(
-        p.auth.set_role(who.username, username, body.role, body.department, source(request))
-    )
+    return _user_out(p.auth.set_role(who.username, username, body.role, body.department, src))
 
 
 @router.post("/users/{username}/totp", response_model=TotpOut)
 def enrol_totp(
     username: str,
-    request: Request,
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
+    who: CurrentUser,
+    p: PlatformDep,
+    src: ClientSource,
 ) -> TotpOut:
     if who.username != username:
         require(who, Perm.USERS_ADMIN)
-    secret = p.auth.enrol_totp(
-        who.username, username, source(request), may_replace=who.can(Perm.USERS_ADMIN)
-    )
+    secret = p.auth.enrol_totp(who.username, username, src, may_replace=who.can(Perm.USERS_ADMIN))
     uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="OneCity")
     return TotpOut(username=username, secret=secret, otpauth_uri=str(uri))

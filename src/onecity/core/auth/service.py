@@ -204,6 +204,11 @@ class AuthService:
         return Principal(user.id, user.username, Role(user.role), user.department_code, sess.id)
 
     # --- administration --------------------------------------------------------------------
+    def users(self) -> list[User]:
+        """Every account, by username."""
+        with self.db.read() as s:
+            return list(s.execute(select(User).order_by(User.username)).scalars())
+
     def create_user(
         self,
         actor: str,

@@ -14,7 +14,7 @@ from onecity.core.auth.secrets import new_device_key, same_hash, split_device_ke
 from onecity.core.db import Database, utcnow
 from onecity.core.devices import schemas as sc
 from onecity.core.devices.broker_auth import mqtt_password_hash
-from onecity.core.devices.telemetry import latest_values
+from onecity.core.devices.latest import latest_values
 from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from onecity.core.geo import CityProfile, geojson_point, point_from_geojson
 from onecity.core.models import DeliveryAccount, Department, Device, DeviceCredential

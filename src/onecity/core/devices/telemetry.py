@@ -1,43 +1,22 @@
-"""Telemetry queries: the latest value of each key, and a key's series over a range, raw or
-downsampled into buckets (average, minimum, maximum, count)."""
+"""Telemetry queries: a key's series over a range, raw or downsampled into buckets (average,
+minimum, maximum, count), and its export. The latest value of each key is core.devices.latest
+(the device registry shows it too)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 
+from onecity.core import audit
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import utcnow
 from onecity.core.devices import schemas as sc
+from onecity.core.devices.service import DeviceService
 from onecity.core.errors import Invalid
 from onecity.core.models import Reading
 
-if TYPE_CHECKING:
-    from onecity.core.devices.service import DeviceService
-
 MAX_POINTS = 5000
-
-
-def latest_values(s: Session, device_id: str) -> dict[str, dict[str, Any]]:
-    newest = (
-        select(Reading.key, func.max(Reading.ts_ms).label("ts"))
-        .where(Reading.device_id == device_id)
-        .group_by(Reading.key)
-        .subquery()
-    )
-    rows = s.execute(
-        select(Reading.key, Reading.ts_ms, Reading.value).where(
-            Reading.device_id == device_id,
-            tuple_(Reading.key, Reading.ts_ms).in_(select(newest.c.key, newest.c.ts)),
-        )
-    )
-    return {
-        k: {"value": v, "ts": datetime.fromtimestamp(ts / 1000, UTC).isoformat()}
-        for k, ts, v in rows
-    }
 
 
 class TelemetryQueries:
@@ -111,6 +90,31 @@ class TelemetryQueries:
         return sc.Series(
             device_id=device_id, key=key, bucket_s=bucket_s, points=points, as_of=utcnow()
         )
+
+    def export(
+        self,
+        who: Principal,
+        device_id: str,
+        key: str,
+        start: datetime,
+        end: datetime,
+        bucket_s: int | None,
+        source: str = "",
+    ) -> sc.Series:
+        """A series for taking away (as a file): read like `series`, and the export recorded
+        in the audit trail, in one unit of work of its own."""
+        require(who, Perm.TELEMETRY_EXPORT)
+        data = self.series(who, device_id, key, start, end, bucket_s)
+        with self.devices.db.session() as s:
+            audit.append(
+                s,
+                actor=who.username,
+                action="data.export",
+                target=f"{device_id}/{key}",
+                source=source,
+                detail={"from": start.isoformat(), "to": end.isoformat(), "rows": len(data.points)},
+            )
+        return data
 
 
 def _dt(ms: int) -> datetime:
