@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -47,10 +47,6 @@ async def platform(request: Request) -> Platform:
     # through the thread pool.
     p: Platform = request.app.state.platform
     return p
-
-
-# The platform of the app serving the request, as a route parameter: `p: PlatformDep`.
-PlatformDep = Annotated[Platform, Depends(platform)]
 
 
 def source(request: Request) -> str:

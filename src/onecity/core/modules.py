@@ -21,7 +21,7 @@ from fastapi import APIRouter
 from onecity.core.auth.permissions import Principal
 from onecity.core.db import Database
 from onecity.core.devices.ingest import TelemetryHook
-from onecity.core.ngsi import EntityType
+from onecity.core.ngsi_entities import EntityType
 from onecity.core.open311 import Open311Service
 from onecity.core.platform import Platform
 from onecity.settings import Settings

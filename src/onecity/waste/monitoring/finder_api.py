@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from onecity.core.http import PlatformDep
+from onecity.core.deps import PlatformDep
 from onecity.waste.monitoring.finder import PublicStationPage
 from onecity.waste.services import WasteServices
 

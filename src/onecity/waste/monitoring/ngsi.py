@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onecity.core.models import Device
-from onecity.core.ngsi import EntityType
+from onecity.core.ngsi_entities import EntityType
 from onecity.waste.ledger.service import STATION_TYPE
 from onecity.waste.models import WasteStationState
 from onecity.waste.monitoring.codec import from_json
