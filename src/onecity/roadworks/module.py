@@ -11,7 +11,7 @@ from onecity.core.platform import Platform
 from onecity.core.workers import Loop
 from onecity.roadworks import services
 from onecity.roadworks.cli import roadworks_app
-from onecity.roadworks.permits import api, locates
+from onecity.roadworks.permits import api, locate_desk
 from onecity.roadworks.public import api as public_api
 from onecity.roadworks.public import reports
 from onecity.roadworks.registry import api as registry_api
@@ -120,7 +120,7 @@ def deadlines_loop(p: Platform, every_s: float = 600.0) -> Loop:
     def step() -> None:
         svc = p.services(RoadworksServices).permits
         svc.deem_granted()
-        locates.escalate_overdue(svc)
+        locate_desk.escalate_overdue(svc)
 
     return Loop("roadworks-deadlines", every_s, step)
 

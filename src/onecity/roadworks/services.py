@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from onecity.core.platform import Platform
-from onecity.roadworks.permits.service import PermitService, RoadworksConfig
+from onecity.roadworks.config import RoadworksConfig
+from onecity.roadworks.permits.service import PermitService
 from onecity.roadworks.pipes.service import PipeService
 from onecity.roadworks.registry.orgs import OrgRegistry
 from onecity.roadworks.registry.service import RegistryService

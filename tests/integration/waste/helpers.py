@@ -13,21 +13,17 @@ from sqlalchemy import func, select
 
 from onecity.core.platform import Platform
 from onecity.waste.kiosk.cards import CardWrite, SimulatedEasyCard
-from onecity.waste.ledger.card_links import card_link_key
 from onecity.waste.ledger.schemas import CardIssueIn
 from onecity.waste.ledger.service import WasteService
 from onecity.waste.rules.money import Material, TariffTable, rebate
+from onecity.waste.services import WasteServices
 
 TPE = ZoneInfo("Asia/Taipei")
 TARIFFS = TariffTable()
 
 
 def service(p: Platform) -> WasteService:
-    svc = p.modules.get("waste")
-    if svc is None:
-        svc = p.modules["waste"] = WasteService(p.db, p.city, link_key=card_link_key(p.settings))
-    assert isinstance(svc, WasteService)
-    return svc
+    return p.services(WasteServices).ledger
 
 
 def add_station(client: TestClient, admin: dict[str, str], station_id: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ from onecity.core.http import MAX_INT64, platform, principal, source
 from onecity.core.platform import Platform
 from onecity.roadworks.permits import amend
 from onecity.roadworks.permits import schemas as sc
-from onecity.roadworks.permits.locates import LocateDesk
+from onecity.roadworks.permits.locate_desk import LocateDesk
 from onecity.roadworks.permits.service import PermitService
 from onecity.roadworks.permits.works import WorksDesk
 from onecity.roadworks.registry.orgs import OrgRegistry

@@ -5,7 +5,6 @@ answer locate requests. Each call is one unit of work; every change of a permit 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,14 +17,13 @@ from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database, utcnow
 from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
 from onecity.core.geo import CityProfile
-from onecity.core.workdays import TAIWAN_2026_HOLIDAYS, WorkCalendar
+from onecity.roadworks.config import RoadworksConfig
 from onecity.roadworks.models import LocateRequest, Permit, PermitStep, RoadOrg, RoadOrgMember
 from onecity.roadworks.permits import checks, locates, views
 from onecity.roadworks.permits import schemas as sc
 from onecity.roadworks.registry import penalty_book
 from onecity.roadworks.rules import footprint
 from onecity.roadworks.rules import permit as r
-from onecity.roadworks.rules import pipes as pipe_rules
 
 # Statuses a permit moves through (docs/roadworks.md has the picture).
 APPLIED, CHANGES, GRANTED, REFUSED, WITHDRAWN = (
@@ -39,16 +37,6 @@ IN_PROGRESS, WORKS_DONE, RESTORED, CLOSED = "in_progress", "works_done", "restor
 OPEN = (APPLIED, CHANGES, GRANTED, IN_PROGRESS, WORKS_DONE, RESTORED)
 # What the rules call an application before it has a number; a filed one's reasons use its ref.
 THIS_APPLICATION = "(this application)"
-
-
-@dataclass(frozen=True)
-class RoadworksConfig:
-    department: str = "pwd"
-    rules: r.RuleConfig = field(default_factory=r.RuleConfig)
-    locate: pipe_rules.LocateRule = field(default_factory=pipe_rules.LocateRule)
-    calendar: WorkCalendar = field(
-        default_factory=lambda: WorkCalendar(holidays=TAIWAN_2026_HOLIDAYS)
-    )
 
 
 class PermitService:

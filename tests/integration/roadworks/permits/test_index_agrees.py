@@ -13,9 +13,9 @@ from shapely.geometry.base import BaseGeometry
 
 from onecity.core.platform import Platform
 from onecity.core.workdays import WorkCalendar
+from onecity.roadworks.config import RoadworksConfig
 from onecity.roadworks.models import DigBanRow, Permit, PipeRow, RoadOrg
 from onecity.roadworks.permits import checks
-from onecity.roadworks.permits.service import RoadworksConfig
 from onecity.roadworks.rules import footprint, pipes
 from onecity.roadworks.rules import permit as r
 

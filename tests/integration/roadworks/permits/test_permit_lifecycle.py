@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from onecity.core.platform import Platform
 from onecity.roadworks.models import DigBanRow, EmbargoRow
-from onecity.roadworks.permits.service import PermitService, RoadworksConfig
+from onecity.roadworks.services import RoadworksServices
 from tests.conftest import add_user, login
 from tests.integration.roadworks.helpers import application, count, lay_pipe, setup_city, square
 
@@ -36,9 +36,9 @@ class Clock:
 @pytest.fixture
 def clock(platform: Platform) -> Clock:
     c = Clock()
-    platform.modules["roadworks.permits"] = PermitService(
-        platform.db, platform.city, RoadworksConfig(), clock=c
-    )
+    # The platform's one permit service (and the registry, pipes and sites built on it) now
+    # reads this clock.
+    platform.services(RoadworksServices).permits.clock = c
     return c
 
 
@@ -137,7 +137,7 @@ def test_unanswered_application_is_deemed_granted(
         end_date=(start + timedelta(days=1)).isoformat(),
         geometry=square(size=0.00008),
     )
-    svc = platform.modules["roadworks.permits"]
+    svc = platform.services(RoadworksServices).permits
     assert p["category"] == "minor" and p["decide_by"] == "2026-12-03"
     clock.now += timedelta(days=2)  # Thursday: the last day to answer
     assert svc.deem_granted() == 0
@@ -183,7 +183,7 @@ def test_blocked_application_is_neither_granted_nor_deemed(
     )
     assert r.status_code == 409 and r.json()["error"] == "rules_block"
     clock.now += timedelta(days=60)
-    assert platform.modules["roadworks.permits"].deem_granted() == 0
+    assert platform.services(RoadworksServices).permits.deem_granted() == 0
     refuse = client.post(
         f"{API}/permits/{p['ref']}/decision", json={"decision": "refuse"}, headers=heads["rpic.op"]
     )
@@ -334,13 +334,13 @@ def test_joint_dig_starts_deepest_first(
 def test_an_owner_silent_past_the_due_day_is_reported_once(
     client: TestClient, platform: Platform, clock: Clock
 ) -> None:
-    from onecity.roadworks.permits.locates import escalate_overdue
+    from onecity.roadworks.permits.locate_desk import escalate_overdue
 
     heads = setup_city(client, platform)
     lay_pipe(platform, "taipower", "power", 0.00005, 1.2)
     lay_pipe(platform, "twc", "water", 0.00003, 1.0)
     p = _file(client, heads["twc.staff"], start_date="2027-01-10", end_date="2027-01-12")
-    svc = platform.modules["roadworks.permits"]
+    svc = platform.services(RoadworksServices).permits
     answered = next(x for x in p["locates"] if x["owner"] == "twc")
     client.post(
         f"{API}/locates/{answered['id']}/answer",
