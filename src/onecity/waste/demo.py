@@ -27,8 +27,9 @@ from onecity.core.platform import Platform
 from onecity.waste.kiosk.sim import KioskConfig, SimulatedKiosk, wallet_cards
 from onecity.waste.ledger.card_links import card_link_key
 from onecity.waste.ledger.schemas import CardIssueIn
-from onecity.waste.ledger.service import STATION_TYPE, WasteService
+from onecity.waste.ledger.service import WasteService
 from onecity.waste.models import WasteCard, WasteJob, WasteTruck
+from onecity.waste.rules.stations import STATION_TYPE
 from onecity.waste.services import WasteServices
 from onecity.waste.simulation.stations import COMPARTMENTS, FAULTS, INCIDENTS, SimConfig, StationSim
 

@@ -18,12 +18,12 @@ from onecity.waste.jobs import api as jobs_api
 from onecity.waste.jobs import citizen_reports as reports
 from onecity.waste.jobs.service import StationMonitor
 from onecity.waste.ledger import api
-from onecity.waste.ledger.service import STATION_TYPE
 from onecity.waste.monitoring import finder_api as public_api
 from onecity.waste.monitoring import ngsi
 from onecity.waste.monitoring import telemetry as jobs_telemetry
 from onecity.waste.planning import api as plan_api
 from onecity.waste.reporting import api as stats_api
+from onecity.waste.rules.stations import STATION_TYPE
 from onecity.waste.services import WasteServices
 
 HERE = Path(__file__).parent

@@ -13,9 +13,9 @@ from onecity.core.errors import Invalid
 from onecity.core.models import Device, Open311Request
 from onecity.core.open311 import Attribute, AttributeValue, Open311Service
 from onecity.waste.jobs.service import StationMonitor
-from onecity.waste.ledger.service import STATION_TYPE
 from onecity.waste.monitoring.rules import AlertKind
 from onecity.waste.monitoring.telemetry import COMPARTMENTS
+from onecity.waste.rules.stations import STATION_TYPE
 
 BROKEN = "waste.station_broken"
 FULL = "waste.station_full"

@@ -25,7 +25,6 @@ from onecity.core.errors import Conflict, NotFound, Unavailable
 from onecity.core.geo import geojson_point, haversine_m
 from onecity.core.models import Device, Open311Request
 from onecity.waste.jobs import schemas as sc
-from onecity.waste.ledger.service import STATION_TYPE
 from onecity.waste.models import WasteJob, WasteOverflow, WasteStationState
 from onecity.waste.monitoring import telemetry as jobs_telemetry
 from onecity.waste.monitoring.codec import from_json, to_json
@@ -49,6 +48,7 @@ from onecity.waste.monitoring.rules import (
     new_station,
 )
 from onecity.waste.planning import route_link
+from onecity.waste.rules.stations import STATION_TYPE
 
 log = logging.getLogger(__name__)
 

@@ -57,8 +57,8 @@ from onecity.waste.models import (
 )
 from onecity.waste.rules.linkcode import code_hash
 from onecity.waste.rules.money import RuleError, TariffTable, rebate
+from onecity.waste.rules.stations import STATION_TYPE
 
-STATION_TYPE = "waste_station"
 # A station clock may run a little fast; further in the future than this is refused.
 CLOCK_SKEW = timedelta(minutes=10)
 # A missing card counter is a late upload until this old, then a break.

@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 from onecity.core.db import Database, utcnow
 from onecity.core.models import Device
-from onecity.waste.ledger.service import STATION_TYPE
 from onecity.waste.models import WasteJob, WasteStationState
 from onecity.waste.monitoring import telemetry as jobs_telemetry
 from onecity.waste.monitoring.codec import from_json
@@ -27,6 +26,7 @@ from onecity.waste.monitoring.rules import (
     Fault,
     StationState,
 )
+from onecity.waste.rules.stations import STATION_TYPE
 
 State = Literal["open", "full", "out_of_order", "unknown"]
 

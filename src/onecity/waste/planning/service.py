@@ -28,7 +28,6 @@ from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
 from onecity.core.geo import CityProfile
 from onecity.core.models import Device
 from onecity.waste.jobs import service as jobs_service
-from onecity.waste.ledger.service import STATION_TYPE
 from onecity.waste.models import WasteJob, WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.planning import build as plan_build
 from onecity.waste.planning import route_link, routing
@@ -38,6 +37,7 @@ from onecity.waste.planning.policy import Policy
 from onecity.waste.planning.route_link import CURRENT
 from onecity.waste.planning.travel import CrowFlies, TravelProvider
 from onecity.waste.planning.trucks import TruckRegistry
+from onecity.waste.rules.stations import STATION_TYPE
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,6 @@ from onecity.core.dates import DateRange
 from onecity.core.db import Database, utcnow
 from onecity.core.errors import Forbidden, Invalid
 from onecity.core.models import Device
-from onecity.waste.ledger.service import STATION_TYPE
 from onecity.waste.models import (
     FEE_REVENUE,
     REBATE_EXPENSE,
@@ -43,6 +42,7 @@ from onecity.waste.models import (
 )
 from onecity.waste.monitoring.finder import ACCEPTS
 from onecity.waste.monitoring.rules import DEFAULT_TARGETS, AlertKind
+from onecity.waste.rules.stations import STATION_TYPE
 
 Period = Literal["day", "week", "month"]
 PERIODS: tuple[Period, ...] = ("day", "week", "month")
