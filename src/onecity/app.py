@@ -6,6 +6,7 @@ import gc
 import time
 from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import anyio.to_thread
@@ -135,6 +136,15 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": raw})
 
 
+def _routed(
+    svc: open311.Open311Service, m: modules.Module, plat: Platform
+) -> open311.Open311Service:
+    """A module's citizen reports go to the department that runs it in this city."""
+    if m.department and svc.department_code == m.department:
+        return replace(svc, department_code=plat.department(m.name))
+    return svc
+
+
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
     settings = settings or Settings()
     plat = platform or modules.start_platform(settings)
@@ -217,7 +227,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             app.include_router(router)
     # The city's one citizen-report endpoint, serving every enabled module's service codes.
     app.state.open311 = open311.Catalog(
-        ((m.name, svc) for m in app.state.modules for svc in m.open311_services),
+        ((m.name, _routed(svc, m, plat)) for m in app.state.modules for svc in m.open311_services),
         {d.code for d in plat.city.departments},
     )
     app.include_router(open311_api.router)

@@ -21,6 +21,7 @@ from fastapi import APIRouter
 from onecity.core.auth.permissions import Principal
 from onecity.core.db import Database
 from onecity.core.devices.ingest import TelemetryHook
+from onecity.core.geo import CityProfile
 from onecity.core.ngsi_entities import EntityType
 from onecity.core.open311 import Open311Service
 from onecity.core.platform import Platform
@@ -94,6 +95,11 @@ class Module:
     # The module's services, built once per platform at start-up (start below): a frozen
     # dataclass that routes, workers, the CLI and tests get with `platform.services(<type>)`.
     build: Callable[[Platform], object] | None = None
+    # The department that runs the module unless the city profile's `[modules.<name>]` names
+    # another (`department = "..."`); its staff see the module's records and its Open311
+    # services land in that department's queue. Resolved and checked once at start-up:
+    # `platform.department(<name>)`.
+    department: str | None = None
 
 
 def start_platform(settings: Settings, db: Database | None = None) -> Platform:
@@ -108,8 +114,34 @@ def install(platform: Platform, modules: Sequence[Module]) -> None:
     if platform.started:
         raise ValueError("this platform's modules are installed already")
     for m in modules:
+        if m.department:
+            platform.set_department(m.name, department_of(platform.city, m.name, m.department))
         platform.add_module(m.build(platform) if m.build else None, m.telemetry_hooks)
     platform.started = True
+
+
+def module_settings(city: CityProfile, name: str) -> Mapping[str, Any]:
+    """The city profile's `[modules.<name>]` table (empty when the profile has none)."""
+    table = city.raw.get("modules", {})
+    if not isinstance(table, dict):
+        raise ValueError("city profile: [modules] must be a table of per-module tables")
+    conf = table.get(name, {})
+    if not isinstance(conf, dict):
+        raise ValueError(f"city profile: [modules.{name}] must be a table")
+    return conf
+
+
+def department_of(city: CityProfile, name: str, default: str) -> str:
+    """The department that runs module `name` in this city: its profile's choice or the
+    module's default, which must be one of the city's departments."""
+    chosen = module_settings(city, name).get("department", default)
+    known = {d.code for d in city.departments}
+    if not isinstance(chosen, str) or chosen not in known:
+        raise ValueError(
+            f"city profile '{city.id}': [modules.{name}] department = {chosen!r} is not one of "
+            f"its departments ({', '.join(sorted(known))})"
+        )
+    return chosen
 
 
 def load(names: str) -> list[Module]:

@@ -36,6 +36,7 @@ class Platform:
         # telemetry hooks.
         self._services: dict[type, object] = {}
         self._hooks: dict[str, TelemetryHook] = {}
+        self._departments: dict[str, str] = {}
         self.started = False
 
     def add_module(self, services: object | None, hooks: Mapping[str, TelemetryHook]) -> None:
@@ -48,6 +49,17 @@ class Platform:
             if dtype in self._hooks:
                 raise ValueError(f"two modules hook the telemetry of device type '{dtype}'")
             self._hooks[dtype] = hook
+
+    def set_department(self, module: str, code: str) -> None:
+        """Called by core.modules.install, before the module's services are built."""
+        self._departments[module] = code
+
+    def department(self, module: str) -> str:
+        """The department that runs an enabled module in this city (checked at start-up)."""
+        try:
+            return self._departments[module]
+        except KeyError:
+            raise LookupError(f"module '{module}' is not enabled on this platform") from None
 
     def services(self, kind: type[S]) -> S:
         """The services of an enabled module, e.g. `platform.services(WasteServices)`."""

@@ -132,6 +132,7 @@ MODULE = Module(
     cli=roadworks_app,
     loops=(deadlines_loop,),
     open311_services=reports.SERVICES,
+    department=reports.DEPARTMENT,
     layers=(
         MapLayer(
             id="roadworks",

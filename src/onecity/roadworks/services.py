@@ -25,10 +25,7 @@ class RoadworksServices:
 
 
 def build(p: Platform) -> RoadworksServices:
-    conf = p.city.raw.get("modules", {}).get("roadworks", {})
-    permits = PermitService(
-        p.db, p.city, RoadworksConfig(department=str(conf.get("department", "pwd")))
-    )
+    permits = PermitService(p.db, p.city, RoadworksConfig(department=p.department("roadworks")))
     return RoadworksServices(
         permits=permits,
         orgs=OrgRegistry(p.db, permits.config.department, permits.today),

@@ -129,6 +129,7 @@ MODULE = Module(
     loops=(reconcile_loop, offline_loop, planner_loop),
     telemetry_hooks={STATION_TYPE: STATION_HOOK},
     open311_services=reports.SERVICES,
+    department=reports.DEPARTMENT,
     ngsi_types=(ngsi.WASTE_CONTAINERS,),
     pages=PAGES,
     templates=HERE / "templates",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from onecity.core.modules import module_settings
 from onecity.core.platform import Platform
 from onecity.waste.jobs.service import StationJobs
 from onecity.waste.ledger.card_links import card_link_key
@@ -27,13 +28,13 @@ class WasteServices:
 
 
 def build(p: Platform) -> WasteServices:
-    conf = p.city.raw.get("modules", {}).get("waste", {})
+    conf = module_settings(p.city, "waste")
     ledger = WasteService(p.db, p.city, link_key=card_link_key(p.settings))
     planner = CollectionPlanner(
         p.db,
         ZoneInfo(p.city.timezone),
         PlannerConfig(
-            department=str(conf.get("department", "epb")),
+            department=p.department("waste"),
             solve_s=float(conf.get("plan_seconds", 5.0)),
             replan_s=float(conf.get("replan_seconds", 2.0)),
         ),

@@ -1,0 +1,94 @@
+"""A second bundled city profile runs the same code: what differs between cities is the
+profile, never code. Example City (fictional) differs from Taipei in every value it can."""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from onecity.core.modules import start_platform
+from onecity.core.platform import Platform
+from onecity.roadworks.services import RoadworksServices
+from onecity.waste.services import WasteServices
+from tests.conftest import make_settings
+
+
+def test_the_city_api_describes_example_city(client: TestClient) -> None:
+    body: dict[str, Any] = client.get("/api/v1/city").json()
+    assert body["id"] == "example"
+    assert body["name"]["en"] == "Example City"
+    assert body["timezone"] == "Asia/Tokyo"
+    assert body["currency"] == "JPY"
+    assert body["default_language"] == "en"
+    assert [d["code"] for d in body["departments"]] == ["env", "roads", "it"]
+
+
+def test_its_wards_place_a_point(client: TestClient, platform: Platform) -> None:
+    wards = client.get("/api/v1/geo/districts").json()
+    assert sorted(f["properties"]["WARD"] for f in wards["features"]) == [
+        "North Ward",
+        "South Ward",
+    ]
+    north = platform.city.place(139.62, 35.67)
+    assert (north.district, north.village) == ("North Ward", "North Ward West")
+    assert platform.city.place(139.69, 35.61).district == "South Ward"
+    # Outside the city: no ward, rather than the nearest one.
+    assert platform.city.place(121.56, 25.03).district is None
+
+
+def test_a_device_registered_there_is_placed_in_its_ward(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    r = client.post(
+        "/api/v1/devices",
+        headers=admin,
+        json={
+            "id": "ex-bin-1",
+            "name": "Bin by the station",
+            "type": "litter_bin",
+            "department": "env",
+            "location": {"type": "Point", "coordinates": [139.68, 35.61]},
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["district"] == "South Ward"
+    # A department the city does not have is refused, not stored.
+    bad = client.post(
+        "/api/v1/devices",
+        headers=admin,
+        json={"id": "ex-bin-2", "name": "x", "type": "litter_bin", "department": "epb"},
+    )
+    assert bad.status_code in (404, 422), bad.text
+
+
+def test_the_modules_work_for_the_departments_the_profile_names(platform: Platform) -> None:
+    waste = platform.services(WasteServices)
+    roads = platform.services(RoadworksServices)
+    assert waste.ledger.department == "env"
+    assert waste.planner.config.department == "env"
+    assert roads.permits.config.department == "roads"
+
+
+def test_citizen_reports_land_in_the_departments_the_profile_names(client: TestClient) -> None:
+    catalog = client.app.state.open311  # type: ignore[attr-defined]
+    assert catalog.get("waste.station_full").department_code == "env"
+    codes = ("roadworks.pothole", "roadworks.bad_restoration", "roadworks.outside_hours")
+    roads = {catalog.get(code).department_code for code in codes}
+    assert roads == {"roads"}
+
+
+def test_a_profile_naming_a_department_it_lacks_stops_start_up(tmp_path: Path, db_url: str) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(resources.files("onecity.cities") / "example", broken)  # type: ignore[arg-type]
+    toml = broken / "city.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace('department = "env"', 'department = "epb"'),
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match=r"\[modules\.waste\] department = 'epb' is not one"):
+        start_platform(make_settings(db_url, city=str(broken), modules="waste"))
