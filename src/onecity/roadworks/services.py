@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from onecity.core.platform import Platform
+from onecity.core.workdays import WorkCalendar, calendar_from_profile
 from onecity.roadworks.config import RoadworksConfig
 from onecity.roadworks.permits.service import PermitService
 from onecity.roadworks.pipes.service import PipeService
@@ -26,9 +27,10 @@ class RoadworksServices:
 
 def build(p: Platform) -> RoadworksServices:
     conf = p.city.raw.get("modules", {}).get("roadworks", {})
-    permits = PermitService(
-        p.db, p.city, RoadworksConfig(department=str(conf.get("department", "pwd")))
+    config = RoadworksConfig(
+        calendar=city_calendar(p), department=str(conf.get("department", "pwd"))
     )
+    permits = PermitService(p.db, p.city, config)
     return RoadworksServices(
         permits=permits,
         orgs=OrgRegistry(p.db, permits.config.department, permits.today),
@@ -36,3 +38,11 @@ def build(p: Platform) -> RoadworksServices:
         pipes=PipeService(permits),
         sites=SiteService(permits),
     )
+
+
+def city_calendar(p: Platform) -> WorkCalendar:
+    """The city's working days; a wrong [calendar] in city.toml stops start-up, naming it."""
+    try:
+        return calendar_from_profile(p.city.raw)
+    except ValueError as e:
+        raise ValueError(f"{p.city.folder / 'city.toml'}: {e}") from None

@@ -16,6 +16,7 @@ from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database, utcnow
 from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
 from onecity.core.geo import CityProfile
+from onecity.core.workdays import calendar_from_profile
 from onecity.roadworks.config import RoadworksConfig
 from onecity.roadworks.models import LocateRequest, Permit, PermitStep, RoadOrg, RoadOrgMember
 from onecity.roadworks.permits import checks, locates, views
@@ -41,7 +42,7 @@ class PermitService:
         self.clock = clock
         self.db = db
         self.city = city
-        self.config = config or RoadworksConfig()
+        self.config = config or RoadworksConfig(calendar=calendar_from_profile(city.raw))
         self.tz = ZoneInfo(city.timezone)
         # The clock is read through _now, so a test that sets `clock` moves the books' too.
         self.books = PermitBooks(self.config.department, self._now)
