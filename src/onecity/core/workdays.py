@@ -1,44 +1,19 @@
 """Working-day calendar for notice periods and answer deadlines, plus safe month/year arithmetic.
 
-Notice periods and the city's time to answer are counted in working days: Monday to Friday,
-minus public holidays, plus the make-up Saturdays the government sometimes declares."""
+Notice periods and the city's time to answer are counted in working days: the days that are not
+the weekend, minus public holidays, plus the make-up Saturdays the government sometimes
+declares. Which days those are is the city's: the `[calendar]` section of its city.toml, read
+by `calendar_from_profile` at start-up."""
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-
-def _days(*spans: tuple[date, date]) -> frozenset[date]:
-    out: set[date] = set()
-    for first, last in spans:
-        d = first
-        while d <= last:
-            out.add(d)
-            d += timedelta(days=1)
-    return frozenset(out)
-
-
-# Taiwan's 2026 days off: the 中華民國115年政府行政機關辦公日曆表 approved by the Executive Yuan
-# in June 2025 (as relayed in its 人事室 notices: 120 days off in all, a 9-day Lunar New Year
-# 2/14-2/22, observed days 2/27, 4/3, 4/6, 10/9 and 10/26, and since the 2025 amendment of the
-# 補假 rules no make-up working Saturday). Checked against that list on 2026-11-27. Each year's
-# list is published by the DGPA (行政院人事行政總處) around June; the dates move with the lunar
-# calendar, and each city configures its own list (a city may add local days off).
-TAIWAN_2026_HOLIDAYS: frozenset[date] = _days(
-    (date(2026, 1, 1), date(2026, 1, 1)),  # 開國紀念日 Founding Day
-    (date(2026, 2, 14), date(2026, 2, 22)),  # 春節 Lunar New Year period
-    (date(2026, 2, 27), date(2026, 3, 1)),  # 和平紀念日 Peace Memorial Day, observed Fri 2/27
-    (date(2026, 4, 3), date(2026, 4, 6)),  # 兒童節、清明節 Children's Day, Tomb Sweeping
-    (date(2026, 5, 1), date(2026, 5, 1)),  # 勞動節 Labour Day
-    (date(2026, 6, 19), date(2026, 6, 19)),  # 端午節 Dragon Boat Festival
-    (date(2026, 9, 25), date(2026, 9, 25)),  # 中秋節 Mid-Autumn Festival
-    (date(2026, 9, 28), date(2026, 9, 28)),  # 教師節 Teachers' Day
-    (date(2026, 10, 9), date(2026, 10, 10)),  # 國慶日 National Day, observed Fri 10/9
-    (date(2026, 10, 25), date(2026, 10, 26)),  # 臺灣光復暨金門古寧頭大捷紀念日, observed 10/26
-    (date(2026, 12, 25), date(2026, 12, 25)),  # 行憲紀念日 Constitution Day
-)
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def add_months(d: date, months: int) -> date:
@@ -65,12 +40,13 @@ class WorkCalendar:
 
     holidays: frozenset[date]
     workdays_off_weekend: frozenset[date] = frozenset()  # make-up working Saturdays (補行上班)
+    weekend: frozenset[int] = frozenset({5, 6})  # date.weekday() numbers: Saturday, Sunday
 
     def is_working(self, d: date) -> bool:
         """Whether the office is open on `d`."""
         if d in self.workdays_off_weekend:
             return True
-        return d.weekday() < 5 and d not in self.holidays
+        return d.weekday() not in self.weekend and d not in self.holidays
 
     def add_working_days(self, start: datetime | date, n: int) -> date:
         """The n-th working day after `start`'s date; n=0: `start` if working, else the next."""
@@ -99,3 +75,74 @@ class WorkCalendar:
                 count += 1
             d += timedelta(days=1)
         return count
+
+
+def calendar_from_profile(raw: Mapping[str, Any]) -> WorkCalendar:
+    """The WorkCalendar a city profile's `[calendar]` section describes:
+
+        weekend = ["saturday", "sunday"]
+        days_off = [2026-01-01, ...]          # public holidays and observed days
+        make_up_workdays = [...]              # weekend days the offices open (補行上班)
+
+    ValueError naming the key for a missing section, a wrong type, a bad or repeated date, or
+    a day that is both off and a make-up working day."""
+    section = raw.get("calendar")
+    if not isinstance(section, Mapping):
+        raise ValueError("city profile: [calendar] is missing (weekend, days_off)")
+    unknown = sorted(set(section) - {"weekend", "days_off", "make_up_workdays"})
+    if unknown:
+        raise ValueError(f"calendar.{unknown[0]}: not a calendar key")
+    weekend = _weekend(section.get("weekend"))
+    off = _dates(section, "days_off", required=True)
+    make_up = _dates(section, "make_up_workdays", required=False)
+    both = sorted(off & make_up)
+    if both:
+        raise ValueError(f"calendar.make_up_workdays: {both[0]} is also in calendar.days_off")
+    not_weekend = sorted(d for d in make_up if d.weekday() not in weekend)
+    if not_weekend:
+        raise ValueError(f"calendar.make_up_workdays: {not_weekend[0]} is not a weekend day")
+    return WorkCalendar(holidays=off, workdays_off_weekend=make_up, weekend=weekend)
+
+
+def _weekend(value: Any) -> frozenset[int]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError('calendar.weekend: a list of day names, e.g. ["saturday", "sunday"]')
+    days: set[int] = set()
+    for name in value:
+        if name.lower() not in WEEKDAYS:
+            raise ValueError(f"calendar.weekend: {name!r} is not a day of the week")
+        if WEEKDAYS.index(name.lower()) in days:
+            raise ValueError(f"calendar.weekend: {name!r} is listed twice")
+        days.add(WEEKDAYS.index(name.lower()))
+    if len(days) > 6:
+        raise ValueError("calendar.weekend: at least one day of the week must be a working day")
+    return frozenset(days)
+
+
+def _dates(section: Mapping[str, Any], key: str, *, required: bool) -> frozenset[date]:
+    value = section.get(key)
+    if value is None and not required:
+        return frozenset()
+    if not isinstance(value, list):
+        raise ValueError(f"calendar.{key}: a list of dates (2026-01-01, unquoted)")
+    out: set[date] = set()
+    for i, item in enumerate(value):
+        d = _date(item, f"calendar.{key}[{i}]")
+        if d in out:
+            raise ValueError(f"calendar.{key}[{i}]: {d} is listed twice")
+        out.add(d)
+    return frozenset(out)
+
+
+def _date(item: Any, where: str) -> date:
+    # TOML gives dates as date; a quoted "2026-01-01" is accepted too, a date-time is not.
+    if isinstance(item, datetime):
+        raise ValueError(f"{where}: {item} is a date and time; give the day only")
+    if isinstance(item, date):
+        return item
+    if isinstance(item, str):
+        try:
+            return date.fromisoformat(item)
+        except ValueError:
+            raise ValueError(f"{where}: {item!r} is not a date (YYYY-MM-DD)") from None
+    raise ValueError(f"{where}: {item!r} is not a date (YYYY-MM-DD)")

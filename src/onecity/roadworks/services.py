@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from onecity.core.platform import Platform
+from onecity.core.workdays import WorkCalendar, calendar_from_profile
 from onecity.roadworks.config import RoadworksConfig
 from onecity.roadworks.permits.service import PermitService
 from onecity.roadworks.pipes.service import PipeService
@@ -25,7 +26,8 @@ class RoadworksServices:
 
 
 def build(p: Platform) -> RoadworksServices:
-    permits = PermitService(p.db, p.city, RoadworksConfig(department=p.department("roadworks")))
+    config = RoadworksConfig(calendar=city_calendar(p), department=p.department("roadworks"))
+    permits = PermitService(p.db, p.city, config)
     return RoadworksServices(
         permits=permits,
         orgs=OrgRegistry(p.db, permits.config.department, permits.today),
@@ -33,3 +35,11 @@ def build(p: Platform) -> RoadworksServices:
         pipes=PipeService(permits),
         sites=SiteService(permits),
     )
+
+
+def city_calendar(p: Platform) -> WorkCalendar:
+    """The city's working days; a wrong [calendar] in city.toml stops start-up, naming it."""
+    try:
+        return calendar_from_profile(p.city.raw)
+    except ValueError as e:
+        raise ValueError(f"{p.city.folder / 'city.toml'}: {e}") from None

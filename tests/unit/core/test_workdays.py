@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 import pytest
 
+from onecity.core.geo import CityProfile
 from onecity.core.workdays import (
-    TAIWAN_2026_HOLIDAYS,
     WorkCalendar,
     add_months,
     add_years,
+    calendar_from_profile,
 )
 
-CAL = WorkCalendar(TAIWAN_2026_HOLIDAYS)
+# Taipei's 2026 days off, as its city profile lists them.
+CAL = calendar_from_profile(CityProfile.load("taipei").raw)
 
 
 def test_weekdays_work_and_weekends_do_not() -> None:
@@ -32,7 +35,7 @@ def test_national_holidays_and_observed_days_are_off() -> None:
 
 def test_a_make_up_saturday_is_a_working_day() -> None:
     saturday = date(2026, 3, 14)
-    cal = WorkCalendar(TAIWAN_2026_HOLIDAYS, workdays_off_weekend=frozenset({saturday}))
+    cal = WorkCalendar(CAL.holidays, workdays_off_weekend=frozenset({saturday}))
     assert cal.is_working(saturday)
     assert cal.add_working_days(date(2026, 3, 13), 1) == saturday
     assert cal.working_days_between(date(2026, 3, 12), date(2026, 3, 16)) == 3
@@ -73,3 +76,58 @@ def test_month_and_year_arithmetic_never_shortens_a_period() -> None:
     assert add_months(date(2026, 11, 30), 3) == date(2027, 3, 1)
     assert add_years(date(2024, 2, 29), 5) == date(2029, 3, 1)
     assert add_years(date(2024, 2, 29), 4) == date(2028, 2, 29)
+
+
+def test_taipei_2026_lists_the_dgpa_days_off() -> None:
+    assert len(CAL.holidays) == 26
+    assert {d.year for d in CAL.holidays} == {2026}
+    assert CAL.workdays_off_weekend == frozenset()
+    assert CAL.weekend == frozenset({5, 6})
+
+
+GOOD: dict[str, Any] = {
+    "weekend": ["saturday", "sunday"],
+    "days_off": [date(2026, 1, 1), "2026-05-01"],
+    "make_up_workdays": [date(2026, 3, 14)],
+}
+
+
+def test_a_profile_calendar_is_built() -> None:
+    cal = calendar_from_profile({"calendar": GOOD})
+    assert cal.holidays == {date(2026, 1, 1), date(2026, 5, 1)}
+    assert cal.is_working(date(2026, 3, 14))
+    assert not cal.is_working(date(2026, 5, 1))
+
+
+def test_another_weekend() -> None:
+    cal = calendar_from_profile({"calendar": {"weekend": ["Friday", "saturday"], "days_off": []}})
+    assert not cal.is_working(date(2026, 3, 13))  # Friday
+    assert cal.is_working(date(2026, 3, 15))  # Sunday
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"days_off": "2026-01-01"}, "calendar.days_off"),
+        ({"days_off": [date(2026, 1, 1), "2026-13-01"]}, r"calendar.days_off\[1\]"),
+        ({"days_off": [date(2026, 1, 1), 20260101]}, r"calendar.days_off\[1\]"),
+        ({"days_off": [datetime(2026, 1, 1, 9, 0)]}, r"calendar.days_off\[0\]"),
+        ({"days_off": [date(2026, 1, 1), "2026-01-01"]}, r"calendar.days_off\[1\].*twice"),
+        ({"weekend": "saturday"}, "calendar.weekend"),
+        ({"weekend": ["saturday", "caturday"]}, "calendar.weekend"),
+        ({"weekend": ["sunday", "Sunday"]}, "calendar.weekend.*twice"),
+        ({"make_up_workdays": [date(2026, 1, 1)]}, "calendar.make_up_workdays"),
+        ({"make_up_workdays": [date(2026, 3, 13)]}, "calendar.make_up_workdays.*weekend"),
+        ({"holidays": []}, "calendar.holidays"),
+    ],
+)
+def test_a_wrong_calendar_names_its_key(change: dict[str, Any], key: str) -> None:
+    with pytest.raises(ValueError, match=key):
+        calendar_from_profile({"calendar": {**GOOD, **change}})
+
+
+def test_a_profile_without_a_calendar_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"\[calendar\]"):
+        calendar_from_profile({})
+    with pytest.raises(ValueError, match=r"calendar\.days_off"):
+        calendar_from_profile({"calendar": {"weekend": ["sunday"]}})

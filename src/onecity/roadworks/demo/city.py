@@ -40,6 +40,7 @@ from onecity.roadworks.permits import checks
 from onecity.roadworks.registry.service import seed_reference
 from onecity.roadworks.rules import fees, footprint
 from onecity.roadworks.rules import permit as r
+from onecity.roadworks.rules.status import PermitStatus
 
 IMPORTER = "import:traffic_todaywork_view"
 SCENARIO = "demo:scenario"
@@ -163,7 +164,7 @@ def _permits(s: Session, p: Platform, works: list[demo_import.Work]) -> None:
                 actor=IMPORTER,
                 step="imported",
                 from_status=None,
-                to_status=w.status,
+                to_status=w.status.value,
                 note=f"臺北市道路施工 {demo_import.SNAPSHOT.isoformat()} snapshot; {APPROX}",
                 detail={"source": w.source, "index": w.index},
             )
@@ -210,7 +211,7 @@ def _permit_row(p: Platform, w: demo_import.Work, geom: BaseGeometry, filed: dat
         residential=False,
         hours=w.hours,
         traffic_plan="",
-        status=w.status,
+        status=w.status.value,
         category=r.category(works, r.RuleConfig()),
         filed_at=filed,
         decide_by=filed.date() + timedelta(days=7),
@@ -304,7 +305,7 @@ def _scenario(s: Session, p: Platform, today: date) -> Permit:
         night=False,
         start=start,
         end=start + timedelta(days=9),
-        status="granted",
+        status=PermitStatus.GRANTED,
         source={"npurp": "市政建設(自來水-計畫性汰管) demo scenario"},
     )
     tz = ZoneInfo(p.city.timezone)
@@ -316,7 +317,8 @@ def _scenario(s: Session, p: Platform, today: date) -> Permit:
     s.add(row)
     s.flush()
     row.ref = f"RW-{filed.year}-{row.id:06d}"
-    for step, before, after in (("applied", None, "applied"), ("granted", "applied", "granted")):
+    steps = (("applied", None, PermitStatus.APPLIED), ("granted", "applied", PermitStatus.GRANTED))
+    for step, before, after in steps:
         s.add(
             PermitStep(
                 permit_id=row.id,
@@ -324,7 +326,7 @@ def _scenario(s: Session, p: Platform, today: date) -> Permit:
                 actor=SCENARIO,
                 step=step,
                 from_status=before,
-                to_status=after,
+                to_status=after.value,
                 note="demo scenario",
                 detail={},
             )

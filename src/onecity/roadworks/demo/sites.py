@@ -12,7 +12,7 @@ from sqlalchemy import select
 from onecity.core.auth.permissions import Principal, Role
 from onecity.core.platform import Platform
 from onecity.roadworks.models import Permit, SiteCamera
-from onecity.roadworks.permits.service import IN_PROGRESS
+from onecity.roadworks.rules.status import PermitStatus
 from onecity.roadworks.services import RoadworksServices
 from onecity.roadworks.sites.service import SiteService
 
@@ -30,7 +30,7 @@ def register_cameras(p: Platform) -> int:
     added = 0
     with p.db.session() as s:
         rows = s.scalars(
-            select(Permit).where(Permit.status == IN_PROGRESS).order_by(Permit.id)
+            select(Permit).where(Permit.status == PermitStatus.IN_PROGRESS).order_by(Permit.id)
         ).all()
         have = set(s.scalars(select(SiteCamera.permit_id)))
         for i, permit in enumerate(rows):
@@ -56,7 +56,7 @@ def send_frames(p: Platform) -> int:
             s.scalars(
                 select(Permit.ref)
                 .join(SiteCamera, SiteCamera.permit_id == Permit.id)
-                .where(Permit.status == IN_PROGRESS)
+                .where(Permit.status == PermitStatus.IN_PROGRESS)
             )
         )
     for ref in refs:

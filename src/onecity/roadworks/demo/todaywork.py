@@ -12,6 +12,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from onecity.roadworks.rules.status import PermitStatus
+
 SOURCE = Path(__file__).parents[1] / "demo_data" / "traffic_todaywork_view.geojson"
 SNAPSHOT = date(2023, 6, 2)  # the day the source lists the works of
 
@@ -128,13 +130,13 @@ def purpose_of(npurp: str, applicant: Org) -> str:
     return applicant.utility_kind or "other"
 
 
-def status_on(start: date, end: date, snapshot: date = SNAPSHOT) -> str:
+def status_on(start: date, end: date, snapshot: date = SNAPSHOT) -> PermitStatus:
     """The permit's status on the snapshot day."""
     if start > snapshot:
-        return "granted"
+        return PermitStatus.GRANTED
     if end < snapshot:
-        return "works_done"  # still listed that day: dug, not yet restored
-    return "in_progress"
+        return PermitStatus.WORKS_DONE  # still listed that day: dug, not yet restored
+    return PermitStatus.IN_PROGRESS
 
 
 def shifted(d: date, today: date, snapshot: date = SNAPSHOT) -> date:
@@ -155,7 +157,7 @@ class Work:
     night: bool
     start: date  # shifted
     end: date
-    status: str
+    status: PermitStatus
     source: dict[str, Any]
 
     @property

@@ -8,7 +8,8 @@ from onecity.core.auth.permissions import Principal
 from onecity.core.errors import Conflict, Invalid
 from onecity.roadworks.permits import locates, views
 from onecity.roadworks.permits import schemas as sc
-from onecity.roadworks.permits.service import APPLIED, CHANGES, PermitService, fill
+from onecity.roadworks.permits.service import PermitService, fill
+from onecity.roadworks.rules.status import PermitStatus
 
 
 def resubmit(
@@ -17,7 +18,7 @@ def resubmit(
     with svc.db.session() as s:
         p = svc.locked(s, ref)
         svc.may_act_for(s, who, p)
-        if p.status != CHANGES:
+        if p.status != PermitStatus.CHANGES_REQUESTED:
             raise Conflict(
                 f"{p.ref} is {p.status}; only an application sent back for changes is amended",
                 code="wrong_status",
@@ -30,13 +31,12 @@ def resubmit(
         was = {"start": p.start_date.isoformat(), "end": p.end_date.isoformat(), "fee": p.fee_total}
         fill(p, body, fp, got)
         locates.request(s, p, got.matches, svc.clock(), svc.config, svc.tz)
-        svc.record_step(
+        svc.books.move(
             s,
             p,
+            PermitStatus.APPLIED,
             who.username,
             "resubmitted",
-            CHANGES,
-            APPLIED,
             "",
             source,
             {"before": was, "findings": len(p.findings), "decide_by": p.decide_by.isoformat()},

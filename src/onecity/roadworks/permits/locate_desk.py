@@ -11,8 +11,8 @@ from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
 from onecity.roadworks.models import LocateRequest, Permit
 from onecity.roadworks.permits import schemas as sc
 from onecity.roadworks.permits import views
-from onecity.roadworks.permits.locates import CANCELLED, FINISHED
 from onecity.roadworks.permits.service import PermitService
+from onecity.roadworks.rules.status import FINISHED, LocateStatus
 
 
 def escalate_overdue(svc: PermitService) -> int:
@@ -24,7 +24,7 @@ def escalate_overdue(svc: PermitService) -> int:
             select(LocateRequest, Permit)
             .join(Permit, Permit.id == LocateRequest.permit_id)
             .where(
-                LocateRequest.response == "pending",
+                LocateRequest.response == LocateStatus.PENDING,
                 LocateRequest.due_by < today,
                 LocateRequest.escalated_at.is_(None),
                 Permit.status.not_in(FINISHED),
@@ -33,13 +33,11 @@ def escalate_overdue(svc: PermitService) -> int:
         ).all()
         for loc, p in rows:
             loc.escalated_at = svc.clock()
-            svc.record_step(
+            svc.books.record(
                 s,
                 p,
                 "system",
                 "locate_overdue",
-                p.status,
-                p.status,
                 f"{loc.owner_code} did not answer by {loc.due_by.isoformat()}",
                 "rpic-loop",
                 {"owner": loc.owner_code, "due_by": loc.due_by.isoformat()},
@@ -83,22 +81,20 @@ class LocateDesk:
             assert p is not None
             if p.status in FINISHED:
                 raise Conflict(f"{p.ref} is {p.status}: nothing to answer")
-            if loc.response == CANCELLED:
+            if loc.response == LocateStatus.CANCELLED:
                 raise Conflict(f"{p.ref} no longer reaches {loc.owner_code}'s pipes")
-            if body.response == "conflict" and not body.note.strip():
+            if LocateStatus(body.response) is LocateStatus.CONFLICT and not body.note.strip():
                 raise Invalid("say which pipe is in the way and what to do", field="note")
             before = loc.response
             loc.response = body.response
             loc.note = body.note
             loc.responded_at = svc.clock()
             loc.responded_by = who.username
-            svc.record_step(
+            svc.books.record(
                 s,
                 p,
                 who.username,
                 "locate_answered",
-                p.status,
-                p.status,
                 body.note,
                 source,
                 {"owner": loc.owner_code, "from": before, "response": body.response},
@@ -113,6 +109,6 @@ class LocateDesk:
             if not (who.can(Perm.ROADWORKS_READ) and who.sees_department(svc.config.department)):
                 q = q.where(LocateRequest.owner_code.in_(svc.orgs_of(s, who)))
             if pending_only:
-                q = q.where(LocateRequest.response == "pending")
+                q = q.where(LocateRequest.response == LocateStatus.PENDING)
             rows = s.execute(q.order_by(LocateRequest.due_by, LocateRequest.id).limit(500)).all()
             return [views.locate_out(s, loc, p, svc.today()) for loc, p in rows]

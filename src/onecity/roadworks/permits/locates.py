@@ -14,13 +14,9 @@ from onecity.core import events
 from onecity.roadworks.config import RoadworksConfig
 from onecity.roadworks.models import LocateRequest, Permit
 from onecity.roadworks.rules import pipes as pipe_rules
+from onecity.roadworks.rules.status import LocateStatus
 
 WORKING_DAYS = 2
-# Permits in these statuses have nothing left to dig: their requests are not answered.
-FINISHED = ("refused", "withdrawn", "closed")
-
-
-CANCELLED = "cancelled"  # the amended works no longer reach the owner's pipes
 
 
 def request(
@@ -43,8 +39,9 @@ def request(
         for loc in s.scalars(select(LocateRequest).where(LocateRequest.permit_id == p.id))
     }
     for owner, loc in before.items():
-        if owner not in by_owner and loc.response != CANCELLED:
-            loc.response, loc.note = CANCELLED, "the amended works no longer reach these pipes"
+        if owner not in by_owner and loc.response != LocateStatus.CANCELLED:
+            loc.response = LocateStatus.CANCELLED.value
+            loc.note = "the amended works no longer reach these pipes"
     for owner, ids in sorted(by_owner.items()):
         asked = before.get(owner)
         if asked is None:
@@ -52,7 +49,7 @@ def request(
             s.add(asked)
         asked.pipe_ids = sorted(ids)
         asked.notified_at, asked.due_by = now, due
-        asked.response, asked.note = "pending", ""
+        asked.response, asked.note = LocateStatus.PENDING.value, ""
         asked.responded_at = asked.responded_by = None
         asked.escalated_at = None
         # The owner's notice: its webhooks and the outbox relay carry it.

@@ -12,29 +12,21 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from onecity.core import audit, events
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database, utcnow
 from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
 from onecity.core.geo import CityProfile
+from onecity.core.workdays import calendar_from_profile
 from onecity.roadworks.config import RoadworksConfig
 from onecity.roadworks.models import LocateRequest, Permit, PermitStep, RoadOrg, RoadOrgMember
 from onecity.roadworks.permits import checks, locates, views
 from onecity.roadworks.permits import schemas as sc
+from onecity.roadworks.permits.books import PermitBooks
 from onecity.roadworks.registry import penalty_book
 from onecity.roadworks.rules import footprint
 from onecity.roadworks.rules import permit as r
+from onecity.roadworks.rules.status import OPEN, PermitStatus
 
-# Statuses a permit moves through (docs/roadworks.md has the picture).
-APPLIED, CHANGES, GRANTED, REFUSED, WITHDRAWN = (
-    "applied",
-    "changes_requested",
-    "granted",
-    "refused",
-    "withdrawn",
-)
-IN_PROGRESS, WORKS_DONE, RESTORED, CLOSED = "in_progress", "works_done", "restored", "closed"
-OPEN = (APPLIED, CHANGES, GRANTED, IN_PROGRESS, WORKS_DONE, RESTORED)
 # What the rules call an application before it has a number; a filed one's reasons use its ref.
 THIS_APPLICATION = "(this application)"
 
@@ -50,8 +42,10 @@ class PermitService:
         self.clock = clock
         self.db = db
         self.city = city
-        self.config = config or RoadworksConfig()
+        self.config = config or RoadworksConfig(calendar=calendar_from_profile(city.raw))
         self.tz = ZoneInfo(city.timezone)
+        # The clock is read through _now, so a test that sets `clock` moves the books' too.
+        self.books = PermitBooks(self.config.department, self._now)
 
     # --- who may do what -------------------------------------------------------------------
 
@@ -140,7 +134,7 @@ class PermitService:
             night=body.night,
             emergency=body.emergency,
             residential=body.residential,
-            status=APPLIED,
+            status=PermitStatus.APPLIED,
         )
         got = checks.check(
             s,
@@ -170,74 +164,31 @@ class PermitService:
         with self.db.session() as s:
             fp, _app, got = self.prepare(s, who, body)
             now = self._now()
-            status = IN_PROGRESS if body.emergency else APPLIED
             p = Permit(
                 ref=f"new-{now.timestamp()}",
                 department_code=self.config.department,
-                status=status,
                 filed_at=now,
                 created_by=who.username,
                 updated_at=now,
             )
             fill(p, body, fp, got)
-            s.add(p)
-            s.flush()
-            local = now.astimezone(self.tz)
-            p.ref = f"RW-{local.year}-{p.id:06d}"
-            p.findings = _named(p.findings, p.ref)
+
+            def number(p: Permit) -> None:
+                p.ref = f"RW-{now.astimezone(self.tz).year}-{p.id:06d}"
+                p.findings = _named(p.findings, p.ref)
+
             # RPIC staff may enter an organisation's application for it (a paper filing at
             # the counter); the step says so, and `filers` keeps them from deciding it.
             behalf = (
                 {} if body.applicant in self.orgs_of(s, who) else {"on_behalf_of": body.applicant}
             )
-            self.record_step(s, p, who.username, "applied", None, APPLIED, "", source, behalf)
+            self.books.enter(s, p, who.username, source, behalf, number)
             if body.emergency:
-                self.record_step(
-                    s, p, who.username, "emergency_started", APPLIED, IN_PROGRESS, "", source
+                self.books.move(
+                    s, p, PermitStatus.IN_PROGRESS, who.username, "emergency_started", "", source
                 )
             locates.request(s, p, got.matches, now, self.config, self.tz)
             return views.permit_out(s, p, full=True, today=self.today())
-
-    def record_step(
-        self,
-        s: Session,
-        p: Permit,
-        actor: str,
-        step: str,
-        before: str | None,
-        after: str,
-        note: str,
-        source: str,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        p.status = after
-        p.updated_at = self._now()
-        s.add(
-            PermitStep(
-                permit_id=p.id,
-                at=p.updated_at,
-                actor=actor,
-                step=step,
-                from_status=before,
-                to_status=after,
-                note=note,
-                detail=detail or {},
-            )
-        )
-        audit.append(
-            s,
-            actor=actor,
-            action=f"roadworks.{step}",
-            target=f"permit/{p.ref}",
-            source=source,
-            detail={"from": before, "to": after, **(detail or {})},
-        )
-        events.emit(
-            s,
-            "roadworks.permit",
-            {"permit": p.ref, "step": step, "status": after, "applicant": p.applicant_code},
-            self.config.department,
-        )
 
     @staticmethod
     def find(s: Session, ref: str, *, lock: bool = False) -> Permit:
@@ -257,7 +208,7 @@ class PermitService:
         self.require_assessor(who)
         with self.db.session() as s:
             p = self.locked(s, ref)
-            if p.status not in (APPLIED, CHANGES):
+            if p.status not in (PermitStatus.APPLIED, PermitStatus.CHANGES_REQUESTED):
                 raise Conflict(f"{p.ref} is {p.status}; only an open application is decided")
             if who.username in filers(s, p):
                 raise Forbidden(
@@ -267,14 +218,20 @@ class PermitService:
             if body.decision == "refuse":
                 if not body.note.strip():
                     raise Invalid("say why the permit is refused", field="note")
-                self.record_step(
-                    s, p, who.username, "refused", p.status, REFUSED, body.note, source
+                self.books.move(
+                    s, p, PermitStatus.REFUSED, who.username, "refused", body.note, source
                 )
             elif body.decision == "changes":
                 if not body.note.strip():
                     raise Invalid("say what the applicant must change", field="note")
-                self.record_step(
-                    s, p, who.username, "changes_requested", p.status, CHANGES, body.note, source
+                self.books.move(
+                    s,
+                    p,
+                    PermitStatus.CHANGES_REQUESTED,
+                    who.username,
+                    "changes_requested",
+                    body.note,
+                    source,
                 )
             else:
                 self._grant(s, who, p, body, source)
@@ -300,7 +257,7 @@ class PermitService:
             if not clashes:
                 raise Invalid(f"{p.ref} has no works to share a trench with", field="joint_dig")
             detail = self._form_joint_dig(s, who, p, [f["data"]["other"] for f in clashes], src)
-        self.record_step(s, p, who.username, "granted", p.status, GRANTED, body.note, src, detail)
+        self.books.move(s, p, PermitStatus.GRANTED, who.username, "granted", body.note, src, detail)
 
     def _form_joint_dig(
         self, s: Session, who: Principal, p: Permit, others: list[str], src: str
@@ -323,13 +280,11 @@ class PermitService:
             m.joint_group = group
             m.dig_order = plan.members.index(m.ref) + 1 if m.ref in plan.members else None
             if m is not p:
-                self.record_step(
+                self.books.record(
                     s,
                     m,
                     who.username,
                     "joint_dig",
-                    m.status,
-                    m.status,
                     f"joined {group} with {p.ref}",
                     src,
                     {"group": group},
@@ -347,19 +302,18 @@ class PermitService:
         with self.db.session() as s:
             due = s.scalars(
                 select(Permit)
-                .where(Permit.status == APPLIED, Permit.decide_by < today)
+                .where(Permit.status == PermitStatus.APPLIED, Permit.decide_by < today)
                 .with_for_update()
             ).all()
             for p in due:
                 if any(f["severity"] == "block" for f in p.findings):
                     continue
-                self.record_step(
+                self.books.move(
                     s,
                     p,
+                    PermitStatus.GRANTED,
                     "system",
                     "deemed_granted",
-                    APPLIED,
-                    GRANTED,
                     f"not answered by {p.decide_by.isoformat()}",
                     "rpic-loop",
                 )
@@ -435,7 +389,7 @@ def filers(s: Session, p: Permit) -> set[str]:
     return {p.created_by, *s.scalars(q)}
 
 
-def expect(p: Permit, status: str, what: str) -> None:
+def expect(p: Permit, status: PermitStatus, what: str) -> None:
     if p.status != status:
         raise Conflict(f"{p.ref} is {p.status}; to {what} it must be {status}", code="wrong_status")
 

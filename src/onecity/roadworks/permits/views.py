@@ -12,6 +12,7 @@ from onecity.roadworks.models import LocateRequest, Permit, PermitStep, RoadOrg
 from onecity.roadworks.permits import schemas as sc
 from onecity.roadworks.permits.checks import Checked, finding_dicts
 from onecity.roadworks.rules.footprint import Footprint
+from onecity.roadworks.rules.status import LocateStatus
 
 
 def _org_name(s: Session, code: str) -> str:
@@ -32,7 +33,7 @@ def locate_out(s: Session, loc: LocateRequest, p: Permit, today: date) -> sc.Loc
         responded_at=loc.responded_at,
         responded_by=loc.responded_by,
         note=loc.note,
-        overdue=loc.response == "pending" and today > loc.due_by,
+        overdue=loc.response == LocateStatus.PENDING and today > loc.due_by,
     )
 
 

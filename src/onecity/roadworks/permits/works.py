@@ -11,19 +11,9 @@ from onecity.core.errors import Conflict, Invalid
 from onecity.roadworks.models import LocateRequest, Permit
 from onecity.roadworks.permits import schemas as sc
 from onecity.roadworks.permits import views
-from onecity.roadworks.permits.service import (
-    APPLIED,
-    CHANGES,
-    CLOSED,
-    GRANTED,
-    IN_PROGRESS,
-    RESTORED,
-    WITHDRAWN,
-    WORKS_DONE,
-    PermitService,
-    expect,
-)
+from onecity.roadworks.permits.service import PermitService, expect
 from onecity.roadworks.registry import penalty_book
+from onecity.roadworks.rules.status import NOT_STARTED, LocateStatus, PermitStatus
 
 
 class WorksDesk:
@@ -37,24 +27,19 @@ class WorksDesk:
             svc.may_act_for(s, who, p)
             if body.step == "start":
                 self._may_start(s, p)
-                svc.record_step(
-                    s, p, who.username, "works_started", p.status, IN_PROGRESS, body.note, source
-                )
+                to, step = PermitStatus.IN_PROGRESS, "works_started"
             elif body.step == "stop":
-                expect(p, IN_PROGRESS, "report the works done")
-                svc.record_step(
-                    s, p, who.username, "works_stopped", p.status, WORKS_DONE, body.note, source
-                )
+                expect(p, PermitStatus.IN_PROGRESS, "report the works done")
+                to, step = PermitStatus.WORKS_DONE, "works_stopped"
             else:
-                expect(p, WORKS_DONE, "report the road restored")
-                svc.record_step(
-                    s, p, who.username, "restored", p.status, RESTORED, body.note, source
-                )
+                expect(p, PermitStatus.WORKS_DONE, "report the road restored")
+                to, step = PermitStatus.RESTORED, "restored"
+            svc.books.move(s, p, to, who.username, step, body.note, source)
             return views.permit_out(s, p, full=True, today=svc.today())
 
     def _may_start(self, s: Session, p: Permit) -> None:
         svc = self.permits
-        expect(p, GRANTED, "start the works")
+        expect(p, PermitStatus.GRANTED, "start the works")
         if svc.today() < p.start_date:
             raise Conflict(
                 f"{p.ref} is permitted from {p.start_date.isoformat()}", code="too_early"
@@ -68,7 +53,7 @@ class WorksDesk:
                 select(Permit).where(
                     Permit.joint_group == p.joint_group,
                     Permit.dig_order < p.dig_order,
-                    Permit.status.in_((APPLIED, CHANGES, GRANTED)),
+                    Permit.status.in_(NOT_STARTED),
                 )
             ).all()
             if ahead:
@@ -80,7 +65,8 @@ class WorksDesk:
                 )
         waiting = s.scalars(
             select(LocateRequest).where(
-                LocateRequest.permit_id == p.id, LocateRequest.response.in_(("pending", "conflict"))
+                LocateRequest.permit_id == p.id,
+                LocateRequest.response.in_((LocateStatus.PENDING, LocateStatus.CONFLICT)),
             )
         ).all()
         if waiting:
@@ -96,17 +82,14 @@ class WorksDesk:
         svc.require_assessor(who)
         with svc.db.session() as s:
             p = svc.locked(s, ref)
-            expect(p, RESTORED, "inspect the restoration")
+            expect(p, PermitStatus.RESTORED, "inspect the restoration")
             if body.result == "pass":
-                svc.record_step(
-                    s, p, who.username, "inspected", p.status, CLOSED, body.note, source
-                )
+                to, step = PermitStatus.CLOSED, "inspected"
             else:
                 if not body.note.strip():
                     raise Invalid("say what must be redone", field="note")
-                svc.record_step(
-                    s, p, who.username, "inspection_failed", p.status, WORKS_DONE, body.note, source
-                )
+                to, step = PermitStatus.WORKS_DONE, "inspection_failed"
+            svc.books.move(s, p, to, who.username, step, body.note, source)
             return views.permit_out(s, p, full=True, today=svc.today())
 
     def withdraw(self, who: Principal, ref: str, source: str) -> sc.PermitOut:
@@ -114,7 +97,7 @@ class WorksDesk:
         with svc.db.session() as s:
             p = svc.locked(s, ref)
             svc.may_act_for(s, who, p)
-            if p.status not in (APPLIED, CHANGES, GRANTED):
+            if p.status not in NOT_STARTED:
                 raise Conflict(f"{p.ref} is {p.status}; only works not started are withdrawn")
-            svc.record_step(s, p, who.username, "withdrawn", p.status, WITHDRAWN, "", source)
+            svc.books.move(s, p, PermitStatus.WITHDRAWN, who.username, "withdrawn", "", source)
             return views.permit_out(s, p, full=True, today=svc.today())

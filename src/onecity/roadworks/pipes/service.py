@@ -17,11 +17,12 @@ from onecity.core.errors import Conflict, Forbidden, Invalid
 from onecity.core.geo import parse_bbox
 from onecity.roadworks.models import LocateRequest, Permit, PipeRow, RoadOrg
 from onecity.roadworks.permits import checks, spatial
-from onecity.roadworks.permits.service import CLOSED, RESTORED, PermitService
+from onecity.roadworks.permits.service import PermitService
 from onecity.roadworks.registry import geo as registry_geo
 from onecity.roadworks.registry import schemas as rs
 from onecity.roadworks.rules import footprint
 from onecity.roadworks.rules import pipes as pipe_rules
+from onecity.roadworks.rules.status import PermitStatus
 
 MAX_FEATURES = 5000
 # An as-built pipe must come within this distance of the permit's dug area: a survey
@@ -147,7 +148,7 @@ class PipeService:
                 require(who, Perm.ROADWORKS_APPLY)
                 if p.applicant_code not in self.permits.orgs_of(s, who):
                     raise Forbidden(f"the as-built survey of {ref} is {p.applicant_code}'s to file")
-            if p.status not in (RESTORED, CLOSED):
+            if p.status not in (PermitStatus.RESTORED, PermitStatus.CLOSED):
                 raise Conflict(
                     f"{ref} is {p.status}; the as-built survey is filed once the road is restored",
                     code="wrong_status",
@@ -253,9 +254,7 @@ class PipeService:
         source: str,
     ) -> None:
         detail: dict[str, Any] = {"retired": retired, "created": created}
-        self.permits.record_step(
-            s, p, who.username, "as_built", p.status, p.status, note, source, detail
-        )
+        self.permits.books.record(s, p, who.username, "as_built", note, source, detail)
 
 
 def _row(

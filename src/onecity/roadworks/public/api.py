@@ -22,9 +22,10 @@ from onecity.core.geo import parse_bbox
 from onecity.core.http import platform
 from onecity.core.platform import Platform
 from onecity.roadworks.models import Permit
-from onecity.roadworks.permits.service import GRANTED, PermitService
+from onecity.roadworks.permits.service import PermitService
+from onecity.roadworks.rules.status import STARTED, PermitStatus
 from onecity.roadworks.services import RoadworksServices
-from onecity.roadworks.sites.service import MAX_SITES, STARTED, on_road, org_names, works_properties
+from onecity.roadworks.sites.service import MAX_SITES, on_road, org_names, works_properties
 
 router = APIRouter(prefix="/api/v1/roadworks/public", tags=["road works public"])
 
@@ -42,7 +43,7 @@ class PublicWorks:
     def works(self, day: date, bbox: tuple[float, float, float, float] | None) -> dict[str, Any]:
         city = self.permits.city
         q = select(Permit).where(
-            Permit.status.in_((GRANTED, *STARTED)),
+            Permit.status.in_((PermitStatus.GRANTED, *STARTED)),
             Permit.start_date <= day,
             or_(Permit.status.in_(STARTED), Permit.end_date >= day),
         )

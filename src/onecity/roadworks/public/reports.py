@@ -20,6 +20,7 @@ from onecity.core import clock
 from onecity.core.models import Open311Request
 from onecity.core.open311 import MAX_DESCRIPTION, Open311Service
 from onecity.roadworks.models import Permit
+from onecity.roadworks.rules.status import OCCUPYING, PermitStatus
 
 POTHOLE = "roadworks.pothole"
 BAD_RESTORATION = "roadworks.bad_restoration"
@@ -44,8 +45,8 @@ def _local_metres(lon0: float, lat0: float) -> Any:
 
 # Which works a report can be about: noise and digging out of hours come from works going on;
 # a badly restored trench from works dug and restored, within the restoration's warranty.
-DIGGING = ("in_progress", "works_done")
-RESTORED_WORKS = ("works_done", "restored", "closed")
+DIGGING = OCCUPYING
+RESTORED_WORKS = (PermitStatus.WORKS_DONE, PermitStatus.RESTORED, PermitStatus.CLOSED)
 WARRANTY_DAYS = 730
 
 

@@ -16,14 +16,15 @@ from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
 from onecity.core.workdays import WorkCalendar, add_years
+from onecity.roadworks.rules.status import PermitStatus
 
 PURPOSES = ("water", "sewer", "power", "gas", "telecom", "road", "other")
 Severity = Literal["block", "warn"]
 
 # Refused and withdrawn permits never dig; closed ones have dug already, so they only matter as
 # a recent dig that a new one would repeat.
-_IGNORED_STATUSES = frozenset({"refused", "withdrawn"})
-_CLOSED = "closed"
+_IGNORED_STATUSES = frozenset({PermitStatus.REFUSED, PermitStatus.WITHDRAWN})
+_CLOSED = PermitStatus.CLOSED
 
 # The spatial index is only a coarse filter: widening it by a millimetre makes sure that float
 # rounding in GEOS's dwithin never drops a pair that the exact distance check would accept.
@@ -45,7 +46,7 @@ class Works:
     night: bool = False
     emergency: bool = False
     residential: bool = False
-    status: str = "granted"
+    status: str = PermitStatus.GRANTED
 
     def __post_init__(self) -> None:
         if self.purpose not in PURPOSES:

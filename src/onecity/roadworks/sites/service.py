@@ -25,18 +25,9 @@ from onecity.core.db import utcnow
 from onecity.core.errors import Conflict, Forbidden, Invalid
 from onecity.core.geo import CityProfile
 from onecity.roadworks.models import Permit, RoadOrg, SiteCamera, SitePhoto
-from onecity.roadworks.permits.service import (
-    APPLIED,
-    CLOSED,
-    GRANTED,
-    IN_PROGRESS,
-    REFUSED,
-    RESTORED,
-    WITHDRAWN,
-    WORKS_DONE,
-    PermitService,
-)
+from onecity.roadworks.permits.service import PermitService
 from onecity.roadworks.rules import footprint
+from onecity.roadworks.rules.status import FINISHED, OCCUPYING, STARTED, PermitStatus
 from onecity.roadworks.sites import schemas as ss
 
 LIVE_WINDOW = timedelta(minutes=5)
@@ -44,10 +35,10 @@ LIVE_WINDOW = timedelta(minutes=5)
 CLOCK_SLACK = timedelta(minutes=5)
 PHOTO_RADIUS_M = 200.0
 URL_SCHEMES = ("http", "https", "rtsp")
-# Permits whose trench is (or was until restoration) open on the road.
-STARTED = (IN_PROGRESS, WORKS_DONE, RESTORED)
 # A "before" photo is taken once the permit is granted, ahead of the first cut.
-PHOTO_STATUSES = {stage: STARTED for stage in ss.STAGES} | {"before": (GRANTED, *STARTED)}
+PHOTO_STATUSES = {stage: STARTED for stage in ss.STAGES} | {
+    "before": (PermitStatus.GRANTED, *STARTED)
+}
 MAX_SITES = 5000
 
 
@@ -62,12 +53,12 @@ def on_road(status: str, start: date, end: date, day: date) -> bool:
     days; started works from their first day until the permit closes, overrun or not."""
     if status in STARTED:
         return start <= day
-    return status == GRANTED and start <= day <= end
+    return status == PermitStatus.GRANTED and start <= day <= end
 
 
 def live_share(sites: Iterable[tuple[str, str, bool]]) -> ss.MonitorSummary:
     """The headline from (ref, status, live) of each site; active means in progress."""
-    active = [(ref, live) for ref, status, live in sites if status == IN_PROGRESS]
+    active = [(ref, live) for ref, status, live in sites if status == PermitStatus.IN_PROGRESS]
     live_n = sum(1 for _ref, live in active if live)
     # Rounded down: 99.96% watched must not be reported as 100%.
     pct = math.floor(1000 * live_n / len(active)) / 10 if active else None
@@ -151,7 +142,7 @@ class SiteService:
         with self.db.session() as s:
             p = self._permit(s, ref, lock=True)
             self.permits.may_act_for(s, who, p)
-            if p.status in (REFUSED, WITHDRAWN, CLOSED):
+            if p.status in FINISHED:
                 raise Conflict(f"{p.ref} is {p.status}: there is no site to watch")
             cam = s.get(SiteCamera, p.id)
             if cam is not None and cam.url == url:
@@ -340,7 +331,7 @@ class SiteService:
             rows = s.scalars(
                 select(Permit)
                 .where(
-                    Permit.status.in_((APPLIED, GRANTED, *STARTED)),
+                    Permit.status.in_((PermitStatus.APPLIED, PermitStatus.GRANTED, *STARTED)),
                     Permit.start_date <= nxt,
                     or_(Permit.status.in_(STARTED), Permit.end_date >= day),
                 )
@@ -381,10 +372,6 @@ class SiteService:
         return ss.MonitorOut(day=day, next_day=nxt, as_of=now, summary=summary, features=features)
 
 
-# Statuses in which the works still hold the road (dug, or dug and not yet restored).
-OCCUPYING = (IN_PROGRESS, WORKS_DONE)
-
-
 def _photo_counts(s: Session, ids: list[int]) -> dict[int, dict[str, int]]:
     """Photos per permit and stage."""
     counts: dict[int, dict[str, int]] = {}
@@ -402,7 +389,7 @@ def _when(p: Permit, day: date, nxt: date) -> str | None:
         return "today"
     if on_road(p.status, p.start_date, p.end_date, nxt):
         return "tomorrow"
-    if p.status == APPLIED and p.start_date <= nxt <= p.end_date:
+    if p.status == PermitStatus.APPLIED and p.start_date <= nxt <= p.end_date:
         return "tomorrow"
     return None
 

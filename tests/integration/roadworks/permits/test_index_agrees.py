@@ -123,8 +123,8 @@ def test_index_finds_what_a_full_scan_finds(platform: Platform) -> None:
     rng = random.Random(7)
     x0, y0 = _fill(platform, rng)
     city = platform.city
-    cfg = RoadworksConfig()
     cal = WorkCalendar(holidays=frozenset())
+    cfg = RoadworksConfig(calendar=cal)
     with platform.db.read() as s:
         every = s.query(Permit).all()
         all_works = [checks.works_of(p, footprint.to_metres(city, p.geometry)) for p in every]

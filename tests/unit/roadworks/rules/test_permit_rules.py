@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from shapely.geometry import Point, box
 
-from onecity.core.workdays import TAIWAN_2026_HOLIDAYS, WorkCalendar
+from onecity.core.geo import CityProfile
+from onecity.core.workdays import calendar_from_profile
 from onecity.roadworks.rules.permit import (
     DigBan,
     Embargo,
@@ -28,7 +29,7 @@ from onecity.roadworks.rules.permit import (
 )
 
 CFG = RuleConfig()
-CAL = WorkCalendar(TAIWAN_2026_HOLIDAYS)
+CAL = calendar_from_profile(CityProfile.load("taipei").raw)
 STRETCH = box(0, 0, 60, 1)  # a 60 m trench along a road, 60 m²
 
 
