@@ -4,6 +4,7 @@ profile, never code. Example City (fictional) differs from Taipei in every value
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,12 @@ def test_a_profile_naming_a_department_it_lacks_stops_start_up(tmp_path: Path, d
     )
     with pytest.raises(ValueError, match=r"\[modules\.waste\] department = 'epb' is not one"):
         start_platform(make_settings(db_url, city=str(broken), modules="waste"))
+
+
+def test_permit_deadlines_count_its_working_days(platform: Platform) -> None:
+    cal = platform.services(RoadworksServices).permits.config.calendar
+    # Its weekend is Friday and Saturday: Thursday 10 Dec 2026 + 1 working day is Sunday 13.
+    assert cal.add_working_days(date(2026, 12, 10), 1) == date(2026, 12, 13)
+    assert not cal.is_working(date(2026, 12, 24))  # a Thursday, its day off
+    assert cal.is_working(date(2026, 12, 19))  # a Saturday it works
+    assert cal.is_working(date(2026, 10, 26))  # a Monday off in Taipei, not here
