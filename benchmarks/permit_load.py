@@ -24,7 +24,9 @@ from sqlalchemy import Table
 from onecity.core.db import bulk_insert
 from onecity.core.geo import CityProfile
 from onecity.roadworks.demo import pipe_gen
-from onecity.roadworks.models import DigBanRow, EmbargoRow, Permit, PipeRow, RoadOrg
+from onecity.roadworks.permits.models import Permit
+from onecity.roadworks.pipes.models import PipeRow
+from onecity.roadworks.registry.models import DigBanRow, EmbargoRow, RoadOrg
 from onecity.roadworks.rules.pipes import Pipe
 
 BATCH = 5_000

@@ -27,16 +27,10 @@ from onecity.core.models import Department
 from onecity.core.platform import Platform
 from onecity.roadworks.demo import pipe_gen
 from onecity.roadworks.demo import todaywork as demo_import
-from onecity.roadworks.models import (
-    DigBanRow,
-    EmbargoRow,
-    Permit,
-    PermitStep,
-    PipeRow,
-    RoadOrg,
-    RoadOrgMember,
-)
 from onecity.roadworks.permits import checks
+from onecity.roadworks.permits.models import Permit, PermitStep
+from onecity.roadworks.pipes.models import PipeRow
+from onecity.roadworks.registry.models import DigBanRow, EmbargoRow, RoadOrg, RoadOrgMember
 from onecity.roadworks.registry.service import seed_reference
 from onecity.roadworks.rules import fees, footprint
 from onecity.roadworks.rules import permit as r

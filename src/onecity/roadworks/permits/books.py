@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from onecity.core import audit, events
-from onecity.roadworks.models import Permit, PermitStep
+from onecity.roadworks.permits.models import Permit, PermitStep
 from onecity.roadworks.rules.status import PermitStatus, check
 
 

@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from onecity.core.geo import CityProfile
 from onecity.core.workdays import WorkCalendar
-from onecity.roadworks.models import EmbargoRow, FeeSchedule, Permit, PipeRow
 from onecity.roadworks.permits import spatial
+from onecity.roadworks.permits.models import Permit
+from onecity.roadworks.pipes.models import PipeRow
+from onecity.roadworks.registry.models import EmbargoRow, FeeSchedule
 from onecity.roadworks.rules import fees
 from onecity.roadworks.rules import permit as r
 from onecity.roadworks.rules import pipes as pipe_rules

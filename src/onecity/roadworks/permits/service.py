@@ -18,11 +18,12 @@ from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
 from onecity.core.geo import CityProfile
 from onecity.core.workdays import calendar_from_profile
 from onecity.roadworks.config import RoadworksConfig
-from onecity.roadworks.models import LocateRequest, Permit, PermitStep, RoadOrg, RoadOrgMember
 from onecity.roadworks.permits import checks, locates, views
 from onecity.roadworks.permits import schemas as sc
 from onecity.roadworks.permits.books import PermitBooks
+from onecity.roadworks.permits.models import LocateRequest, Permit, PermitStep
 from onecity.roadworks.registry import penalty_book
+from onecity.roadworks.registry.models import RoadOrg, RoadOrgMember
 from onecity.roadworks.rules import footprint
 from onecity.roadworks.rules import permit as r
 from onecity.roadworks.rules.status import OPEN, PermitStatus

@@ -21,7 +21,7 @@ from onecity.core.errors import Invalid
 from onecity.core.geo import parse_bbox
 from onecity.core.http import platform
 from onecity.core.platform import Platform
-from onecity.roadworks.models import Permit
+from onecity.roadworks.permits.models import Permit
 from onecity.roadworks.permits.service import PermitService
 from onecity.roadworks.rules.status import STARTED, PermitStatus
 from onecity.roadworks.services import RoadworksServices

@@ -13,19 +13,19 @@ from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.errors import Conflict, Forbidden, Invalid
 from onecity.core.platform import Platform
 from onecity.core.workdays import add_years
-from onecity.roadworks.models import (
-    DigBanRow,
-    EmbargoRow,
-    FeeSchedule,
-    PenaltyRow,
-    Permit,
-    RoadOrg,
-)
 from onecity.roadworks.permits import checks
+from onecity.roadworks.permits.models import Permit
 from onecity.roadworks.permits.service import PermitService
 from onecity.roadworks.registry import geo as registry_geo
 from onecity.roadworks.registry import penalty_book
 from onecity.roadworks.registry import schemas as rs
+from onecity.roadworks.registry.models import (
+    DigBanRow,
+    EmbargoRow,
+    FeeSchedule,
+    PenaltyRow,
+    RoadOrg,
+)
 from onecity.roadworks.rules import penalties
 
 ROAD_CLASSES = ("narrow", "wide", "congested")

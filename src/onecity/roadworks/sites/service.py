@@ -24,11 +24,13 @@ from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import utcnow
 from onecity.core.errors import Conflict, Forbidden, Invalid
 from onecity.core.geo import CityProfile
-from onecity.roadworks.models import Permit, RoadOrg, SiteCamera, SitePhoto
+from onecity.roadworks.permits.models import Permit
 from onecity.roadworks.permits.service import PermitService
+from onecity.roadworks.registry.models import RoadOrg
 from onecity.roadworks.rules import footprint
 from onecity.roadworks.rules.status import FINISHED, OCCUPYING, STARTED, PermitStatus
 from onecity.roadworks.sites import schemas as ss
+from onecity.roadworks.sites.models import SiteCamera, SitePhoto
 
 LIVE_WINDOW = timedelta(minutes=5)
 # Clocks on site gateways and phones drift; more than this ahead is a wrong clock, not drift.
