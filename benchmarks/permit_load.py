@@ -24,8 +24,11 @@ from sqlalchemy import Table
 from onecity.core.db import bulk_insert
 from onecity.core.geo import CityProfile
 from onecity.roadworks.demo import pipe_gen
-from onecity.roadworks.models import DigBanRow, EmbargoRow, Permit, PipeRow, RoadOrg
+from onecity.roadworks.permits.models import Permit
+from onecity.roadworks.pipes.models import PipeRow
+from onecity.roadworks.registry.models import DigBanRow, EmbargoRow, RoadOrg
 from onecity.roadworks.rules.pipes import Pipe
+from onecity.roadworks.rules.status import PermitStatus
 
 BATCH = 5_000
 # Owners pipe_gen lays mains for, with what they dig for and how deep (m, low-high).
@@ -131,13 +134,14 @@ def works_shapes(
 
 
 # Statuses by where the works stand on today's date: (statuses, their shares).
+P = PermitStatus
 _PAST = (
-    ("closed", "restored", "works_done", "refused", "withdrawn"),
+    (P.CLOSED, P.RESTORED, P.WORKS_DONE, P.REFUSED, P.WITHDRAWN),
     (0.7, 0.15, 0.05, 0.05, 0.05),
 )
-_NOW = (("in_progress", "granted", "works_done"), (0.85, 0.10, 0.05))
+_NOW = ((P.IN_PROGRESS, P.GRANTED, P.WORKS_DONE), (0.85, 0.10, 0.05))
 _AHEAD = (
-    ("applied", "granted", "changes_requested", "refused", "withdrawn"),
+    (P.APPLIED, P.GRANTED, P.CHANGES_REQUESTED, P.REFUSED, P.WITHDRAWN),
     (0.40, 0.45, 0.05, 0.05, 0.05),
 )
 
@@ -152,7 +156,7 @@ def _statuses(
         ((start <= today) & (end >= today), _NOW),
         (start > today, _AHEAD),
     ):
-        out[mask] = rng.choice(pool, size=int(mask.sum()), p=shares)
+        out[mask] = rng.choice([st.value for st in pool], size=int(mask.sum()), p=shares)
     return [str(v) for v in out]
 
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from onecity.core.platform import Platform
-from onecity.roadworks.models import PipeRow
+from onecity.roadworks.pipes.models import PipeRow
 from tests.city_clock import city_today
 from tests.conftest import add_user, login
 

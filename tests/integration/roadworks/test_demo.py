@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from onecity.core.platform import Platform
 from onecity.roadworks.demo import city as demo
 from onecity.roadworks.demo import todaywork as demo_import
-from onecity.roadworks.models import Permit, PermitStep, PipeRow
+from onecity.roadworks.permits.models import Permit, PermitStep
+from onecity.roadworks.pipes.models import PipeRow
 from tests.city_clock import city_today
 from tests.conftest import add_user, login
 from tests.integration.roadworks.helpers import count
@@ -117,7 +118,7 @@ def test_every_pipe_owner_of_the_demo_has_a_login_to_answer_locates(platform: Pl
     has someone who can log in and answer it."""
     from onecity.bootstrap import DEMO_USERS
     from onecity.roadworks.demo.pipe_gen import DEFAULT_UTILITIES
-    from onecity.roadworks.models import RoadOrgMember
+    from onecity.roadworks.registry.models import RoadOrgMember
 
     demo.seed(platform)
     logins = {u.username for u in DEMO_USERS}

@@ -25,18 +25,13 @@ from sqlalchemy.orm import Session
 from onecity.core.db import bulk_insert
 from onecity.core.models import Department
 from onecity.core.platform import Platform
+from onecity.roadworks.demo import bans as demo_bans
 from onecity.roadworks.demo import pipe_gen
 from onecity.roadworks.demo import todaywork as demo_import
-from onecity.roadworks.models import (
-    DigBanRow,
-    EmbargoRow,
-    Permit,
-    PermitStep,
-    PipeRow,
-    RoadOrg,
-    RoadOrgMember,
-)
 from onecity.roadworks.permits import checks
+from onecity.roadworks.permits.models import Permit, PermitStep
+from onecity.roadworks.pipes.models import PipeRow
+from onecity.roadworks.registry.models import RoadOrg, RoadOrgMember
 from onecity.roadworks.registry.service import seed_reference
 from onecity.roadworks.rules import fees, footprint
 from onecity.roadworks.rules import permit as r
@@ -61,11 +56,6 @@ MEMBERS = {
 CONTRACTOR_LOGIN = ("pwd.contractor", "大陸工程股份有限公司")
 # The scenario: a water main renewal near 復興南路一段 (大安區), on the synthetic street grid.
 SCENARIO_NEAR = (121.5435, 25.0330)
-# Lunar New Year periods (the official ones are announced each year; these are approximate).
-LUNAR_NEW_YEAR = ((date(2027, 2, 5), date(2027, 2, 10)), (date(2028, 1, 25), date(2028, 1, 31)))
-# The General Scholastic Ability Test (學測), around 國立臺灣大學's exam centre; approximate.
-EXAM_DAYS = ((date(2027, 1, 20), date(2027, 1, 22)), (date(2028, 1, 19), date(2028, 1, 21)))
-EXAM_CENTRE = (121.5397, 25.0174)
 
 
 @dataclass
@@ -97,8 +87,8 @@ def seed(p: Platform, today: date | None = None) -> DemoSummary:
         scenario = s.scalars(select(Permit).where(Permit.created_by == SCENARIO)).first()
         if scenario is None:
             scenario = _scenario(s, p, day)
-        _ban(s, p, day)
-        _embargoes(s, p, day)
+        demo_bans.dig_ban(s, p, day)
+        demo_bans.embargoes(s, p, day)
         out = DemoSummary(
             permits=int(s.scalar(select(func.count()).select_from(Permit)) or 0),
             orgs=int(s.scalar(select(func.count()).select_from(RoadOrg)) or 0),
@@ -275,23 +265,7 @@ def _pipes(s: Session, p: Platform) -> None:
 
 def _scenario(s: Session, p: Platform, today: date) -> Permit:
     """A granted water main renewal along the twc main nearest SCENARIO_NEAR."""
-    x, y = p.city.to_projected(*SCENARIO_NEAR)
-    here = Point(x, y)
-    mains = s.scalars(
-        select(PipeRow).where(
-            PipeRow.owner_code == "twc",
-            PipeRow.retired_at.is_(None),
-            PipeRow.minx <= x + 300,
-            PipeRow.maxx >= x - 300,
-            PipeRow.miny <= y + 300,
-            PipeRow.maxy >= y - 300,
-        )
-    ).all()
-    lines = [footprint.to_metres(p.city, m.geometry) for m in mains]
-    best = min(lines, key=lambda g: g.distance(here))
-    along = best.project(here)
-    piece = substring(best, max(0.0, along - 15), min(best.length, along + 15))
-    geom = piece.buffer(1.0, cap_style="flat")
+    geom = _along_main(s, p)
     start = today + timedelta(days=21)
     w = demo_import.Work(
         index=-1,
@@ -335,6 +309,27 @@ def _scenario(s: Session, p: Platform, today: date) -> Permit:
     return row
 
 
+def _along_main(s: Session, p: Platform) -> BaseGeometry:
+    """A 30 m by 2 m trench along the twc main nearest SCENARIO_NEAR."""
+    x, y = p.city.to_projected(*SCENARIO_NEAR)
+    here = Point(x, y)
+    mains = s.scalars(
+        select(PipeRow).where(
+            PipeRow.owner_code == "twc",
+            PipeRow.retired_at.is_(None),
+            PipeRow.minx <= x + 300,
+            PipeRow.maxx >= x - 300,
+            PipeRow.miny <= y + 300,
+            PipeRow.maxy >= y - 300,
+        )
+    ).all()
+    lines = [footprint.to_metres(p.city, m.geometry) for m in mains]
+    best = min(lines, key=lambda g: g.distance(here))
+    along = best.project(here)
+    piece = substring(best, max(0.0, along - 15), min(best.length, along + 15))
+    return piece.buffer(1.0, cap_style="flat")
+
+
 def _describe(permit: Permit) -> dict[str, Any]:
     line = shape(permit.geometry).centroid
     return {
@@ -346,61 +341,3 @@ def _describe(permit: Permit) -> dict[str, Any]:
         "end_date": permit.end_date.isoformat(),
         "geometry": permit.geometry,
     }
-
-
-def _ban(s: Session, p: Platform, today: date) -> None:
-    road = "敦化南路二段"
-    if s.scalar(select(DigBanRow.id).where(DigBanRow.road == road)) is not None:
-        return
-    # The road's line, approximately; 30 m wide.
-    line = LineString([(121.5489, 25.0335), (121.5491, 25.0262)])
-    xs, ys = p.city.to_projected_many(*line.xy)
-    area = LineString(list(zip(xs, ys, strict=True))).buffer(15.0, cap_style="flat")
-    x0, y0, x1, y1 = (float(v) for v in area.bounds)
-    s.add(
-        DigBanRow(
-            road=road,
-            geometry=footprint.to_wgs84(p.city, area),
-            paved_on=date(today.year - 1, 8, 15),
-            years=5,
-            note="demo: resurfaced last year (approximate line)",
-            minx=x0,
-            miny=y0,
-            maxx=x1,
-            maxy=y1,
-        )
-    )
-
-
-def _next(periods: tuple[tuple[date, date], ...], today: date) -> tuple[date, date]:
-    """The first period not over yet (the last one when all are)."""
-    return next(((a, b) for a, b in periods if b >= today), periods[-1])
-
-
-def _embargoes(s: Session, p: Platform, today: date) -> None:
-    if s.scalar(select(func.count()).select_from(EmbargoRow)):
-        return
-    ny = _next(LUNAR_NEW_YEAR, today)
-    s.add(
-        EmbargoRow(
-            name_zh="春節禁挖期",
-            name_en="Lunar New Year: no digging",
-            kind="holiday",
-            start_date=ny[0],
-            end_date=ny[1],
-            geometry=None,
-        )
-    )
-    exam = _next(EXAM_DAYS, today)
-    x, y = p.city.to_projected(*EXAM_CENTRE)
-    area = Point(x, y).buffer(400.0, quad_segs=8)
-    s.add(
-        EmbargoRow(
-            name_zh="學測試場周邊禁挖（臺大）",
-            name_en="University entrance exam: no digging around the NTU exam centre",
-            kind="exam",
-            start_date=exam[0],
-            end_date=exam[1],
-            geometry=footprint.to_wgs84(p.city, area),
-        )
-    )

@@ -180,15 +180,31 @@ def _build(
     gpr = rng.random(len(main)) < _GPR_SHARE
     lines = shapely.linestrings(np.stack([a, b], axis=1))
 
+    return _as_pipes(lines, main, mains.utility, specs, (d0, d1), gpr, size_pick, year)
+
+
+def _as_pipes(
+    lines: NDArray[np.object_],
+    main: _I,
+    utility: _I,
+    specs: Sequence[UtilitySpec],
+    depths: tuple[_F, _F],
+    gpr: NDArray[np.bool_],
+    size_pick: _F,
+    year: _I,
+) -> list[Pipe]:
+    """The segments as Pipes: each main's size picked from its kind's diameters, each
+    segment's depths, survey and accuracy."""
+    d0, d1 = depths
     diameters = []
-    for i in range(m):
-        options = _DIAMETERS_MM[specs[int(mains.utility[i])].kind]
+    for i in range(len(utility)):
+        options = _DIAMETERS_MM[specs[int(utility[i])].kind]
         diameters.append(options[int(size_pick[i] * len(options))])
 
     pipes: list[Pipe] = []
     for j, line in enumerate(lines):
         i = int(main[j])
-        spec = specs[int(mains.utility[i])]
+        spec = specs[int(utility[i])]
         pipes.append(
             Pipe(
                 id=j + 1,

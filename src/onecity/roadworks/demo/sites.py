@@ -11,9 +11,10 @@ from sqlalchemy import select
 
 from onecity.core.auth.permissions import Principal, Role
 from onecity.core.platform import Platform
-from onecity.roadworks.models import Permit, SiteCamera
+from onecity.roadworks.permits.models import Permit
 from onecity.roadworks.rules.status import PermitStatus
 from onecity.roadworks.services import RoadworksServices
+from onecity.roadworks.sites.models import SiteCamera
 from onecity.roadworks.sites.service import SiteService
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ from onecity.core.auth.permissions import Principal
 from onecity.core.errors import Conflict, Invalid
 from onecity.roadworks.permits import locates, views
 from onecity.roadworks.permits import schemas as sc
-from onecity.roadworks.permits.service import PermitService, fill
+from onecity.roadworks.permits.filing import fill
+from onecity.roadworks.permits.service import PermitService
 from onecity.roadworks.rules.status import PermitStatus
 
 

@@ -1,6 +1,7 @@
 """A permit's book of steps. `move` is the one place a permit's status changes (after
 rules.status.check allows it); `record` keeps a step that leaves the status as it is (a locate
-answer, an as-built survey, joining a joint dig). Every step is a PermitStep row, an audit
+answer, an as-built survey, joining a joint dig); `expect` guards a step that needs one status,
+and `filers` reads from the steps who wrote an application. Every step is a PermitStep row, an audit
 record and a `roadworks.permit` event, in the caller's unit of work."""
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onecity.core import audit, events
-from onecity.roadworks.models import Permit, PermitStep
+from onecity.core.errors import Conflict
+from onecity.roadworks.permits.models import Permit, PermitStep
 from onecity.roadworks.rules.status import PermitStatus, check
 
 
@@ -110,3 +113,20 @@ class PermitBooks:
             {"permit": p.ref, "step": step, "status": after.value, "applicant": p.applicant_code},
             self.department,
         )
+
+
+# The steps whose actor wrote the application: none of them may decide it.
+FILING_STEPS = ("applied", "resubmitted", "emergency_started")
+
+
+def filers(s: Session, p: Permit) -> set[str]:
+    """Everyone who filed or amended `p` (staff filing on an organisation's behalf included)."""
+    q = select(PermitStep.actor).where(
+        PermitStep.permit_id == p.id, PermitStep.step.in_(FILING_STEPS)
+    )
+    return {p.created_by, *s.scalars(q)}
+
+
+def expect(p: Permit, status: PermitStatus, what: str) -> None:
+    if p.status != status:
+        raise Conflict(f"{p.ref} is {p.status}; to {what} it must be {status}", code="wrong_status")

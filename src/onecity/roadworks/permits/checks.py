@@ -17,8 +17,11 @@ from sqlalchemy.orm import Session
 
 from onecity.core.geo import CityProfile
 from onecity.core.workdays import WorkCalendar
-from onecity.roadworks.models import EmbargoRow, FeeSchedule, Permit, PipeRow
 from onecity.roadworks.permits import spatial
+from onecity.roadworks.permits.models import Permit
+from onecity.roadworks.pipes.models import PipeRow
+from onecity.roadworks.registry.models import EmbargoRow, FeeSchedule
+from onecity.roadworks.rules import assessment as assess
 from onecity.roadworks.rules import fees
 from onecity.roadworks.rules import permit as r
 from onecity.roadworks.rules import pipes as pipe_rules
@@ -176,7 +179,7 @@ def check(
     shapes = project_all(city, [shape(p.geometry) for p in rows])
     candidates = {p.ref: p for p in rows}
     others = [works_of(p, g) for p, g in zip(rows, shapes, strict=True)]
-    assessment = r.check_all(
+    assessment = assess.check_all(
         app,
         candidates=others,
         bans=dig_bans(s, city, near, app.road),
@@ -193,7 +196,7 @@ def check(
     return Checked(
         assessment=assessment,
         quote=quote,
-        decide_by=r.decide_by(filed_at, assessment.category, cal, cfg),
+        decide_by=assess.decide_by(filed_at, assessment.category, cal, cfg),
         matches=found,
         candidates=candidates,
     )

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from onecity.core import events
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
-from onecity.roadworks.models import LocateRequest, Permit
 from onecity.roadworks.permits import schemas as sc
 from onecity.roadworks.permits import views
+from onecity.roadworks.permits.models import LocateRequest, Permit
 from onecity.roadworks.permits.service import PermitService
 from onecity.roadworks.rules.status import FINISHED, LocateStatus
 

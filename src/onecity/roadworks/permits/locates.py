@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from onecity.core import events
 from onecity.roadworks.config import RoadworksConfig
-from onecity.roadworks.models import LocateRequest, Permit
+from onecity.roadworks.permits.models import LocateRequest, Permit
 from onecity.roadworks.rules import pipes as pipe_rules
 from onecity.roadworks.rules.status import LocateStatus
 

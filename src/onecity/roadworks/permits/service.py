@@ -18,17 +18,16 @@ from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
 from onecity.core.geo import CityProfile
 from onecity.core.workdays import calendar_from_profile
 from onecity.roadworks.config import RoadworksConfig
-from onecity.roadworks.models import LocateRequest, Permit, PermitStep, RoadOrg, RoadOrgMember
 from onecity.roadworks.permits import checks, locates, views
 from onecity.roadworks.permits import schemas as sc
-from onecity.roadworks.permits.books import PermitBooks
+from onecity.roadworks.permits.books import PermitBooks, filers
+from onecity.roadworks.permits.filing import THIS_APPLICATION, fill, named, width_of
+from onecity.roadworks.permits.models import LocateRequest, Permit
 from onecity.roadworks.registry import penalty_book
+from onecity.roadworks.registry.models import RoadOrg, RoadOrgMember
 from onecity.roadworks.rules import footprint
 from onecity.roadworks.rules import permit as r
 from onecity.roadworks.rules.status import OPEN, PermitStatus
-
-# What the rules call an application before it has a number; a filed one's reasons use its ref.
-THIS_APPLICATION = "(this application)"
 
 
 class PermitService:
@@ -121,7 +120,7 @@ class PermitService:
                 field="start_date",
             )
         fp = footprint.parse(self.city, body.geometry, crs=body.crs, width_m=body.width_m)
-        width = body.width_m or _width_of(fp)
+        width = body.width_m or width_of(fp)
         app = r.Works(
             ref=THIS_APPLICATION,
             geom=fp.metres,
@@ -175,7 +174,7 @@ class PermitService:
 
             def number(p: Permit) -> None:
                 p.ref = f"RW-{now.astimezone(self.tz).year}-{p.id:06d}"
-                p.findings = _named(p.findings, p.ref)
+                p.findings = named(p.findings, p.ref)
 
             # RPIC staff may enter an organisation's application for it (a paper filing at
             # the counter); the step says so, and `filers` keeps them from deciding it.
@@ -339,65 +338,3 @@ class PermitService:
             total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
             rows = s.scalars(q.order_by(Permit.id.desc()).limit(limit).offset(offset)).all()
             return sc.PermitPage(items=[views.permit_out(s, p) for p in rows], total=int(total))
-
-
-def fill(p: Permit, body: sc.PermitIn, fp: footprint.Footprint, got: checks.Checked) -> None:
-    """Set what an application body and its checks say on a permit row (filed or amended)."""
-    x0, y0, x1, y1 = fp.box
-    p.applicant_code = body.applicant
-    p.contractor_code = body.contractor
-    p.purpose = body.purpose
-    p.description = body.description
-    p.road = body.road
-    p.road_class = body.road_class
-    p.width_m = body.width_m or _width_of(fp)
-    p.area_m2 = fp.area_m2
-    p.depth_m = body.depth_m
-    p.geometry = fp.wgs84
-    p.district = fp.district
-    p.start_date, p.end_date = body.start_date, body.end_date
-    p.start_day, p.end_day = body.start_date.toordinal(), body.end_date.toordinal()
-    p.night, p.emergency, p.residential = body.night, body.emergency, body.residential
-    p.hours, p.traffic_plan = body.hours, body.traffic_plan
-    p.category = got.assessment.category
-    p.decide_by = got.decide_by
-    p.fee_total, p.fee_version = got.quote.total, got.quote.version
-    p.fee_lines = [{"item": k, "amount": v} for k, v in got.quote.lines()]
-    p.findings = checks.finding_dicts(got.assessment)
-    if p.ref.startswith("RW-"):
-        p.findings = _named(p.findings, p.ref)
-    p.minx, p.miny, p.maxx, p.maxy = x0, y0, x1, y1
-
-
-def _named(findings: list[dict[str, Any]], ref: str) -> list[dict[str, Any]]:
-    """Findings whose reasons say the permit's number instead of "(this application)"."""
-    return [
-        {**f, "reason": {k: v.replace(THIS_APPLICATION, ref) for k, v in f["reason"].items()}}
-        for f in findings
-    ]
-
-
-# The steps whose actor wrote the application: none of them may decide it.
-FILING_STEPS = ("applied", "resubmitted", "emergency_started")
-
-
-def filers(s: Session, p: Permit) -> set[str]:
-    """Everyone who filed or amended `p` (staff filing on an organisation's behalf included)."""
-    q = select(PermitStep.actor).where(
-        PermitStep.permit_id == p.id, PermitStep.step.in_(FILING_STEPS)
-    )
-    return {p.created_by, *s.scalars(q)}
-
-
-def expect(p: Permit, status: PermitStatus, what: str) -> None:
-    if p.status != status:
-        raise Conflict(f"{p.ref} is {p.status}; to {what} it must be {status}", code="wrong_status")
-
-
-def _width_of(fp: footprint.Footprint) -> float:
-    """A polygon's trench width: area over half the perimeter of its minimum rotated box
-    (its short side), which is what the restoration band goes by."""
-    box = fp.metres.minimum_rotated_rectangle
-    xs, ys = box.exterior.coords.xy
-    sides = sorted(((xs[i + 1] - xs[i]) ** 2 + (ys[i + 1] - ys[i]) ** 2) ** 0.5 for i in range(2))
-    return round(max(0.1, float(sides[0])), 2)

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from onecity.roadworks.models import DigBanRow, Permit, PipeRow
+from onecity.roadworks.permits.models import Permit
+from onecity.roadworks.pipes.models import PipeRow
+from onecity.roadworks.registry.models import DigBanRow
 
 # Tables the migration makes that no model describes (the R*Trees and SQLite's shadow tables).
 INDEX_TABLES = tuple(

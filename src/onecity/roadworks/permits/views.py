@@ -8,9 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onecity.core import clock
-from onecity.roadworks.models import LocateRequest, Permit, PermitStep, RoadOrg
 from onecity.roadworks.permits import schemas as sc
 from onecity.roadworks.permits.checks import Checked, finding_dicts
+from onecity.roadworks.permits.models import LocateRequest, Permit, PermitStep
+from onecity.roadworks.registry.models import RoadOrg
 from onecity.roadworks.rules.footprint import Footprint
 from onecity.roadworks.rules.status import LocateStatus
 

@@ -8,10 +8,11 @@ from sqlalchemy.orm import Session
 
 from onecity.core.auth.permissions import Principal
 from onecity.core.errors import Conflict, Invalid
-from onecity.roadworks.models import LocateRequest, Permit
 from onecity.roadworks.permits import schemas as sc
 from onecity.roadworks.permits import views
-from onecity.roadworks.permits.service import PermitService, expect
+from onecity.roadworks.permits.books import expect
+from onecity.roadworks.permits.models import LocateRequest, Permit
+from onecity.roadworks.permits.service import PermitService
 from onecity.roadworks.registry import penalty_book
 from onecity.roadworks.rules.status import NOT_STARTED, LocateStatus, PermitStatus
 

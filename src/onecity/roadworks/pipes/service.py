@@ -15,11 +15,13 @@ from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import utcnow
 from onecity.core.errors import Conflict, Forbidden, Invalid
 from onecity.core.geo import parse_bbox
-from onecity.roadworks.models import LocateRequest, Permit, PipeRow, RoadOrg
 from onecity.roadworks.permits import checks, spatial
+from onecity.roadworks.permits.models import LocateRequest, Permit
 from onecity.roadworks.permits.service import PermitService
+from onecity.roadworks.pipes.models import PipeRow
 from onecity.roadworks.registry import geo as registry_geo
 from onecity.roadworks.registry import schemas as rs
+from onecity.roadworks.registry.models import RoadOrg
 from onecity.roadworks.rules import footprint
 from onecity.roadworks.rules import pipes as pipe_rules
 from onecity.roadworks.rules.status import PermitStatus

@@ -21,11 +21,11 @@ from onecity.core.errors import Invalid
 from onecity.core.geo import parse_bbox
 from onecity.core.http import platform
 from onecity.core.platform import Platform
-from onecity.roadworks.models import Permit
+from onecity.roadworks.permits.models import Permit
 from onecity.roadworks.permits.service import PermitService
 from onecity.roadworks.rules.status import STARTED, PermitStatus
 from onecity.roadworks.services import RoadworksServices
-from onecity.roadworks.sites.service import MAX_SITES, on_road, org_names, works_properties
+from onecity.roadworks.sites.monitoring import MAX_SITES, on_road, org_names, works_properties
 
 router = APIRouter(prefix="/api/v1/roadworks/public", tags=["road works public"])
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from onecity.core import clock
 from onecity.core.models import Open311Request
 from onecity.core.open311 import MAX_DESCRIPTION, Open311Service
-from onecity.roadworks.models import Permit
+from onecity.roadworks.permits.models import Permit
 from onecity.roadworks.rules.status import OCCUPYING, PermitStatus
 
 POTHOLE = "roadworks.pothole"

@@ -13,9 +13,9 @@ from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database
 from onecity.core.errors import Conflict, Forbidden, Invalid
 from onecity.core.models import User
-from onecity.roadworks.models import RoadOrg, RoadOrgMember
 from onecity.roadworks.permits import schemas as sc
 from onecity.roadworks.registry import penalty_book
+from onecity.roadworks.registry.models import RoadOrg, RoadOrgMember
 
 
 class OrgRegistry:

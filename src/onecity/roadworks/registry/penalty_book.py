@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onecity.core.errors import Conflict
-from onecity.roadworks.models import PenaltyRow
+from onecity.roadworks.registry.models import PenaltyRow
 from onecity.roadworks.rules import penalties
 
 POLICY = penalties.BarPolicy()

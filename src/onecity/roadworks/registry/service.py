@@ -12,20 +12,19 @@ from onecity.core import audit
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.errors import Conflict, Forbidden, Invalid
 from onecity.core.platform import Platform
-from onecity.core.workdays import add_years
-from onecity.roadworks.models import (
+from onecity.roadworks.permits import checks
+from onecity.roadworks.permits.models import Permit
+from onecity.roadworks.permits.service import PermitService
+from onecity.roadworks.registry import geo as registry_geo
+from onecity.roadworks.registry import penalty_book, views
+from onecity.roadworks.registry import schemas as rs
+from onecity.roadworks.registry.models import (
     DigBanRow,
     EmbargoRow,
     FeeSchedule,
     PenaltyRow,
-    Permit,
     RoadOrg,
 )
-from onecity.roadworks.permits import checks
-from onecity.roadworks.permits.service import PermitService
-from onecity.roadworks.registry import geo as registry_geo
-from onecity.roadworks.registry import penalty_book
-from onecity.roadworks.registry import schemas as rs
 from onecity.roadworks.rules import penalties
 
 ROAD_CLASSES = ("narrow", "wide", "congested")
@@ -53,42 +52,6 @@ def _ensure_default_fees(s: Session) -> bool:
     )
     s.flush()
     return True
-
-
-def ban_out(b: DigBanRow) -> rs.DigBanOut:
-    return rs.DigBanOut(
-        id=b.id,
-        road=b.road,
-        geometry=b.geometry,
-        paved_on=b.paved_on,
-        years=b.years,
-        until=add_years(b.paved_on, b.years),
-        note=b.note,
-    )
-
-
-def embargo_out(e: EmbargoRow) -> rs.EmbargoOut:
-    return rs.EmbargoOut(
-        id=e.id,
-        name_zh=e.name_zh,
-        name_en=e.name_en,
-        kind=e.kind,
-        start_date=e.start_date,
-        end_date=e.end_date,
-        area=e.geometry,
-    )
-
-
-def fee_out(t: FeeSchedule) -> rs.FeeTableOut:
-    return rs.FeeTableOut(
-        version=t.version,
-        valid_from=t.valid_from,
-        base=t.base,
-        daily=dict(t.daily),
-        restoration=list(t.restoration),
-        created_at=t.created_at,
-        created_by=t.created_by,
-    )
 
 
 class RegistryService:
@@ -133,14 +96,14 @@ class RegistryService:
             s.add(row)
             s.flush()
             self._audit(s, who, "dig_ban.add", f"roadworks_dig_ban/{row.id}", source, body.road)
-            return ban_out(row)
+            return views.ban_out(row)
 
     def bans(self, who: Principal, active_only: bool) -> list[rs.DigBanOut]:
         self._reader(who)
         today = self.permits.today()
         with self.db.read() as s:
             rows = s.scalars(select(DigBanRow).order_by(DigBanRow.paved_on.desc())).all()
-            out = [ban_out(b) for b in rows]
+            out = [views.ban_out(b) for b in rows]
         return [b for b in out if b.until > today] if active_only else out
 
     # --- embargoes -------------------------------------------------------------------------
@@ -166,7 +129,7 @@ class RegistryService:
             s.add(row)
             s.flush()
             self._audit(s, who, "embargo.add", f"roadworks_embargo/{row.id}", source, body.name_en)
-            return embargo_out(row)
+            return views.embargo_out(row)
 
     def embargoes(self, who: Principal, upcoming_only: bool) -> list[rs.EmbargoOut]:
         self._reader(who)
@@ -174,7 +137,7 @@ class RegistryService:
             q = select(EmbargoRow).order_by(EmbargoRow.start_date)
             if upcoming_only:
                 q = q.where(EmbargoRow.end_date >= self.permits.today())
-            return [embargo_out(e) for e in s.scalars(q).all()]
+            return [views.embargo_out(e) for e in s.scalars(q).all()]
 
     # --- fee tables ------------------------------------------------------------------------
 
@@ -197,7 +160,7 @@ class RegistryService:
                         created_by="system",
                     )
                 ]
-            return [fee_out(t) for t in rows]
+            return [views.fee_out(t) for t in rows]
 
     def add_fee_table(self, who: Principal, body: rs.FeeTableIn, source: str) -> rs.FeeTableOut:
         """A new version from `valid_from`, after every existing one: permits filed from that
@@ -244,7 +207,7 @@ class RegistryService:
             s.add(row)
             s.flush()
             self._audit(s, who, "fees.add", f"roadworks_fees/{row.version}", source, row.version)
-            return fee_out(row)
+            return views.fee_out(row)
 
     # --- penalties -------------------------------------------------------------------------
 
@@ -280,7 +243,7 @@ class RegistryService:
                 },
             )
             points, bar = penalty_book.standing(s, org.code, self.permits.today())
-            out = self._out(s, row, None)
+            out = views.penalty_out(s, row, None)
             return rs.PenaltyRecorded(
                 **out.model_dump(), standing_points=points, barred_until=bar[1] if bar else None
             )
@@ -366,27 +329,7 @@ class RegistryService:
                 q = q.where(PenaltyRow.contractor_code == contractor)
             rows = s.scalars(q).all()
             voided_by = {r.voids: r.id for r in rows if r.voids is not None}
-            return [self._out(s, r, voided_by.get(r.id)) for r in rows]
-
-    @staticmethod
-    def _out(s: Session, r: PenaltyRow, voided_by: int | None) -> rs.PenaltyOut:
-        ref = s.scalar(select(Permit.ref).where(Permit.id == r.permit_id)) if r.permit_id else None
-        breach = penalties.BREACHES.get(r.breach)
-        return rs.PenaltyOut(
-            id=r.id,
-            contractor=r.contractor_code,
-            permit_ref=ref,
-            breach=r.breach,
-            breach_name=breach.name if breach else {"en": r.breach},
-            points=r.points,
-            fine_twd=r.fine_twd,
-            on_date=r.on_date,
-            note=r.note,
-            voids=r.voids,
-            voided_by=voided_by,
-            recorded_at=r.recorded_at,
-            recorded_by=r.recorded_by,
-        )
+            return [views.penalty_out(s, r, voided_by.get(r.id)) for r in rows]
 
     @staticmethod
     def _audit(

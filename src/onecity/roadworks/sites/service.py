@@ -1,6 +1,7 @@
 """Live works sites: each site's camera and when it last sent a frame, photo check-ins at each
 stage of the works (taken on the spot, checked against the permit's footprint), and RPIC's
-monitoring map with the share of dug sites watched live, the figure RPIC reports.
+monitoring map with the share of dug sites watched live, the figure RPIC reports (the map's
+query and figures are sites/monitoring.py).
 
 Who may do what is the permit service's rule (the applicant's or contractor's staff report a
 site, RPIC reads everything), so the same sentence answers a refusal on every call."""
@@ -9,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from shapely.geometry import Point
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from onecity.core import audit, events, media
@@ -24,13 +24,14 @@ from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import utcnow
 from onecity.core.errors import Conflict, Forbidden, Invalid
 from onecity.core.geo import CityProfile
-from onecity.roadworks.models import Permit, RoadOrg, SiteCamera, SitePhoto
+from onecity.roadworks.permits.models import Permit
 from onecity.roadworks.permits.service import PermitService
 from onecity.roadworks.rules import footprint
-from onecity.roadworks.rules.status import FINISHED, OCCUPYING, STARTED, PermitStatus
+from onecity.roadworks.rules.status import FINISHED, STARTED, PermitStatus
+from onecity.roadworks.sites import monitoring
 from onecity.roadworks.sites import schemas as ss
+from onecity.roadworks.sites.models import SiteCamera, SitePhoto
 
-LIVE_WINDOW = timedelta(minutes=5)
 # Clocks on site gateways and phones drift; more than this ahead is a wrong clock, not drift.
 CLOCK_SLACK = timedelta(minutes=5)
 PHOTO_RADIUS_M = 200.0
@@ -39,37 +40,9 @@ URL_SCHEMES = ("http", "https", "rtsp")
 PHOTO_STATUSES = {stage: STARTED for stage in ss.STAGES} | {
     "before": (PermitStatus.GRANTED, *STARTED)
 }
-MAX_SITES = 5000
 
 
-# --- the rules (pure) ------------------------------------------------------------------------
-def is_live(last_frame_at: datetime | None, now: datetime) -> bool:
-    """A feed is live when its last frame is at most 5 minutes old."""
-    return last_frame_at is not None and now - last_frame_at <= LIVE_WINDOW
-
-
-def on_road(status: str, start: date, end: date, day: date) -> bool:
-    """Whether a permit's works are on the road on `day`: granted works on their permitted
-    days; started works from their first day until the permit closes, overrun or not."""
-    if status in STARTED:
-        return start <= day
-    return status == PermitStatus.GRANTED and start <= day <= end
-
-
-def live_share(sites: Iterable[tuple[str, str, bool]]) -> ss.MonitorSummary:
-    """The headline from (ref, status, live) of each site; active means in progress."""
-    active = [(ref, live) for ref, status, live in sites if status == PermitStatus.IN_PROGRESS]
-    live_n = sum(1 for _ref, live in active if live)
-    # Rounded down: 99.96% watched must not be reported as 100%.
-    pct = math.floor(1000 * live_n / len(active)) / 10 if active else None
-    return ss.MonitorSummary(
-        active_sites=len(active),
-        live_feeds=live_n,
-        live_share_pct=pct,
-        sites_without_feed=sorted(ref for ref, live in active if not live),
-    )
-
-
+# --- the checks of a site's input ------------------------------------------------------------
 def camera_url(raw: str) -> str:
     url = raw.strip()
     parts = urlsplit(url)
@@ -81,6 +54,15 @@ def camera_url(raw: str) -> str:
     if any(c.isspace() or ord(c) < 32 for c in url):
         raise Invalid("the camera URL must not contain spaces or control characters", field="url")
     return url
+
+
+def photo_input(stage: str, lon: float, lat: float, data: bytes) -> None:
+    """What a check-in must say before it is looked at: a known stage, a place, a photo."""
+    if stage not in PHOTO_STATUSES:
+        raise Invalid(f"stage must be one of {', '.join(ss.STAGES)}", field="stage")
+    if not (math.isfinite(lon) and math.isfinite(lat) and abs(lon) <= 180 and abs(lat) <= 90):
+        raise Invalid("lon and lat must be WGS84 degrees", field="lon")
+    media.check(data, "file")
 
 
 def distance_m(city: CityProfile, geometry: dict[str, Any], lon: float, lat: float) -> float:
@@ -95,13 +77,6 @@ def as_utc(at: datetime, tz: ZoneInfo, field: str) -> datetime:
         return (at.replace(tzinfo=tz) if at.tzinfo is None else at).astimezone(ZoneInfo("UTC"))
     except OverflowError:
         raise Invalid(f"{field} is not a time the works could have", field=field) from None
-
-
-def org_names(s: Session, codes: Iterable[str | None]) -> dict[str, RoadOrg]:
-    wanted = {c for c in codes if c}
-    if not wanted:
-        return {}
-    return {o.code: o for o in s.scalars(select(RoadOrg).where(RoadOrg.code.in_(wanted)))}
 
 
 # --- the use cases ---------------------------------------------------------------------------
@@ -123,7 +98,7 @@ class SiteService:
             registered_at=cam.registered_at,
             registered_by=cam.registered_by,
             last_frame_at=cam.last_frame_at,
-            live=is_live(cam.last_frame_at, utcnow()),
+            live=monitoring.is_live(cam.last_frame_at, utcnow()),
         )
 
     def camera(self, who: Principal, ref: str) -> ss.CameraOut | None:
@@ -229,11 +204,7 @@ class SiteService:
     ) -> tuple[ss.PhotoOut, bool]:
         """Record a stage photo taken at the site; (the record, whether it is new). The same
         photo sent again for the same stage returns the record already kept."""
-        if stage not in PHOTO_STATUSES:
-            raise Invalid(f"stage must be one of {', '.join(ss.STAGES)}", field="stage")
-        if not (math.isfinite(lon) and math.isfinite(lat) and abs(lon) <= 180 and abs(lat) <= 90):
-            raise Invalid("lon and lat must be WGS84 degrees", field="lon")
-        media.check(data, "file")
+        photo_input(stage, lon, lat, data)
         digest = hashlib.sha256(data).hexdigest()
         taken = as_utc(taken_at, self.tz, "taken_at")
         with self.db.session() as s:
@@ -270,22 +241,25 @@ class SiteService:
             )
             s.add(row)
             s.flush()
-            detail = {"stage": stage, "media": digest, "distance_m": row.distance_m}
-            audit.append(
-                s,
-                actor=who.username,
-                action="roadworks.photo",
-                target=f"permit/{p.ref}",
-                source=source,
-                detail={**detail, "taken_at": taken.isoformat()},
-            )
-            events.emit(
-                s,
-                "roadworks.site",
-                {"permit": p.ref, "kind": "photo", **detail},
-                self.department,
-            )
+            self._announce_photo(s, who, p, row, digest, source)
             return self._photo_out(p, row), True
+
+    def _announce_photo(
+        self, s: Session, who: Principal, p: Permit, row: SitePhoto, digest: str, source: str
+    ) -> None:
+        """The check-in's audit record and its `roadworks.site` event."""
+        detail = {"stage": row.stage, "media": digest, "distance_m": row.distance_m}
+        audit.append(
+            s,
+            actor=who.username,
+            action="roadworks.photo",
+            target=f"permit/{p.ref}",
+            source=source,
+            detail={**detail, "taken_at": row.taken_at.isoformat()},
+        )
+        events.emit(
+            s, "roadworks.site", {"permit": p.ref, "kind": "photo", **detail}, self.department
+        )
 
     def _may_check_in(self, p: Permit, stage: str, taken: datetime) -> None:
         allowed = PHOTO_STATUSES[stage]
@@ -328,41 +302,8 @@ class SiteService:
         nxt = day + timedelta(days=1)
         now = utcnow()
         with self.db.read() as s:
-            rows = s.scalars(
-                select(Permit)
-                .where(
-                    Permit.status.in_((PermitStatus.APPLIED, PermitStatus.GRANTED, *STARTED)),
-                    Permit.start_date <= nxt,
-                    or_(Permit.status.in_(STARTED), Permit.end_date >= day),
-                )
-                .order_by(Permit.start_date, Permit.id)
-                .limit(MAX_SITES)
-            ).all()
-            shown = [(p, w) for p in rows if (w := _when(p, day, nxt)) is not None]
-            ids = [p.id for p, _w in shown]
-            cams = {
-                c.permit_id: c
-                for c in s.scalars(select(SiteCamera).where(SiteCamera.permit_id.in_(ids)))
-            }
-            counts = _photo_counts(s, ids)
-            orgs = org_names(
-                s, [c for p, _w in shown for c in (p.applicant_code, p.contractor_code)]
-            )
-            features: list[dict[str, Any]] = []
-            for p, when in shown:
-                cam = cams.get(p.id)
-                last = cam.last_frame_at if cam else None
-                props = {
-                    **works_properties(p, orgs),
-                    "when": when,
-                    "camera_url": cam.url if cam else None,
-                    "last_frame_at": last.isoformat() if last else None,
-                    "live": is_live(last, now),
-                    "photos": {st: counts.get(p.id, {}).get(st, 0) for st in ss.STAGES},
-                    "overrun": p.status in OCCUPYING and p.end_date < day,
-                }
-                features.append({"type": "Feature", "geometry": p.geometry, "properties": props})
-        summary = live_share(
+            features = monitoring.site_features(s, day, nxt, now)
+        summary = monitoring.live_share(
             (f["properties"]["ref"], f["properties"]["status"], f["properties"]["live"])
             for f in features
         )
@@ -370,56 +311,3 @@ class SiteService:
             f["properties"]["ref"] for f in features if f["properties"]["overrun"]
         ]
         return ss.MonitorOut(day=day, next_day=nxt, as_of=now, summary=summary, features=features)
-
-
-def _photo_counts(s: Session, ids: list[int]) -> dict[int, dict[str, int]]:
-    """Photos per permit and stage."""
-    counts: dict[int, dict[str, int]] = {}
-    for pid, stage, n in s.execute(
-        select(SitePhoto.permit_id, SitePhoto.stage, func.count())
-        .where(SitePhoto.permit_id.in_(ids))
-        .group_by(SitePhoto.permit_id, SitePhoto.stage)
-    ):
-        counts.setdefault(int(pid), {})[str(stage)] = int(n)
-    return counts
-
-
-def _when(p: Permit, day: date, nxt: date) -> str | None:
-    if on_road(p.status, p.start_date, p.end_date, day):
-        return "today"
-    if on_road(p.status, p.start_date, p.end_date, nxt):
-        return "tomorrow"
-    if p.status == PermitStatus.APPLIED and p.start_date <= nxt <= p.end_date:
-        return "tomorrow"
-    return None
-
-
-def works_properties(p: Permit, orgs: dict[str, RoadOrg]) -> dict[str, Any]:
-    """What a works is, who digs it, until when and why: the properties the public and RPIC
-    maps share. No fees, no camera, no logins."""
-
-    def name(code: str | None, lang: str) -> str | None:
-        if code is None:
-            return None
-        org = orgs.get(code)
-        return (org.name_zh if lang == "zh" else org.name_en) if org else code
-
-    return {
-        "ref": p.ref,
-        "purpose": p.purpose,
-        "status": p.status,
-        "emergency": p.emergency,
-        "description": p.description,
-        "road": p.road,
-        "district": p.district,
-        "applicant": p.applicant_code,
-        "applicant_zh": name(p.applicant_code, "zh"),
-        "applicant_en": name(p.applicant_code, "en"),
-        "contractor": p.contractor_code,
-        "contractor_zh": name(p.contractor_code, "zh"),
-        "contractor_en": name(p.contractor_code, "en"),
-        "start_date": p.start_date.isoformat(),
-        "end_date": p.end_date.isoformat(),
-        "night": p.night,
-        "hours": p.hours,
-    }

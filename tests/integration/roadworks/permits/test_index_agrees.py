@@ -14,8 +14,10 @@ from shapely.geometry.base import BaseGeometry
 from onecity.core.platform import Platform
 from onecity.core.workdays import WorkCalendar
 from onecity.roadworks.config import RoadworksConfig
-from onecity.roadworks.models import DigBanRow, Permit, PipeRow, RoadOrg
 from onecity.roadworks.permits import checks
+from onecity.roadworks.permits.models import Permit
+from onecity.roadworks.pipes.models import PipeRow
+from onecity.roadworks.registry.models import DigBanRow, RoadOrg
 from onecity.roadworks.rules import footprint, pipes
 from onecity.roadworks.rules import permit as r
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from onecity.core.platform import Platform
-from onecity.roadworks.models import DigBanRow, EmbargoRow
+from onecity.roadworks.registry.models import DigBanRow, EmbargoRow
 from onecity.roadworks.services import RoadworksServices
 from tests.conftest import add_user, login
 from tests.integration.roadworks.helpers import application, count, lay_pipe, setup_city, square

@@ -203,7 +203,7 @@ def test_as_built_retires_and_replaces_in_one_go(client: TestClient, platform: P
     # The map shows the new record only; the old one is kept, retired, pointing at it.
     assert [f["id"] for f in _pipes_near(client, heads, 0.0)] == [new["id"]]
     with platform.db.read() as s:
-        from onecity.roadworks.models import PipeRow
+        from onecity.roadworks.pipes.models import PipeRow
 
         row = s.get(PipeRow, old)
         assert row is not None and row.retired_at is not None and row.replaced_by == new["id"]

@@ -10,21 +10,23 @@ from shapely.geometry import Point, box
 
 from onecity.core.geo import CityProfile
 from onecity.core.workdays import calendar_from_profile
+from onecity.roadworks.rules.assessment import (
+    check_all,
+    check_dates,
+    check_night,
+    check_notice,
+    decide_by,
+    is_deemed_granted,
+)
 from onecity.roadworks.rules.permit import (
     DigBan,
     Embargo,
     RuleConfig,
     Works,
     category,
-    check_all,
-    check_dates,
     check_dig_bans,
     check_embargoes,
-    check_night,
-    check_notice,
-    decide_by,
     find_conflicts,
-    is_deemed_granted,
     propose_joint_dig,
 )
 
