@@ -7,7 +7,7 @@ Everything goes through the planner the product uses (`routing.solve`):
     `onecity waste solve-vrplib` path), solved for 30 s each (5 s with --quick); the gap to the
     best-known cost in the instance's .sol file; `cvrplib_mean_gap_pct` is their mean;
   * 500 stations, 20 trucks: stations at real Taipei garbage-truck stops and depots at the
-    trucks' teams (`city_layout`), travel by `travel.CrowFlies` at the 06:00-14:00 shift's
+    trucks' teams (`city_layout`), travel by `core.travel.CrowFlies` at the 06:00-14:00 shift's
     speed, ~150 kg and ~0.6 m³ a station, 8 minutes' service, trucks of 4,000 kg / 20 m³ for
     an 8-hour shift. `plan_500_stations_s` is the wall time of the plan the product makes:
     the travel matrix plus `routing.solve` at the planner's configured budget
@@ -45,8 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import ROOT, print_json, print_table
 from onecity.waste.planning import routing, vrplib_io
 from onecity.waste.planning.service import PlannerConfig
-from onecity.waste.planning.travel import CrowFlies
-from onecity.waste.simulation.city_layout import layout
+from onecity.waste.simulation.city_layout import layout, taipei_trucks
 from onecity.waste.simulation.collection import SIM_CONFIG, SimReport, simulate
 
 DATA = ROOT / "tests" / "data" / "cvrplib"
@@ -93,7 +92,7 @@ def city_problem(stations: int, trucks: int, seed: int = 0) -> tuple[routing.Pro
     places = [(s.lon, s.lat, s.id) for s in lay.stations]
     where = f"{len(depots)} team depots, real garbage-truck stops"
     points = [(lon, lat) for lon, lat, *_ in depots] + [(lon, lat) for lon, lat, _ in places]
-    metres, seconds = CrowFlies().matrix(points, *SHIFT_UTC)
+    metres, seconds = taipei_trucks().matrix(points, *SHIFT_UTC)
     sites = tuple(routing.Site(str(name), lon, lat) for lon, lat, name, *_ in depots) + tuple(
         routing.Site(name, lon, lat) for lon, lat, name in places
     )

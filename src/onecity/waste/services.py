@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo
 
 from onecity.core.modules import module_settings
 from onecity.core.platform import Platform
+from onecity.core.travel import provider
 from onecity.waste.jobs.service import StationJobs
 from onecity.waste.ledger.card_links import card_link_key
 from onecity.waste.ledger.service import WasteService
 from onecity.waste.monitoring.finder import PublicStations
+from onecity.waste.planning.policy import TRUCK_CLASS
 from onecity.waste.planning.service import CollectionPlanner, PlannerConfig
-from onecity.waste.planning.travel import provider
 from onecity.waste.reporting.stats import Reports
 
 
@@ -38,7 +39,7 @@ def build(p: Platform) -> WasteServices:
             solve_s=float(conf.get("plan_seconds", 5.0)),
             replan_s=float(conf.get("replan_seconds", 2.0)),
         ),
-        provider(conf.get("osrm_url")),
+        provider(p.city, TRUCK_CLASS, conf.get("osrm_url")),
         city=p.city,
     )
     return WasteServices(

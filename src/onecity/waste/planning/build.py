@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 
 from onecity.core.errors import Invalid
 from onecity.core.models import Device
+from onecity.core.travel import TravelProvider
 from onecity.waste.models import WasteJob, WastePlan, WastePlanStop, WasteStationState, WasteTruck
 from onecity.waste.monitoring.codec import from_json
 from onecity.waste.planning import history as forecast_history
 from onecity.waste.planning import policy as collection
 from onecity.waste.planning import routing
 from onecity.waste.planning.policy import Compartment, Decision, Policy, Station
-from onecity.waste.planning.travel import TravelProvider
 from onecity.waste.rules.stations import STATION_TYPE
 
 log = logging.getLogger(__name__)

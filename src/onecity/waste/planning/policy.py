@@ -23,6 +23,10 @@ from datetime import datetime, timedelta
 from onecity.waste.planning.forecast import Eta, FillModel
 from onecity.waste.planning.routing import Stop
 
+# The vehicle class the collection trucks are: their key in the city profile's
+# [travel.speeds_kmh] (core.travel), whose hourly speeds the planner drives at.
+TRUCK_CLASS = "garbage_truck"
+
 
 @dataclass(frozen=True)
 class Compartment:

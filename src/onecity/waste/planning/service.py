@@ -27,6 +27,7 @@ from onecity.core.db import Database, utcnow
 from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
 from onecity.core.geo import CityProfile
 from onecity.core.models import Device
+from onecity.core.travel import CrowFlies, TravelProvider
 from onecity.waste.jobs import service as jobs_service
 from onecity.waste.models import WasteJob, WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.planning import build as plan_build
@@ -35,7 +36,6 @@ from onecity.waste.planning import schemas as sc
 from onecity.waste.planning import views as plan_views
 from onecity.waste.planning.policy import Policy
 from onecity.waste.planning.route_link import CURRENT
-from onecity.waste.planning.travel import CrowFlies, TravelProvider
 from onecity.waste.planning.trucks import TruckRegistry
 from onecity.waste.rules.stations import STATION_TYPE
 
@@ -61,8 +61,8 @@ class CollectionPlanner:
         self,
         db: Database,
         tz: ZoneInfo,
-        config: PlannerConfig = PlannerConfig(),
-        travel: TravelProvider | None = None,
+        config: PlannerConfig,
+        travel: TravelProvider,
         policy: Policy = Policy(),
         city: CityProfile | None = None,
     ) -> None:
@@ -70,7 +70,7 @@ class CollectionPlanner:
         self.fleet = TruckRegistry(db, config.department, city)
         self.tz = tz
         self.config = config
-        self.travel = travel or CrowFlies()
+        self.travel = travel
         self.policy = policy
 
     # --- access ------------------------------------------------------------------------------
@@ -593,6 +593,5 @@ def _describe(travel: TravelProvider, origin: datetime, problem: routing.Problem
     if isinstance(travel, CrowFlies):
         first = origin + timedelta(seconds=min(t.shift[0] for t in problem.trucks))
         last = origin + timedelta(seconds=max(t.shift[1] for t in problem.trucks))
-        speed = travel.speed_kmh(first, last)
-        return f"great circle x {travel.detour:g} at {speed:.1f} km/h"
+        return travel.describe(first, last)
     return type(travel).__name__

@@ -25,7 +25,9 @@ from importlib import resources
 
 import numpy as np
 
-from onecity.waste.planning.travel import great_circle_m
+from onecity.core.geo import CityProfile
+from onecity.core.travel import CrowFlies, TravelProfile, great_circle_m
+from onecity.waste.planning.policy import TRUCK_CLASS
 
 STOPS_FILE = "taipei_garbage_truck_stops.csv"
 # [west, south, east, north]: the Taipei city profile's bounds (cities/taipei/city.toml). About
@@ -104,6 +106,12 @@ def truck_stops() -> tuple[TruckStop, ...]:
                 )
             )
     return tuple(out)
+
+
+@cache
+def taipei_trucks() -> CrowFlies:
+    """Garbage trucks' travel through Taipei, from the city profile's [travel] section."""
+    return TravelProfile.of(CityProfile.load("taipei")).crow_flies(TRUCK_CLASS)
 
 
 def medoid(points: list[tuple[float, float]]) -> tuple[float, float]:

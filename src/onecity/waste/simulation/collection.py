@@ -5,7 +5,7 @@ The city: stations and depots at real Taipei places (`city_layout`), usage from 
 simulator (`station_sim`, reporting every 15 minutes), one collection shift a day per truck
 (06:00-14:00 Taipei time, before the evening peak of deposits), trucks of 4.5 t and 18 m³ of
 station-pressed volume (a ~10 m³ compactor body pressing the stations' 250 kg/m³ to ~450),
-travel by `travel.CrowFlies` at the shift's average speed, routes by `routing.solve`. A truck
+travel by `core.travel.CrowFlies` at the shift's average speed, routes by `routing.solve`. A truck
 unloads after its shift (incinerator trips are not modelled). Each visit empties all three
 compartments; a stop takes `collection.Policy().service_s` (7.5 min).
 
@@ -73,8 +73,7 @@ from onecity.waste.planning.routing import (
     replan,
     solve,
 )
-from onecity.waste.planning.travel import CrowFlies
-from onecity.waste.simulation.city_layout import CityLayout, layout
+from onecity.waste.simulation.city_layout import CityLayout, layout, taipei_trucks
 from onecity.waste.simulation.stations import (
     COMPARTMENTS,
     DEFAULT_SIM,
@@ -245,7 +244,7 @@ def _city(stations: int, trucks: int, seed: int, start: float, end: float) -> _C
     )
     # in UTC: CrowFlies adds the city's offset itself (a local-time datetime would get it twice)
     depart, until = ((FIRST_DAY + timedelta(seconds=s)).astimezone(UTC) for s in SHIFT_S)
-    dist, dur = CrowFlies().matrix([(s.x, s.y) for s in sites], depart, until)
+    dist, dur = taipei_trucks().matrix([(s.x, s.y) for s in sites], depart, until)
     fleet = tuple(
         Truck(f"{d.team}-{k + 1}", i, TRUCK_KG, TRUCK_M3, SHIFT_S)
         for i, d in enumerate(lay.depots)

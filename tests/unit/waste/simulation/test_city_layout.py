@@ -8,7 +8,7 @@ from importlib import resources
 
 import pytest
 
-from onecity.waste.planning.travel import great_circle_m
+from onecity.core.travel import great_circle_m
 from onecity.waste.simulation.city_layout import (
     TAIPEI_BOUNDS,
     LayoutError,

@@ -1,35 +1,36 @@
-"""Travel times and distances between collection sites, behind one interface.
+"""How long it takes to drive from A to B: travel-time and distance matrices behind one
+interface, for any module that plans vehicles.
 
-`CrowFlies` needs nothing but coordinates: great-circle distance times a city detour factor
-(street networks run 1.2-1.4 x the straight line; Taipei's grid and one-way streets put it near
-1.35), driven at a speed for the hour of day. `OsrmTable` asks an OSRM server's table service
-(a city that runs one gets its real street network). Both return whole metres and seconds, as
-the planner wants them.
+`CrowFlies` needs nothing but coordinates: great-circle distance times the city's detour
+factor (street networks run 1.2-1.4 x the straight line), driven at the vehicle class's speed
+for the local hour of day. Both come from the city profile's `[travel]` section:
 
-PyVRP plans with one duration matrix, so a plan drives at the shift's average speed (the
+    [travel]
+    detour = 1.35
+    [travel.speeds_kmh]
+    garbage_truck = [28.0, 30.0, ...]  # 24 speeds, one per local hour 0-23
+
+`OsrmTable` asks an OSRM server's table service instead (a city that runs one gets its real
+street network). Both return whole metres and seconds.
+
+A planner that works with one duration matrix drives at the shift's average speed (the
 harmonic mean of its hours' speeds): a 06:00-14:00 shift through the morning rush is slower
 than a 20:00-04:00 one, though within a shift noon is not faster than 08:00."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import httpx
 import numpy as np
 
-EARTH_RADIUS_M = 6_371_008.8
+from onecity.core.geo import EARTH_RADIUS_M, CityProfile
 
-# Average garbage-truck speed through Taipei's streets by local hour, km/h: slowest in the
-# 7-9 h and 17-19 h rush, fastest at night.
-TAIPEI_SPEEDS_KMH = (
-    *(28.0, 30.0, 30.0, 30.0, 30.0, 27.0),  # 0-5
-    *(22.0, 16.0, 15.0, 18.0, 20.0, 20.0),  # 6-11
-    *(19.0, 20.0, 20.0, 19.0, 17.0, 15.0),  # 12-17
-    *(15.0, 17.0, 20.0, 23.0, 25.0, 27.0),  # 18-23
-)
+HOURS = 24
 
 
 class TravelError(RuntimeError):
@@ -58,26 +59,88 @@ def great_circle_m(points: Sequence[Point]) -> np.ndarray:
     return out
 
 
+# -- the city profile's [travel] section ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TravelProfile:
+    """A city's `[travel]` section, checked: the detour factor and, per vehicle class, the
+    average speed in km/h for each local hour 0-23."""
+
+    detour: float
+    speeds_kmh: Mapping[str, tuple[float, ...]]
+    tz: tzinfo
+
+    @classmethod
+    def of(cls, city: CityProfile) -> TravelProfile:
+        """The profile's section, or a ValueError naming the key that is wrong."""
+        raw = city.raw.get("travel")
+        if not isinstance(raw, dict):
+            raise ValueError(f"city profile '{city.id}': [travel] is missing")
+        detour = _number(raw.get("detour"), "[travel] detour")
+        if detour < 1.0:
+            raise ValueError(
+                f"city profile [travel] detour = {detour:g}: must be at least 1 "
+                "(streets are never shorter than a straight line)"
+            )
+        classes = raw.get("speeds_kmh")
+        if not isinstance(classes, dict) or not classes:
+            raise ValueError("city profile [travel.speeds_kmh] is missing: one list per vehicle")
+        speeds = {str(k): _hourly(v, f"[travel.speeds_kmh] {k}") for k, v in classes.items()}
+        return cls(detour, speeds, ZoneInfo(city.timezone))
+
+    def speeds_for(self, vehicle: str) -> tuple[float, ...]:
+        try:
+            return self.speeds_kmh[vehicle]
+        except KeyError:
+            raise ValueError(
+                f"city profile [travel.speeds_kmh] has no '{vehicle}' "
+                f"(it lists {', '.join(sorted(self.speeds_kmh))})"
+            ) from None
+
+    def crow_flies(self, vehicle: str) -> CrowFlies:
+        return CrowFlies(self.speeds_for(vehicle), self.detour, self.tz)
+
+
+def _number(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"city profile {key} must be a number, not {value!r}")
+    return float(value)
+
+
+def _hourly(value: Any, key: str) -> tuple[float, ...]:
+    if not isinstance(value, list) or len(value) != HOURS:
+        n = len(value) if isinstance(value, list) else type(value).__name__
+        raise ValueError(f"city profile {key}: needs {HOURS} hourly speeds (0-23 h), got {n}")
+    speeds = tuple(_number(v, key) for v in value)
+    if min(speeds) <= 0:
+        raise ValueError(f"city profile {key}: every hourly speed must be positive (km/h)")
+    return speeds
+
+
+# -- providers ----------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class CrowFlies:
-    detour: float = 1.35
-    speeds_kmh: tuple[float, ...] = TAIPEI_SPEEDS_KMH
-    utc_offset_hours: float = 8.0
+    speeds_kmh: tuple[float, ...]  # one per local hour 0-23
+    detour: float
+    tz: tzinfo  # the city's, whose hours the speeds are
 
     def __post_init__(self) -> None:
         if self.detour < 1.0:
             raise ValueError("detour must be at least 1: streets are never shorter than a line")
-        if len(self.speeds_kmh) != 24 or min(self.speeds_kmh) <= 0:
+        if len(self.speeds_kmh) != HOURS or min(self.speeds_kmh) <= 0:
             raise ValueError("speeds_kmh needs 24 positive speeds, one per local hour")
 
     def speed_kmh(self, at: datetime, until: datetime | None = None) -> float:
         """The speed at `at`, or over [at, until): the harmonic mean of the hours' speeds,
         which gives the right total time for driving spread evenly over the shift."""
-        local = at.astimezone(timezone(timedelta(hours=self.utc_offset_hours)))
+        local = at.astimezone(self.tz)
         if until is None or until - at < timedelta(hours=1):
             return self.speeds_kmh[local.hour]
         hours = int((until - at) / timedelta(hours=1))
-        speeds = [self.speeds_kmh[(local.hour + h) % 24] for h in range(hours)]
+        speeds = [self.speeds_kmh[(local.hour + h) % HOURS] for h in range(hours)]
         return len(speeds) / sum(1 / v for v in speeds)
 
     def matrix(
@@ -86,6 +149,9 @@ class CrowFlies:
         metres = great_circle_m(points) * self.detour
         seconds = metres / (self.speed_kmh(depart, until) / 3.6)
         return np.rint(metres).astype(np.int64), np.rint(seconds).astype(np.int64)
+
+    def describe(self, first: datetime, last: datetime) -> str:
+        return f"great circle x {self.detour:g} at {self.speed_kmh(first, last):.1f} km/h"
 
 
 @dataclass
@@ -148,5 +214,11 @@ class OsrmTable:
         return np.rint(metres).astype(np.int64), np.rint(seconds).astype(np.int64)
 
 
-def provider(osrm_url: str | None) -> TravelProvider:
-    return OsrmTable(osrm_url) if osrm_url else CrowFlies()
+def provider(city: CityProfile, vehicle: str, osrm_url: str | None = None) -> TravelProvider:
+    """The city's travel model for one vehicle class: OSRM when the city runs a server, else
+    the crow flies at the profile's speeds. The profile's [travel] section is checked either
+    way when present, so a broken one stops the start-up."""
+    if osrm_url and "travel" not in city.raw:
+        return OsrmTable(osrm_url)
+    crow = TravelProfile.of(city).crow_flies(vehicle)
+    return OsrmTable(osrm_url) if osrm_url else crow

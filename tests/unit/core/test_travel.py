@@ -1,23 +1,36 @@
-"""Travel matrices: great circle x detour at the hour's speed, and OSRM's table service
-against a small real HTTP server that answers in OSRM's documented shape."""
+"""Travel matrices: great circle x detour at the hour's speed (Taipei's garbage trucks, from
+the city profile's [travel] section), the section's checks, and OSRM's table service against a
+small real HTTP server that answers in OSRM's documented shape."""
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
-from onecity.waste.planning.travel import TAIPEI_SPEEDS_KMH, CrowFlies, OsrmTable, TravelError
+from onecity.core.geo import CityProfile
+from onecity.core.travel import CrowFlies, OsrmTable, TravelError, TravelProfile, provider
+
+TAIPEI = TravelProfile.of(CityProfile.load("taipei"))
+TAIPEI_SPEEDS_KMH = TAIPEI.speeds_for("garbage_truck")
+TZ = ZoneInfo("Asia/Taipei")
+
+
+def taipei_trucks(detour: float | None = None) -> CrowFlies:
+    return CrowFlies(TAIPEI_SPEEDS_KMH, TAIPEI.detour if detour is None else detour, TZ)
+
 
 TAIPEI_101 = (121.564468, 25.033964)  # (lon, lat)
 TAIPEI_MAIN_STATION = (121.517081, 25.047924)
@@ -37,7 +50,7 @@ def test_great_circle_taipei_101_to_main_station() -> None:
     straight = law_of_cosines_m(TAIPEI_101, TAIPEI_MAIN_STATION)
     assert 5000 < straight < 5100  # about 5.05 km across the city, as a map shows
     at = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)  # 03:00 in Taipei: 30 km/h
-    metres, seconds = CrowFlies(detour=1.0).matrix([TAIPEI_101, TAIPEI_MAIN_STATION], at)
+    metres, seconds = taipei_trucks(detour=1.0).matrix([TAIPEI_101, TAIPEI_MAIN_STATION], at)
     assert metres.dtype == np.int64 and seconds.dtype == np.int64
     assert metres[0, 0] == metres[1, 1] == 0
     assert metres[0, 1] == metres[1, 0] == round(straight)
@@ -47,10 +60,10 @@ def test_great_circle_taipei_101_to_main_station() -> None:
 def test_detour_and_the_hours_speed() -> None:
     straight = law_of_cosines_m(TAIPEI_101, TAIPEI_MAIN_STATION)
     rush = datetime(2026, 3, 2, 0, 30, tzinfo=UTC)  # 08:30 in Taipei, 15 km/h
-    metres, seconds = CrowFlies().matrix([TAIPEI_101, TAIPEI_MAIN_STATION], rush)
+    metres, seconds = taipei_trucks().matrix([TAIPEI_101, TAIPEI_MAIN_STATION], rush)
     assert metres[0, 1] == round(straight * 1.35)
     assert abs(seconds[0, 1] - straight * 1.35 / (15 / 3.6)) <= 1
-    night = CrowFlies().matrix(
+    night = taipei_trucks().matrix(
         [TAIPEI_101, TAIPEI_MAIN_STATION], datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
     )
     assert night[0][0, 1] == metres[0, 1]
@@ -58,7 +71,7 @@ def test_detour_and_the_hours_speed() -> None:
 
 
 def test_a_shift_drives_at_the_harmonic_mean_of_its_hours() -> None:
-    cf = CrowFlies()
+    cf = taipei_trucks()
     start = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)  # 06:00-14:00 local
     end = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
     hours = TAIPEI_SPEEDS_KMH[6:14]
@@ -69,14 +82,25 @@ def test_a_shift_drives_at_the_harmonic_mean_of_its_hours() -> None:
 def test_a_taipei_time_gets_the_speed_of_its_own_hour() -> None:
     """Callers (plan_build.origin_of, collection_sim.FIRST_DAY) pass Asia/Taipei datetimes."""
     eight = datetime(2026, 3, 2, 8, 0, tzinfo=ZoneInfo("Asia/Taipei"))
-    assert CrowFlies().speed_kmh(eight) == TAIPEI_SPEEDS_KMH[8]
+    assert taipei_trucks().speed_kmh(eight) == TAIPEI_SPEEDS_KMH[8]
 
 
 def test_crowflies_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="detour"):
-        CrowFlies(detour=0.9)
+        taipei_trucks(detour=0.9)
     with pytest.raises(ValueError, match="24"):
-        CrowFlies(speeds_kmh=(20.0,) * 23)
+        CrowFlies((20.0,) * 23, 1.35, TZ)
+
+
+def test_taipei_profile_keeps_the_speeds_the_planner_always_used() -> None:
+    assert TAIPEI.detour == 1.35
+    assert (
+        *(28.0, 30.0, 30.0, 30.0, 30.0, 27.0),
+        *(22.0, 16.0, 15.0, 18.0, 20.0, 20.0),
+        *(19.0, 20.0, 20.0, 19.0, 17.0, 15.0),
+        *(15.0, 17.0, 20.0, 23.0, 25.0, 27.0),
+    ) == TAIPEI_SPEEDS_KMH
+    assert TAIPEI.crow_flies("garbage_truck") == taipei_trucks()
 
 
 # -- OsrmTable against a real HTTP server ---------------------------------------------------------
@@ -217,3 +241,65 @@ def test_osrm_not_answering() -> None:
     url = f"http://127.0.0.1:{port}"
     with pytest.raises(TravelError, match=f"OSRM at {url} did not answer"):
         OsrmTable(url, timeout_s=2).matrix(POINTS, NOON)
+
+
+# -- the profile's [travel] section, checked -----------------------------------------------------
+
+
+def profile_with(tmp_path: Path, travel: str) -> CityProfile:
+    """A copy of Taipei's profile whose [travel] section is `travel`."""
+    folder = tmp_path / "city"
+    shutil.copytree(CityProfile.load("taipei").folder, folder)
+    toml = (folder / "city.toml").read_text(encoding="utf-8")
+    (folder / "city.toml").write_text(toml.split("\n[travel]")[0] + travel, encoding="utf-8")
+    return CityProfile.load(str(folder))
+
+
+HOURS_OF_20 = "[" + ", ".join(["20.0"] * 24) + "]"
+
+
+@pytest.mark.parametrize(
+    ("travel", "message"),
+    [
+        ("", r"\[travel\] is missing"),
+        ("\n[travel]\ndetour = 0.8\n", r"\[travel\] detour = 0.8: must be at least 1"),
+        ('\n[travel]\ndetour = "far"\n', r"\[travel\] detour must be a number"),
+        ("\n[travel]\ndetour = 1.3\n", r"\[travel.speeds_kmh\] is missing"),
+        (
+            "\n[travel]\ndetour = 1.3\n[travel.speeds_kmh]\ngarbage_truck = [20.0, 21.0]\n",
+            r"\[travel.speeds_kmh\] garbage_truck: needs 24 hourly speeds \(0-23 h\), got 2",
+        ),
+        (
+            "\n[travel]\ndetour = 1.3\n[travel.speeds_kmh]\ngarbage_truck = "
+            + HOURS_OF_20.replace("20.0]", "0]")
+            + "\n",
+            r"\[travel.speeds_kmh\] garbage_truck: every hourly speed must be positive",
+        ),
+    ],
+)
+def test_a_broken_travel_section_names_its_key(tmp_path: Path, travel: str, message: str) -> None:
+    city = profile_with(tmp_path, travel)
+    with pytest.raises(ValueError, match=message):
+        TravelProfile.of(city)
+
+
+def test_a_vehicle_class_the_profile_lacks_is_named(tmp_path: Path) -> None:
+    city = profile_with(
+        tmp_path, f"\n[travel]\ndetour = 1.2\n[travel.speeds_kmh]\nbus = {HOURS_OF_20}\n"
+    )
+    travel = TravelProfile.of(city)
+    assert travel.crow_flies("bus").speed_kmh(NOON) == 20.0
+    with pytest.raises(
+        ValueError, match=r"\[travel.speeds_kmh\] has no 'garbage_truck' \(it lists bus\)"
+    ):
+        travel.crow_flies("garbage_truck")
+
+
+def test_provider_uses_osrm_when_the_city_runs_one(tmp_path: Path) -> None:
+    assert isinstance(provider(CityProfile.load("taipei"), "garbage_truck"), CrowFlies)
+    osrm = provider(CityProfile.load("taipei"), "garbage_truck", "http://osrm.invalid")
+    assert isinstance(osrm, OsrmTable)
+    # A city with a server needs no [travel] section, but a broken one still stops it.
+    assert isinstance(provider(profile_with(tmp_path, ""), "x", "http://osrm.invalid"), OsrmTable)
+    with pytest.raises(ValueError, match="detour"):
+        provider(profile_with(tmp_path / "b", "\n[travel]\ndetour = 0.5\n"), "x", "http://o")
