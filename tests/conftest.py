@@ -25,12 +25,12 @@ from sqlalchemy.pool import StaticPool
 from onecity.app import create_app
 from onecity.bootstrap import migrate, seed_reference
 from onecity.core.auth.secrets import hash_password
-from onecity.core.models import Base, User
+from onecity.core.models import User
 from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
-from onecity.roadworks import models as _roadworks_models  # noqa: F401 - truncated too
+from onecity.roadworks import models as _roadworks_models  # noqa: F401 - in the metadata
 from onecity.settings import Settings
-from onecity.waste import models as _waste_models  # noqa: F401 - its tables are truncated too
+from onecity.waste import models as _waste_models  # noqa: F401 - in the metadata too
 from tests.city_clock import (  # noqa: F401 - the city's time of day in tests: hooks, fixture
     city_clock,
     pytest_collection_modifyitems,
@@ -84,7 +84,7 @@ def _reset_statements(url: str) -> str:
                 "AND tablename <> 'alembic_version' ORDER BY tablename"
             )
         ).scalars()
-        deletes = [f"DELETE FROM {t};" for t in tables]
+        deletes = [f"DELETE FROM {t};" for t in tables]  # noqa: S608 - names from pg_tables
         sequences = c.execute(
             text(
                 "SELECT s.oid::regclass::text FROM pg_class s JOIN pg_depend d "
@@ -160,7 +160,9 @@ def client(platform: Platform) -> Iterator[TestClient]:
 
 @cache
 def _password_hash() -> str:
-    """PASSWORD hashed once per test process: argon2 costs 0.1-0.7 s a hash on this machine."""
+    """PASSWORD hashed once per test process (argon2 at the production cost takes 0.1-0.7 s
+    on this 2-core machine); logging in still verifies it at that cost, so a login's timing
+    stays what production's is (tests compare it with an unknown user's)."""
     return hash_password(PASSWORD)
 
 
