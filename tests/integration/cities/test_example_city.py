@@ -4,10 +4,11 @@ profile, never code. Example City (fictional) differs from Taipei in every value
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -102,3 +103,18 @@ def test_permit_deadlines_count_its_working_days(platform: Platform) -> None:
     assert not cal.is_working(date(2026, 12, 24))  # a Thursday, its day off
     assert cal.is_working(date(2026, 12, 19))  # a Saturday it works
     assert cal.is_working(date(2026, 10, 26))  # a Monday off in Taipei, not here
+
+
+def test_trucks_drive_at_its_speeds(platform: Platform) -> None:
+    travel = platform.services(WasteServices).planner.travel
+    # Two points 1 km apart north-south (great circle), 1.2 km by its streets.
+    a, b = (139.65, 35.62), (139.65, 35.62 + 1000 / 111_195)
+    noon = datetime(2026, 12, 7, 12, tzinfo=ZoneInfo("Asia/Tokyo"))
+    metres, seconds = travel.matrix([a, b], noon)
+    assert metres[0][1] == pytest.approx(1200, abs=2)
+    assert seconds[0][1] == pytest.approx(1200 / (36 / 3.6), abs=1)  # 120 s at 36 km/h
+    # Its rush hour is 8-10 h local time (Tokyo's clock, not Taipei's): half the speed.
+    _, rush = travel.matrix([a, b], noon.replace(hour=9))
+    assert rush[0][1] == pytest.approx(240, abs=1)
+    _, after = travel.matrix([a, b], noon.replace(hour=10))  # 9 h on a UTC+8 clock: still rush
+    assert after[0][1] == pytest.approx(120, abs=1)
