@@ -12,7 +12,8 @@ from rich.console import Console
 from onecity.core.modules import start_platform
 from onecity.settings import Settings
 from onecity.waste.ledger.card_links import card_link_key
-from onecity.waste.ledger.service import GAP_GRACE, WasteService
+from onecity.waste.ledger.reconcile import GAP_GRACE
+from onecity.waste.ledger.service import WasteService
 from onecity.waste.services import WasteServices
 
 waste_app = typer.Typer(

@@ -135,7 +135,8 @@ def run(
 
 def _status(path: Path) -> dict[str, Any]:
     from onecity.waste.kiosk.hardware import SystemClock
-    from onecity.waste.kiosk.journal import Journal, JournalError
+    from onecity.waste.kiosk.journal import Journal
+    from onecity.waste.kiosk.records import JournalError
 
     if not path.exists():
         _say(f"no journal at {path}")
@@ -239,8 +240,10 @@ def settle(
 ) -> None:
     """Close the open batch now (a running kiosk closes it between two visits)."""
     from onecity.waste.kiosk.hardware import SystemClock
-    from onecity.waste.kiosk.journal import BatchBusy, Journal, JournalError, JournalLock
+    from onecity.waste.kiosk.journal import Journal
     from onecity.waste.kiosk.machine import close_batch_now, recover_open_intents
+    from onecity.waste.kiosk.records import BatchBusy, JournalError
+    from onecity.waste.kiosk.store import JournalLock
 
     if not journal.exists():
         _say(f"no journal at {journal}")

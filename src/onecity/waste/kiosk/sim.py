@@ -28,15 +28,11 @@ import httpx
 
 from onecity.waste.kiosk.cards import CardWrite, SimulatedEasyCard
 from onecity.waste.kiosk.hardware import Clock, Item, RejectReason, SimStation, SystemClock
-from onecity.waste.kiosk.journal import Journal, JournalLock
-from onecity.waste.kiosk.machine import (
-    Kind,
-    KioskMachine,
-    Outcome,
-    ScreenLine,
-    SessionResult,
-    batch_due,
-)
+from onecity.waste.kiosk.journal import Journal
+from onecity.waste.kiosk.machine import KioskMachine, batch_due
+from onecity.waste.kiosk.screen import ScreenLine, SessionResult
+from onecity.waste.kiosk.states import Kind, Outcome
+from onecity.waste.kiosk.store import JournalLock
 from onecity.waste.kiosk.uploader import Uploader
 from onecity.waste.rules.money import MAX_DROP_GRAMS, Material
 

@@ -20,7 +20,8 @@ import httpx
 
 from onecity.waste.kiosk import SOFTWARE
 from onecity.waste.kiosk.hardware import Clock, local_iso
-from onecity.waste.kiosk.journal import Answer, Journal
+from onecity.waste.kiosk.journal import Journal
+from onecity.waste.kiosk.records import Answer
 from onecity.waste.rules.money import RuleError
 
 SIGN_ON = "/api/v1/waste/terminal/sign-on"

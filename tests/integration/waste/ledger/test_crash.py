@@ -31,8 +31,8 @@ from sqlalchemy import func, select
 
 from onecity.core.platform import Platform
 from onecity.waste.kiosk.sim import wallet_cards
+from onecity.waste.ledger.entries import payload_hash, postings_for
 from onecity.waste.ledger.schemas import CardIssueIn, TxnIn
-from onecity.waste.ledger.service import payload_hash, postings_for
 from onecity.waste.models import (
     CARD_ISSUE,
     CARD_VALUE,

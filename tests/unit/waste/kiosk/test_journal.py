@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 
 from onecity.waste.kiosk.hardware import TAIPEI, ManualClock
-from onecity.waste.kiosk.journal import (
+from onecity.waste.kiosk.journal import Journal
+from onecity.waste.kiosk.records import (
     Answer,
     BatchBusy,
-    Journal,
     JournalError,
-    JournalLock,
     tariffs_from_json,
     tariffs_to_json,
 )
+from onecity.waste.kiosk.store import JournalLock
 from onecity.waste.rules.money import RuleError
 
 STATION = "IT125"

@@ -22,15 +22,10 @@ from onecity.waste.kiosk.cards import (
 from onecity.waste.kiosk.cli import _status as kiosk_status
 from onecity.waste.kiosk.hardware import TAIPEI, Item, ManualClock, RejectReason, SimStation
 from onecity.waste.kiosk.journal import Journal
-from onecity.waste.kiosk.machine import (
-    Kind,
-    KioskMachine,
-    Outcome,
-    ScreenLine,
-    State,
-    batch_due,
-)
+from onecity.waste.kiosk.machine import KioskMachine, batch_due
+from onecity.waste.kiosk.screen import ScreenLine
 from onecity.waste.kiosk.sim import Citizens, FaultRates, Wallet, WalletCard, wallet_cards
+from onecity.waste.kiosk.states import Kind, Outcome, State
 from onecity.waste.ledger.schemas import TxnIn
 from onecity.waste.rules.money import MIN_BALANCE_TO_OPEN, Material, rebate
 

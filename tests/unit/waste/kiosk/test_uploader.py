@@ -18,9 +18,11 @@ import pytest
 
 from onecity.waste.kiosk.cards import CardWrite, SimulatedEasyCard, reconcile
 from onecity.waste.kiosk.hardware import TAIPEI, ManualClock, SimStation, SystemClock
-from onecity.waste.kiosk.journal import Journal, tariffs_to_json
-from onecity.waste.kiosk.machine import Kind, KioskMachine, Outcome
+from onecity.waste.kiosk.journal import Journal
+from onecity.waste.kiosk.machine import KioskMachine
+from onecity.waste.kiosk.records import tariffs_to_json
 from onecity.waste.kiosk.sim import FaultRates, KioskConfig, SimulatedKiosk, wallet_cards
+from onecity.waste.kiosk.states import Kind, Outcome
 from onecity.waste.kiosk.uploader import TemporaryFailure, Uploader
 from onecity.waste.rules.money import TAIPEI_TARIFFS, TariffTable
 
