@@ -21,10 +21,12 @@ from onecity.core import alerts, audit, events, open311_service
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database, insert_for, utcnow
 from onecity.core.devices.ingest import HookItem
-from onecity.core.errors import Conflict, NotFound, Unavailable
+from onecity.core.errors import NotFound, Unavailable
 from onecity.core.geo import geojson_point, haversine_m
 from onecity.core.models import Device, Open311Request
 from onecity.waste.jobs import schemas as sc
+from onecity.waste.jobs import status as job_status
+from onecity.waste.jobs.status import JobStatus
 from onecity.waste.models import WasteJob, WasteOverflow, WasteStationState
 from onecity.waste.monitoring import telemetry as jobs_telemetry
 from onecity.waste.monitoring.codec import from_json, to_json
@@ -52,7 +54,7 @@ from onecity.waste.rules.stations import STATION_TYPE
 
 log = logging.getLogger(__name__)
 
-OPEN, ACCEPTED, CLOSED = "open", "accepted", "closed"
+CLOSED = JobStatus.CLOSED.value  # the stored string, for queries and the unique index
 # A compartment this full refuses the next bag: its overflow time runs (reports, issue 5).
 OVERFLOW_AT = 0.98
 
@@ -214,7 +216,7 @@ class StationMonitor:
                 kind=key.kind.value,
                 detail=key.detail,
                 priority=priority,
-                status=OPEN,
+                status=JobStatus.OPEN.value,
                 raised_at=at,
                 note="",
                 params=params,
@@ -378,21 +380,9 @@ class StationJobs:
     def accept(self, who: Principal, job_id: int, source: str) -> sc.JobOut:
         with self.db.session() as s:
             job, dev = self._job_for_update(s, who, job_id)
-            if job.status == CLOSED:
-                raise Conflict(
-                    f"job {job_id} was closed by {job.closed_by}; there is nothing to accept",
-                    field="job_id",
-                    code="job_closed",
-                )
-            if job.status == ACCEPTED:
-                if job.accepted_by == who.username:
-                    return _job_out(job, dev)
-                raise Conflict(
-                    f"job {job_id} is already accepted by {job.accepted_by}",
-                    field="job_id",
-                    code="already_accepted",
-                )
-            job.status, job.accepted_at, job.accepted_by = ACCEPTED, utcnow(), who.username
+            if job.status == JobStatus.ACCEPTED and job.accepted_by == who.username:
+                return _job_out(job, dev)  # accepting twice changes nothing
+            job_status.move(job, JobStatus.ACCEPTED, who.username, utcnow())
             self.monitor.emit(s, job, "accepted", dev.department_code)
             audit.append(
                 s,
@@ -421,13 +411,7 @@ class StationJobs:
                 else []
             )
             job, dev = self._job_for_update(s, who, job_id)
-            if job.status == CLOSED:
-                raise Conflict(
-                    f"job {job_id} was already closed by {job.closed_by} at "
-                    f"{job.closed_at.isoformat() if job.closed_at else '?'}; nothing changed",
-                    field="job_id",
-                    code="already_closed",
-                )
+            job_status.check(job, JobStatus.CLOSED)  # before anything else is touched
             now = utcnow()
             # The route stop before anything is written: plan and stop rows are locked after
             # the jobs and before the audit log, the order every other path takes them.
@@ -516,7 +500,7 @@ def settle_close(
 ) -> None:
     """Close a locked, not yet closed job: the event, the overdue alert resolved, the citizens
     who reported it told, the audit entry. Also how a served route stop closes its jobs."""
-    job.status, job.closed_at, job.closed_by = CLOSED, at, actor
+    job_status.move(job, JobStatus.CLOSED, actor, at)
     job.collected_kg, job.note = collected_kg, note
     StationMonitor.emit(s, job, "closed", department)
     if job.escalated_at is not None:

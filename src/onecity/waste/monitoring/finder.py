@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from onecity.core.db import Database, utcnow
 from onecity.core.models import Device
+from onecity.waste.jobs.status import JobStatus
 from onecity.waste.models import WasteJob, WasteStationState
 from onecity.waste.monitoring import telemetry as jobs_telemetry
 from onecity.waste.monitoring.codec import from_json
@@ -93,7 +94,7 @@ def compartment_view(
     full = alerts.get(AlertKey(AlertKind.FULL, name))
     if full is None:
         return PublicCompartment(compartment=name, accepts=accepts, state="open")
-    if full_job is not None and full_job[0] == "accepted":
+    if full_job is not None and full_job[0] == JobStatus.ACCEPTED:
         return PublicCompartment(
             compartment=name, accepts=accepts, state="full", being_emptied=True
         )
@@ -141,7 +142,9 @@ class PublicStations:
             j = WasteJob
             jobs: Iterable[tuple[str, str | None, str, datetime]] = s.execute(
                 select(j.station_id, j.compartment, j.status, j.raised_at)
-                .where(WasteJob.kind == AlertKind.FULL.value, WasteJob.status != "closed")
+                .where(
+                    WasteJob.kind == AlertKind.FULL.value, WasteJob.status != JobStatus.CLOSED.value
+                )
                 .order_by(WasteJob.id)
             ).tuples()
             full: dict[str, dict[str, tuple[str, datetime]]] = {}

@@ -19,12 +19,14 @@ from sqlalchemy.orm import Session
 from onecity.core.errors import Invalid
 from onecity.core.models import Device
 from onecity.core.travel import TravelProvider
+from onecity.waste.jobs.status import JobStatus
 from onecity.waste.models import WasteJob, WastePlan, WastePlanStop, WasteStationState, WasteTruck
 from onecity.waste.monitoring.codec import from_json
 from onecity.waste.planning import history as forecast_history
 from onecity.waste.planning import policy as collection
 from onecity.waste.planning import routing
 from onecity.waste.planning.policy import Compartment, Decision, Policy, Station
+from onecity.waste.planning.status import StopStatus
 from onecity.waste.rules.stations import STATION_TYPE
 
 log = logging.getLogger(__name__)
@@ -130,7 +132,11 @@ def urgent_jobs(s: Session, station_ids: Sequence[str]) -> dict[str, WasteJob]:
     j = WasteJob
     q = (
         select(j)
-        .where(j.status != "closed", j.kind.in_(URGENT_KINDS), j.station_id.in_(station_ids))
+        .where(
+            j.status != JobStatus.CLOSED.value,
+            j.kind.in_(URGENT_KINDS),
+            j.station_id.in_(station_ids),
+        )
         .order_by(j.priority, j.id)
     )
     out: dict[str, WasteJob] = {}
@@ -348,11 +354,11 @@ def load(
             .get(t.id, [visits[0].arrive_s, visits[-1].depart_s])
         )
         routes.append(routing.Route(t.id, visits, int(start), int(end), 0))
-    skipped = tuple(i for i, r in enumerate(rows) if r.status == "skipped")
+    skipped = tuple(i for i, r in enumerate(rows) if r.status == StopStatus.SKIPPED)
     unserved = tuple(
         routing.Unserved(i, "fleet_too_small", r.reason)
         for i, r in enumerate(rows)
-        if r.status == "unserved"
+        if r.status == StopStatus.UNSERVED
     )
     served = {i for i, r in enumerate(rows) if r.served_at is not None}
     stored = Stored(problem, routing.Plan(tuple(routes), skipped, unserved), rows, served)

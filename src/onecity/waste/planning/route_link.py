@@ -19,12 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onecity.core import events
+from onecity.waste.jobs.status import JobStatus
 from onecity.waste.models import WasteJob, WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.monitoring.rules import AlertKind
 from onecity.waste.planning.build import parse_hhmm
+from onecity.waste.planning.status import PlanStatus, StopStatus, move_stop
 
 EMPTIED_BY_A_VISIT = (AlertKind.FULL.value, AlertKind.FULL_SOON.value)
-CURRENT = "current"  # the status of a day's plan version in force (plan_service)
 
 
 def lock_emptying_jobs(s: Session, station_id: str) -> list[WasteJob]:
@@ -33,7 +34,7 @@ def lock_emptying_jobs(s: Session, station_id: str) -> list[WasteJob]:
         select(WasteJob)
         .where(
             WasteJob.station_id == station_id,
-            WasteJob.status != "closed",
+            WasteJob.status != JobStatus.CLOSED.value,
             WasteJob.kind.in_(EMPTIED_BY_A_VISIT),
         )
         .order_by(WasteJob.id)
@@ -76,7 +77,7 @@ def _running_stop(
         select(WastePlanStop.id, WastePlan.id, WastePlan.origin, WastePlanStop.truck_id)
         .join(WastePlan, WastePlan.id == WastePlanStop.plan_id)
         .where(
-            WastePlan.status == CURRENT,
+            WastePlan.status == PlanStatus.CURRENT.value,
             WastePlan.origin <= now,
             WastePlan.origin > now - timedelta(days=2),
             WastePlanStop.station_id == station_id,
@@ -97,7 +98,7 @@ def _running_stop(
     pick = picks[0]
     plan = lock_plan(s, pick[1])
     stop = s.get(WastePlanStop, pick[0], with_for_update=True, populate_existing=True)
-    if plan is None or plan.status != CURRENT:
+    if plan is None or plan.status != PlanStatus.CURRENT.value:
         return None, True  # re-planned while this waited: look in the new version
     if stop is None or stop.served_at is not None:
         return None, False  # served meanwhile
@@ -132,7 +133,7 @@ def served_ids(s: Session, plan_id: int) -> set[int]:
 
 def serve(s: Session, plan: WastePlan, stop: WastePlanStop, by: str, at: datetime) -> None:
     """Mark the stop served and tell the crews' screens (`waste.plan_stop`)."""
-    stop.served_at, stop.served_by, stop.status = at, by, "served"
+    move_stop(stop, StopStatus.SERVED, by, at)
     events.emit(
         s,
         "waste.plan_stop",
@@ -141,7 +142,7 @@ def serve(s: Session, plan: WastePlan, stop: WastePlanStop, by: str, at: datetim
             "stop_id": stop.id,
             "station_id": stop.station_id,
             "truck_id": stop.truck_id,
-            "status": "served",
+            "status": stop.status,
         },
         plan.department_code,
     )

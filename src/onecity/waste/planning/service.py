@@ -29,19 +29,20 @@ from onecity.core.geo import CityProfile
 from onecity.core.models import Device
 from onecity.core.travel import CrowFlies, TravelProvider
 from onecity.waste.jobs import service as jobs_service
+from onecity.waste.jobs.status import JobStatus
 from onecity.waste.models import WasteJob, WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.planning import build as plan_build
 from onecity.waste.planning import route_link, routing
 from onecity.waste.planning import schemas as sc
 from onecity.waste.planning import views as plan_views
 from onecity.waste.planning.policy import Policy
-from onecity.waste.planning.route_link import CURRENT
+from onecity.waste.planning.status import PlanStatus, StopStatus, move_plan
 from onecity.waste.planning.trucks import TruckRegistry
 from onecity.waste.rules.stations import STATION_TYPE
 
 log = logging.getLogger(__name__)
 
-SUPERSEDED = "superseded"  # CURRENT is route_link's: both look plans up by it
+CURRENT = PlanStatus.CURRENT.value  # the stored string plans are looked up by
 # Jobs that re-plan running routes by themselves. Faults join the next plan as repair stops
 # (plan_build.URGENT_KINDS); a dispatcher can still insert any visit now (POST /plans/urgent).
 REPLAN_KINDS = ("fire",)
@@ -197,7 +198,7 @@ class CollectionPlanner:
                 code="plan_changed",
             )
         for old in current:
-            old.status = SUPERSEDED
+            move_plan(old, PlanStatus.SUPERSEDED)
 
     @staticmethod
     def _not_under_way(s: Session, plan_id: int) -> None:
@@ -252,13 +253,13 @@ class CollectionPlanner:
         def at(sec: int) -> datetime:
             return origin + timedelta(seconds=sec)
 
-        def stop_row(i: int, status: str, reason: str) -> WastePlanStop:
+        def stop_row(i: int, status: StopStatus, reason: str) -> WastePlanStop:
             st = problem.stops[i]
             before = served.get(i)
             return WastePlanStop(
                 plan_id=row.id,
                 station_id=st.ref,
-                status="served" if before is not None else status,
+                status=(StopStatus.SERVED if before is not None else status).value,
                 kind=st.kind,
                 required=st.required,
                 prize_m=st.prize_m,
@@ -276,15 +277,15 @@ class CollectionPlanner:
 
         for route in plan.routes:
             for seq, v in enumerate(route.visits, start=1):
-                r = stop_row(v.stop, "planned", reasons.get(v.stop, ""))
+                r = stop_row(v.stop, StopStatus.PLANNED, reasons.get(v.stop, ""))
                 r.truck_id, r.seq = route.truck, seq
                 r.arrive_at, r.start_at, r.depart_at = at(v.arrive_s), at(v.start_s), at(v.depart_s)
                 r.load_kg, r.load_m3 = round(v.load_kg, 1), round(v.load_m3, 3)
                 s.add(r)
         for i in plan.skipped:
-            s.add(stop_row(i, "skipped", reasons.get(i, "") + "; not worth the detour"))
+            s.add(stop_row(i, StopStatus.SKIPPED, reasons.get(i, "") + "; not worth the detour"))
         for u in plan.unserved:
-            s.add(stop_row(u.stop, "unserved", f"{reasons.get(u.stop, '')}; {u.detail}"))
+            s.add(stop_row(u.stop, StopStatus.UNSERVED, f"{reasons.get(u.stop, '')}; {u.detail}"))
         s.flush()
         return row
 
@@ -453,7 +454,7 @@ class CollectionPlanner:
                     select(j)
                     .join(Device, Device.id == j.station_id)
                     .where(
-                        j.status != "closed",
+                        j.status != JobStatus.CLOSED.value,
                         j.kind.in_(REPLAN_KINDS),
                         Device.department_code == self.config.department,
                     )
