@@ -50,11 +50,10 @@ from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
 from onecity.settings import Settings
 from onecity.waste.kiosk.cards import SimulatedEasyCard
-from onecity.waste.ledger.card_links import card_link_key
 from onecity.waste.ledger.schemas import CardIssueIn
-from onecity.waste.ledger.service import WasteService
 from onecity.waste.models import WasteTxn
 from onecity.waste.rules.money import Material, TariffTable, rebate
+from onecity.waste.services import WasteServices
 
 KIOSKS = 50
 BATCH = 100
@@ -136,7 +135,7 @@ def setup(url: str) -> tuple[Platform, list[Station]]:
             key_id, secret, full = new_device_key()
             s.add(DeviceCredential(key_id=key_id, device_id=sid, secret_hash=token_hash(secret)))
             stations.append(Station(sid, full, k))
-    svc = WasteService(p.db, p.city, link_key=card_link_key(p.settings))
+    svc = p.services(WasteServices).ledger
     svc.issue(
         [CardIssueIn(card_id=c.card_id, balance=c.balance) for st in stations for c in st.cards],
         actor="bench",
@@ -314,7 +313,7 @@ def bench(url: str, per_kiosk: int, label: str) -> dict[str, float]:
             ).scalar()
             or 0
         )
-    ledger = WasteService(p.db, p.city, link_key=card_link_key(p.settings)).ledger_totals()
+    ledger = p.services(WasteServices).ledger.ledger_totals()
     p.db.dispose()
     n1 = sum(len(v) for v in backlog.values())
     n2 = sum(len(v) for v in online.values())

@@ -10,16 +10,25 @@ import typer
 from rich.console import Console
 
 from onecity.core.modules import start_platform
+from onecity.core.platform import Platform
 from onecity.settings import Settings
-from onecity.waste.ledger.card_links import card_link_key
 from onecity.waste.ledger.reconcile import GAP_GRACE
-from onecity.waste.ledger.service import WasteService
 from onecity.waste.services import WasteServices
 
 waste_app = typer.Typer(
     help="iTrash operations: the ledger, collection plans, simulation.", no_args_is_help=True
 )
 console = Console()
+
+
+def _platform() -> Platform:
+    """The platform with waste enabled, whatever ONECITY_MODULES says: `onecity waste …` is
+    this module's own command and takes its services from it."""
+    settings = Settings()
+    names = [m.strip() for m in settings.modules.split(",") if m.strip()]
+    if "waste" not in names:
+        settings = settings.model_copy(update={"modules": ",".join([*names, "waste"])})
+    return start_platform(settings)
 
 
 @waste_app.command()
@@ -32,8 +41,8 @@ def reconcile(
     then print the ledger's totals. Exits 1 if the ledger does not balance."""
     from datetime import timedelta
 
-    p = start_platform(Settings())
-    svc = WasteService(p.db, p.city, link_key=card_link_key(p.settings))
+    p = _platform()
+    svc = p.services(WasteServices).ledger
     flagged = svc.reconcile_gaps(grace=timedelta(days=grace_days))
     ledger = svc.ledger_totals()
     console.print(f"{flagged} missing counters flagged")
@@ -64,7 +73,7 @@ def plan(
     except ValueError:
         console.print(f"--date must be YYYY-MM-DD, not '{date}'")
         raise typer.Exit(2) from None
-    p = start_platform(Settings())
+    p = _platform()
     planner = p.services(WasteServices).planner
     try:
         out = planner.plan_day(day, "cli", seconds, source="cli")
@@ -166,7 +175,7 @@ def _store_simulation(data: dict[str, Any], charts: Sequence[object]) -> int | N
     from onecity.waste.simulation import reports as sim_reports
 
     svgs = {Path(str(c)).stem: Path(str(c)).read_text() for c in charts if str(c).endswith(".svg")}
-    p = start_platform(Settings())
+    p = _platform()
     try:
         department = p.services(WasteServices).planner.config.department
         return sim_reports.store(p.db, department, "cli", data, svgs)

@@ -25,9 +25,7 @@ from onecity.core.errors import AppError
 from onecity.core.models import Device, DeviceCredential, Reading, User
 from onecity.core.platform import Platform
 from onecity.waste.kiosk.sim import KioskConfig, SimulatedKiosk, wallet_cards
-from onecity.waste.ledger.card_links import card_link_key
 from onecity.waste.ledger.schemas import CardIssueIn
-from onecity.waste.ledger.service import WasteService
 from onecity.waste.models import WasteCard, WasteJob, WasteTruck
 from onecity.waste.rules.stations import STATION_TYPE
 from onecity.waste.services import WasteServices
@@ -118,7 +116,7 @@ def seed(p: Platform, keys_file: Path) -> dict[str, str]:
     keys_file.parent.mkdir(parents=True, exist_ok=True)
     keys_file.write_text(json.dumps(keys, indent=1))
     seed_trucks(p)
-    svc = WasteService(p.db, p.city, link_key=card_link_key(p.settings))
+    svc = p.services(WasteServices).ledger
     cards = [
         CardIssueIn(card_id=c, balance=b, counter=n)
         for site in sites()

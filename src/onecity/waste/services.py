@@ -17,6 +17,7 @@ from onecity.waste.monitoring.finder import PublicStations
 from onecity.waste.planning.policy import TRUCK_CLASS
 from onecity.waste.planning.service import CollectionPlanner, PlannerConfig
 from onecity.waste.reporting.stats import Reports
+from onecity.waste.rules.city_tariffs import tariffs_from_profile
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,22 @@ class WasteServices:
     reports: Reports  # the department's reports and open data (reporting/)
 
 
+def ledger_service(p: Platform) -> WasteService:
+    """The ledger with the city's tariffs and rebates (city.toml [waste.tariffs]); a wrong or
+    missing entry there stops start-up with a ValueError naming its key."""
+    tariffs = tariffs_from_profile(p.city.raw)
+    return WasteService(
+        p.db,
+        p.city,
+        tariffs.garbage,
+        link_key=card_link_key(p.settings),
+        rebate_points=tariffs.rebate_points,
+    )
+
+
 def build(p: Platform) -> WasteServices:
     conf = module_settings(p.city, "waste")
-    ledger = WasteService(p.db, p.city, link_key=card_link_key(p.settings))
+    ledger = ledger_service(p)
     planner = CollectionPlanner(
         p.db,
         ZoneInfo(p.city.timezone),

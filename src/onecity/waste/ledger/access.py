@@ -4,6 +4,7 @@ devices that are iTrash stations)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,7 @@ from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database
 from onecity.core.errors import Forbidden
 from onecity.core.models import Device
-from onecity.waste.rules.money import TariffTable
+from onecity.waste.rules.money import Material, TariffTable
 from onecity.waste.rules.stations import STATION_TYPE
 
 
@@ -22,7 +23,8 @@ class LedgerContext:
     db: Database
     department: str  # the department whose operators see the records
     tz: ZoneInfo  # the city's time zone: tariff days, "today"
-    tariffs: TariffTable
+    tariffs: TariffTable  # the city's garbage tariffs (city.toml [waste.tariffs])
+    rebate_points: Mapping[Material, int]  # the city's recycling rebates, points per item
     link_key: bytes  # link codes' HMAC key (card_links.card_link_key)
 
     def staff(self, who: Principal, perm: Perm) -> None:

@@ -13,7 +13,7 @@ method here is one call to a part, which opens exactly one unit of work."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -31,7 +31,7 @@ from onecity.waste.ledger.settlement import Settlements
 from onecity.waste.ledger.station import StationDesk
 from onecity.waste.ledger.unconfirmed import Unconfirmed
 from onecity.waste.ledger.uploads import Uploads
-from onecity.waste.rules.money import TariffTable
+from onecity.waste.rules.money import POINTS_PER_ITEM, Material, TariffTable
 
 
 class WasteService:
@@ -42,6 +42,7 @@ class WasteService:
         tariffs: TariffTable | None = None,
         *,
         link_key: bytes,
+        rebate_points: Mapping[Material, int] = POINTS_PER_ITEM,
     ) -> None:
         self.db = db
         self.city = city
@@ -50,7 +51,7 @@ class WasteService:
         self.tz = ZoneInfo(city.timezone)
         conf = city.raw.get("modules", {}).get("waste", {})
         self.department: str = str(conf.get("department", "epb"))
-        ctx = LedgerContext(db, self.department, self.tz, self.tariffs, link_key)
+        ctx = LedgerContext(db, self.department, self.tz, self.tariffs, rebate_points, link_key)
         self.station = StationDesk(ctx)
         self.uploads = Uploads(ctx)
         self.unconfirmed = Unconfirmed(ctx)

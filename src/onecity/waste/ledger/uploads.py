@@ -109,7 +109,8 @@ class Uploads:
         if t.kind == "garbage":
             self._check_charge(at, t)
         elif t.kind == "recycle":
-            got = rebate(t.points_before, [item.material for item in t.items])
+            mats = [item.material for item in t.items]
+            got = rebate(t.points_before, mats, self.ctx.rebate_points)
             if got.ntd != t.amount or got.points_left != t.points_after:
                 raise Invalid(
                     f"{len(t.items)} items with {t.points_before} points carried earn "

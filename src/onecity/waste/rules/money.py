@@ -4,7 +4,7 @@ Money is whole NT$ (int) and weight whole grams (int): no floats near money."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -66,7 +66,9 @@ class Tariff:
         return max(started * self.per_increment, self.steps[-1][1])
 
 
-# Taipei's garbage tariffs. From 2026-01-01: NT$5 up to 0.2 kg, then NT$11 per started 0.5 kg.
+# Taipei's garbage tariffs: the station software's factory default until its first sign-on
+# (the server's come from the city profile, city.toml [waste.tariffs], and reach the stations
+# at sign-on). From 2026-01-01: NT$5 up to 0.2 kg, then NT$11 per started 0.5 kg.
 # Before: NT$1 up to 0.2 kg, NT$4 up to 0.5 kg, NT$8 up to 1 kg (and, we assume, NT$8 per
 # started kg above that; the published table stops at 1 kg).
 TAIPEI_TARIFFS: tuple[Tariff, ...] = (
@@ -110,11 +112,16 @@ class Rebate:
     points_left: int  # carried to the card's next visit
 
 
-def rebate(points_before: int, items: Sequence[Material]) -> Rebate:
-    """Add the items' points to what the card carried and pay out whole NT$."""
+def rebate(
+    points_before: int,
+    items: Sequence[Material],
+    points_per_item: Mapping[Material, int] = POINTS_PER_ITEM,
+) -> Rebate:
+    """Add the items' points to what the card carried and pay out whole NT$.
+    `points_per_item`: the city's rebates (city.toml); Taipei's are the stations' default."""
     if points_before < 0 or points_before >= POINTS_PER_NTD:
         raise RuleError("carried points must be below one NT$'s worth")
-    total = points_before + sum(POINTS_PER_ITEM[m] for m in items)
+    total = points_before + sum(points_per_item[m] for m in items)
     return Rebate(total // POINTS_PER_NTD, total % POINTS_PER_NTD)
 
 
