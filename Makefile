@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Three test processes on two cores: many tests wait on PostgreSQL, Mosquitto or a browser.
 TEST_WORKERS ?= 3
+# worksteal: a process that runs out of tests takes the not-yet-started half of a busy one's,
+# so a few minute-long tests do not leave the others idle at the end.
+TEST_DIST ?= worksteal
 
 .PHONY: demo test bench lint install services browser lock clean
 
@@ -24,7 +27,7 @@ demo: $(STAMP)
 
 ## make test: install, start what the tests need, run every test
 test: $(STAMP) services browser
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --durations=20
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist $(TEST_DIST) --durations=20
 
 services:
 	@scripts/services.sh
