@@ -39,6 +39,7 @@ def ledger_service(p: Platform) -> WasteService:
         tariffs.garbage,
         link_key=card_link_key(p.settings),
         rebate_points=tariffs.rebate_points,
+        department=p.department("waste"),
     )
 
 

@@ -118,3 +118,12 @@ def test_trucks_drive_at_its_speeds(platform: Platform) -> None:
     assert rush[0][1] == pytest.approx(240, abs=1)
     _, after = travel.matrix([a, b], noon.replace(hour=10))  # 9 h on a UTC+8 clock: still rush
     assert after[0][1] == pytest.approx(120, abs=1)
+
+
+def test_its_garbage_tariff_and_rebates_are_charged(platform: Platform) -> None:
+    ledger = platform.services(WasteServices).ledger
+    tariff = ledger.tariffs.on(date(2026, 12, 7))
+    assert tariff.name == "Example City 2026"
+    assert tariff.charge(400) == 30
+    assert tariff.charge(1200) == 100  # two started kilograms at 50
+    assert dict(ledger.uploads.ctx.rebate_points) == {"pet": 2, "aluminium": 3}

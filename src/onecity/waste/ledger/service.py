@@ -43,14 +43,15 @@ class WasteService:
         *,
         link_key: bytes,
         rebate_points: Mapping[Material, int] = POINTS_PER_ITEM,
+        department: str = "epb",
     ) -> None:
         self.db = db
         self.city = city
         self.link_key = link_key
         self.tariffs = tariffs or TariffTable()
         self.tz = ZoneInfo(city.timezone)
-        conf = city.raw.get("modules", {}).get("waste", {})
-        self.department: str = str(conf.get("department", "epb"))
+        # The department that runs iTrash in this city (platform.department("waste")).
+        self.department = department
         ctx = LedgerContext(db, self.department, self.tz, self.tariffs, rebate_points, link_key)
         self.station = StationDesk(ctx)
         self.uploads = Uploads(ctx)
