@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 
 from onecity.core.auth.secrets import hash_password
 from onecity.core.models import Reading, User
-from onecity.waste.models import WastePlanStop, WasteTruck
+from onecity.waste.planning.models import WastePlanStop, WasteTruck
 from onecity.waste.services import WasteServices
 
 from .conftest import (

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from onecity.waste.jobs.models import WasteJob
 from onecity.waste.kiosk.cards import SimulatedEasyCard
 from onecity.waste.ledger.schemas import CardIssueIn
-from onecity.waste.models import WasteJob
 from onecity.waste.rules.money import Material
 from onecity.waste.services import WasteServices
 

@@ -26,10 +26,11 @@ from onecity.core.geo import geojson_point, haversine_m
 from onecity.core.models import Device, Open311Request
 from onecity.waste.jobs import schemas as sc
 from onecity.waste.jobs import status as job_status
+from onecity.waste.jobs.models import WasteJob
 from onecity.waste.jobs.status import JobStatus
-from onecity.waste.models import WasteJob, WasteOverflow, WasteStationState
 from onecity.waste.monitoring import telemetry as jobs_telemetry
 from onecity.waste.monitoring.codec import from_json, to_json
+from onecity.waste.monitoring.models import WasteOverflow, WasteStationState
 from onecity.waste.monitoring.rules import (
     DEFAULT_CONFIG,
     PRIORITY,

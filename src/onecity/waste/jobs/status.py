@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from onecity.core.errors import Conflict
-from onecity.waste.models import WasteJob
+from onecity.waste.jobs.models import WasteJob
 
 
 class JobStatus(StrEnum):

@@ -16,10 +16,11 @@ from sqlalchemy import select
 
 from onecity.core.db import Database, utcnow
 from onecity.core.models import Device
+from onecity.waste.jobs.models import WasteJob
 from onecity.waste.jobs.status import JobStatus
-from onecity.waste.models import WasteJob, WasteStationState
 from onecity.waste.monitoring import telemetry as jobs_telemetry
 from onecity.waste.monitoring.codec import from_json
+from onecity.waste.monitoring.models import WasteStationState
 from onecity.waste.monitoring.rules import (
     DEFAULT_TARGETS,
     AlertKey,

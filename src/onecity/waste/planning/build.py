@@ -19,12 +19,14 @@ from sqlalchemy.orm import Session
 from onecity.core.errors import Invalid
 from onecity.core.models import Device
 from onecity.core.travel import TravelProvider
+from onecity.waste.jobs.models import WasteJob
 from onecity.waste.jobs.status import JobStatus
-from onecity.waste.models import WasteJob, WastePlan, WastePlanStop, WasteStationState, WasteTruck
 from onecity.waste.monitoring.codec import from_json
+from onecity.waste.monitoring.models import WasteStationState
 from onecity.waste.planning import history as forecast_history
 from onecity.waste.planning import policy as collection
 from onecity.waste.planning import routing
+from onecity.waste.planning.models import WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.planning.policy import Compartment, Decision, Policy, Station
 from onecity.waste.planning.status import StopStatus
 from onecity.waste.rules.stations import STATION_TYPE

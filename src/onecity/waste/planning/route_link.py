@@ -19,10 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onecity.core import events
+from onecity.waste.jobs.models import WasteJob
 from onecity.waste.jobs.status import JobStatus
-from onecity.waste.models import WasteJob, WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.monitoring.rules import AlertKind
 from onecity.waste.planning.build import parse_hhmm
+from onecity.waste.planning.models import WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.planning.status import PlanStatus, StopStatus, move_stop
 
 EMPTIED_BY_A_VISIT = (AlertKind.FULL.value, AlertKind.FULL_SOON.value)

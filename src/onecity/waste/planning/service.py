@@ -29,12 +29,13 @@ from onecity.core.geo import CityProfile
 from onecity.core.models import Device
 from onecity.core.travel import CrowFlies, TravelProvider
 from onecity.waste.jobs import service as jobs_service
+from onecity.waste.jobs.models import WasteJob
 from onecity.waste.jobs.status import JobStatus
-from onecity.waste.models import WasteJob, WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.planning import build as plan_build
 from onecity.waste.planning import route_link, routing
 from onecity.waste.planning import schemas as sc
 from onecity.waste.planning import views as plan_views
+from onecity.waste.planning.models import WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.planning.policy import Policy
 from onecity.waste.planning.status import PlanStatus, StopStatus, move_plan
 from onecity.waste.planning.trucks import TruckRegistry

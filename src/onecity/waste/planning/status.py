@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from onecity.core.errors import Conflict
-from onecity.waste.models import WastePlan, WastePlanStop
+from onecity.waste.planning.models import WastePlan, WastePlanStop
 
 
 class PlanStatus(StrEnum):

@@ -16,9 +16,9 @@ from onecity.core.db import Database, utcnow
 from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
 from onecity.core.geo import CityProfile, geojson_point, point_from_geojson
 from onecity.core.models import User
-from onecity.waste.models import WasteTruck
 from onecity.waste.planning import schemas as sc
 from onecity.waste.planning.build import parse_hhmm, trucks_of
+from onecity.waste.planning.models import WasteTruck
 
 # A position older than this says where the truck was, not where it is.
 SEEN_FRESH = timedelta(minutes=10)

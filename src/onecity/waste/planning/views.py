@@ -11,8 +11,8 @@ from onecity.core.db import Database
 from onecity.core.errors import NotFound
 from onecity.core.geo import geojson_point
 from onecity.core.models import Device
-from onecity.waste.models import WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.planning import schemas as sc
+from onecity.waste.planning.models import WastePlan, WastePlanStop, WasteTruck
 
 
 def plan_out(db: Database, plan_id: int) -> sc.PlanOut:

@@ -32,15 +32,10 @@ from onecity.core.dates import DateRange
 from onecity.core.db import Database, utcnow
 from onecity.core.errors import Forbidden, Invalid
 from onecity.core.models import Device
-from onecity.waste.models import (
-    FEE_REVENUE,
-    REBATE_EXPENSE,
-    WasteJob,
-    WasteOverflow,
-    WastePosting,
-    WasteTxn,
-)
+from onecity.waste.jobs.models import WasteJob
+from onecity.waste.models import FEE_REVENUE, REBATE_EXPENSE, WastePosting, WasteTxn
 from onecity.waste.monitoring.finder import ACCEPTS
+from onecity.waste.monitoring.models import WasteOverflow
 from onecity.waste.monitoring.rules import DEFAULT_TARGETS, AlertKind
 from onecity.waste.rules.stations import STATION_TYPE
 

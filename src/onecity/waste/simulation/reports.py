@@ -10,7 +10,7 @@ from sqlalchemy import select
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database
 from onecity.core.errors import Forbidden, NotFound
-from onecity.waste.models import WasteSimReport
+from onecity.waste.simulation.models import WasteSimReport
 
 
 def store(

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from onecity.bootstrap import ROOT
 from onecity.core.models import Department, Device
-from onecity.waste.models import WasteJob
+from onecity.waste.jobs.models import WasteJob
 from tests.conftest import PG_ADMIN_URL, _pg_url
 
 BEFORE = "0013_waste_truck_positions"

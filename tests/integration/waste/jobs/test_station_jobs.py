@@ -22,7 +22,7 @@ from onecity.core.devices.mqtt import MqttIngester
 from onecity.core.models import AuditRecord, Event, Reading
 from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
-from onecity.waste.models import WasteJob
+from onecity.waste.jobs.models import WasteJob
 from onecity.waste.services import WasteServices
 from tests.conftest import add_user, login, make_settings
 from tests.integration.waste.helpers import add_station, count, jobs

@@ -18,8 +18,9 @@ from onecity.core import clock
 from onecity.core.devices.ingest import HookItem, Msg
 from onecity.core.models import DeliveryAccount, Reading
 from onecity.core.platform import Platform
+from onecity.waste.jobs.models import WasteJob
 from onecity.waste.jobs.service import StationMonitor
-from onecity.waste.models import WasteJob, WasteStationState
+from onecity.waste.monitoring.models import WasteStationState
 from tests.integration.waste.helpers import add_station, count
 
 STATIONS = ("IT960-1", "IT960-2", "IT960-3")

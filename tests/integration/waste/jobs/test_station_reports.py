@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from onecity.core import clock
 from onecity.core.models import Media, Open311Request
 from onecity.core.platform import Platform
-from onecity.waste.models import WasteJob
+from onecity.waste.jobs.models import WasteJob
 from tests.conftest import add_user, login
 from tests.integration.waste.helpers import add_station, count, jobs
 

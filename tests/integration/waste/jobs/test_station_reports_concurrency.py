@@ -16,7 +16,7 @@ from onecity.app import create_app
 from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
 from onecity.settings import Settings
-from onecity.waste.models import WasteJob
+from onecity.waste.jobs.models import WasteJob
 from tests.conftest import make_settings, serving
 from tests.integration.waste.helpers import add_station
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from onecity.core import clock
 from onecity.core.models import Event, Reading
 from onecity.core.platform import Platform
-from onecity.waste.models import WastePlan, WastePlanStop, WasteTruck
+from onecity.waste.planning.models import WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.services import WasteServices
 from tests.conftest import add_user, login
 

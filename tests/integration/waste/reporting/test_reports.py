@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from onecity.core import clock
 from onecity.core.platform import Platform
+from onecity.waste.jobs.models import WasteJob
 from onecity.waste.kiosk.cards import SimulatedEasyCard
-from onecity.waste.models import WasteJob
 from onecity.waste.rules.money import Material
 from tests.conftest import add_user, login
 from tests.integration.waste.helpers import TPE, Terminal, add_station, at, issue

@@ -9,8 +9,8 @@ import pytest
 
 from onecity.core.errors import Conflict
 from onecity.waste.jobs import api
+from onecity.waste.jobs.models import WasteJob
 from onecity.waste.jobs.status import ALLOWED, JobStatus, move
-from onecity.waste.models import WasteJob
 
 NOW = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 LATER = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)

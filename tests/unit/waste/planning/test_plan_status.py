@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from onecity.core.errors import Conflict
-from onecity.waste.models import WastePlan, WastePlanStop
+from onecity.waste.planning.models import WastePlan, WastePlanStop
 from onecity.waste.planning.status import (
     PLAN_ALLOWED,
     STOP_ALLOWED,
