@@ -17,7 +17,7 @@ from onecity.core.dates import CityDate
 from onecity.core.db import utcnow
 from onecity.core.http import platform, principal
 from onecity.core.platform import Platform
-from onecity.waste.reporting import stats
+from onecity.waste.reporting import figures, stats
 from onecity.waste.services import WasteServices
 
 router = APIRouter(prefix="/api/v1/waste", tags=["waste reports"])
@@ -60,7 +60,7 @@ def summary(
     """Tonnage, fees and rebates, availability, time to service/repair and hours full over
     a range of at most 366 days, grouped by day, week or month in the city's time zone."""
     rep = p.services(WasteServices).reports
-    r = stats.parse_range(first, last, period)
+    r = figures.parse_range(first, last, period)
     return rep.summary(who, r)
 
 
@@ -145,7 +145,7 @@ def summary_csv(
 ) -> Response:
     """The summary as CSV (UTF-8 with BOM), one figure per row."""
     rep = p.services(WasteServices).reports
-    r = stats.parse_range(first, last, period)
+    r = figures.parse_range(first, last, period)
     data = rep.summary(who, r)
     name = f"itrash-report-{r.first}-{r.last}-{r.period}.csv"
     return Response(
