@@ -46,7 +46,9 @@ from _common import ROOT, print_json, print_table
 from onecity.waste.planning import routing, vrplib_io
 from onecity.waste.planning.service import PlannerConfig
 from onecity.waste.simulation.city_layout import layout, taipei_trucks
-from onecity.waste.simulation.collection import SIM_CONFIG, SimReport, simulate
+from onecity.waste.simulation.collection import simulate
+from onecity.waste.simulation.results import SimReport
+from onecity.waste.simulation.shifts import SIM_CONFIG
 
 DATA = ROOT / "tests" / "data" / "cvrplib"
 SHIFT = (6 * 3600, 14 * 3600)  # local seconds of the day

@@ -14,7 +14,8 @@ from onecity.core import clock
 from onecity.core.platform import Platform
 from onecity.waste import demo
 from onecity.waste.models import WasteJob
-from onecity.waste.simulation.stations import SimConfig, StationSim
+from onecity.waste.simulation.station_config import SimConfig
+from onecity.waste.simulation.stations import StationSim
 from tests.conftest import add_user, login
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
-from onecity.core.auth.permissions import Principal
-from onecity.core.http import MAX_INT64, platform, principal, source
-from onecity.core.platform import Platform
+from onecity.core.deps import ClientSource, CurrentUser, PlatformDep
+from onecity.core.http import MAX_INT64
 from onecity.waste.jobs import schemas as sc
-from onecity.waste.jobs.service import StationJobs
 from onecity.waste.services import WasteServices
 
 router = APIRouter(prefix="/api/v1/waste", tags=["waste jobs"])
@@ -19,14 +17,10 @@ router = APIRouter(prefix="/api/v1/waste", tags=["waste jobs"])
 JobId = Annotated[int, Path(ge=1, le=MAX_INT64)]
 
 
-async def service(p: Platform = Depends(platform)) -> StationJobs:
-    return p.services(WasteServices).jobs
-
-
 @router.get("/jobs", response_model=sc.JobPage)
 def jobs(
-    who: Principal = Depends(principal),
-    svc: StationJobs = Depends(service),
+    who: CurrentUser,
+    p: PlatformDep,
     status: Literal["open", "accepted", "closed"] | None = Query(
         None, description="one status; by default every job not closed yet"
     ),
@@ -35,35 +29,39 @@ def jobs(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> sc.JobPage:
     """By priority (1 first), then distance from (lat, lon) when given, then age."""
+    svc = p.services(WasteServices).jobs
     return svc.jobs(who, status, lat, lon, limit)
 
 
 @router.post("/jobs/{job_id}/accept", response_model=sc.JobOut)
 def accept(
+    src: ClientSource,
+    who: CurrentUser,
+    p: PlatformDep,
     job_id: JobId,
-    request: Request,
-    who: Principal = Depends(principal),
-    svc: StationJobs = Depends(service),
 ) -> sc.JobOut:
-    return svc.accept(who, job_id, source(request))
+    svc = p.services(WasteServices).jobs
+    return svc.accept(who, job_id, src)
 
 
 @router.post("/jobs/{job_id}/close", response_model=sc.JobOut)
 def close(
+    src: ClientSource,
+    who: CurrentUser,
+    p: PlatformDep,
     job_id: JobId,
     body: sc.CloseIn,
-    request: Request,
-    who: Principal = Depends(principal),
-    svc: StationJobs = Depends(service),
 ) -> sc.JobOut:
     """Closing a closed job is 409 and changes nothing."""
-    return svc.close(who, job_id, body, source(request))
+    svc = p.services(WasteServices).jobs
+    return svc.close(who, job_id, body, src)
 
 
 @router.get("/stations/{station_id}/status", response_model=sc.StationStatusOut)
 def station_status(
+    who: CurrentUser,
+    p: PlatformDep,
     station_id: Annotated[str, Path(max_length=64)],
-    who: Principal = Depends(principal),
-    svc: StationJobs = Depends(service),
 ) -> sc.StationStatusOut:
+    svc = p.services(WasteServices).jobs
     return svc.station_status(who, station_id)

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from onecity.core.errors import Invalid
 from onecity.core.models import Device, Open311Request
 from onecity.core.open311 import Attribute, AttributeValue, Open311Service
-from onecity.waste.jobs.service import StationMonitor
-from onecity.waste.monitoring.rules import AlertKind
+from onecity.waste.jobs.monitor import StationMonitor
+from onecity.waste.monitoring.readings import AlertKind
 from onecity.waste.monitoring.telemetry import COMPARTMENTS
 from onecity.waste.rules.stations import STATION_TYPE
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from onecity.waste.monitoring.rules import MAX_WEIGHT_KG
+from onecity.waste.monitoring.readings import MAX_WEIGHT_KG
 
 
 class JobOut(BaseModel):

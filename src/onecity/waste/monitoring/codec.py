@@ -8,15 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from onecity.waste.monitoring.rules import (
-    AlertKey,
-    AlertKind,
-    CompartmentState,
-    MonitoringError,
-    OpenAlert,
-    Reading,
-    StationState,
-)
+from onecity.waste.monitoring.readings import AlertKind, MonitoringError, Reading
+from onecity.waste.monitoring.rules import AlertKey, CompartmentState, OpenAlert, StationState
 
 VERSION = 1
 

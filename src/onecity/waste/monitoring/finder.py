@@ -21,13 +21,9 @@ from onecity.waste.jobs.status import JobStatus
 from onecity.waste.monitoring import telemetry as jobs_telemetry
 from onecity.waste.monitoring.codec import from_json
 from onecity.waste.monitoring.models import WasteStationState
-from onecity.waste.monitoring.rules import (
-    DEFAULT_TARGETS,
-    AlertKey,
-    AlertKind,
-    Fault,
-    StationState,
-)
+from onecity.waste.monitoring.readings import AlertKind, Fault
+from onecity.waste.monitoring.rules import AlertKey, StationState
+from onecity.waste.monitoring.targets import DEFAULT_TARGETS
 from onecity.waste.rules.stations import STATION_TYPE
 
 State = Literal["open", "full", "out_of_order", "unknown"]

@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from onecity.core.models import Device
 from onecity.core.ngsi_entities import EntityType
 from onecity.waste.monitoring.codec import from_json
+from onecity.waste.monitoring.container import to_waste_container
 from onecity.waste.monitoring.models import WasteStationState
-from onecity.waste.monitoring.rules import MonitoringError, StationState, to_waste_container
+from onecity.waste.monitoring.readings import MonitoringError
+from onecity.waste.monitoring.rules import StationState
 from onecity.waste.monitoring.telemetry import COMPARTMENTS
 from onecity.waste.rules.stations import STATION_TYPE
 

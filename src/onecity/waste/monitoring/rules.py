@@ -1,5 +1,6 @@
-"""Station monitoring rules: from one telemetry reading to alert transitions, crew-job
-escalation, and the FIWARE `WasteContainer` view of a compartment.
+"""Station monitoring rules: from one telemetry reading to alert transitions. The readings
+and alert kinds are in `readings`, crew jobs' targets and escalation in `targets`, the FIWARE
+`WasteContainer` view of a compartment in `container`.
 
 Pure: no database, broker or clock. The caller keeps one `StationState` per station, passes it
 with each reading and the current time to `apply_reading`, stores the state it gets back and
@@ -13,137 +14,24 @@ have no compartment."""
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Any
+from datetime import datetime, timedelta
 
-from onecity.waste.rules.money import RuleError
-
-MAX_WEIGHT_KG = 5000.0  # more than a compartment can hold: a scale fault, not a load
-TEMPERATURE_RANGE_C = (-40.0, 150.0)  # what the stations' sensors can report at all
-_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # ids end up inside NGSI-LD URNs
-
-
-class MonitoringError(RuleError):
-    """Telemetry or a job record that cannot be true; `field` names the culprit."""
-
-
-class AlertKind(StrEnum):
-    FIRE = "fire"
-    OFFLINE = "offline"
-    FAULT = "fault"
-    TEMPERATURE_HIGH = "temperature_high"
-    FULL = "full"
-    FULL_SOON = "full_soon"
-
-
-PRIORITY: Mapping[AlertKind, int] = {
-    AlertKind.FIRE: 1,
-    AlertKind.OFFLINE: 2,
-    AlertKind.FAULT: 2,
-    AlertKind.TEMPERATURE_HIGH: 2,
-    AlertKind.FULL: 3,
-    AlertKind.FULL_SOON: 4,
-}
-
-
-class Action(StrEnum):
-    RAISED = "raised"
-    UPDATED = "updated"
-    CLEARED = "cleared"
-
-
-class DoorState(StrEnum):
-    OPEN = "open"
-    CLOSED = "closed"
-    JAMMED = "jammed"
-
-
-class CompactorState(StrEnum):
-    IDLE = "idle"
-    RUNNING = "running"
-    OFF = "off"
-
-
-class Fault(StrEnum):
-    SCALE = "scale"
-    DOOR = "door"
-    CARD_READER = "card_reader"
-    PRINTER_PAPER = "printer_paper"
-    NETWORK = "network"
-
-
-# Faults of the station as a whole: whichever compartment reports one, it is one alert.
-STATION_FAULTS = frozenset({Fault.CARD_READER, Fault.PRINTER_PAPER, Fault.NETWORK})
-
-Param = str | int | float
-Params = Mapping[str, Param]
-
-
-def _aware(value: object, name: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise MonitoringError(f"{name} must be a datetime", field=name)
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise MonitoringError(f"{name} must carry a time zone (e.g. +08:00 or Z)", field=name)
-    return value
-
-
-def _number(value: object, name: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MonitoringError(f"{name} must be a number", field=name)
-    if not math.isfinite(value) or not low <= value <= high:
-        raise MonitoringError(
-            f"{name} must be between {low:g} and {high:g}, got {value}", field=name
-        )
-    return float(value)
-
-
-def _choice(enum: type[StrEnum], value: object, name: str) -> Any:
-    if isinstance(value, str) and value in enum._value2member_map_:
-        return enum(value)
-    known = ", ".join(m.value for m in enum)
-    raise MonitoringError(f"unknown {name} {value!r}; one of: {known}", field=name)
-
-
-def _check_id(value: object, name: str) -> str:
-    if not isinstance(value, str) or not _ID.match(value):
-        raise MonitoringError(f"{name} must be 1-64 letters, digits, '_', '.' or '-'", field=name)
-    return value
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One compartment's telemetry. Built from raw values it checks them, naming the field."""
-
-    compartment: str
-    observed_at: datetime
-    fill: float  # 0 empty .. 1 full
-    weight_kg: float
-    temperature_c: float
-    door: DoorState = DoorState.CLOSED
-    compactor: CompactorState = CompactorState.IDLE
-    smoke: bool = False
-    faults: frozenset[Fault] = frozenset()
-
-    def __post_init__(self) -> None:
-        _check_id(self.compartment, "compartment")
-        _aware(self.observed_at, "observed_at")
-        low, high = TEMPERATURE_RANGE_C
-        fix = object.__setattr__  # frozen: normalise once, here, the way the wire sends it
-        fix(self, "fill", _number(self.fill, "fill", 0.0, 1.0))
-        fix(self, "weight_kg", _number(self.weight_kg, "weight_kg", 0.0, MAX_WEIGHT_KG))
-        fix(self, "temperature_c", _number(self.temperature_c, "temperature_c", low, high))
-        fix(self, "door", _choice(DoorState, self.door, "door"))
-        fix(self, "compactor", _choice(CompactorState, self.compactor, "compactor"))
-        if not isinstance(self.smoke, bool):
-            raise MonitoringError("smoke must be true or false", field="smoke")
-        if isinstance(self.faults, str) or not isinstance(self.faults, Iterable):
-            raise MonitoringError("faults must be a list of fault names", field="faults")
-        fix(self, "faults", frozenset(_choice(Fault, f, "faults") for f in self.faults))
+from onecity.waste.monitoring.readings import (
+    PRIORITY,
+    STATION_FAULTS,
+    Action,
+    AlertKind,
+    DoorState,
+    Fault,
+    MonitoringError,
+    Params,
+    Reading,
+    aware,
+    check_id,
+    iso,
+)
 
 
 @dataclass(frozen=True)
@@ -251,11 +139,7 @@ Result = tuple[StationState, list[Transition]]
 
 
 def new_station(station_id: str) -> StationState:
-    return StationState(_check_id(station_id, "station_id"))
-
-
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return StationState(check_id(station_id, "station_id"))
 
 
 # --- the rules -------------------------------------------------------------------------------
@@ -348,7 +232,7 @@ def _full_soon(
         old_eta = datetime.fromisoformat(str(old.params["eta"]))
         if abs(eta - old_eta) < cfg.eta_update_step:
             return old.params
-    return {"eta": _iso(eta), "hours": round(hours, 2), "rate_per_hour": round(rate, 4)}
+    return {"eta": iso(eta), "hours": round(hours, 2), "rate_per_hour": round(rate, 4)}
 
 
 def _temperature_high(
@@ -359,7 +243,7 @@ def _temperature_high(
         return old.params if temp > cfg.temperature_max_c - cfg.temperature_clear_margin_c else None
     if c.hot_since is None or c.last.observed_at - c.hot_since < cfg.temperature_sustain:
         return None
-    return {"temperature_c": temp, "threshold_c": cfg.temperature_max_c, "since": _iso(c.hot_since)}
+    return {"temperature_c": temp, "threshold_c": cfg.temperature_max_c, "since": iso(c.hot_since)}
 
 
 def _fire(c: CompartmentState, old: OpenAlert | None, cfg: MonitoringConfig) -> Params | None:
@@ -427,7 +311,7 @@ def _reconcile(
         elif old is not None and params is None:
             del alerts[key]
             open_s = max(0, int((at - old.raised_at).total_seconds()))
-            info: Params = {"raised_at": _iso(old.raised_at), "open_s": open_s, "reason": reason}
+            info: Params = {"raised_at": iso(old.raised_at), "open_s": open_s, "reason": reason}
             out.append(Transition(Action.CLEARED, key, at, info))
         elif old is not None and params is not None and params != old.params:
             alerts[key] = OpenAlert(key, old.raised_at, params)
@@ -449,7 +333,7 @@ def apply_reading(
 
     A duplicate or out-of-order reading (not newer than the compartment's last) proves the
     station is alive but changes no rule."""
-    _aware(now, "now")
+    aware(now, "now")
     if reading.observed_at > now + config.max_clock_skew:
         raise MonitoringError(
             f"observed_at is more than {config.max_clock_skew} ahead of the server clock; "
@@ -470,7 +354,7 @@ def apply_reading(
 
 def heartbeat(state: StationState, now: datetime) -> Result:
     """A sign of life without measurements: clears `offline`."""
-    _aware(now, "now")
+    aware(now, "now")
     seen = now if state.last_seen_at is None else max(state.last_seen_at, now)
     alerts = dict(state.alerts)
     out = _reconcile(alerts, [AlertKey(AlertKind.OFFLINE)], {}, now, reason="heartbeat")
@@ -482,7 +366,7 @@ def check_offline(
 ) -> Result:
     """Raise `offline` once the station has been silent past the limit. A station never heard
     from is not offline: it has not been commissioned. Only a reading or heartbeat clears it."""
-    _aware(now, "now")
+    aware(now, "now")
     key = AlertKey(AlertKind.OFFLINE)
     if state.last_seen_at is None or key in state.alerts:
         return state, []
@@ -490,7 +374,7 @@ def check_offline(
     if silent <= config.offline_after:
         return state, []
     params: Params = {
-        "last_seen_at": _iso(state.last_seen_at),
+        "last_seen_at": iso(state.last_seen_at),
         "silent_s": int(silent.total_seconds()),
     }
     alerts = dict(state.alerts)
@@ -501,171 +385,8 @@ def check_offline(
 def acknowledge_fire(state: StationState, compartment: str, at: datetime) -> Result:
     """A person has dealt with the fire: clear it now. Acknowledging twice changes nothing; a
     later reading that still shows fire raises a new alert."""
-    _aware(at, "at")
-    key = AlertKey(AlertKind.FIRE, _check_id(compartment, "compartment"))
+    aware(at, "at")
+    key = AlertKey(AlertKind.FIRE, check_id(compartment, "compartment"))
     alerts = dict(state.alerts)
     out = _reconcile(alerts, [key], {}, at, reason="acknowledged")
     return replace(state, alerts=alerts), out
-
-
-# --- crew jobs: targets and escalation -------------------------------------------------------
-
-SERVICE_KINDS = frozenset({AlertKind.FULL, AlertKind.FULL_SOON})  # a collection
-# everything else is a repair (fire: an emergency response, measured the same way)
-
-DEFAULT_TARGETS: Mapping[AlertKind, timedelta] = {
-    AlertKind.FIRE: timedelta(minutes=15),
-    AlertKind.OFFLINE: timedelta(hours=8),
-    AlertKind.FAULT: timedelta(hours=24),
-    AlertKind.TEMPERATURE_HIGH: timedelta(hours=4),
-    AlertKind.FULL: timedelta(hours=4),
-    AlertKind.FULL_SOON: timedelta(hours=8),
-}
-
-
-@dataclass(frozen=True)
-class Job:
-    kind: AlertKind
-    priority: int
-    raised_at: datetime
-    accepted_at: datetime | None = None
-    closed_at: datetime | None = None  # an alert that cleared by itself closes unaccepted
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", _choice(AlertKind, self.kind, "kind"))
-        if isinstance(self.priority, bool) or not isinstance(self.priority, int):
-            raise MonitoringError("priority must be a whole number", field="priority")
-        if not 1 <= self.priority <= 9:
-            raise MonitoringError("priority must be 1 (most urgent) to 9", field="priority")
-        _aware(self.raised_at, "raised_at")
-        for name in ("accepted_at", "closed_at"):
-            at = getattr(self, name)
-            if at is not None and _aware(at, name) < self.raised_at:
-                raise MonitoringError(f"{name} is before raised_at", field=name)
-        if self.accepted_at and self.closed_at and self.closed_at < self.accepted_at:
-            raise MonitoringError("closed_at is before accepted_at", field="closed_at")
-
-
-@dataclass(frozen=True)
-class Escalation:
-    due_at: datetime
-    overdue: bool  # past its target (closed late, or still open past it)
-    overdue_by: timedelta  # zero when on time
-    escalate: bool  # still open past its target: tell the supervisor
-
-
-def escalation(
-    job: Job, now: datetime, targets: Mapping[AlertKind, timedelta] = DEFAULT_TARGETS
-) -> Escalation:
-    _aware(now, "now")
-    if job.kind not in targets:
-        raise MonitoringError(f"no target time for {job.kind} jobs", field="kind")
-    due = job.raised_at + targets[job.kind]
-    end = job.closed_at or now
-    late = max(end - due, timedelta(0))
-    overdue = late > timedelta(0)
-    return Escalation(due, overdue, late, overdue and job.closed_at is None)
-
-
-def time_to_close(job: Job) -> timedelta | None:
-    return None if job.closed_at is None else job.closed_at - job.raised_at
-
-
-def time_to_accept(job: Job) -> timedelta | None:
-    return None if job.accepted_at is None else job.accepted_at - job.raised_at
-
-
-def time_to_service(job: Job) -> timedelta | None:
-    """Raised to closed for a collection job (full, full_soon); None while it is open."""
-    if job.kind not in SERVICE_KINDS:
-        raise MonitoringError(f"a {job.kind} job is a repair: use time_to_repair", field="kind")
-    return time_to_close(job)
-
-
-def time_to_repair(job: Job) -> timedelta | None:
-    """Raised to closed for a repair job (fault, offline, temperature_high, fire)."""
-    if job.kind in SERVICE_KINDS:
-        raise MonitoringError(
-            f"a {job.kind} job is a collection: use time_to_service", field="kind"
-        )
-    return time_to_close(job)
-
-
-# --- FIWARE Smart Data Models: WasteContainer ------------------------------------------------
-
-SDM_CONTEXT = (
-    "https://raw.githubusercontent.com/smart-data-models/dataModel.WasteManagement/"
-    "master/context.jsonld"
-)
-NGSI_LD_CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
-# storedWasteKind enum values; a compartment not listed has its kind omitted unless given.
-WASTE_KIND: Mapping[str, str] = {
-    "garbage": "other",  # mixed household garbage: no single kind of the model's enum fits
-    "recycling_pet": "plastic",
-    "recycling_can": "metal",
-}
-
-
-def container_status(state: StationState, compartment: str) -> str:
-    """The model's safety status: burning > unknown (offline, never heard) > lidOpen > ok.
-    A jammed door is not in the model's enum; it shows in `doorState` and as a fault."""
-    comp = state.compartments.get(compartment)
-    if AlertKey(AlertKind.FIRE, compartment) in state.alerts:
-        return "burning"
-    if comp is None or AlertKey(AlertKind.OFFLINE) in state.alerts:
-        return "unknown"
-    return "lidOpen" if comp.last.door is DoorState.OPEN else "ok"
-
-
-def _prop(value: Any, observed_at: datetime | None = None) -> dict[str, Any]:
-    if isinstance(value, datetime):
-        value = {"@type": "DateTime", "@value": _iso(value)}
-    prop: dict[str, Any] = {"type": "Property", "value": value}
-    if observed_at is not None:
-        prop["observedAt"] = _iso(observed_at)
-    return prop
-
-
-def to_waste_container(
-    station_id: str,
-    compartment: str,
-    state: StationState,
-    lon: float,
-    lat: float,
-    *,
-    stored_waste_kind: str | None = None,
-    service_target: timedelta = DEFAULT_TARGETS[AlertKind.FULL],
-) -> dict[str, Any]:
-    """The compartment as an NGSI-LD `WasteContainer` entity in normalized form."""
-    _check_id(station_id, "station_id")
-    _check_id(compartment, "compartment")
-    lon = _number(lon, "lon", -180.0, 180.0)
-    lat = _number(lat, "lat", -90.0, 90.0)
-    entity: dict[str, Any] = {
-        "id": f"urn:ngsi-ld:WasteContainer:{station_id}:{compartment}",
-        "type": "WasteContainer",
-        "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [lon, lat]}},
-        "status": _prop(container_status(state, compartment)),
-    }
-    kind = stored_waste_kind or WASTE_KIND.get(compartment)
-    if kind:
-        entity["storedWasteKind"] = _prop(kind)
-    comp = state.compartments.get(compartment)
-    if comp is not None:
-        r = comp.last
-        entity["fillingLevel"] = _prop(r.fill, r.observed_at)
-        entity["cargoWeight"] = _prop(r.weight_kg, r.observed_at)
-        entity["temperature"] = _prop(r.temperature_c, r.observed_at)
-        entity["doorState"] = _prop(r.door.value, r.observed_at)
-        entity["compactorState"] = _prop(r.compactor.value, r.observed_at)
-        entity["dateObserved"] = _prop(r.observed_at)
-        if comp.last_emptied_at is not None:
-            entity["dateLastEmptying"] = _prop(comp.last_emptied_at)
-    full = state.alerts.get(AlertKey(AlertKind.FULL, compartment))
-    soon = state.alerts.get(AlertKey(AlertKind.FULL_SOON, compartment))
-    if full is not None:
-        entity["nextActuationDeadline"] = _prop(full.raised_at + service_target)
-    elif soon is not None:
-        entity["nextActuationDeadline"] = _prop(datetime.fromisoformat(str(soon.params["eta"])))
-    entity["@context"] = [SDM_CONTEXT, NGSI_LD_CORE_CONTEXT]
-    return entity

@@ -10,16 +10,15 @@ import math
 from collections.abc import Mapping
 from datetime import datetime
 
-from onecity.waste.monitoring.rules import (
+from onecity.waste.monitoring.readings import (
     MAX_WEIGHT_KG,
     TEMPERATURE_RANGE_C,
     CompactorState,
-    CompartmentState,
     DoorState,
     Fault,
     Reading,
-    StationState,
 )
+from onecity.waste.monitoring.rules import CompartmentState, StationState
 
 COMPARTMENTS = ("garbage", "recycling_pet", "recycling_can")
 HEARTBEAT = "heartbeat"

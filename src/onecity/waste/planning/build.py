@@ -200,26 +200,8 @@ def build(
     trucks = trucks_of(s, department)
     if not trucks:
         raise Invalid(f"department '{department}' has no active truck to plan for", field="day")
-    d = Device
-    stations = list(
-        s.scalars(
-            select(d)
-            .where(
-                d.type == STATION_TYPE,
-                d.department_code == department,
-                d.status == "active",
-                d.lon.is_not(None),
-                d.lat.is_not(None),
-            )
-            .order_by(d.id)
-        )
-    )
+    stations = _stations(s, department)
     ids = [x.id for x in stations]
-    states = {
-        r.station_id: r.state
-        for r in s.scalars(select(WasteStationState).where(WasteStationState.station_id.in_(ids)))
-    }
-    models = forecast_history.fit_all(s, ids, now)
     jobs = urgent_jobs(s, ids)
     sites, station_site, depot_site = _sites(stations, trucks)
     origin = origin_of(day, tz)
@@ -241,8 +223,59 @@ def build(
     first = min(nominal, key=lambda t: t.shift[0])
     next_shift = origin + timedelta(days=1, seconds=first.shift[1])
     shift_end = origin + timedelta(seconds=max(t.shift[1] for t in rtrucks))
+    cstations, ignored = _policy_stations(s, stations, station_site, jobs, now)
+    decisions = [
+        replace(d, reason=f"{d.reason}; {ignored[d.station]}") if d.station in ignored else d
+        for d in collection.decide(
+            cstations, now, shift_start, next_shift, origin, policy, shift_end=shift_end
+        )
+    ]
+    stops = [dec.stop for dec in decisions if dec.stop is not None]
+    stop_jobs = {
+        i: jobs[dec.station].id
+        for i, dec in enumerate(dec for dec in decisions if dec.stop is not None)
+        if dec.station in jobs
+    }
+    metres, seconds = _matrix(travel, sites, origin, every, depot_site)
+    problem = routing.Problem(tuple(sites), tuple(stops), rtrucks, metres, seconds)
+    return Built(problem, decisions, stop_jobs, origin)
+
+
+def _stations(s: Session, department: str) -> list[Device]:
+    """The department's active stations on the map."""
+    d = Device
+    return list(
+        s.scalars(
+            select(d)
+            .where(
+                d.type == STATION_TYPE,
+                d.department_code == department,
+                d.status == "active",
+                d.lon.is_not(None),
+                d.lat.is_not(None),
+            )
+            .order_by(d.id)
+        )
+    )
+
+
+def _policy_stations(
+    s: Session,
+    stations: Sequence[Device],
+    station_site: dict[str, int],
+    jobs: dict[str, WasteJob],
+    now: datetime,
+) -> tuple[list[Station], dict[str, str]]:
+    """The stations as the collection policy takes them (state, forecasts, urgent jobs,
+    windows), and why a station's window was ignored."""
+    ids = [x.id for x in stations]
+    states = {
+        r.station_id: r.state
+        for r in s.scalars(select(WasteStationState).where(WasteStationState.station_id.in_(ids)))
+    }
+    models = forecast_history.fit_all(s, ids, now)
     windows, ignored = _windows(stations)
-    cstations = [
+    out = [
         Station(
             id=dev.id,
             site=station_site[dev.id],
@@ -252,22 +285,7 @@ def build(
         )
         for dev in stations
     ]
-    decisions = [
-        replace(d, reason=f"{d.reason}; {ignored[d.station]}") if d.station in ignored else d
-        for d in collection.decide(
-            cstations, now, shift_start, next_shift, origin, policy, shift_end=shift_end
-        )
-    ]
-    stops: list[routing.Stop] = []
-    stop_jobs: dict[int, int] = {}
-    for dec in decisions:
-        if dec.stop is not None:
-            if dec.station in jobs:
-                stop_jobs[len(stops)] = jobs[dec.station].id
-            stops.append(dec.stop)
-    metres, seconds = _matrix(travel, sites, origin, every, depot_site)
-    problem = routing.Problem(tuple(sites), tuple(stops), rtrucks, metres, seconds)
-    return Built(problem, decisions, stop_jobs, origin)
+    return out, ignored
 
 
 @dataclass(frozen=True)
@@ -312,50 +330,11 @@ def load(
             seen_site[w.id] = len(sites)
             sites.append(routing.Site(f"{w.id}@seen", w.seen_lon, w.seen_lat))
     origin = plan.origin
-    stops = tuple(
-        routing.Stop(
-            ref=r.station_id,
-            site=station_site[r.station_id],
-            kg=r.kg,
-            m3=r.m3,
-            service_s=r.service_s,
-            window=(
-                (r.window_start_s, r.window_end_s)
-                if r.window_start_s is not None and r.window_end_s is not None
-                else None
-            ),
-            required=r.required,
-            prize_m=r.prize_m,
-            priority=r.priority,
-            kind=r.kind,
-        )
-        for r in rows
-    )
+    stops = tuple(_stored_stop(r, station_site[r.station_id]) for r in rows)
     rtrucks = tuple(_truck(t, depot_site[t.id], 0) for t in trucks)
     metres, seconds = _matrix(travel, sites, origin, trucks, depot_site)
     problem = routing.Problem(tuple(sites), stops, rtrucks, metres, seconds)
-    routes = []
-    for t in rtrucks:
-        mine = [(i, r) for i, r in enumerate(rows) if r.truck_id == t.id and r.seq is not None]
-        if not mine:
-            continue
-        visits = tuple(
-            routing.Visit(
-                i,
-                _secs(r.arrive_at, origin),
-                _secs(r.start_at, origin),
-                _secs(r.depart_at, origin),
-                r.load_kg or 0.0,
-                r.load_m3 or 0.0,
-            )
-            for i, r in mine
-        )
-        start, end = (
-            (plan.summary or {})
-            .get("route_s", {})
-            .get(t.id, [visits[0].arrive_s, visits[-1].depart_s])
-        )
-        routes.append(routing.Route(t.id, visits, int(start), int(end), 0))
+    routes = [route for t in rtrucks if (route := _stored_route(plan, rows, t.id)) is not None]
     skipped = tuple(i for i, r in enumerate(rows) if r.status == StopStatus.SKIPPED)
     unserved = tuple(
         routing.Unserved(i, "fleet_too_small", r.reason)
@@ -365,3 +344,49 @@ def load(
     served = {i for i, r in enumerate(rows) if r.served_at is not None}
     stored = Stored(problem, routing.Plan(tuple(routes), skipped, unserved), rows, served)
     return stored, station_site, seen_site
+
+
+def _stored_stop(r: WastePlanStop, site: int) -> routing.Stop:
+    return routing.Stop(
+        ref=r.station_id,
+        site=site,
+        kg=r.kg,
+        m3=r.m3,
+        service_s=r.service_s,
+        window=(
+            (r.window_start_s, r.window_end_s)
+            if r.window_start_s is not None and r.window_end_s is not None
+            else None
+        ),
+        required=r.required,
+        prize_m=r.prize_m,
+        priority=r.priority,
+        kind=r.kind,
+    )
+
+
+def _stored_route(
+    plan: WastePlan, rows: Sequence[WastePlanStop], truck: str
+) -> routing.Route | None:
+    """The truck's route as stored (None if it has no stop); distance left at 0."""
+    origin = plan.origin
+    mine = [(i, r) for i, r in enumerate(rows) if r.truck_id == truck and r.seq is not None]
+    if not mine:
+        return None
+    visits = tuple(
+        routing.Visit(
+            i,
+            _secs(r.arrive_at, origin),
+            _secs(r.start_at, origin),
+            _secs(r.depart_at, origin),
+            r.load_kg or 0.0,
+            r.load_m3 or 0.0,
+        )
+        for i, r in mine
+    )
+    start, end = (
+        (plan.summary or {})
+        .get("route_s", {})
+        .get(truck, [visits[0].arrive_s, visits[-1].depart_s])
+    )
+    return routing.Route(truck, visits, int(start), int(end), 0)

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -113,7 +113,7 @@ class FillModel:
 
     def expected_fill(self, now: datetime, fill_now: float, at: datetime) -> float:
         """Fill expected at `at` (capped at 1.0); `fill_now` itself for `at` <= `now`."""
-        f = _level(fill_now, "fill_now")
+        f = level(fill_now, "fill_now")
         week_at, in_at = self._into_week(_ts(at, "at"))
         week_now, in_now = self._into_week(_ts(now, "now"))
         # whole weeks apart, then the difference within the week: small numbers, exact sums
@@ -129,7 +129,7 @@ class FillModel:
     ) -> Eta:
         """When the fill reaches `target`: expected, and the 10%/90% band."""
         t0 = _ts(now, "now")
-        f, goal = _level(fill_now, "fill_now"), _level(target, "target")
+        f, goal = level(fill_now, "fill_now"), level(target, "target")
         if f >= goal:
             return Eta(now, now, now)
         span = horizon.total_seconds() / 3600
@@ -354,7 +354,7 @@ def _ts(at: datetime, name: str) -> float:
     return at.timestamp()
 
 
-def _level(value: float, name: str) -> float:
+def level(value: float, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ForecastError(f"{name} must be a number", field=name)
     if not math.isfinite(value) or not 0 <= value <= MAX_FILL:
@@ -366,63 +366,3 @@ def _offset(hours: float) -> float:
     if not math.isfinite(hours) or not -14 <= hours <= 14:
         raise ForecastError("utc_offset_hours must be between -14 and 14", field="utc_offset_hours")
     return float(hours)
-
-
-@dataclass(frozen=True)
-class Validation:
-    """Held-out check of time-to-target predictions (hours)."""
-
-    n: int
-    mae_hours: float
-    baseline_mae_hours: float
-    band_coverage: float  # share of actual times inside [early, late]
-
-
-def validate(
-    ts_s: Sequence[float] | FloatArray,
-    fill: Sequence[float] | FloatArray,
-    *,
-    train_until_s: float,
-    target: float = 0.8,
-    utc_offset_hours: float = 8.0,
-    horizon: timedelta = timedelta(days=14),
-) -> Validation:
-    """Fit on the history before `train_until_s`; from the first held-out sample and from
-    each emptying after it, predict when the fill reaches `target` and compare with when it
-    did (interpolated between samples). Cycles emptied, or ended, before reaching the target
-    are censored and left out. A prediction beyond `horizon` counts as the horizon. The
-    baseline is `flat_model` at the fitted model's long-run mean rate. n = 0: nothing to
-    compare (the figures are NaN)."""
-    ts, f = check_series(ts_s, fill)
-    goal = _level(target, "target")
-    train = ts < train_until_s
-    model = fit(ts[train], f[train], utc_offset_hours=utc_offset_hours)
-    base = flat_model(model.mean_rate, utc_offset_hours)
-    tt, ft = ts[~train], f[~train]
-    starts = [0, *(np.nonzero(np.diff(ft) < -EMPTYING_DROP)[0] + 1).tolist()]
-    ends = [*starts[1:], len(ft)]
-    cap = horizon.total_seconds() / 3600
-    err, base_err, inside = [], [], 0
-    for s, e in zip(starts, ends, strict=True):
-        hit = np.nonzero(ft[s:e] >= goal)[0]
-        if ft[s] >= goal or not hit.size:
-            continue
-        j = s + int(hit[0])
-        t_hit = tt[j - 1] + (tt[j] - tt[j - 1]) * (goal - ft[j - 1]) / (ft[j] - ft[j - 1])
-        actual = (t_hit - tt[s]) / 3600
-        now = datetime.fromtimestamp(float(tt[s]), UTC)
-        got = model.eta(now, float(ft[s]), goal, horizon)
-        flat = base.eta(now, float(ft[s]), goal, horizon)
-        err.append(abs(_hours(now, got.expected, cap) - actual))
-        base_err.append(abs(_hours(now, flat.expected, cap) - actual))
-        early, late = _hours(now, got.early, math.inf), _hours(now, got.late, math.inf)
-        inside += early <= actual <= late
-    if not err:
-        return Validation(0, math.nan, math.nan, math.nan)
-    return Validation(
-        len(err), float(np.mean(err)), float(np.mean(base_err)), float(inside / len(err))
-    )
-
-
-def _hours(now: datetime, at: datetime | None, default: float) -> float:
-    return default if at is None else (at - now).total_seconds() / 3600

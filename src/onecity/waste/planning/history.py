@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from onecity.core.models import Reading
 from onecity.waste.planning.forecast import FillModel, ForecastError, check_series, fit, flat_model
-from onecity.waste.simulation.stations import CAN, COMPARTMENTS, GARBAGE, PET
+from onecity.waste.simulation.station_config import CAN, COMPARTMENTS, GARBAGE, PET
 
 FILL_SUFFIX = ".fill"
 # Less observed time than this and a fit says more about the week it saw than about the

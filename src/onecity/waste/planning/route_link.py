@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from onecity.core import events
 from onecity.waste.jobs.models import WasteJob
 from onecity.waste.jobs.status import JobStatus
-from onecity.waste.monitoring.rules import AlertKind
+from onecity.waste.monitoring.readings import AlertKind
 from onecity.waste.planning.build import parse_hhmm
 from onecity.waste.planning.models import WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.planning.status import PlanStatus, StopStatus, move_stop

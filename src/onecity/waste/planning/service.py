@@ -1,5 +1,6 @@
 """Collection plans as the product keeps them: plan a day's shift, show it, re-plan it when an
-urgent job appears mid-shift, and let crews mark their stops served.
+urgent job appears mid-shift, and let crews mark their stops served (how versions are stored:
+`versions`).
 
 Solving takes seconds, so it never runs inside a write transaction: a plan is built from a
 read, solved, then written in one unit of work that first checks the version it started from
@@ -10,40 +11,37 @@ store one new version, and the other finds nothing left to do. Every new version
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from onecity.core import audit, events
+from onecity.core import audit
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database, utcnow
 from onecity.core.errors import Conflict, Forbidden, Invalid, NotFound
 from onecity.core.geo import CityProfile
 from onecity.core.models import Device
-from onecity.core.travel import CrowFlies, TravelProvider
+from onecity.core.travel import TravelProvider
 from onecity.waste.jobs import service as jobs_service
 from onecity.waste.jobs.models import WasteJob
 from onecity.waste.jobs.status import JobStatus
 from onecity.waste.planning import build as plan_build
-from onecity.waste.planning import route_link, routing
+from onecity.waste.planning import replan as replanning
+from onecity.waste.planning import route_link, routing, running, versions
 from onecity.waste.planning import schemas as sc
 from onecity.waste.planning import views as plan_views
 from onecity.waste.planning.models import WastePlan, WastePlanStop, WasteTruck
 from onecity.waste.planning.policy import Policy
-from onecity.waste.planning.status import PlanStatus, StopStatus, move_plan
 from onecity.waste.planning.trucks import TruckRegistry
-from onecity.waste.rules.stations import STATION_TYPE
+from onecity.waste.planning.versions import CURRENT, NewVersion
 
 log = logging.getLogger(__name__)
 
-CURRENT = PlanStatus.CURRENT.value  # the stored string plans are looked up by
 # Jobs that re-plan running routes by themselves. Faults join the next plan as repair stops
 # (plan_build.URGENT_KINDS); a dispatcher can still insert any visit now (POST /plans/urgent).
 REPLAN_KINDS = ("fire",)
@@ -119,46 +117,33 @@ class CollectionPlanner:
                 f"{day} is too far ahead: the forecasts reach {PLAN_AHEAD.days} days",
                 field="day",
             )
+        dept = self.config.department
         with self.db.read() as s:
-            built = plan_build.build(
-                s, self.config.department, day, now, self.tz, self.travel, self.policy
-            )
+            built = plan_build.build(s, dept, day, now, self.tz, self.travel, self.policy)
             base = self._current(s, day)
             base_version = base.version if base else 0
             if base is not None:
-                self._not_under_way(s, base.id)
+                versions.not_under_way(s, base.id)
         plan = routing.solve(built.problem, seconds or self.config.solve_s)
-        waited = [d for d in built.decisions if d.stop is None]
-        summary = {
-            "stations": len(built.decisions),
-            "waiting": len(waited),
-            "must_visit": sum(1 for st in built.problem.stops if st.required),
-            "optional": sum(1 for st in built.problem.stops if not st.required),
-            "unserved": [u.detail for u in plan.unserved],
-            "considered_jobs": sorted(built.stop_jobs.values()),
-        }
-        reasons = {
-            i: d.reason for i, d in enumerate(d for d in built.decisions if d.stop is not None)
-        }
-        with _conflicting(day), self.db.session() as s:
-            self._check_base(s, day, base_version)
+        decided = [d for d in built.decisions if d.stop is not None]
+        new = NewVersion(
+            day=day,
+            version=base_version + 1,
+            origin=built.origin,
+            plan=plan,
+            problem=built.problem,
+            reasons={i: d.reason for i, d in enumerate(decided)},
+            jobs=built.stop_jobs,
+            by=by,
+            why="planned",
+            summary=_plan_summary(built, plan),
+        )
+        with versions.conflicting(day), self.db.session() as s:
+            versions.check_base(s, dept, day, base_version)
             if base is not None:
-                self._not_under_way(s, base.id)
-            row = self._store(
-                s,
-                day,
-                base_version + 1,
-                built.origin,
-                plan,
-                built.problem,
-                reasons,
-                built.stop_jobs,
-                by,
-                "planned",
-                summary,
-            )
-            changed = [r.truck for r in plan.routes]
-            self._emit(s, row, changed)
+                versions.not_under_way(s, base.id)
+            row = versions.store(s, dept, self.travel, new)
+            versions.emit(s, row, [r.truck for r in plan.routes])
             audit.append(
                 s,
                 actor=by,
@@ -171,139 +156,7 @@ class CollectionPlanner:
         return self.get(plan_id)
 
     def _current(self, s: Session, day: date) -> WastePlan | None:
-        p = WastePlan
-        q = select(p).where(
-            p.department_code == self.config.department, p.day == day, p.status == CURRENT
-        )
-        return s.scalars(q).first()
-
-    def _check_base(self, s: Session, day: date, base_version: int) -> None:
-        """Supersede the current version, or refuse if another process stored a newer one
-        since `base_version` was read. The current row is locked first, so a second writer
-        waits for the first and then sees its version; two first plans of a day meet at the
-        unique (department, day, version) instead, which `_conflicting` turns into the same
-        refusal."""
-        p = WastePlan
-        q = select(p).where(
-            p.department_code == self.config.department, p.day == day, p.status == CURRENT
-        )
-        current = list(s.scalars(q.with_for_update()))
-        newest = s.scalar(
-            select(func.max(p.version)).where(
-                p.department_code == self.config.department, p.day == day
-            )
-        )
-        if (newest or 0) != base_version:
-            raise Conflict(
-                f"the plan for {day} changed while this one was being made; load it again",
-                code="plan_changed",
-            )
-        for old in current:
-            move_plan(old, PlanStatus.SUPERSEDED)
-
-    @staticmethod
-    def _not_under_way(s: Session, plan_id: int) -> None:
-        """A day whose crews have served stops is re-planned by inserting work into the
-        running routes, not planned afresh (which would send trucks back to them)."""
-        served = len(route_link.served_ids(s, plan_id))
-        if served:
-            raise Conflict(
-                f"the shift is under way: {served} stop(s) already served on this plan; "
-                "insert urgent work into the running routes instead of planning the day again",
-                code="shift_under_way",
-            )
-
-    def _store(
-        self,
-        s: Session,
-        day: date,
-        version: int,
-        origin: datetime,
-        plan: routing.Plan,
-        problem: routing.Problem,
-        reasons: dict[int, str],
-        jobs: dict[int, int],
-        by: str,
-        why: str,
-        summary: dict[str, Any],
-        served: dict[int, WastePlanStop] | None = None,
-    ) -> WastePlan:
-        row = WastePlan(
-            department_code=self.config.department,
-            day=day,
-            version=version,
-            status=CURRENT,
-            origin=origin,
-            reason=why,
-            created_by=by,
-            solve_s=round(plan.solve_s, 3),
-            distance_m=plan.distance_m,
-            travel=_describe(self.travel, origin, problem),
-            summary=summary,
-        )
-        row.summary = {
-            **summary,
-            "route_km": {r.truck: round(r.distance_m / 1000, 2) for r in plan.routes},
-            # leaves its depot (or where it was when re-planned) and is back at its depot
-            "route_s": {r.truck: [r.start_s, r.end_s] for r in plan.routes},
-        }
-        s.add(row)
-        s.flush()
-        served = served or {}
-
-        def at(sec: int) -> datetime:
-            return origin + timedelta(seconds=sec)
-
-        def stop_row(i: int, status: StopStatus, reason: str) -> WastePlanStop:
-            st = problem.stops[i]
-            before = served.get(i)
-            return WastePlanStop(
-                plan_id=row.id,
-                station_id=st.ref,
-                status=(StopStatus.SERVED if before is not None else status).value,
-                kind=st.kind,
-                required=st.required,
-                prize_m=st.prize_m,
-                priority=st.priority,
-                reason=reason,
-                kg=st.kg,
-                m3=st.m3,
-                service_s=st.service_s,
-                window_start_s=st.window[0] if st.window else None,
-                window_end_s=st.window[1] if st.window else None,
-                served_at=before.served_at if before else None,
-                served_by=before.served_by if before else None,
-                job_id=jobs.get(i),
-            )
-
-        for route in plan.routes:
-            for seq, v in enumerate(route.visits, start=1):
-                r = stop_row(v.stop, StopStatus.PLANNED, reasons.get(v.stop, ""))
-                r.truck_id, r.seq = route.truck, seq
-                r.arrive_at, r.start_at, r.depart_at = at(v.arrive_s), at(v.start_s), at(v.depart_s)
-                r.load_kg, r.load_m3 = round(v.load_kg, 1), round(v.load_m3, 3)
-                s.add(r)
-        for i in plan.skipped:
-            s.add(stop_row(i, StopStatus.SKIPPED, reasons.get(i, "") + "; not worth the detour"))
-        for u in plan.unserved:
-            s.add(stop_row(u.stop, StopStatus.UNSERVED, f"{reasons.get(u.stop, '')}; {u.detail}"))
-        s.flush()
-        return row
-
-    @staticmethod
-    def _emit(s: Session, row: WastePlan, trucks: list[str]) -> None:
-        events.emit(
-            s,
-            "waste.plan",
-            {
-                "plan_id": row.id,
-                "day": str(row.day),
-                "version": row.version,
-                "reason": row.reason,
-                "changed_trucks": trucks,
-            },
-            row.department_code,
-        )
+        return versions.current(s, self.config.department, day)
 
     # --- re-planning ---------------------------------------------------------------------------
     def insert_urgent(
@@ -321,102 +174,33 @@ class CollectionPlanner:
         now = now or utcnow()
         day = self.running_day(now)
         with self.db.read() as s:
-            base = self._current(s, day)
-            if base is None:
-                raise NotFound(f"there is no plan for {day} to insert into; plan the day first")
-            dev = s.get(Device, station_id)
-            if dev is None or dev.type != STATION_TYPE or dev.lon is None or dev.lat is None:
-                raise Invalid(f"'{station_id}' is not a station on the map", field="station_id")
-            seen = self.fleet.seen_on_shift(s, base.origin, now)
-            stored, station_site, seen_site = plan_build.load(
-                s, base, self.travel, extra=[dev], seen=seen
+            base = running.read(
+                s, self._current(s, day), day, self.fleet, self.travel, station_id, now
             )
-            # a fix from before the truck's last served stop says where it was, not where it is
-            last_served: dict[str, datetime] = {}
-            for r in stored.rows:
-                if r.truck_id and r.served_at:
-                    last_served[r.truck_id] = max(
-                        r.served_at, last_served.get(r.truck_id, r.served_at)
-                    )
-            seen_at = {t.id: t.seen_at for t in seen}
-            seen_site = {
-                tid: site
-                for tid, site in seen_site.items()
-                if (at := seen_at.get(tid)) is not None and at >= last_served.get(tid, at)
-            }
-            base_id, base_version, origin = base.id, base.version, base.origin
-            summary = dict(base.summary or {})
-        now_s = int((now - origin).total_seconds())
-        urgent = routing.Stop(
-            ref=station_id,
-            site=station_site[station_id],
-            kg=0.0,
-            m3=0.0,
-            service_s=self.policy.repair_service_s if kind == "fault" else 600,
-            required=True,
-            priority=2,
-            kind=kind,
-        )
-        result = routing.replan(
-            stored.problem,
-            stored.plan,
-            now_s,
-            stored.served,
-            [urgent],
+        result = replanning.replan(
+            base.stored.problem,
+            base.stored.plan,
+            int((now - base.origin).total_seconds()),
+            base.stored.served,
+            [running.urgent_stop(self.policy, station_id, kind, base.station_site[station_id])],
             self.config.replan_s,
-            positions=seen_site,
+            positions=base.seen_site,
         )
-        served_rows = {i: stored.rows[i] for i in stored.served}
-        reasons = {i: r.reason for i, r in enumerate(stored.rows)}
-        jobs = {i: r.job_id for i, r in enumerate(stored.rows) if r.job_id is not None}
-        u = result.urgent[0]
-        reasons[u] = f"urgent: {kind}"
-        if job_id is not None:
-            jobs[u] = job_id
-        why_not = [x.detail for x in result.unserved if x.stop == u]
-        before = _sequences(stored.plan, stored.problem, exclude=stored.served)
-        after = _sequences(result.plan, result.problem, exclude=stored.served)
-        changed = sorted(t for t in set(before) | set(after) if before.get(t) != after.get(t))
         hhmm = now.astimezone(self.tz).strftime("%H:%M")
-        why = f"re-planned at {hhmm}: {kind} at {station_id}"
-        summary.update(
-            {
-                "unserved": [x.detail for x in result.unserved],
-                # trucks re-planned from where their crews' phones saw them
-                "from_seen": sorted(seen_site),
-                "considered_jobs": sorted(
-                    {*summary.get("considered_jobs", []), *(considered or [])}
-                ),
-                "urgent": {
-                    "station_id": station_id,
-                    "served": result.urgent_served,
-                    "why_not": why_not,
-                },
-            }
+        new, changed, why_not = running.replanned(
+            base, result, day, kind, station_id, job_id, by, hhmm
         )
-        with _conflicting(day), self.db.session() as s:
-            if (cur := s.get(WastePlan, base_id)) is None or cur.status != CURRENT:
+        new.summary.update(running.summary(result, base, station_id, considered, why_not))
+        with versions.conflicting(day), self.db.session() as s:
+            if (cur := s.get(WastePlan, base.id)) is None or cur.status != CURRENT:
                 raise Conflict("the plan changed while re-planning; try again", code="plan_changed")
-            self._check_base(s, cur.day, base_version)
-            if route_link.served_ids(s, base_id) != {r.id for r in served_rows.values()}:
+            versions.check_base(s, self.config.department, cur.day, base.version)
+            if route_link.served_ids(s, base.id) != {r.id for r in new.served.values()}:
                 raise Conflict(
                     "a stop was served while re-planning; try again", code="plan_changed"
                 )
-            row = self._store(
-                s,
-                cur.day,
-                base_version + 1,
-                origin,
-                result.plan,
-                result.problem,
-                reasons,
-                jobs,
-                by,
-                why,
-                summary,
-                served=served_rows,
-            )
-            self._emit(s, row, changed)
+            row = versions.store(s, self.config.department, self.travel, new)
+            versions.emit(s, row, changed)
             audit.append(
                 s,
                 actor=by,
@@ -520,8 +304,6 @@ class CollectionPlanner:
                 )
             if row.truck_id is None:
                 raise Conflict("this station is not on any truck's route", code="not_on_route")
-            if row.served_at is not None:
-                raise Conflict(f"already served at {row.served_at:%H:%M}", code="already_served")
             now = utcnow()
             route_link.serve(s, plan, row, who.username, now)
             if row.kind == "collect":
@@ -570,30 +352,12 @@ class CollectionPlanner:
         return plan_views.plan_out(self.db, plan_id)
 
 
-@contextmanager
-def _conflicting(day: date) -> Iterator[None]:
-    """Another process stored the same version first: the plan changed under us."""
-    try:
-        yield
-    except IntegrityError:
-        raise Conflict(
-            f"the plan for {day} changed while this one was being made; load it again",
-            code="plan_changed",
-        ) from None
-
-
-def _sequences(
-    plan: routing.Plan, problem: routing.Problem, exclude: set[int]
-) -> dict[str, list[str]]:
+def _plan_summary(built: plan_build.Built, plan: routing.Plan) -> dict[str, Any]:
     return {
-        r.truck: [problem.stops[v.stop].ref for v in r.visits if v.stop not in exclude]
-        for r in plan.routes
+        "stations": len(built.decisions),
+        "waiting": sum(1 for d in built.decisions if d.stop is None),
+        "must_visit": sum(1 for st in built.problem.stops if st.required),
+        "optional": sum(1 for st in built.problem.stops if not st.required),
+        "unserved": [u.detail for u in plan.unserved],
+        "considered_jobs": sorted(built.stop_jobs.values()),
     }
-
-
-def _describe(travel: TravelProvider, origin: datetime, problem: routing.Problem) -> str:
-    if isinstance(travel, CrowFlies):
-        first = origin + timedelta(seconds=min(t.shift[0] for t in problem.trucks))
-        last = origin + timedelta(seconds=max(t.shift[1] for t in problem.trucks))
-        return travel.describe(first, last)
-    return type(travel).__name__

@@ -9,15 +9,13 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from onecity.core import clock
-from onecity.core.auth.permissions import Principal
 from onecity.core.dates import CityDate
 from onecity.core.db import utcnow
-from onecity.core.http import platform, principal
-from onecity.core.platform import Platform
-from onecity.waste.reporting import stats
+from onecity.core.deps import CurrentUser, PlatformDep
+from onecity.waste.reporting import figures, stats
 from onecity.waste.services import WasteServices
 
 router = APIRouter(prefix="/api/v1/waste", tags=["waste reports"])
@@ -51,16 +49,16 @@ def _attachment(name: str) -> dict[str, str]:
 # --- reports (staff) -------------------------------------------------------------------------
 @router.get("/reports/summary")
 def summary(
+    who: CurrentUser,
+    p: PlatformDep,
     first: From = None,
     last: To = None,
     period: Per = None,
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
 ) -> dict[str, Any]:
     """Tonnage, fees and rebates, availability, time to service/repair and hours full over
     a range of at most 366 days, grouped by day, week or month in the city's time zone."""
     rep = p.services(WasteServices).reports
-    r = stats.parse_range(first, last, period)
+    r = figures.parse_range(first, last, period)
     return rep.summary(who, r)
 
 
@@ -137,15 +135,15 @@ def summary_rows(data: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
 
 @router.get("/reports/summary.csv", response_class=Response)
 def summary_csv(
+    who: CurrentUser,
+    p: PlatformDep,
     first: From = None,
     last: To = None,
     period: Per = None,
-    who: Principal = Depends(principal),
-    p: Platform = Depends(platform),
 ) -> Response:
     """The summary as CSV (UTF-8 with BOM), one figure per row."""
     rep = p.services(WasteServices).reports
-    r = stats.parse_range(first, last, period)
+    r = figures.parse_range(first, last, period)
     data = rep.summary(who, r)
     name = f"itrash-report-{r.first}-{r.last}-{r.period}.csv"
     return Response(
@@ -163,7 +161,7 @@ def _licence_lines(generated: str) -> list[str]:
 
 
 @router.get("/open-data/stations.geojson", tags=["waste open data"], response_class=Response)
-def open_stations(p: Platform = Depends(platform)) -> Response:
+def open_stations(p: PlatformDep) -> Response:
     """Every iTrash station (GeoJSON, WGS84) with last full month's tonnage and availability,
     under the Open Government Data License 1.0. No login, no personal data."""
     rep = p.services(WasteServices).reports
@@ -180,7 +178,7 @@ OPEN_COLUMNS: tuple[str, ...] = ("date", "station_id", "station_name", "district
 
 
 @router.get("/open-data/tonnage.csv", tags=["waste open data"], response_class=Response)
-def open_tonnage(p: Platform = Depends(platform)) -> Response:
+def open_tonnage(p: PlatformDep) -> Response:
     """Daily tonnage per station over the last 90 complete days (CSV, UTF-8 with BOM; the
     licence in `#` comment lines on top and in the Link header). No login."""
     rep = p.services(WasteServices).reports

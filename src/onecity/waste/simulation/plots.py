@@ -11,7 +11,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from onecity.waste.simulation.collection import SimReport
+from onecity.waste.simulation.results import SimReport
 
 FORMATS = ("png", "svg")
 COLOURS = {

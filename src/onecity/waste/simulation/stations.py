@@ -8,194 +8,51 @@ change with the reporting interval.
 Samples use the telemetry keys of `docs/waste.md` (`<compartment>.fill`, `.weight_kg`, `.temp_c`,
 `.door`, `.smoke`, `fault.<name>`, `heartbeat`), all values floats. Each deposit passes the
 station's press (garbage) or crusher (recycling) before the next user: the fill a station
-reports only rises between emptyings."""
+reports only rises between emptyings.
+
+Over 400 lines: `StationSim` is one event-driven state machine (visits, doors, incidents,
+temperatures, emptyings) whose hot loop keeps its state in locals; its settings and outputs are
+in `station_config`, a city of them in `city_sim`."""
 
 from __future__ import annotations
 
 import heapq
 import math
 import random
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from statistics import NormalDist
-from types import MappingProxyType
 
-GARBAGE, PET, CAN = "garbage", "recycling_pet", "recycling_can"
-COMPARTMENTS = (GARBAGE, PET, CAN)
-FAULTS = ("scale", "door", "card_reader", "printer_paper", "network")  # reported as fault.*
-INCIDENTS = (*FAULTS, "cooling", "fire")  # cooling and fire show only in temp_c and smoke
-DOOR_CLOSED, DOOR_OPEN, DOOR_JAMMED = 0.0, 1.0, 2.0
-TEMP_LIMITS_C = (-40.0, 150.0)  # what the stations' sensors can report at all
-_HORIZON = datetime(9000, 1, 1, tzinfo=UTC).timestamp()  # later than that is never
-_TEMP_KEYS = tuple(f"{c}.temp_c" for c in COMPARTMENTS)
-# Standard normal deviates at 4,096 equally likely quantiles: a table look-up costs a tenth of
-# random.gauss, and sensor noise needs no finer tails (|z| <= 3.65).
-_NORMAL_BITS = 12
-_NORMAL = tuple(NormalDist().inv_cdf((i + 0.5) / 2**_NORMAL_BITS) for i in range(2**_NORMAL_BITS))
-
-# Relative visit rate per local hour (mean ~1). Taipei households still drop garbage in the
-# evening, when the garbage truck used to come (19-22 h); a smaller peak before work (7-9 h);
-# almost nobody at 1-5 h.
-TAIPEI_HOURS = (
-    *(0.45, 0.15, 0.06, 0.04, 0.05, 0.15),  # 0-5
-    *(0.60, 1.50, 1.70, 1.10, 0.80, 0.80),  # 6-11
-    *(0.90, 0.80, 0.70, 0.70, 0.80, 1.10),  # 12-17
-    *(1.60, 2.60, 3.00, 2.80, 1.70, 0.90),  # 18-23
+from onecity.waste.simulation.station_config import (
+    CAN,
+    COMPARTMENTS,
+    DEFAULT_SIM,
+    DOOR_CLOSED,
+    DOOR_JAMMED,
+    DOOR_OPEN,
+    FAULTS,
+    GARBAGE,
+    HORIZON,
+    INCIDENTS,
+    NORMAL,
+    NORMAL_BITS,
+    PET,
+    TEMP_KEYS,
+    CompartmentSpec,
+    CompartmentStats,
+    Deposit,
+    Sample,
+    SimConfig,
+    SimError,
 )
 
-
-class SimError(ValueError):
-    """A simulator call that cannot be honoured; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class CompartmentSpec:
-    capacity_m3: float
-    kg_per_m3: float  # bulk density as stored, after the press or crusher
-    density_spread: float  # lognormal sigma of one deposit's density
-
-    @property
-    def capacity_kg(self) -> float:
-        return self.capacity_m3 * self.kg_per_m3
-
-
-@dataclass(frozen=True)
-class IncidentSpec:
-    per_day: float  # mean starts per station-day while not happening
-    mean_hours: float | None  # mean duration (exponential); None: until repair()
-
-
-def _compartments() -> Mapping[str, CompartmentSpec]:
-    return MappingProxyType(
-        {
-            # 1.2 m3 pressed to ~250 kg/m3 (loose bagged garbage is 100-150): ~300 kg when full;
-            # bags differ (wet kitchen waste vs. packaging), hence the spread.
-            GARBAGE: CompartmentSpec(1.2, 250.0, 0.25),
-            # a crushed 600 ml PET bottle takes ~0.2 l: 25 g / 0.2 l = 125 kg/m3, ~1,250 bottles
-            PET: CompartmentSpec(0.25, 125.0, 0.10),
-            # a crushed can takes ~0.05 l: 15 g / 0.05 l = 300 kg/m3, ~3,000 cans
-            CAN: CompartmentSpec(0.15, 300.0, 0.10),
-        }
-    )
-
-
-def _incidents() -> Mapping[str, IncidentSpec]:
-    # Durations match the crew's targets (monitoring.DEFAULT_TARGETS: a fault within 24 h), so
-    # a simulation without a crew model still recovers; set mean_hours=None and call repair()
-    # to let a crew model decide.
-    return MappingProxyType(
-        {
-            "scale": IncidentSpec(1 / 180, 24.0),  # load cells drift or fail a few times a year
-            "door": IncidentSpec(1 / 60, 12.0),  # chute doors are the commonest mechanical jam
-            "card_reader": IncidentSpec(1 / 120, 8.0),
-            "printer_paper": IncidentSpec(1 / 90, 12.0),  # a jam; running out is modelled apart
-            "network": IncidentSpec(1 / 20, 0.5),  # LTE drop-outs, short and self-healing
-            "cooling": IncidentSpec(1 / 365, 24.0),  # a compressor failure, about once a year
-            "fire": IncidentSpec(1 / 2000, 0.5),  # a battery in the garbage; put out in ~30 min
-        }
-    )
-
-
-@dataclass(frozen=True)
-class SimConfig:
-    report_every: timedelta = timedelta(seconds=10)
-    stagger: bool = True  # stations report at their own second, not all at once
-    utc_offset_hours: float = 8.0  # Taipei local time drives the seasonality
-    visits_per_day: float = 150.0  # a typical station: ~105 bags, ~160 kg a day
-    popularity_sigma: float = 0.5  # lognormal spread of stations around that (median 1)
-    hour_weights: tuple[float, ...] = TAIPEI_HOURS
-    weekend_factor: float = 1.25  # people are at home and clear out on weekends
-    garbage_share: float = 0.70
-    bag_median_kg: float = 1.2  # a household's bag every day or two (~0.4 kg/person/day)
-    bag_sigma: float = 0.75  # right-skewed: many small bags, a few heavy ones
-    bag_range_kg: tuple[float, float] = (0.2, 5.0)
-    items_mean: float = 4.0  # recycling items per visit beyond the first (1-20, geometric)
-    items_max: int = 20
-    pet_share: float = 0.6  # of recycled items
-    pet_g: float = 25.0  # a 600 ml PET bottle
-    can_g: float = 15.0  # a 330 ml aluminium can
-    item_spread: float = 0.2  # +- share of an item's weight
-    compartments: Mapping[str, CompartmentSpec] = field(default_factory=_compartments)
-    setpoint_c: float = 7.0  # refrigerated at 5-10 °C against odour and flies
-    ambient_c: float = 28.0  # a Taipei summer evening
-    temp_noise_c: float = 0.25  # standard deviation of the cabinet temperature
-    cooling_tau_min: float = 15.0  # the compressor pulls a warmed cabinet back in ~15 min
-    insulation_tau_h: float = 3.0  # without cooling: past 10 °C in ~30 min, ~20 °C in ~3 h
-    door_tau_min: float = 30.0  # a small chute door: a 15 s opening warms ~0.2 °C
-    fire_tau_s: float = 60.0  # a fire heats the sensor past 60 °C within about a minute
-    fire_peak_c: tuple[float, float] = (80.0, 140.0)
-    fire_weights: tuple[float, float, float] = (0.8, 0.1, 0.1)  # garbage, PET, cans
-    door_jam_weights: tuple[float, float, float] = (0.5, 0.25, 0.25)
-    garbage_door_s: tuple[float, float] = (8.0, 20.0)  # open, drop the bag, close
-    item_door_s: float = 1.5  # per recycled item fed to the inlet, plus 3 s
-    crew_door_s: float = 120.0  # an emptying keeps the compartment open
-    receipts_per_roll: int = 800  # 80 m of 80 mm thermal paper at ~10 cm a receipt
-    incidents: Mapping[str, IncidentSpec] = field(default_factory=_incidents)
-    network_drops_samples: bool = False  # True: samples during a network fault never arrive
-    full_at: float = 0.80  # Taoyuan's "full", for full_minutes
-    empty_residual_kg: float = 0.3  # what sticks to the bin after an emptying, at most
-    keep_deposits: bool = True
-
-    def __post_init__(self) -> None:
-        if self.report_every < timedelta(seconds=1):
-            raise SimError("report_every must be at least one second")
-        if len(self.hour_weights) != 24 or min(self.hour_weights) < 0:
-            raise SimError("hour_weights needs 24 weights, none negative")
-        if sum(self.hour_weights) <= 0 or self.visits_per_day < 0:
-            raise SimError("visits need a positive hour weight and visits_per_day >= 0")
-        if set(self.compartments) != set(COMPARTMENTS):
-            raise SimError(f"compartments must be exactly {', '.join(COMPARTMENTS)}")
-        if set(self.incidents) != set(INCIDENTS):
-            raise SimError(f"incidents must be exactly {', '.join(INCIDENTS)}")
-        if self.receipts_per_roll < 1:
-            raise SimError("receipts_per_roll must be at least 1")
-        # 10 standard deviations of noise from every target is still a value a sensor reports
-        low, high = TEMP_LIMITS_C
-        margin = 10 * self.temp_noise_c
-        targets = (self.setpoint_c, self.ambient_c, *self.fire_peak_c)
-        if self.temp_noise_c < 0 or min(targets) - margin < low or max(targets) + margin > high:
-            raise SimError(
-                f"temperatures +- 10 x temp_noise_c must stay within {low:g} to {high:g} °C"
-            )
-        if self.setpoint_c >= self.ambient_c:
-            raise SimError("setpoint_c must be below ambient_c: the cabinet is refrigerated")
-
-
-DEFAULT_SIM = SimConfig()
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    station_id: str
-    observed_at: datetime
-    values: dict[str, float]
-
-
-@dataclass(frozen=True, slots=True)
-class Deposit:
-    station_id: str
-    at: datetime
-    kind: str  # "garbage", "pet" or "can"
-    compartment: str
-    grams: int
-    items: int  # 1 for a garbage bag
-    refused: str | None = None  # full, door, scale, card_reader, fire; None: accepted
-
-
-@dataclass(frozen=True)
-class CompartmentStats:
-    fill: float
-    weight_kg: float
-    temp_c: float
-    door: float
-    smoke: bool
-    accepted: int
-    refused_full: int
-    refused_other: int
-    collected_kg: float
-    full_minutes: float  # at or above config.full_at
-    overflow_minutes: float  # from the first deposit refused as full until the emptying
+# waste.demo takes these from here
+__all__ = [
+    "COMPARTMENTS",
+    "FAULTS",
+    "INCIDENTS",
+    "SimConfig",
+    "StationSim",
+]
 
 
 class _Comp:
@@ -327,7 +184,7 @@ class StationSim:
             return math.inf
         need = self._rv.expovariate(1.0)
         weeks = need // self._week  # a very quiet station: skip whole weeks at once
-        if t + weeks * 7 * 86400 > _HORIZON:
+        if t + weeks * 7 * 86400 > HORIZON:
             return math.inf
         t, need = t + weeks * 7 * 86400, need - weeks * self._week
         off = self.config.utc_offset_hours * 3600
@@ -467,14 +324,14 @@ class StationSim:
         (mg, ag, bg), (mp, ap, bp), (mn, an, bn) = (self._coeffs(c) for c in self._order)
         tg, tp, tn = g.temp, p.temp, n.temp
         vals, sid, obs, td = self._vals, self.station_id, self._obs, self._step_td
-        noise, bits, floor = _NORMAL, self._rt.getrandbits, math.floor
+        noise, bits, floor = NORMAL, self._rt.getrandbits, math.floor
         drop = self.config.network_drops_samples and self.active["network"]
         last = t_s
         while True:  # the hot loop of a benchmark: locals only, three compartments unrolled
             v = vals.copy()
-            v[_TEMP_KEYS[0]] = floor(tg * 10 + 0.5) / 10  # sensors resolve 0.1 °C
-            v[_TEMP_KEYS[1]] = floor(tp * 10 + 0.5) / 10
-            v[_TEMP_KEYS[2]] = floor(tn * 10 + 0.5) / 10
+            v[TEMP_KEYS[0]] = floor(tg * 10 + 0.5) / 10  # sensors resolve 0.1 °C
+            v[TEMP_KEYS[1]] = floor(tp * 10 + 0.5) / 10
+            v[TEMP_KEYS[2]] = floor(tn * 10 + 0.5) / 10
             if not drop:
                 out.append(Sample(sid, obs, v))
             k += 1
@@ -482,9 +339,9 @@ class StationSim:
             t_s = base + k * step
             if t_s > stop or (t_s == stop and not inclusive):
                 break
-            tg = mg + (tg - mg) * ag + bg * noise[bits(_NORMAL_BITS)]
-            tp = mp + (tp - mp) * ap + bp * noise[bits(_NORMAL_BITS)]
-            tn = mn + (tn - mn) * an + bn * noise[bits(_NORMAL_BITS)]
+            tg = mg + (tg - mg) * ag + bg * noise[bits(NORMAL_BITS)]
+            tp = mp + (tp - mp) * ap + bp * noise[bits(NORMAL_BITS)]
+            tn = mn + (tn - mn) * an + bn * noise[bits(NORMAL_BITS)]
             last = t_s
         g.temp, p.temp, n.temp = tg, tp, tn
         g.temp_t = p.temp_t = n.temp_t = last
@@ -518,7 +375,7 @@ class StationSim:
             if dt > 0:
                 k, m = self._regime(c)
                 a = math.exp(-k * dt)
-                z = _NORMAL[self._rt.getrandbits(_NORMAL_BITS)]
+                z = NORMAL[self._rt.getrandbits(NORMAL_BITS)]
                 c.temp = m + (c.temp - m) * a + sd * math.sqrt(1 - a * a) * z
                 c.temp_t = t
 
@@ -593,9 +450,9 @@ class StationSim:
         if r.random() < cfg.garbage_share:
             low, high = cfg.bag_range_kg
             mu, bits = math.log(cfg.bag_median_kg), r.getrandbits
-            kg = math.exp(mu + cfg.bag_sigma * _NORMAL[bits(_NORMAL_BITS)])
+            kg = math.exp(mu + cfg.bag_sigma * NORMAL[bits(NORMAL_BITS)])
             while not low <= kg <= high:  # truncated by drawing again
-                kg = math.exp(mu + cfg.bag_sigma * _NORMAL[bits(_NORMAL_BITS)])
+                kg = math.exp(mu + cfg.bag_sigma * NORMAL[bits(NORMAL_BITS)])
             drops.append(self._drop(GARBAGE, "garbage", round(kg * 1000), 1))
         else:
             n = min(cfg.items_max, 1 + int(r.expovariate(1 / cfg.items_mean)))
@@ -633,7 +490,7 @@ class StationSim:
         self, name: str, kind: str, grams: int, items: int
     ) -> tuple[_Comp, str, int, int, float]:
         c = self.comps[name]
-        z = _NORMAL[self._rv.getrandbits(_NORMAL_BITS)]
+        z = NORMAL[self._rv.getrandbits(NORMAL_BITS)]
         density = c.spec.kg_per_m3 * math.exp(c.spec.density_spread * z)
         return c, kind, grams, items, grams / 1000 / density
 
@@ -716,44 +573,3 @@ class StationSim:
         v[f"{n}.weight_kg"] = round(c.shown_kg, 2)
         v[f"{n}.door"] = c.door
         v[f"{n}.smoke"] = 1.0 if c.smoke else 0.0
-
-
-class CitySim:
-    """Many stations advanced together; each station's seed derives from the city's seed and
-    its id, so adding a station leaves the others as they were."""
-
-    def __init__(
-        self,
-        station_ids: Iterable[str],
-        seed: int | str,
-        config: SimConfig = DEFAULT_SIM,
-        start: datetime | None = None,
-    ) -> None:
-        self.stations = {
-            sid: StationSim(sid, f"{seed}/{sid}", config, start) for sid in station_ids
-        }
-
-    def advance(self, until: datetime, sink: Callable[[list[Sample]], None] | None = None) -> int:
-        """Step every station to `until`, hand each station's samples to `sink` (or drop
-        them) and return how many there were."""
-        n = 0
-        for sim in self.stations.values():
-            samples = sim.advance(until)
-            n += len(samples)
-            if sink is not None:
-                sink(samples)
-        return n
-
-    def slices(self, until: datetime, step: timedelta) -> Iterator[tuple[datetime, list[Sample]]]:
-        """Advance all stations `step` at a time, yielding (slice end, its samples)."""
-        if step <= timedelta(0):
-            raise SimError("step must be positive")
-        at = min(s.now for s in self.stations.values()) if self.stations else until
-        while at < until:
-            at = min(at + step, until)
-            batch: list[Sample] = []
-            self.advance(at, batch.extend)
-            yield at, batch
-
-    def drain_deposits(self) -> list[Deposit]:
-        return [d for sim in self.stations.values() for d in sim.drain_deposits()]

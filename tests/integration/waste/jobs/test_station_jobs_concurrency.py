@@ -19,7 +19,7 @@ from onecity.core.devices.ingest import HookItem, Msg
 from onecity.core.models import DeliveryAccount, Reading
 from onecity.core.platform import Platform
 from onecity.waste.jobs.models import WasteJob
-from onecity.waste.jobs.service import StationMonitor
+from onecity.waste.jobs.monitor import StationMonitor
 from onecity.waste.monitoring.models import WasteStationState
 from tests.integration.waste.helpers import add_station, count
 

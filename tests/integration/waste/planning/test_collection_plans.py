@@ -451,7 +451,7 @@ def test_a_stop_served_while_re_planning_is_never_lost(
     planner.plan_day(planner.today(), "test", seconds=0.5)
     crew = login(client, "crew.one")
     stop = stop_of(client, admin, today, FULL[0])
-    solve = plan_service.routing.replan
+    solve = plan_service.replanning.replan
 
     def served_meanwhile(*args: Any, **kwargs: Any) -> Any:
         out = solve(*args, **kwargs)
@@ -459,11 +459,11 @@ def test_a_stop_served_while_re_planning_is_never_lost(
         assert r.status_code == 200, r.text
         return out
 
-    monkeypatch.setattr(plan_service.routing, "replan", served_meanwhile)
+    monkeypatch.setattr(plan_service.replanning, "replan", served_meanwhile)
     with pytest.raises(Conflict) as refused:
         planner.insert_urgent("IT800-5", "fire", "test")
     assert refused.value.code == "plan_changed"
-    monkeypatch.setattr(plan_service.routing, "replan", solve)
+    monkeypatch.setattr(plan_service.replanning, "replan", solve)
     assert plan_rows(platform)[0] == 1  # nothing stored
     out = planner.insert_urgent("IT800-5", "fire", "test")
     kept = stop_of(client, admin, today, FULL[0])

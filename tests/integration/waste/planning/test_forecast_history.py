@@ -14,7 +14,7 @@ from onecity.waste.planning.history import (
     fill_history,
     fit_all,
 )
-from onecity.waste.simulation.stations import CAN, COMPARTMENTS, GARBAGE, PET
+from onecity.waste.simulation.station_config import CAN, COMPARTMENTS, GARBAGE, PET
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 MS = int(T0.timestamp() * 1000)

@@ -13,30 +13,33 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onecity.waste.monitoring.rules import (
+from onecity.waste.monitoring.container import container_status, to_waste_container
+from onecity.waste.monitoring.readings import (
     PRIORITY,
     Action,
-    AlertKey,
     AlertKind,
     DoorState,
     Fault,
-    Job,
-    MonitoringConfig,
     MonitoringError,
     Reading,
+)
+from onecity.waste.monitoring.rules import (
+    AlertKey,
+    MonitoringConfig,
     StationState,
     Transition,
     acknowledge_fire,
     apply_reading,
     check_offline,
-    container_status,
-    escalation,
     heartbeat,
     new_station,
+)
+from onecity.waste.monitoring.targets import (
+    Job,
+    escalation,
     time_to_accept,
     time_to_repair,
     time_to_service,
-    to_waste_container,
 )
 from onecity.waste.rules.money import RuleError
 

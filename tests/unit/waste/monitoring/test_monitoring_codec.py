@@ -8,15 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from onecity.waste.monitoring.codec import from_json, to_json
-from onecity.waste.monitoring.rules import (
-    DoorState,
-    Fault,
-    MonitoringError,
-    Reading,
-    apply_reading,
-    check_offline,
-    new_station,
-)
+from onecity.waste.monitoring.readings import DoorState, Fault, MonitoringError, Reading
+from onecity.waste.monitoring.rules import apply_reading, check_offline, new_station
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 

@@ -10,7 +10,8 @@ import itertools
 from collections import Counter
 from collections.abc import Collection, Mapping
 
-from onecity.waste.planning.routing import Plan, Problem, Replan, Route, Truck
+from onecity.waste.planning.replan import Replan
+from onecity.waste.planning.routing import Plan, Problem, Route, Truck
 
 EPS_KG = 1e-6
 

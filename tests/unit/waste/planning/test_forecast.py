@@ -12,23 +12,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from onecity.waste.planning.backtest import Validation, validate
 from onecity.waste.planning.forecast import (
     HOURS_PER_WEEK,
     Eta,
     FillModel,
-    Validation,
     fit,
     flat_model,
-    validate,
 )
-from onecity.waste.simulation.stations import (
+from onecity.waste.simulation.station_config import (
     COMPARTMENTS,
     DEFAULT_SIM,
     INCIDENTS,
     TAIPEI_HOURS,
     IncidentSpec,
-    StationSim,
 )
+from onecity.waste.simulation.stations import StationSim
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday, 08:00 in Taipei
 QUARTER = timedelta(minutes=15)

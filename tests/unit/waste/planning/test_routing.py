@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from onecity.waste.planning import replan as replanning
 from onecity.waste.planning import routing, vrplib_io
 from onecity.waste.planning.routing import PlanError, Problem, Site, Stop, Truck
 
@@ -253,7 +254,7 @@ def _running_day() -> tuple[Problem, routing.Plan, set[int], int]:
 def test_replan_keeps_served_stops_and_inserts_the_urgent_one() -> None:
     p, plan, served, now = _running_day()
     fire = _stop("fire", site=5, kg=50.0, window=(now, now + 2 * H), priority=3)
-    out = routing.replan(p, plan, now, served, [fire], seconds=0.3)
+    out = replanning.replan(p, plan, now, served, [fire], seconds=0.3)
     assert check_replan(p, plan, served, out, now) == []
     assert out.urgent_served
     assert out.unserved == ()
@@ -272,17 +273,17 @@ def test_replan_goes_on_from_where_a_truck_was_seen() -> None:
     now = max(v.depart_s for r in plan.routes for v in r.visits if v.stop in served) + 600
     fire = _stop("fire", site=p.stops[0].site, kg=10.0, priority=3)
     seen = {"A": 1}
-    out = routing.replan(p, plan, now, served, [fire], seconds=0.3, positions=seen)
+    out = replanning.replan(p, plan, now, served, [fire], seconds=0.3, positions=seen)
     assert check_replan(p, plan, served, out, now, positions=seen) == []
     assert out.urgent_served
     a = next(r for r in out.plan.routes if r.truck == "A")
     kept = [v for v in a.visits if v.stop in served]
     last = p.stops[kept[-1].stop].site if kept else 0
     assert a.distance_m >= int(p.distance_m[last, 1]) + int(p.distance_m[1, 0])
-    naive = routing.replan(p, plan, now, served, [fire], seconds=0.3)
+    naive = replanning.replan(p, plan, now, served, [fire], seconds=0.3)
     assert check_replan(p, plan, served, naive, now, positions=seen) != []
     with pytest.raises(PlanError, match="position"):
-        routing.replan(p, plan, now, served, [fire], seconds=0.1, positions={"A": 99})
+        replanning.replan(p, plan, now, served, [fire], seconds=0.1, positions={"A": 99})
 
 
 def test_a_truck_seen_before_it_was_due_to_leave_leaves_by_now() -> None:
@@ -293,7 +294,7 @@ def test_a_truck_seen_before_it_was_due_to_leave_leaves_by_now() -> None:
     plan = routing.solve(p, seconds=0.1)
     assert plan.routes[0].start_s > 9 * H
     now = 7 * H
-    out = routing.replan(p, plan, now, set(), [], seconds=0.1, positions={"A": 1})
+    out = replanning.replan(p, plan, now, set(), [], seconds=0.1, positions={"A": 1})
     assert check_replan(p, plan, set(), out, now, positions={"A": 1}) == []
     assert out.plan.routes[0].start_s <= now
 
@@ -301,7 +302,7 @@ def test_a_truck_seen_before_it_was_due_to_leave_leaves_by_now() -> None:
 def test_replan_reports_an_urgent_stop_whose_window_has_closed() -> None:
     p, plan, served, now = _running_day()
     gone = _stop("gone", site=5, window=(now - 2 * H, now - H))
-    out = routing.replan(p, plan, now, served, [gone], seconds=0.2)
+    out = replanning.replan(p, plan, now, served, [gone], seconds=0.2)
     assert check_replan(p, plan, served, out, now) == []
     assert not out.urgent_served
     assert [(u.stop, u.code) for u in out.unserved] == [(out.urgent[0], "window_unreachable")]
@@ -315,7 +316,7 @@ def test_replan_reports_an_urgent_stop_no_truck_has_room_for() -> None:
     )
     assert len(plan.routes) == 3 and room < 1000.0
     big = _stop("big", site=5, kg=room + 10.0)
-    out = routing.replan(p, plan, now, served, [big], seconds=0.2)
+    out = replanning.replan(p, plan, now, served, [big], seconds=0.2)
     assert check_replan(p, plan, served, out, now) == []
     assert [(u.stop, u.code) for u in out.unserved] == [(out.urgent[0], "no_capacity")]
 
@@ -343,7 +344,7 @@ def test_replan_merges_an_urgent_stop_with_the_same_station_waiting_on_a_route()
     p, plan, served, now = _running_day()
     waiting = next(i for i in range(len(p.stops)) if i not in served)
     again = _stop(p.stops[waiting].ref, site=p.stops[waiting].site, kg=20.0, priority=3)
-    out = routing.replan(p, plan, now, served, [again], seconds=0.3)
+    out = replanning.replan(p, plan, now, served, [again], seconds=0.3)
     assert out.merged == (waiting,)
     assert check_replan(p, plan, served, out, now) == []
     assert out.urgent_served and waiting not in out.plan.served()
@@ -357,7 +358,7 @@ def test_replan_of_a_truck_starting_at_site_zero_with_another_home_depot() -> No
     assert check(p, plan) == []
     served = {v.stop for v in plan.routes[0].visits[:2]}
     now = plan.routes[0].visits[1].depart_s + 60
-    out = routing.replan(p, plan, now, served, [_stop("u", site=4, kg=10.0)], seconds=0.2)
+    out = replanning.replan(p, plan, now, served, [_stop("u", site=4, kg=10.0)], seconds=0.2)
     assert check_replan(p, plan, served, out, now) == []
 
 

@@ -9,17 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from onecity.waste.simulation import collection as collection_sim
-from onecity.waste.simulation.collection import (
-    POLICIES,
-    PolicyResult,
-    SimReport,
-    busy_day_load,
-    run_policies,
-    simulate,
-)
+from onecity.waste.simulation import policies as sim_policies
+from onecity.waste.simulation import shifts as sim_shifts
+from onecity.waste.simulation.collection import run_policies, simulate
 from onecity.waste.simulation.plots import plots
-from onecity.waste.simulation.stations import COMPARTMENTS, IncidentSpec, StationSim
+from onecity.waste.simulation.results import PolicyResult, SimReport
+from onecity.waste.simulation.shifts import POLICIES, busy_day_load
+from onecity.waste.simulation.station_config import COMPARTMENTS, IncidentSpec
+from onecity.waste.simulation.stations import StationSim
 
 DAYS, STATIONS = 3, 15
 SEED, SOLVE_S, WARMUP = 7, 0.2, 2
@@ -113,7 +110,7 @@ def test_fires_are_the_same_in_every_policy_and_counted_once(
 ) -> None:
     """With fires made common, every policy faces the same ones; the forecast policy sends a
     truck to the ones seen during its shift."""
-    monkeypatch.setattr(collection_sim, "_FIRE", IncidentSpec(1.0, 0.5))
+    monkeypatch.setattr(sim_shifts, "_FIRE", IncidentSpec(1.0, 0.5))
     report = simulate(2, 8, seed=1, solve_s=0.1, warmup_days=1)
     fires = {r.fires for r in report.results}
     assert len(fires) == 1 and fires.pop() > 3
@@ -129,7 +126,7 @@ def test_busy_day_loads_fit_a_station_and_a_truck() -> None:
     big_kg, big_m3 = busy_day_load(50.0)
     assert big_kg <= 300 + 31.25 + 45 + 1e-6  # never more than the compartments hold
     assert big_m3 <= 1.6 + 1e-9
-    assert big_kg < collection_sim.TRUCK_KG and big_m3 < collection_sim.TRUCK_M3
+    assert big_kg < sim_shifts.TRUCK_KG and big_m3 < sim_shifts.TRUCK_M3
 
 
 def test_bad_arguments_say_what_to_change() -> None:
@@ -184,19 +181,19 @@ def test_the_clairvoyant_foresees_the_overflow_the_station_then_has() -> None:
     turned away is the one the station itself then turns away, and the station is untouched."""
     start = datetime(2026, 3, 2, tzinfo=timezone(timedelta(hours=8)))
     until = start + timedelta(days=2)
-    busy = StationSim("busy", "clairvoyant/busy", collection_sim.SIM_CONFIG, start, popularity=3.0)
-    predicted = collection_sim._overflows_at(busy, until.timestamp())
+    busy = StationSim("busy", "clairvoyant/busy", sim_shifts.SIM_CONFIG, start, popularity=3.0)
+    predicted = sim_policies.overflows_at(busy, until.timestamp())
     assert predicted is not None and start.timestamp() < predicted < until.timestamp()
     assert busy.now == start and all(c.accepted == 0 for c in busy.comps.values())
     busy.advance(until)
     turned_away = [c.over_since for c in busy.comps.values() if c.over_since is not None]
     assert min(turned_away) == predicted
     # already turning deposits away: due now
-    assert collection_sim._overflows_at(busy, (until + timedelta(days=1)).timestamp()) == (
+    assert sim_policies.overflows_at(busy, (until + timedelta(days=1)).timestamp()) == (
         until.timestamp()
     )
-    quiet = StationSim("quiet", "clairvoyant/quiet", collection_sim.SIM_CONFIG, start, 0.2)
-    assert collection_sim._overflows_at(quiet, until.timestamp()) is None
+    quiet = StationSim("quiet", "clairvoyant/quiet", sim_shifts.SIM_CONFIG, start, 0.2)
+    assert sim_policies.overflows_at(quiet, until.timestamp()) is None
     quiet.advance(until)
     assert all(c.over_since is None for c in quiet.comps.values())
     assert sum(c.accepted for c in quiet.comps.values()) > 20

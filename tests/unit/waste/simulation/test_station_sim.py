@@ -12,17 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from onecity.waste.monitoring.readings import AlertKind, DoorState, Reading
 from onecity.waste.monitoring.rules import (
     AlertKey,
-    AlertKind,
-    DoorState,
-    Reading,
     StationState,
     Transition,
     apply_reading,
     new_station,
 )
-from onecity.waste.simulation.stations import (
+from onecity.waste.simulation.city_sim import CitySim
+from onecity.waste.simulation.station_config import (
     CAN,
     COMPARTMENTS,
     DEFAULT_SIM,
@@ -30,13 +29,12 @@ from onecity.waste.simulation.stations import (
     GARBAGE,
     INCIDENTS,
     PET,
-    CitySim,
     IncidentSpec,
     Sample,
     SimConfig,
     SimError,
-    StationSim,
 )
+from onecity.waste.simulation.stations import StationSim
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday, 08:00 in Taipei
 TPE = timezone(timedelta(hours=8))
