@@ -24,8 +24,8 @@ from onecity.waste.ledger import sql
 from onecity.waste.ledger.access import LedgerContext, terminal
 from onecity.waste.ledger.entries import payload_hash, postings_for
 from onecity.waste.ledger.flags import Break, chain_breaks, flag
+from onecity.waste.ledger.models import CARD_VALUE, WasteCard, WasteSettlement
 from onecity.waste.ledger.settlement import check_settlement
-from onecity.waste.models import CARD_VALUE, WasteCard, WasteSettlement
 from onecity.waste.rules.linkcode import code_hash
 from onecity.waste.rules.money import RuleError, rebate
 from onecity.waste.rules.stations import STATION_TYPE
