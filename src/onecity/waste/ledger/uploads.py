@@ -1,9 +1,7 @@
-"""The station upload: every figure of a batch checked against the tariff and rebate rules,
-each transaction stored exactly once (by terminal and terminal number), posted double-entry,
-mirrored on its card and checked against its neighbours on the card's chain.
-
-Core statements, not ORM objects: this is the hot path of every station, and the whole batch
-costs a fixed handful of round trips whatever its size (the statements are in sql.py)."""
+"""The station upload: each figure checked against the tariff and rebate rules, each
+transaction stored once (by terminal and number), posted double-entry, mirrored on its card
+and checked against its neighbours on the card's chain. Core statements (sql.py), not ORM
+objects: the hot path of every station, a fixed handful of round trips whatever the size."""
 
 from __future__ import annotations
 
