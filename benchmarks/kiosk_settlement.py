@@ -50,8 +50,8 @@ from onecity.core.modules import start_platform
 from onecity.core.platform import Platform
 from onecity.settings import Settings
 from onecity.waste.kiosk.cards import SimulatedEasyCard
+from onecity.waste.ledger.models import WasteTxn
 from onecity.waste.ledger.schemas import CardIssueIn
-from onecity.waste.models import WasteTxn
 from onecity.waste.rules.money import Material, TariffTable, rebate
 from onecity.waste.services import WasteServices
 

@@ -25,8 +25,9 @@ from onecity.core.errors import AppError
 from onecity.core.models import Device, DeviceCredential, Reading, User
 from onecity.core.platform import Platform
 from onecity.waste.kiosk.sim import KioskConfig, SimulatedKiosk, wallet_cards
+from onecity.waste.ledger.models import WasteCard
 from onecity.waste.ledger.schemas import CardIssueIn
-from onecity.waste.models import WasteCard, WasteJob, WasteTruck
+from onecity.waste.models import WasteJob, WasteTruck
 from onecity.waste.rules.stations import STATION_TYPE
 from onecity.waste.services import WasteServices
 from onecity.waste.simulation.stations import COMPARTMENTS, FAULTS, INCIDENTS, SimConfig, StationSim

@@ -9,9 +9,12 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:  # imported when run: `onecity --help` stays light
+    from onecity.waste.kiosk.sim import FaultRates, RunSummary
 
 kiosk_app = typer.Typer(
     help="The iTrash station software (kiosk): simulated hardware and citizens, a local "
@@ -68,19 +71,9 @@ def run(
     ] = False,
 ) -> None:
     """Run a station with simulated hardware and citizens, uploading to SERVER."""
-    from onecity.waste.kiosk.sim import FaultRates, KioskBusy, KioskConfig, SimulatedKiosk
+    from onecity.waste.kiosk.sim import KioskBusy, KioskConfig, SimulatedKiosk
 
-    base = FaultRates()
-    rates = FaultRates(
-        card_pull=base.card_pull * faults,
-        never_back=base.never_back,
-        door_jam=base.door_jam * faults,
-        scale_error=base.scale_error * faults,
-        no_deposit=base.no_deposit * faults,
-        blocked_card=base.blocked_card * faults,
-        overweight=base.overweight * faults,
-        paper_roll=paper_roll or None,
-    )
+    rates = _fault_rates(faults, paper_roll)
     cfg = KioskConfig(
         station=station,
         server=server,
@@ -120,6 +113,30 @@ def run(
     except KioskBusy as e:
         _say(str(e))
         raise typer.Exit(2) from None
+    _summary(s)
+    if max_sessions is not None and not s.drained:
+        _say("not everything was uploaded; the journal keeps it for the next run")
+        raise typer.Exit(1)
+
+
+def _fault_rates(faults: float, paper_roll: int) -> FaultRates:
+    """The simulation's fault rates, each multiplied by `faults`."""
+    from onecity.waste.kiosk.sim import FaultRates
+
+    base = FaultRates()
+    return FaultRates(
+        card_pull=base.card_pull * faults,
+        never_back=base.never_back,
+        door_jam=base.door_jam * faults,
+        scale_error=base.scale_error * faults,
+        no_deposit=base.no_deposit * faults,
+        blocked_card=base.blocked_card * faults,
+        overweight=base.overweight * faults,
+        paper_roll=paper_roll or None,
+    )
+
+
+def _summary(s: RunSummary) -> None:
     c = s.counts
     outcomes = ", ".join(f"{k} {v}" for k, v in s.outcomes.most_common())
     _say(f"{s.sessions} visits: {outcomes or 'none'}")
@@ -128,9 +145,6 @@ def run(
         f"{c.get('pending', 0)} pending · {c.get('refused', 0)} refused · "
         f"{c.get('unknown_outcomes', 0)} unknown outcomes · open batch {s.batch_no}"
     )
-    if max_sessions is not None and not s.drained:
-        _say("not everything was uploaded; the journal keeps it for the next run")
-        raise typer.Exit(1)
 
 
 def _status(path: Path) -> dict[str, Any]:

@@ -10,8 +10,7 @@ from onecity.core.auth.permissions import Perm, Principal
 from onecity.core.models import Device
 from onecity.waste.ledger import schemas as sc
 from onecity.waste.ledger.access import LedgerContext
-from onecity.waste.ledger.settlement import settlement_out
-from onecity.waste.models import (
+from onecity.waste.ledger.models import (
     ACCOUNTS,
     CARD_VALUE,
     WasteCard,
@@ -19,6 +18,7 @@ from onecity.waste.models import (
     WasteSettlement,
     WasteTxn,
 )
+from onecity.waste.ledger.settlement import settlement_out
 from onecity.waste.rules.stations import STATION_TYPE
 
 

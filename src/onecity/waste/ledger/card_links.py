@@ -29,7 +29,7 @@ from onecity.core.errors import Conflict, Invalid, NotFound, Throttled
 from onecity.core.models import User
 from onecity.settings import Settings
 from onecity.waste.ledger import schemas as sc
-from onecity.waste.models import WasteCard, WasteCardLink, WasteTxn
+from onecity.waste.ledger.models import WasteCard, WasteCardLink, WasteTxn
 from onecity.waste.rules.linkcode import LINK_CODE_HOURS, LINK_CODE_VALID, code_hash
 
 # Failed attempts allowed in a window, per account and per card (any accounts together).

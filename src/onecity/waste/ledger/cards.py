@@ -15,8 +15,8 @@ from onecity.core.errors import Conflict, Invalid, NotFound
 from onecity.waste.ledger import schemas as sc
 from onecity.waste.ledger.access import LedgerContext
 from onecity.waste.ledger.flags import set_block
+from onecity.waste.ledger.models import CARD_ISSUE, CARD_VALUE, WasteBlock, WasteCard, WastePosting
 from onecity.waste.ledger.station import block_version
-from onecity.waste.models import CARD_ISSUE, CARD_VALUE, WasteBlock, WasteCard, WastePosting
 
 
 class CardDesk:

@@ -9,8 +9,8 @@ from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.waste.ledger import schemas as sc
 from onecity.waste.ledger.access import LedgerContext
 from onecity.waste.ledger.card_links import CardLinks
+from onecity.waste.ledger.models import WasteCard
 from onecity.waste.ledger.reads import card_detail
-from onecity.waste.models import WasteCard
 
 
 class CitizenCards:

@@ -9,7 +9,7 @@ from datetime import UTC
 from typing import Any
 
 from onecity.waste.ledger import schemas as sc
-from onecity.waste.models import CARD_VALUE, FEE_REVENUE, REBATE_EXPENSE, TOPUP_CASH
+from onecity.waste.ledger.models import CARD_VALUE, FEE_REVENUE, REBATE_EXPENSE, TOPUP_CASH
 
 
 def payload_hash(t: sc.TxnIn | sc.UnconfirmedIn, dumped: dict[str, Any] | None = None) -> str:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from onecity.core import audit, events
 from onecity.core.db import utcnow
 from onecity.waste.ledger import schemas as sc
+from onecity.waste.ledger.models import WasteBlock, WasteCard, WasteCardFlag
 from onecity.waste.ledger.sql import CardRow, Neighbours
-from onecity.waste.models import WasteBlock, WasteCard, WasteCardFlag
 
 RECONCILER = "reconciliation"
 

@@ -12,7 +12,7 @@ from onecity.core.auth.permissions import Perm, Principal
 from onecity.core.errors import NotFound
 from onecity.waste.ledger import schemas as sc
 from onecity.waste.ledger.access import LedgerContext
-from onecity.waste.models import WasteCard, WasteCardFlag, WasteTxn
+from onecity.waste.ledger.models import WasteCard, WasteCardFlag, WasteTxn
 
 
 class CardReads:

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from onecity.core.db import utcnow
 from onecity.waste.ledger.access import LedgerContext
 from onecity.waste.ledger.flags import Break, flag
+from onecity.waste.ledger.models import WasteCard, WasteCardFlag, WasteTxn
 from onecity.waste.ledger.unconfirmed import recover
-from onecity.waste.models import WasteCard, WasteCardFlag, WasteTxn
 
 # A missing card counter is a late upload until this old, then a break.
 GAP_GRACE = timedelta(days=3)

@@ -14,7 +14,7 @@ from onecity.core.errors import Conflict
 from onecity.waste.ledger import schemas as sc
 from onecity.waste.ledger.access import LedgerContext, terminal
 from onecity.waste.ledger.entries import json_hash
-from onecity.waste.models import WasteSettlement, WasteTxn
+from onecity.waste.ledger.models import WasteSettlement, WasteTxn
 
 
 class Settlements:

@@ -17,7 +17,7 @@ from sqlalchemy.types import NullType
 
 from onecity.core.models import Device
 from onecity.waste.ledger import schemas as sc
-from onecity.waste.models import WasteCard, WastePosting, WasteSettlement, WasteTxn
+from onecity.waste.ledger.models import WasteCard, WastePosting, WasteSettlement, WasteTxn
 
 # A card's record at one counter: (balance_before, balance_after, points_before, points_after).
 Neighbours = dict[tuple[str, int], tuple[int, int, int, int]]

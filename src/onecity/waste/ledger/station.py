@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from onecity.core.db import utcnow
 from onecity.waste.ledger import schemas as sc
 from onecity.waste.ledger.access import LedgerContext, terminal
-from onecity.waste.models import WasteBlock, WasteCard
+from onecity.waste.ledger.models import WasteBlock, WasteCard
 
 
 class StationDesk:

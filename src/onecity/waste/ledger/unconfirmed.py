@@ -16,7 +16,13 @@ from onecity.waste.ledger import schemas as sc
 from onecity.waste.ledger.access import LedgerContext, terminal
 from onecity.waste.ledger.entries import payload_hash, postings_for
 from onecity.waste.ledger.flags import RECONCILER
-from onecity.waste.models import CARD_VALUE, WasteCard, WastePosting, WasteTxn, WasteUnconfirmed
+from onecity.waste.ledger.models import (
+    CARD_VALUE,
+    WasteCard,
+    WastePosting,
+    WasteTxn,
+    WasteUnconfirmed,
+)
 
 # A card's record at one counter: (balance_before, balance_after, points_before, points_after).
 _Chain = dict[int, tuple[int, int, int, int]]

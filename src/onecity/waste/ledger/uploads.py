@@ -1,9 +1,7 @@
-"""The station upload: every figure of a batch checked against the tariff and rebate rules,
-each transaction stored exactly once (by terminal and terminal number), posted double-entry,
-mirrored on its card and checked against its neighbours on the card's chain.
-
-Core statements, not ORM objects: this is the hot path of every station, and the whole batch
-costs a fixed handful of round trips whatever its size (the statements are in sql.py)."""
+"""The station upload: each figure checked against the tariff and rebate rules, each
+transaction stored once (by terminal and number), posted double-entry, mirrored on its card
+and checked against its neighbours on the card's chain. Core statements (sql.py), not ORM
+objects: the hot path of every station, a fixed handful of round trips whatever the size."""
 
 from __future__ import annotations
 
@@ -24,8 +22,8 @@ from onecity.waste.ledger import sql
 from onecity.waste.ledger.access import LedgerContext, terminal
 from onecity.waste.ledger.entries import payload_hash, postings_for
 from onecity.waste.ledger.flags import Break, chain_breaks, flag
+from onecity.waste.ledger.models import CARD_VALUE, WasteCard, WasteSettlement
 from onecity.waste.ledger.settlement import check_settlement
-from onecity.waste.models import CARD_VALUE, WasteCard, WasteSettlement
 from onecity.waste.rules.linkcode import code_hash
 from onecity.waste.rules.money import RuleError, rebate
 from onecity.waste.rules.stations import STATION_TYPE

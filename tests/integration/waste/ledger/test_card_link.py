@@ -26,7 +26,7 @@ from onecity.core.platform import Platform
 from onecity.waste.kiosk.cards import SimulatedEasyCard
 from onecity.waste.ledger import schemas as sc
 from onecity.waste.ledger.entries import payload_hash
-from onecity.waste.models import WasteTxn
+from onecity.waste.ledger.models import WasteTxn
 from onecity.waste.rules.money import Material
 from tests.conftest import add_user, login
 from tests.integration.waste.helpers import Terminal, add_station, issue

@@ -32,8 +32,7 @@ from sqlalchemy import func, select
 from onecity.core.platform import Platform
 from onecity.waste.kiosk.sim import wallet_cards
 from onecity.waste.ledger.entries import payload_hash, postings_for
-from onecity.waste.ledger.schemas import CardIssueIn, TxnIn
-from onecity.waste.models import (
+from onecity.waste.ledger.models import (
     CARD_ISSUE,
     CARD_VALUE,
     FEE_REVENUE,
@@ -45,6 +44,7 @@ from onecity.waste.models import (
     WasteSettlement,
     WasteTxn,
 )
+from onecity.waste.ledger.schemas import CardIssueIn, TxnIn
 from tests.integration.waste.helpers import add_station, service
 from tests.integration.waste.procs import (
     CutProxy,

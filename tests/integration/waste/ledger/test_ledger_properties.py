@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from onecity.core.models import Device
 from onecity.core.platform import Platform
 from onecity.waste.kiosk.cards import SimulatedEasyCard
+from onecity.waste.ledger.models import WasteCardFlag, WastePosting, WasteTxn
 from onecity.waste.ledger.schemas import SettlementIn, TxnBatchIn
 from onecity.waste.ledger.service import WasteService
-from onecity.waste.models import WasteCardFlag, WastePosting, WasteTxn
 from onecity.waste.rules.money import Material
 from tests.integration.waste.helpers import Terminal, at, issue, service
 
