@@ -29,7 +29,8 @@ from onecity.waste.ledger.schemas import CardIssueIn
 from onecity.waste.models import WasteCard, WasteJob, WasteTruck
 from onecity.waste.rules.stations import STATION_TYPE
 from onecity.waste.services import WasteServices
-from onecity.waste.simulation.stations import COMPARTMENTS, FAULTS, INCIDENTS, SimConfig, StationSim
+from onecity.waste.simulation.station_config import COMPARTMENTS, FAULTS, INCIDENTS, SimConfig
+from onecity.waste.simulation.stations import StationSim
 
 log = logging.getLogger(__name__)
 
