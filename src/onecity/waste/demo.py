@@ -8,11 +8,12 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import Table, func, select
@@ -24,13 +25,16 @@ from onecity.core.devices.broker_auth import mqtt_password_hash
 from onecity.core.errors import AppError
 from onecity.core.models import Device, DeviceCredential, Reading, User
 from onecity.core.platform import Platform
+from onecity.waste.jobs.models import WasteJob
 from onecity.waste.kiosk.sim import KioskConfig, SimulatedKiosk, wallet_cards
 from onecity.waste.ledger.models import WasteCard
 from onecity.waste.ledger.schemas import CardIssueIn
-from onecity.waste.models import WasteJob, WasteTruck
+from onecity.waste.planning.forecast import offset_hours
+from onecity.waste.planning.models import WasteTruck
 from onecity.waste.rules.stations import STATION_TYPE
 from onecity.waste.services import WasteServices
-from onecity.waste.simulation.stations import COMPARTMENTS, FAULTS, INCIDENTS, SimConfig, StationSim
+from onecity.waste.simulation.station_config import COMPARTMENTS, FAULTS, INCIDENTS, SimConfig
+from onecity.waste.simulation.stations import StationSim
 
 log = logging.getLogger(__name__)
 
@@ -223,8 +227,11 @@ def start_station_telemetry(
     def run() -> None:
         time.sleep(2)  # let the server bind first
         now = clock.now()
+        # the stations' usage follows the city's local hours (its profile's time zone)
+        local = offset_hours(ZoneInfo(p.city.timezone), now)
+        config = replace(DEMO_SIM, utc_offset_hours=local)
         sims = {
-            site.id: StationSim(site.id, seed=n, config=DEMO_SIM, start=now - HISTORY)
+            site.id: StationSim(site.id, seed=n, config=config, start=now - HISTORY)
             for n, site in enumerate(sites())
         }
         handled: set[int] = set()

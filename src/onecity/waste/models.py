@@ -5,24 +5,11 @@ truncation) registers every waste table on Base.metadata, and older imports keep
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
-
 from sqlalchemy import (
-    JSON,
     BigInteger,
-    Boolean,
-    Date,
-    ForeignKey,
-    Index,
     Integer,
-    String,
-    Text,
-    UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
 
-from onecity.core.db import Base, UTCDateTime, utcnow
 from onecity.waste.ledger.models import (
     ACCOUNTS,
     CARD_ISSUE,

@@ -1,9 +1,12 @@
 """iTrash: 24-hour smart garbage and recycling stations paid with stored-value cards.
 
-domain.py holds the pure money rules, cards.py the card interface and its simulated EasyCard,
-service.py the server ledger, api.py its routes and kiosk/ the station program. monitoring.py
-holds the station alert rules; jobs_*.py turn station telemetry into crew jobs. templates/,
-static/ and i18n/ are its dashboard pages (rendered by the web shell, data from api.py)."""
+This file wires the module: its routes, CLI, worker loops, telemetry hook and pages. By
+aggregate: rules/ the pure money and station rules; ledger/ the server ledger of cards and
+drops; monitoring/ the station alert rules and the public finder; jobs/ crews' jobs from
+station telemetry; planning/ collection plans and routes; reporting/ reports and open data;
+simulation/ the station and collection simulations; kiosk/ the station program (which no
+server code imports). templates/, static/ and i18n/ are its dashboard pages (rendered by the
+web shell, data from the */api.py routes)."""
 
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from onecity.waste import services
 from onecity.waste.cli import waste_app
 from onecity.waste.jobs import api as jobs_api
 from onecity.waste.jobs import citizen_reports as reports
-from onecity.waste.jobs.service import StationMonitor
+from onecity.waste.jobs.monitor import StationMonitor
 from onecity.waste.ledger import api
 from onecity.waste.monitoring import finder_api as public_api
 from onecity.waste.monitoring import ngsi
@@ -118,7 +121,7 @@ def planner_loop(p: Platform, every_s: float = 30.0) -> Loop:
     return Loop("waste-planner", every_s, step)
 
 
-# Station telemetry to crew jobs, in the ingest's own transaction (jobs_service.py).
+# Station telemetry to crew jobs, in the ingest's own transaction (jobs/monitor.py).
 STATION_HOOK = TelemetryHook(apply=StationMonitor().apply, validate=jobs_telemetry.validate)
 
 MODULE = Module(

@@ -20,8 +20,10 @@ def city_folder(tmp_path: Path, speeds: str) -> Path:
     folder = tmp_path / "city"
     shutil.copytree(CityProfile.load("taipei").folder, folder)
     toml = (folder / "city.toml").read_text(encoding="utf-8")
-    head, _, _ = toml.partition("garbage_truck = [")
-    (folder / "city.toml").write_text(head + speeds + "\n", encoding="utf-8")
+    # Swap the garbage trucks' 24 speeds for `speeds`, leaving the rest of the profile as it is.
+    head, _, rest = toml.partition("garbage_truck = [")
+    _, _, tail = rest.partition("]")
+    (folder / "city.toml").write_text(head + speeds + tail, encoding="utf-8")
     return folder
 
 

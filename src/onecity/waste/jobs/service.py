@@ -21,8 +21,7 @@ from onecity.core.models import Device, Open311Request
 from onecity.waste.jobs import schemas as sc
 from onecity.waste.jobs import status as job_status
 from onecity.waste.jobs.models import WasteJob
-from onecity.waste.jobs.monitor import CLOSED, overdue_key
-from onecity.waste.jobs.monitor import StationMonitor as StationMonitor  # waste.module uses it
+from onecity.waste.jobs.monitor import CLOSED, StationMonitor, overdue_key
 from onecity.waste.jobs.status import JobStatus
 from onecity.waste.monitoring import telemetry as jobs_telemetry
 from onecity.waste.monitoring.codec import from_json

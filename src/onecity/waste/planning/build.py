@@ -223,7 +223,7 @@ def build(
     first = min(nominal, key=lambda t: t.shift[0])
     next_shift = origin + timedelta(days=1, seconds=first.shift[1])
     shift_end = origin + timedelta(seconds=max(t.shift[1] for t in rtrucks))
-    cstations, ignored = _policy_stations(s, stations, station_site, jobs, now)
+    cstations, ignored = _policy_stations(s, stations, station_site, jobs, now, tz)
     decisions = [
         replace(d, reason=f"{d.reason}; {ignored[d.station]}") if d.station in ignored else d
         for d in collection.decide(
@@ -265,15 +265,16 @@ def _policy_stations(
     station_site: dict[str, int],
     jobs: dict[str, WasteJob],
     now: datetime,
+    tz: ZoneInfo,
 ) -> tuple[list[Station], dict[str, str]]:
-    """The stations as the collection policy takes them (state, forecasts, urgent jobs,
-    windows), and why a station's window was ignored."""
+    """The stations as the collection policy takes them (state, forecasts by the city's local
+    hours, urgent jobs, windows), and why a station's window was ignored."""
     ids = [x.id for x in stations]
     states = {
         r.station_id: r.state
         for r in s.scalars(select(WasteStationState).where(WasteStationState.station_id.in_(ids)))
     }
-    models = forecast_history.fit_all(s, ids, now)
+    models = forecast_history.fit_all(s, ids, now, tz=tz)
     windows, ignored = _windows(stations)
     out = [
         Station(

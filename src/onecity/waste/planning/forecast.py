@@ -3,8 +3,9 @@
 Pure: numpy only, no database and no clock; times are passed in.
 
 The model. Usage arrives as many small deposits whose rate depends on the local hour and on
-the weekday (see `station_sim.TAIPEI_HOURS`), so the fill of a compartment between two
-emptyings is a compound Poisson process with a rate that repeats every week. `fit` estimates:
+the weekday (see `simulation.station_config.TAIPEI_HOURS`), so the fill of a compartment
+between two emptyings is a compound Poisson process with a rate that repeats every week. `fit`
+estimates:
 
 * the mean fill rate (fraction of capacity per hour) for each of the 168 local hours of the
   week, from the fill increments of the history. Each increment is spread evenly over the time
@@ -27,16 +28,16 @@ steps) and, with the variances summed over the same steps under a normal approxi
 gives the 10th and 90th percentiles of the time to reach a target: the band is where the
 mean usage plus or minus 1.28 standard deviations reaches what is needed.
 
-On simulated stations (tests/unit/waste/test_forecast.py: 4 stations, 28 days fitted, 14 held
-out) the time to 80% is off by 4.4 h on average against 5.8 h for a flat rate, and the
-10-90% band holds 78% of the actual times."""
+On simulated stations (tests/unit/waste/planning/test_forecast.py: 4 stations, 28 days
+fitted, 14 held out) the time to 80% is off by 4.4 h on average against 5.8 h for a flat
+rate, and the 10-90% band holds 78% of the actual times."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 import numpy as np
 import numpy.typing as npt
@@ -162,6 +163,17 @@ class FillModel:
         hour = math.floor(local)
         week, idx = divmod(hour + _MONDAY_SHIFT, HOURS_PER_WEEK)
         return week, float(self._cum[idx] + self._r[idx] * (local - hour))
+
+
+def offset_hours(tz: tzinfo, at: datetime) -> float:
+    """The zone's offset from UTC at `at`, in hours: the model counts its week of local hours
+    at one fixed offset, so a caller with a city passes the city's zone here (for Taipei, +8
+    all year; a zone with summer time gets the offset in force at `at`)."""
+    _ts(at, "at")
+    off = at.astimezone(tz).utcoffset()
+    if off is None:
+        raise ForecastError("the time zone must give an offset from UTC", field="tz")
+    return _offset(off.total_seconds() / 3600)
 
 
 def flat_model(rate_per_hour: float, utc_offset_hours: float = 8.0) -> FillModel:

@@ -7,24 +7,32 @@ work. A station's readings are stored under its id as `device_id` with the keys 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onecity.core.models import Reading
-from onecity.waste.planning.forecast import FillModel, ForecastError, check_series, fit, flat_model
+from onecity.waste.planning.forecast import (
+    FillModel,
+    ForecastError,
+    check_series,
+    fit,
+    flat_model,
+    offset_hours,
+)
 from onecity.waste.simulation.station_config import CAN, COMPARTMENTS, GARBAGE, PET
 
 FILL_SUFFIX = ".fill"
 # Less observed time than this and a fit says more about the week it saw than about the
 # station: two days cover each hour of the day twice.
 MIN_HOURS = 48.0
-# Fill rate (share of capacity per hour) of a typical station (docs/waste.md, and station_sim's
-# defaults): ~160 kg of garbage a day into ~300 kg: 0.022/h; ~135 PET bottles a day into
-# ~1,250: 0.0045/h; ~90 cans a day into ~3,000: 0.0013/h. Used where a compartment has too
-# little history of its own and no other station's median (see `fit_all`) is available.
+# Fill rate (share of capacity per hour) of a typical station (docs/waste.md, and the station
+# simulator's defaults in station_config): ~160 kg of garbage a day into ~300 kg: 0.022/h;
+# ~135 PET bottles a day into ~1,250: 0.0045/h; ~90 cans a day into ~3,000: 0.0013/h. Used
+# where a compartment has too little history of its own and no other station's median (see
+# `fit_all`) is available.
 DEFAULT_RATE_PER_HOUR: Mapping[str, float] = {GARBAGE: 0.022, PET: 0.0045, CAN: 0.0013}
 _FALLBACK_RATE = DEFAULT_RATE_PER_HOUR[GARBAGE]  # an unknown compartment: assume the busiest
 
@@ -65,16 +73,19 @@ def fit_all(
     station_ids: Sequence[str],
     now: datetime,
     days: int = 28,
-    utc_offset_hours: float = 8.0,
+    *,
+    tz: tzinfo,
 ) -> dict[tuple[str, str], FillModel]:
-    """A fill model for every station's compartments (the three of `station_sim.COMPARTMENTS`
-    and any other that reports a fill), from the `days` before `now`.
+    """A fill model for every station's compartments (the three of `station_config.COMPARTMENTS`
+    and any other that reports a fill), from the `days` before `now`, by the local hours of
+    the city's time zone `tz`.
 
     A compartment with under `MIN_HOURS` of usable history, or with readings that cannot be a
     fill (out of range: a sensor fault), gets a flat model (no seasonality) at the median
     long-run rate of the well-observed compartments of the same kind in this call: stations
     of one city and one call resemble each other more than a national figure does. With no
     such peers it is `DEFAULT_RATE_PER_HOUR` for the kind."""
+    utc_offset_hours = offset_hours(tz, now)
     history = fill_history(session, station_ids, now - timedelta(days=days), now)
     fitted: dict[tuple[str, str], FillModel] = {}
     for key, (ts, fill) in history.items():

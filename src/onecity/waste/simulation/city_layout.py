@@ -22,6 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -109,9 +110,21 @@ def truck_stops() -> tuple[TruckStop, ...]:
 
 
 @cache
+def taipei() -> CityProfile:
+    """The simulated city's profile (cities/taipei/city.toml)."""
+    return CityProfile.load("taipei")
+
+
+def taipei_zone() -> ZoneInfo:
+    """The simulated city's time zone, from its profile: its local hours drive the stations'
+    usage and the crews' shifts."""
+    return ZoneInfo(taipei().timezone)
+
+
+@cache
 def taipei_trucks() -> CrowFlies:
     """Garbage trucks' travel through Taipei, from the city profile's [travel] section."""
-    return TravelProfile.of(CityProfile.load("taipei")).crow_flies(TRUCK_CLASS)
+    return TravelProfile.of(taipei()).crow_flies(TRUCK_CLASS)
 
 
 def medoid(points: list[tuple[float, float]]) -> tuple[float, float]:

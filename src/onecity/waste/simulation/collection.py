@@ -2,7 +2,7 @@
 km, stops, kg collected, overflow hours and fires reached late (`onecity waste simulate`).
 
 The city: stations and depots at real Taipei places (`city_layout`), usage from the station
-simulator (`station_sim`, reporting every 15 minutes), one collection shift a day per truck
+simulator (`stations`, reporting every 15 minutes), one collection shift a day per truck
 (06:00-14:00 Taipei time, before the evening peak of deposits), trucks of 4.5 t and 18 m³ of
 station-pressed volume (a ~10 m³ compactor body pressing the stations' 250 kg/m³ to ~450),
 travel by `core.travel.CrowFlies` at the shift's average speed, routes by `routing.solve`. A truck

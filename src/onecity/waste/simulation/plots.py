@@ -1,4 +1,4 @@
-"""Charts of a collection simulation (`collection_sim.SimReport`) as PNG and SVG files: truck
+"""Charts of a collection simulation (`results.SimReport`) as PNG and SVG files: truck
 km per day, overflow hours per day, and the totals side by side, one colour per policy.
 
 matplotlib's object API (`Figure`, no pyplot): no display, no global figure state and no

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from onecity.waste.planning import policy as collection
-from onecity.waste.planning.forecast import fit
+from onecity.waste.planning.forecast import fit, offset_hours
 from onecity.waste.planning.replan import replan
 from onecity.waste.planning.routing import (
     PlanError,
@@ -24,6 +24,7 @@ from onecity.waste.simulation.shifts import (
     SHIFT_S,
     SIM_CONFIG,
     THRESHOLD,
+    ZONE,
     City,
     Planned,
     Planner,
@@ -74,6 +75,7 @@ def threshold_policy(solve_s: float, seed: int) -> Planner:
 def forecast_policy(solve_s: float, seed: int) -> Planner:
     def plan(run: Run, city: City, origin: float, day: int) -> Planned | None:
         now = local_at(origin + SHIFT_S[0])
+        offset = offset_hours(ZONE, now)  # the forecasts count the city's local hours
         stations = []
         for i, place in enumerate(city.layout.stations):
             ts, v = np.asarray(run.ts[i]), run.last[i]
@@ -84,7 +86,7 @@ def forecast_policy(solve_s: float, seed: int) -> Planner:
                     kg=v.get(f"{c}.weight_kg", 0.0),
                     capacity_kg=spec.capacity_kg,
                     capacity_m3=spec.capacity_m3,
-                    model=fit(ts, np.asarray(run.fill[i][c]), utc_offset_hours=8.0),
+                    model=fit(ts, np.asarray(run.fill[i][c]), utc_offset_hours=offset),
                 )
                 for c, spec in SIM_CONFIG.compartments.items()
             )

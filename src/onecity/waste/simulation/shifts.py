@@ -8,18 +8,19 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from statistics import NormalDist
 from types import MappingProxyType
 
 from onecity.waste.planning import policy as collection
+from onecity.waste.planning.forecast import offset_hours
 from onecity.waste.planning.routing import (
     Plan,
     Problem,
     Site,
     Truck,
 )
-from onecity.waste.simulation.city_layout import CityLayout, layout, taipei_trucks
+from onecity.waste.simulation.city_layout import CityLayout, layout, taipei_trucks, taipei_zone
 from onecity.waste.simulation.station_config import (
     COMPARTMENTS,
     DEFAULT_SIM,
@@ -30,8 +31,8 @@ from onecity.waste.simulation.station_config import (
 from onecity.waste.simulation.stations import StationSim
 
 POLICIES = ("fixed", "threshold", "forecast", "clairvoyant")
-TPE = timezone(timedelta(hours=8))
-FIRST_DAY = datetime(2026, 3, 2, tzinfo=TPE)  # a Monday; the warm-up runs before it
+ZONE = taipei_zone()  # the simulated city's local time (its profile's time zone)
+FIRST_DAY = datetime(2026, 3, 2, tzinfo=ZONE)  # a Monday; the warm-up runs before it
 SHIFT_S = (6 * 3600, 14 * 3600)  # local seconds of the day
 DAY_S = 86400
 SLICE_S = 300  # during a shift the dispatcher looks at the telemetry every 5 minutes
@@ -46,6 +47,7 @@ SIM_CONFIG = replace(
     DEFAULT_SIM,
     report_every=timedelta(minutes=15),
     keep_deposits=False,
+    utc_offset_hours=offset_hours(ZONE, FIRST_DAY),
     incidents=MappingProxyType(
         {n: IncidentSpec(0.0, None) if n == "fire" else DEFAULT_SIM.incidents[n] for n in INCIDENTS}
     ),
@@ -159,7 +161,7 @@ class Run:
 
 
 def local_at(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, TPE)
+    return datetime.fromtimestamp(ts, ZONE)
 
 
 def _advance(run: Run, city: City, i: int, until: float, visits: list[tuple[float, float]]) -> None:

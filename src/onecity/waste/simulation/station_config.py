@@ -90,7 +90,9 @@ def _incidents() -> Mapping[str, IncidentSpec]:
 class SimConfig:
     report_every: timedelta = timedelta(seconds=10)
     stagger: bool = True  # stations report at their own second, not all at once
-    utc_offset_hours: float = 8.0  # Taipei local time drives the seasonality
+    # local time drives the seasonality; callers with a city pass its zone's offset
+    # (planning.forecast.offset_hours), the default is the Taipei calibration's own
+    utc_offset_hours: float = 8.0
     visits_per_day: float = 150.0  # a typical station: ~105 bags, ~160 kg a day
     popularity_sigma: float = 0.5  # lognormal spread of stations around that (median 1)
     hour_weights: tuple[float, ...] = TAIPEI_HOURS

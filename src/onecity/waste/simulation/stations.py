@@ -45,15 +45,6 @@ from onecity.waste.simulation.station_config import (
     SimError,
 )
 
-# waste.demo takes these from here
-__all__ = [
-    "COMPARTMENTS",
-    "FAULTS",
-    "INCIDENTS",
-    "SimConfig",
-    "StationSim",
-]
-
 
 class _Comp:
     __slots__ = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -75,7 +76,7 @@ def test_fit_all_fits_observed_compartments_and_defaults_the_rest(platform: Plat
     store(platform, rows)
     now = T0 + timedelta(days=7)
     with platform.db.read() as s:
-        models = fit_all(s, ["st-a", "st-b"], now, days=28)
+        models = fit_all(s, ["st-a", "st-b"], now, days=28, tz=ZoneInfo(platform.city.timezone))
     assert set(models) == {(sid, c) for sid in ("st-a", "st-b") for c in COMPARTMENTS}
     seen = models[("st-a", GARBAGE)]
     assert seen.n_hours > 7 * 24 - 2
