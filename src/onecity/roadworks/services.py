@@ -11,6 +11,7 @@ from onecity.core.workdays import WorkCalendar, calendar_from_profile
 from onecity.roadworks.config import RoadworksConfig
 from onecity.roadworks.permits.service import PermitService
 from onecity.roadworks.pipes.service import PipeService
+from onecity.roadworks.public.service import PublicWorks
 from onecity.roadworks.registry.orgs import OrgRegistry
 from onecity.roadworks.registry.service import RegistryService
 from onecity.roadworks.sites.service import SiteService
@@ -23,6 +24,7 @@ class RoadworksServices:
     registry: RegistryService  # dig bans, embargoes, fee tables, penalties (registry/)
     pipes: PipeService  # the 3D pipeline map and as-built surveys (pipes/)
     sites: SiteService  # live sites: cameras, frames, stage photos (sites/)
+    public: PublicWorks  # the public works map, no login (public/)
 
 
 def build(p: Platform) -> RoadworksServices:
@@ -34,6 +36,7 @@ def build(p: Platform) -> RoadworksServices:
         registry=RegistryService(permits),
         pipes=PipeService(permits),
         sites=SiteService(permits),
+        public=PublicWorks(permits),
     )
 
 

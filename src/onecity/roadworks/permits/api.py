@@ -6,9 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from onecity.core.auth.permissions import Principal
-from onecity.core.http import MAX_INT64, platform, principal, source
-from onecity.core.platform import Platform
+from onecity.core.deps import CurrentUser, PlatformDep
+from onecity.core.http import MAX_INT64, source
 from onecity.roadworks.permits import amend
 from onecity.roadworks.permits import schemas as sc
 from onecity.roadworks.permits.locate_desk import LocateDesk
@@ -34,18 +33,22 @@ Status = Literal[
 ]
 
 
-async def service(p: Platform = Depends(platform)) -> PermitService:
+async def service(p: PlatformDep) -> PermitService:
     return p.services(RoadworksServices).permits
 
 
-async def orgs(p: Platform = Depends(platform)) -> OrgRegistry:
+Permits = Annotated[PermitService, Depends(service)]
+
+
+async def orgs(p: PlatformDep) -> OrgRegistry:
     return p.services(RoadworksServices).orgs
 
 
+Orgs = Annotated[OrgRegistry, Depends(orgs)]
+
+
 @router.get("/orgs", response_model=list[sc.OrgOut])
-def list_orgs(
-    who: Principal = Depends(principal), reg: OrgRegistry = Depends(orgs)
-) -> list[sc.OrgOut]:
+def list_orgs(who: CurrentUser, reg: Orgs) -> list[sc.OrgOut]:
     """Utilities, contractors and agencies; contractors with their penalty points and bar."""
     return reg.list(who)
 
@@ -54,16 +57,14 @@ def list_orgs(
 def add_org(
     body: sc.OrgIn,
     request: Request,
-    who: Principal = Depends(principal),
-    reg: OrgRegistry = Depends(orgs),
+    who: CurrentUser,
+    reg: Orgs,
 ) -> sc.OrgOut:
     return reg.add(who, body, source(request))
 
 
 @router.post("/permits/check", response_model=sc.CheckOut)
-def check(
-    body: sc.PermitIn, who: Principal = Depends(principal), svc: PermitService = Depends(service)
-) -> sc.CheckOut:
+def check(body: sc.PermitIn, who: CurrentUser, svc: Permits) -> sc.CheckOut:
     """What the rules say about an application (conflicts, dig bans, embargoes, notice, night
     works, fee, pipe owners to be asked) without filing it."""
     return svc.check(who, body)
@@ -73,8 +74,8 @@ def check(
 def apply(
     body: sc.PermitIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: PermitService = Depends(service),
+    who: CurrentUser,
+    svc: Permits,
 ) -> sc.PermitOut:
     """File an application (emergency works: report them, they are under way)."""
     return svc.apply(who, body, source(request))
@@ -82,19 +83,17 @@ def apply(
 
 @router.get("/permits", response_model=sc.PermitPage)
 def list_permits(
+    who: CurrentUser,
+    svc: Permits,
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    who: Principal = Depends(principal),
-    svc: PermitService = Depends(service),
 ) -> sc.PermitPage:
     return svc.list(who, status, limit, offset)
 
 
 @router.get("/permits/{ref}", response_model=sc.PermitOut)
-def get_permit(
-    ref: Ref, who: Principal = Depends(principal), svc: PermitService = Depends(service)
-) -> sc.PermitOut:
+def get_permit(ref: Ref, who: CurrentUser, svc: Permits) -> sc.PermitOut:
     """A permit with its findings, fee, locate requests and every step."""
     return svc.get(who, ref)
 
@@ -104,8 +103,8 @@ def decide(
     ref: Ref,
     body: sc.DecisionIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: PermitService = Depends(service),
+    who: CurrentUser,
+    svc: Permits,
 ) -> sc.PermitOut:
     """RPIC's answer: grant (as a joint dig where works clash), refuse, or ask for changes."""
     return svc.decide(who, ref, body, source(request))
@@ -116,8 +115,8 @@ def resubmit(
     ref: Ref,
     body: sc.PermitIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: PermitService = Depends(service),
+    who: CurrentUser,
+    svc: Permits,
 ) -> sc.PermitOut:
     """Send an application that RPIC asked to change back, amended: checked again as a whole,
     with the pipe owners asked again about the new footprint."""
@@ -129,8 +128,8 @@ def progress(
     ref: Ref,
     body: sc.ProgressIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: PermitService = Depends(service),
+    who: CurrentUser,
+    svc: Permits,
 ) -> sc.PermitOut:
     """The works started (every locate request answered), stopped, or the road restored."""
     return WorksDesk(svc).progress(who, ref, body, source(request))
@@ -141,8 +140,8 @@ def inspect(
     ref: Ref,
     body: sc.InspectIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: PermitService = Depends(service),
+    who: CurrentUser,
+    svc: Permits,
 ) -> sc.PermitOut:
     """The restoration inspected: pass closes the permit, fail sends it back."""
     return WorksDesk(svc).inspect(who, ref, body, source(request))
@@ -152,17 +151,17 @@ def inspect(
 def withdraw(
     ref: Ref,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: PermitService = Depends(service),
+    who: CurrentUser,
+    svc: Permits,
 ) -> sc.PermitOut:
     return WorksDesk(svc).withdraw(who, ref, source(request))
 
 
 @router.get("/locates", response_model=list[sc.LocateOut])
 def locates(
+    who: CurrentUser,
+    svc: Permits,
     pending: bool = False,
-    who: Principal = Depends(principal),
-    svc: PermitService = Depends(service),
 ) -> list[sc.LocateOut]:
     """Locate requests for the caller's organisations, soonest due first."""
     return LocateDesk(svc).queue(who, pending)
@@ -173,8 +172,8 @@ def answer_locate(
     locate_id: Id,
     body: sc.LocateAnswerIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: PermitService = Depends(service),
+    who: CurrentUser,
+    svc: Permits,
 ) -> sc.LocateOut:
     """A pipe owner's answer: marked on site, clear, or conflict (with what to do)."""
     return LocateDesk(svc).answer(who, locate_id, body, source(request))

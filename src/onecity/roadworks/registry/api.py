@@ -8,9 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from onecity.core.auth.permissions import Principal
-from onecity.core.http import platform, principal, source
-from onecity.core.platform import Platform
+from onecity.core.deps import CurrentUser, PlatformDep
+from onecity.core.http import source
 from onecity.roadworks.pipes.service import PipeService
 from onecity.roadworks.registry import penalty_book
 from onecity.roadworks.registry import schemas as rs
@@ -23,13 +22,18 @@ router = APIRouter(prefix="/api/v1/roadworks", tags=["road works registry"])
 Ref = Annotated[str, Path(min_length=1, max_length=24, pattern=r"^RW-\d{4}-\d{6,}$")]
 
 
-async def registry(p: Platform = Depends(platform)) -> RegistryService:
+async def registry(p: PlatformDep) -> RegistryService:
     return p.services(RoadworksServices).registry
 
 
-async def pipes(p: Platform = Depends(platform)) -> PipeService:
+Registry = Annotated[RegistryService, Depends(registry)]
+
+
+async def pipes(p: PlatformDep) -> PipeService:
     return p.services(RoadworksServices).pipes
 
+
+Pipes = Annotated[PipeService, Depends(pipes)]
 
 # --- the pipeline map ------------------------------------------------------------------------
 
@@ -38,8 +42,8 @@ async def pipes(p: Platform = Depends(platform)) -> PipeService:
 def add_pipe(
     body: rs.PipeIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: PipeService = Depends(pipes),
+    who: CurrentUser,
+    svc: Pipes,
 ) -> rs.PipeOut:
     """Record a surveyed pipe segment (RPIC, or the owning utility's staff)."""
     return svc.add(who, body, source(request))
@@ -48,8 +52,8 @@ def add_pipe(
 @router.get("/pipes", responses={200: {"content": {"application/geo+json": {}}}})
 def list_pipes(
     bbox: Annotated[str, Query(max_length=100, description="west,south,east,north (WGS84)")],
-    who: Principal = Depends(principal),
-    svc: PipeService = Depends(pipes),
+    who: CurrentUser,
+    svc: Pipes,
 ) -> JSONResponse:
     """Pipes in service in a box, as GeoJSON with [lon, lat, -depth m] per vertex."""
     out: dict[str, Any] = svc.in_box(who, bbox)
@@ -57,9 +61,7 @@ def list_pipes(
 
 
 @router.get("/permits/{ref}/pipes", responses={200: {"content": {"application/geo+json": {}}}})
-def permit_pipes(
-    ref: Ref, who: Principal = Depends(principal), svc: PipeService = Depends(pipes)
-) -> JSONResponse:
+def permit_pipes(ref: Ref, who: CurrentUser, svc: Pipes) -> JSONResponse:
     """The pipes under a permit's dig that its locate requests named, as GeoJSON with
     [lon, lat, -depth m] per vertex; pipes replaced since are kept with `retired: true`."""
     return JSONResponse(svc.of_permit(who, ref), media_type="application/geo+json")
@@ -70,8 +72,8 @@ def as_built(
     ref: Ref,
     body: rs.AsBuiltIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: PipeService = Depends(pipes),
+    who: CurrentUser,
+    svc: Pipes,
 ) -> rs.AsBuiltOut:
     """The as-built survey of restored works: replaced records retire, new ones are added."""
     return svc.as_built(who, ref, body, source(request))
@@ -84,8 +86,8 @@ def as_built(
 def add_dig_ban(
     body: rs.DigBanIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: RegistryService = Depends(registry),
+    who: CurrentUser,
+    svc: Registry,
 ) -> rs.DigBanOut:
     """A resurfaced road that may not be dug for `years` (default 5)."""
     return svc.add_ban(who, body, source(request))
@@ -93,9 +95,9 @@ def add_dig_ban(
 
 @router.get("/dig-bans", response_model=list[rs.DigBanOut])
 def list_dig_bans(
+    who: CurrentUser,
+    svc: Registry,
     active: bool = False,
-    who: Principal = Depends(principal),
-    svc: RegistryService = Depends(registry),
 ) -> list[rs.DigBanOut]:
     return svc.bans(who, active)
 
@@ -104,8 +106,8 @@ def list_dig_bans(
 def add_embargo(
     body: rs.EmbargoIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: RegistryService = Depends(registry),
+    who: CurrentUser,
+    svc: Registry,
 ) -> rs.EmbargoOut:
     """Days nobody digs: a holiday, an exam or an event, city-wide or in an area."""
     return svc.add_embargo(who, body, source(request))
@@ -113,9 +115,9 @@ def add_embargo(
 
 @router.get("/embargoes", response_model=list[rs.EmbargoOut])
 def list_embargoes(
+    who: CurrentUser,
+    svc: Registry,
     upcoming: bool = False,
-    who: Principal = Depends(principal),
-    svc: RegistryService = Depends(registry),
 ) -> list[rs.EmbargoOut]:
     return svc.embargoes(who, upcoming)
 
@@ -124,7 +126,7 @@ def list_embargoes(
 
 
 @router.get("/fees", response_model=list[rs.FeeTableOut])
-def list_fees(svc: RegistryService = Depends(registry)) -> list[rs.FeeTableOut]:
+def list_fees(svc: Registry) -> list[rs.FeeTableOut]:
     """Every version of the fee table, oldest first. Public: what a permit costs is no secret."""
     return svc.fee_tables()
 
@@ -133,8 +135,8 @@ def list_fees(svc: RegistryService = Depends(registry)) -> list[rs.FeeTableOut]:
 def add_fees(
     body: rs.FeeTableIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: RegistryService = Depends(registry),
+    who: CurrentUser,
+    svc: Registry,
 ) -> rs.FeeTableOut:
     """A new fee version from `valid_from` (after every existing one); old ones never change."""
     return svc.add_fee_table(who, body, source(request))
@@ -167,8 +169,8 @@ def list_breaches() -> dict[str, Any]:
 def add_penalty(
     body: rs.PenaltyIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: RegistryService = Depends(registry),
+    who: CurrentUser,
+    svc: Registry,
 ) -> rs.PenaltyRecorded:
     """A contractor's breach with its fine (NT$30,000 to 150,000) and points, or, with `voids`,
     the correction that cancels an earlier row."""
@@ -177,10 +179,10 @@ def add_penalty(
 
 @router.get("/penalties", response_model=list[rs.PenaltyOut])
 def list_penalties(
+    who: CurrentUser,
+    svc: Registry,
     contractor: Annotated[
         str | None, Query(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     ] = None,
-    who: Principal = Depends(principal),
-    svc: RegistryService = Depends(registry),
 ) -> list[rs.PenaltyOut]:
     return svc.penalties(who, contractor)

@@ -9,10 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 
 from onecity.core import media
-from onecity.core.auth.permissions import Principal
 from onecity.core.dates import CityDate
-from onecity.core.http import platform, principal, source
-from onecity.core.platform import Platform
+from onecity.core.deps import CurrentUser, PlatformDep
+from onecity.core.http import source
 from onecity.roadworks.permits.api import Ref
 from onecity.roadworks.services import RoadworksServices
 from onecity.roadworks.sites import schemas as ss
@@ -21,14 +20,15 @@ from onecity.roadworks.sites.service import SiteService
 router = APIRouter(prefix="/api/v1/roadworks", tags=["road works sites"])
 
 
-async def sites(p: Platform = Depends(platform)) -> SiteService:
+async def sites(p: PlatformDep) -> SiteService:
     return p.services(RoadworksServices).sites
 
 
+Sites = Annotated[SiteService, Depends(sites)]
+
+
 @router.get("/permits/{ref}/camera", response_model=ss.CameraOut | None)
-def get_camera(
-    ref: Ref, who: Principal = Depends(principal), svc: SiteService = Depends(sites)
-) -> ss.CameraOut | None:
+def get_camera(ref: Ref, who: CurrentUser, svc: Sites) -> ss.CameraOut | None:
     """The site's camera and whether its feed is live; null when none is registered."""
     return svc.camera(who, ref)
 
@@ -38,8 +38,8 @@ def set_camera(
     ref: Ref,
     body: ss.CameraIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: SiteService = Depends(sites),
+    who: CurrentUser,
+    svc: Sites,
 ) -> ss.CameraOut:
     """Register the site's live camera, or replace its URL (the old one stays in the audit)."""
     return svc.set_camera(who, ref, body.url, source(request))
@@ -49,8 +49,8 @@ def set_camera(
 def camera_frame(
     ref: Ref,
     body: ss.FrameIn,
-    who: Principal = Depends(principal),
-    svc: SiteService = Depends(sites),
+    who: CurrentUser,
+    svc: Sites,
 ) -> ss.CameraOut:
     """A frame arrived from the site's camera (the camera gateway calls this). An older time
     than the last one kept changes nothing; the feed is live while frames are < 5 min old."""
@@ -71,8 +71,8 @@ def check_in(
     lon: Lon,
     lat: Lat,
     taken_at: Annotated[datetime, Form(description="ISO 8601; no offset: city time")],
-    who: Principal = Depends(principal),
-    svc: SiteService = Depends(sites),
+    who: CurrentUser,
+    svc: Sites,
 ) -> ss.PhotoOut:
     """A stage photo taken at the site, within 200 m of the works. Sending the same photo for
     the same stage again returns the record already kept (200 instead of 201)."""
@@ -95,18 +95,16 @@ def check_in(
 
 
 @router.get("/permits/{ref}/photos", response_model=list[ss.PhotoOut])
-def list_photos(
-    ref: Ref, who: Principal = Depends(principal), svc: SiteService = Depends(sites)
-) -> list[ss.PhotoOut]:
+def list_photos(ref: Ref, who: CurrentUser, svc: Sites) -> list[ss.PhotoOut]:
     """A permit's photo check-ins, in the order they were taken."""
     return svc.photos(who, ref)
 
 
 @router.get("/monitor", response_model=ss.MonitorOut)
 def monitor(
+    who: CurrentUser,
+    svc: Sites,
     day: CityDate | None = None,
-    who: Principal = Depends(principal),
-    svc: SiteService = Depends(sites),
 ) -> ss.MonitorOut:
     """RPIC's monitoring map (GeoJSON): works on the road on `day` (default today) or the
     next day, each with its feed and photos, and the share of dug sites watched live."""

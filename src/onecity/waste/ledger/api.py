@@ -8,17 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
-from onecity.core.auth.permissions import Principal
 from onecity.core.dates import CityDate
+from onecity.core.deps import CurrentDevice, CurrentUser, DeviceKey, PlatformDep
 from onecity.core.http import (
     MAX_INT64,
-    device_key,
-    device_key_header,
-    platform,
-    principal,
     source,
 )
-from onecity.core.platform import Platform
 from onecity.waste.ledger import schemas as sc
 from onecity.waste.ledger.service import WasteService
 from onecity.waste.services import WasteServices
@@ -28,8 +23,11 @@ router = APIRouter(prefix="/api/v1/waste", tags=["waste"])
 CardPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,32}$")]
 
 
-async def service(p: Platform = Depends(platform)) -> WasteService:
+async def service(p: PlatformDep) -> WasteService:
     return p.services(WasteServices).ledger
+
+
+Ledger = Annotated[WasteService, Depends(service)]
 
 
 def _json(model: BaseModel) -> Response:
@@ -40,8 +38,8 @@ def _json(model: BaseModel) -> Response:
 @router.post("/terminal/sign-on", response_model=sc.SignOnOut, tags=["waste stations"])
 def sign_on(
     body: sc.SignOnIn,
-    terminal: str = Depends(device_key),
-    svc: WasteService = Depends(service),
+    terminal: CurrentDevice,
+    svc: Ledger,
 ) -> sc.SignOnOut:
     """A station starts its day: server time, tariffs and the blocklist version."""
     return svc.sign_on(terminal, body)
@@ -49,9 +47,9 @@ def sign_on(
 
 @router.get("/terminal/blocklist", response_model=sc.BlocklistOut, tags=["waste stations"])
 def terminal_blocklist(
+    terminal: CurrentDevice,
+    svc: Ledger,
     since: Annotated[int | None, Query(ge=0, le=MAX_INT64)] = None,
-    terminal: str = Depends(device_key),
-    svc: WasteService = Depends(service),
 ) -> sc.BlocklistOut:
     return svc.blocklist(terminal, since)
 
@@ -59,9 +57,9 @@ def terminal_blocklist(
 @router.post("/terminal/transactions", response_model=sc.TxnBatchOut, tags=["waste stations"])
 def upload(
     body: sc.TxnBatchIn,
-    key: str = Depends(device_key_header),
-    p: Platform = Depends(platform),
-    svc: WasteService = Depends(service),
+    key: DeviceKey,
+    p: PlatformDep,
+    svc: Ledger,
 ) -> Response:
     """Store card writes exactly once. A retry answers `duplicate` with the first id; the same
     terminal number with other content is 409 `payload_differs`. All or nothing per call."""
@@ -74,8 +72,8 @@ def upload(
 )
 def unconfirmed(
     body: sc.UnconfirmedBatchIn,
-    terminal: str = Depends(device_key),
-    svc: WasteService = Depends(service),
+    terminal: CurrentDevice,
+    svc: Ledger,
 ) -> sc.UnconfirmedBatchOut:
     """Writes the station started but could not confirm (the card was pulled and never came
     back). Each becomes a transaction once the card's chain shows it happened."""
@@ -85,15 +83,15 @@ def unconfirmed(
 @router.post("/terminal/settlements", response_model=sc.SettlementOut, tags=["waste stations"])
 def settle(
     body: sc.SettlementIn,
-    terminal: str = Depends(device_key),
-    svc: WasteService = Depends(service),
+    terminal: CurrentDevice,
+    svc: Ledger,
 ) -> sc.SettlementOut:
     return svc.settle(terminal, body)
 
 
 # --- public ----------------------------------------------------------------------------------
 @router.get("/tariffs", response_model=list[sc.TariffOut])
-def tariffs(svc: WasteService = Depends(service)) -> list[sc.TariffOut]:
+def tariffs(svc: Ledger) -> list[sc.TariffOut]:
     """Every version of the garbage tariff, oldest first (public)."""
     return svc.tariff_list()
 
@@ -101,8 +99,8 @@ def tariffs(svc: WasteService = Depends(service)) -> list[sc.TariffOut]:
 # --- operators -------------------------------------------------------------------------------
 @router.get("/transactions", response_model=sc.TxnPage)
 def transactions(
-    who: Principal = Depends(principal),
-    svc: WasteService = Depends(service),
+    who: CurrentUser,
+    svc: Ledger,
     card_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9-]{1,32}$")] = None,
     terminal_id: Annotated[str | None, Query(max_length=64)] = None,
     kind: Literal["garbage", "recycle", "topup"] | None = None,
@@ -125,8 +123,8 @@ def transactions(
 
 @router.get("/cards", response_model=sc.CardPage)
 def cards(
-    who: Principal = Depends(principal),
-    svc: WasteService = Depends(service),
+    who: CurrentUser,
+    svc: Ledger,
     q: Annotated[str | None, Query(max_length=32)] = None,
     status: Literal["blocked", "flagged", "registered"] | None = None,
     cursor: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9-]{1,32}$")] = None,
@@ -139,8 +137,8 @@ def cards(
 def issue_cards(
     body: sc.CardIssueBatchIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: WasteService = Depends(service),
+    who: CurrentUser,
+    svc: Ledger,
 ) -> sc.IssueOut:
     """Enter cards into the registry with their present balance and counter (from the card
     issuer). A card already registered is left unchanged."""
@@ -148,9 +146,7 @@ def issue_cards(
 
 
 @router.get("/cards/{card_id}", response_model=sc.CardDetail)
-def card(
-    card_id: CardPath, who: Principal = Depends(principal), svc: WasteService = Depends(service)
-) -> Response:
+def card(card_id: CardPath, who: CurrentUser, svc: Ledger) -> Response:
     return _json(svc.card(who, card_id))
 
 
@@ -159,8 +155,8 @@ def block(
     card_id: CardPath,
     body: sc.BlockIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: WasteService = Depends(service),
+    who: CurrentUser,
+    svc: Ledger,
 ) -> sc.BlockOut:
     return svc.set_blocked(who, card_id, True, body.reason, source(request))
 
@@ -170,8 +166,8 @@ def unblock(
     card_id: CardPath,
     body: sc.BlockIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: WasteService = Depends(service),
+    who: CurrentUser,
+    svc: Ledger,
 ) -> sc.BlockOut:
     return svc.set_blocked(who, card_id, False, body.reason, source(request))
 
@@ -181,8 +177,8 @@ def detach(
     card_id: CardPath,
     body: sc.DetachIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: WasteService = Depends(service),
+    who: CurrentUser,
+    svc: Ledger,
 ) -> Response:
     """Release a card from the citizen account it is linked to (its holder came to the service
     desk); the account is told, and the card's next link code links it again."""
@@ -191,16 +187,14 @@ def detach(
 
 
 @router.get("/blocklist", response_model=sc.BlockPage)
-def blocklist(
-    who: Principal = Depends(principal), svc: WasteService = Depends(service)
-) -> sc.BlockPage:
+def blocklist(who: CurrentUser, svc: Ledger) -> sc.BlockPage:
     return svc.blocklist_page(who)
 
 
 @router.get("/settlements", response_model=sc.SettlementPage)
 def settlements(
-    who: Principal = Depends(principal),
-    svc: WasteService = Depends(service),
+    who: CurrentUser,
+    svc: Ledger,
     status: Literal["matched", "mismatch"] | None = None,
     terminal_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> sc.SettlementPage:
@@ -208,26 +202,20 @@ def settlements(
 
 
 @router.get("/ledger", response_model=sc.LedgerOut)
-def ledger(
-    who: Principal = Depends(principal), svc: WasteService = Depends(service)
-) -> sc.LedgerOut:
+def ledger(who: CurrentUser, svc: Ledger) -> sc.LedgerOut:
     """Totals per account. `balanced` is true when the postings sum to zero and the card
     mirrors add up to the card-value account."""
     return svc.ledger(who)
 
 
 @router.get("/stations", response_model=list[sc.StationOut])
-def stations(
-    who: Principal = Depends(principal), svc: WasteService = Depends(service)
-) -> list[sc.StationOut]:
+def stations(who: CurrentUser, svc: Ledger) -> list[sc.StationOut]:
     return svc.stations(who)
 
 
 # --- citizens --------------------------------------------------------------------------------
 @router.get("/my/cards", response_model=list[sc.CardDetail])
-def my_cards(
-    who: Principal = Depends(principal), svc: WasteService = Depends(service)
-) -> list[sc.CardDetail]:
+def my_cards(who: CurrentUser, svc: Ledger) -> list[sc.CardDetail]:
     return svc.my_cards(who)
 
 
@@ -235,8 +223,8 @@ def my_cards(
 def register_card(
     body: sc.RegisterCardIn,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: WasteService = Depends(service),
+    who: CurrentUser,
+    svc: Ledger,
 ) -> sc.CardDetail:
     """Link a card to one's account with the link code a station showed and printed after a
     transaction of that card (once, within 48 hours), if no account holds the card. Any
@@ -248,9 +236,7 @@ def register_card(
 
 
 @router.get("/my/card-notices", response_model=list[sc.CardNoticeOut])
-def my_card_notices(
-    who: Principal = Depends(principal), svc: WasteService = Depends(service)
-) -> list[sc.CardNoticeOut]:
+def my_card_notices(who: CurrentUser, svc: Ledger) -> list[sc.CardNoticeOut]:
     """Cards that left this account without it in the last 90 days: detached by the
     department's staff at the holder's request."""
     return svc.card_notices(who)
@@ -260,8 +246,8 @@ def my_card_notices(
 def unregister_card(
     card_id: CardPath,
     request: Request,
-    who: Principal = Depends(principal),
-    svc: WasteService = Depends(service),
+    who: CurrentUser,
+    svc: Ledger,
 ) -> Response:
     svc.unregister_card(who, card_id, source(request))
     return Response(status_code=204)
