@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import AsyncIterator, MutableMapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, MutableMapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -145,13 +145,15 @@ def _routed(
     return svc
 
 
-def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
-    settings = settings or Settings()
-    plat = platform or modules.start_platform(settings)
-    loops: list[Loop] = []
+def _lifespan(
+    settings: Settings, plat: Platform
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start-up and shutdown: the thread pool, the collector's settings and, where this
+    process runs them, the core's and the modules' worker loops."""
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loops: list[Loop] = []
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         before = gc.get_threshold()
         if settings.gc_threshold:
@@ -175,19 +177,11 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             gc.unfreeze()
             gc.set_threshold(*before)
 
-    app = FastAPI(
-        title="OneCity API",
-        version=__version__,
-        description="Smart Taipei, One City: devices, telemetry, alerts and city modules.",
-        lifespan=lifespan,
-        docs_url=None,  # served below from vendored assets: no CDN
-        redoc_url=None,
-        openapi_url="/openapi.json",
-        # Every route, core or module: a NUL byte is refused before it can reach the database.
-        # A body in the wrong media type is a 415 (core/http_guards.py).
-        dependencies=[Depends(reject_nul), Depends(check_media_type)],
-    )
+    return lifespan
 
+
+def _install_docs(app: FastAPI) -> None:
+    """/docs from the vendored Swagger UI: no CDN, and a CSP that admits its one script."""
     vendor = "/static/vendor/swagger-ui"
     docs_page = bytes(
         get_swagger_ui_html(
@@ -205,10 +199,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     def docs() -> HTMLResponse:
         return HTMLResponse(docs_page, headers={"Content-Security-Policy": docs_policy})
 
-    app.state.platform = plat
-    install_error_handlers(app)
-    openapi.install(app)
 
+def _install_routes(app: FastAPI, settings: Settings, plat: Platform) -> None:
+    """Core's routers, then the enabled modules' (their services installed on the platform
+    first), then the endpoints that serve every module: Open311, media, NGSI-LD, pages."""
     for router in (
         auth_api.router,
         devices_api.router,
@@ -236,6 +230,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.state.ngsi_types = {t.type: t for m in app.state.modules for t in m.ngsi_types}
     app.include_router(open311_api.staff_router)
     pages.install(app, app.state.modules)
+
+
+def _install_static(app: FastAPI) -> None:
     # Each module's files under /static/<name>/, mounted before the shell's /static so that
     # the longer prefix is the one that matches.
     for module in app.state.modules:
@@ -246,6 +243,29 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                 name=f"static-{module.name}",
             )
     app.mount("/static", StaticFiles(packages=[("onecity.web", "static")]), name="static")
+
+
+def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
+    settings = settings or Settings()
+    plat = platform or modules.start_platform(settings)
+    app = FastAPI(
+        title="OneCity API",
+        version=__version__,
+        description="Smart Taipei, One City: devices, telemetry, alerts and city modules.",
+        lifespan=_lifespan(settings, plat),
+        docs_url=None,  # served below from vendored assets: no CDN
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        # Every route, core or module: a NUL byte is refused before it can reach the database.
+        # A body in the wrong media type is a 415 (core/http_guards.py).
+        dependencies=[Depends(reject_nul), Depends(check_media_type)],
+    )
+    _install_docs(app)
+    app.state.platform = plat
+    install_error_handlers(app)
+    openapi.install(app)
+    _install_routes(app, settings, plat)
+    _install_static(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders, hsts=settings.environment == "production")
     app.add_middleware(Metrics)

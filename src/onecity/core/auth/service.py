@@ -79,43 +79,7 @@ class AuthService:
                     count=True,
                     error=Unauthenticated("wrong username or password", code="bad_credentials"),
                 )
-            if user.totp_secret is not None or user.role in self.settings.totp_roles:
-                if user.totp_secret is None:
-                    self._refuse(
-                        s,
-                        attempt,
-                        username,
-                        source,
-                        "totp not enrolled",
-                        error=Unauthenticated(
-                            "your role requires a TOTP second factor; ask an "
-                            "administrator to enrol one (onecity users totp USERNAME)",
-                            code="totp_enrolment_required",
-                        ),
-                    )
-                if not totp:
-                    self._refuse(
-                        s,
-                        attempt,
-                        username,
-                        source,
-                        "totp missing",
-                        error=Unauthenticated(
-                            "enter the 6-digit code from your authenticator app",
-                            code="totp_required",
-                            field="totp",
-                        ),
-                    )
-                if not check_totp(user.totp_secret, totp or ""):
-                    self._refuse(
-                        s,
-                        attempt,
-                        username,
-                        source,
-                        "bad totp",
-                        count=True,
-                        error=Unauthenticated("wrong TOTP code", code="bad_totp", field="totp"),
-                    )
+            self._second_factor(s, attempt, user, source, totp)
             attempt.succeeded()
             token = new_token()
             sess = AuthSession(
@@ -133,6 +97,50 @@ class AuthService:
                 user.id, user.username, Role(user.role), user.department_code, sess.id
             )
         return LoginResult(token, self.settings.session_idle_minutes * 60, principal)
+
+    def _second_factor(
+        self, s: Session, attempt: Attempt, user: User, source: str, totp: str | None
+    ) -> None:
+        """A TOTP code, when the user has one enrolled or their role requires one; a refusal
+        raises, after the attempt is counted and audited."""
+        if user.totp_secret is None and user.role not in self.settings.totp_roles:
+            return
+        if user.totp_secret is None:
+            self._refuse(
+                s,
+                attempt,
+                user.username,
+                source,
+                "totp not enrolled",
+                error=Unauthenticated(
+                    "your role requires a TOTP second factor; ask an "
+                    "administrator to enrol one (onecity users totp USERNAME)",
+                    code="totp_enrolment_required",
+                ),
+            )
+        if not totp:
+            self._refuse(
+                s,
+                attempt,
+                user.username,
+                source,
+                "totp missing",
+                error=Unauthenticated(
+                    "enter the 6-digit code from your authenticator app",
+                    code="totp_required",
+                    field="totp",
+                ),
+            )
+        if not check_totp(user.totp_secret, totp or ""):
+            self._refuse(
+                s,
+                attempt,
+                user.username,
+                source,
+                "bad totp",
+                count=True,
+                error=Unauthenticated("wrong TOTP code", code="bad_totp", field="totp"),
+            )
 
     def _refuse(
         self,
