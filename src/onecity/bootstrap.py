@@ -11,6 +11,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from onecity.core.auth.permissions import Role
 from onecity.core.auth.secrets import (
@@ -130,82 +131,92 @@ def seed_demo(p: Platform, keys_file: Path, youbike: int = 150, bins: int = 150)
     seed_reference(p)
     keys: dict[str, str] = json.loads(keys_file.read_text()) if keys_file.exists() else {}
     with p.db.session() as s:
-        for u in DEMO_USERS:
-            if s.execute(select(User.id).where(User.username == u.username)).first() is None:
-                s.add(
-                    User(
-                        username=u.username,
-                        display_name=u.username,
-                        password_hash=hash_password(u.password),
-                        role=u.role,
-                        department_code=u.department,
-                    )
-                )
+        _demo_users(s)
         for d in demo_devices(p, youbike, bins):
-            if s.get(Device, str(d["id"])) is None:
-                lon, lat = float(d["lon"]), float(d["lat"])  # type: ignore[arg-type]
-                s.add(
-                    Device(
-                        id=d["id"],
-                        name=d["name"],
-                        type=d["type"],
-                        department_code=d["department"],
-                        lon=lon,
-                        lat=lat,
-                        district=p.city.place(lon, lat).district,
-                        meta=d["meta"],
-                        heartbeat_s=30,
-                    )
-                )
-            # A key is only useful if the database knows it: after a fresh database with an
-            # old keys file, issue new ones instead of trusting the file.
-            kept = keys.get(str(d["id"]))
-            split = split_device_key(kept) if kept else None
-            known = split is not None and s.get(DeviceCredential, split[0]) is not None
-            if not known:
-                s.flush()
-                key_id, secret, full = new_device_key()
-                s.add(
-                    DeviceCredential(
-                        key_id=key_id,
-                        device_id=str(d["id"]),
-                        secret_hash=token_hash(secret),
-                        mqtt_hash=mqtt_password_hash(full),
-                        label="demo",
-                    )
-                )
-                keys[str(d["id"])] = full
+            _demo_device(s, p, d, keys)
         if s.execute(select(AlertRule.id)).first() is None:
-            s.add_all(
-                [
-                    AlertRule(
-                        name="清潔箱將滿 Bin nearly full",
-                        device_type="litter_bin",
-                        key="fill",
-                        direction="above",
-                        raise_at=0.8,
-                        clear_at=0.5,
-                        severity="warning",
-                    ),
-                    AlertRule(
-                        name="清潔箱高溫 Bin fire risk",
-                        device_type="litter_bin",
-                        key="temperature",
-                        direction="above",
-                        raise_at=60,
-                        clear_at=45,
-                        severity="critical",
-                    ),
-                    AlertRule(
-                        name="車柱無車 Dock empty",
-                        device_type="bike_dock",
-                        key="bikes",
-                        direction="below",
-                        raise_at=0,
-                        clear_at=2,
-                        severity="info",
-                    ),
-                ]
-            )
+            s.add_all(_demo_rules())
     keys_file.parent.mkdir(parents=True, exist_ok=True)
     keys_file.write_text(json.dumps(keys, indent=0))
+
+
+def _demo_users(s: Session) -> None:
+    for u in DEMO_USERS:
+        if s.execute(select(User.id).where(User.username == u.username)).first() is None:
+            s.add(
+                User(
+                    username=u.username,
+                    display_name=u.username,
+                    password_hash=hash_password(u.password),
+                    role=u.role,
+                    department_code=u.department,
+                )
+            )
+
+
+def _demo_device(s: Session, p: Platform, d: dict[str, object], keys: dict[str, str]) -> None:
+    """The device unless it is there, and a key for it unless keys_file has one the database
+    knows (after a fresh database with an old keys file, new keys are issued)."""
+    if s.get(Device, str(d["id"])) is None:
+        lon, lat = float(d["lon"]), float(d["lat"])  # type: ignore[arg-type]
+        s.add(
+            Device(
+                id=d["id"],
+                name=d["name"],
+                type=d["type"],
+                department_code=d["department"],
+                lon=lon,
+                lat=lat,
+                district=p.city.place(lon, lat).district,
+                meta=d["meta"],
+                heartbeat_s=30,
+            )
+        )
+    kept = keys.get(str(d["id"]))
+    split = split_device_key(kept) if kept else None
+    if split is not None and s.get(DeviceCredential, split[0]) is not None:
+        return
+    s.flush()
+    key_id, secret, full = new_device_key()
+    s.add(
+        DeviceCredential(
+            key_id=key_id,
+            device_id=str(d["id"]),
+            secret_hash=token_hash(secret),
+            mqtt_hash=mqtt_password_hash(full),
+            label="demo",
+        )
+    )
+    keys[str(d["id"])] = full
+
+
+def _demo_rules() -> list[AlertRule]:
+    return [
+        AlertRule(
+            name="清潔箱將滿 Bin nearly full",
+            device_type="litter_bin",
+            key="fill",
+            direction="above",
+            raise_at=0.8,
+            clear_at=0.5,
+            severity="warning",
+        ),
+        AlertRule(
+            name="清潔箱高溫 Bin fire risk",
+            device_type="litter_bin",
+            key="temperature",
+            direction="above",
+            raise_at=60,
+            clear_at=45,
+            severity="critical",
+        ),
+        AlertRule(
+            name="車柱無車 Dock empty",
+            device_type="bike_dock",
+            key="bikes",
+            direction="below",
+            raise_at=0,
+            clear_at=2,
+            severity="info",
+        ),
+    ]

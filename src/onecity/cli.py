@@ -6,14 +6,19 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import select
 
 from onecity.core.modules import start_platform
+from onecity.core.platform import Platform
 from onecity.settings import Settings
+
+if TYPE_CHECKING:
+    from onecity.simulator import Simulator
 
 app = typer.Typer(help="OneCity: Smart Taipei, One City.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.")
@@ -67,6 +72,71 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     )
 
 
+def _print_demo_users(url: str) -> None:
+    from onecity.bootstrap import DEMO_USERS
+
+    table = Table(title=f"OneCity demo: {url}")
+    for col in ("username", "password", "role", "department"):
+        table.add_column(col)
+    for u in DEMO_USERS:
+        table.add_row(u.username, u.password, str(u.role), u.department or "-")
+    console.print(table)
+
+
+def _start_simulated_devices(plat: Platform, base: str, rate: float) -> Simulator:
+    """The demo's bins and bike docks, reporting over HTTP from a background thread."""
+    from onecity.core.models import Device
+    from onecity.simulator import Simulator, load_devices
+
+    with plat.db.read() as s:
+        types = {str(i): str(t) for i, t in s.execute(select(Device.id, Device.type))}
+    sim = Simulator(
+        load_devices(KEYS_FILE, types, None), server=base, seq_file=Path("var/demo-seq.json")
+    )
+
+    def _simulate() -> None:
+        time.sleep(2)  # let the server bind first
+        sim.run(rate)
+
+    threading.Thread(target=_simulate, daemon=True).start()
+    return sim
+
+
+def _start_waste_demo(plat: Platform, base: str, stop: threading.Event) -> None:
+    from onecity.waste import demo as waste_demo
+
+    with console.status("placing iTrash stations at the real iTrash sites…"):
+        station_keys = waste_demo.seed(plat, Path("var/demo-station-keys.json"))
+    waste_demo.start_kiosks(base, station_keys, Path("var"), stop)
+    waste_demo.start_station_telemetry(plat, base, station_keys, stop)
+    console.print(
+        f"{len(station_keys)} iTrash stations with simulated citizens: "
+        f"{base}/waste/transactions (epb.operator), crews' jobs at "
+        f"{base}/waste/jobs (epb.crew), the public station finder at "
+        f"{base}/waste/stations, collection routes at "
+        f"{base}/waste/planner (epb.operator), "
+        "watch one with `onecity kiosk status --journal var/kiosks/IT125-1.sqlite`"
+    )
+
+
+def _start_roadworks_demo(plat: Platform, base: str, stop: threading.Event) -> None:
+    from onecity.roadworks.cli import print_demo
+    from onecity.roadworks.demo import city as roadworks_demo
+    from onecity.roadworks.demo import sites as demo_sites
+
+    with console.status("loading a day of Taipei's road works and a synthetic pipe map…"):
+        summary = roadworks_demo.seed(plat)
+        demo_sites.register_cameras(plat)
+    demo_sites.start_camera_gateway(plat, stop)
+    print_demo(summary, base)
+    console.print(
+        f"road works: the public map at {base}/roadworks/map, permits at "
+        f"{base}/roadworks/permits (pwd.operator), filing at "
+        f"{base}/roadworks/apply (pwd.contractor, twc.staff, taipower.staff), "
+        f"locate requests at {base}/roadworks/locates"
+    )
+
+
 @app.command()
 def demo(
     host: str = "127.0.0.1",
@@ -79,8 +149,7 @@ def demo(
     import uvicorn
 
     from onecity.app import create_app
-    from onecity.bootstrap import DEMO_USERS, migrate, seed_demo
-    from onecity.simulator import Simulator, load_devices
+    from onecity.bootstrap import migrate, seed_demo
 
     os.environ.setdefault("ONECITY_ENVIRONMENT", "demo")
     os.environ.setdefault("ONECITY_TOTP_REQUIRED_ROLES", "")
@@ -92,59 +161,15 @@ def demo(
     plat = start_platform(settings)
     with console.status("loading the demo city (real Taipei places)…"):
         seed_demo(plat, KEYS_FILE, youbike=youbike, bins=bins)
-    table = Table(title=f"OneCity demo: http://{host}:{port}/")
-    for col in ("username", "password", "role", "department"):
-        table.add_column(col)
-    for u in DEMO_USERS:
-        table.add_row(u.username, u.password, str(u.role), u.department or "-")
-    console.print(table)
-    from onecity.core.models import Device
-
-    with plat.db.read() as s:
-        types = {d.id: d.type for d in s.query(Device).all()}
-    sim = Simulator(
-        load_devices(KEYS_FILE, types, None),
-        server=f"http://{host}:{port}",
-        seq_file=Path("var/demo-seq.json"),
-    )
-
-    def _simulate() -> None:
-        time.sleep(2)  # let the server bind first
-        sim.run(rate)
-
-    threading.Thread(target=_simulate, daemon=True).start()
+    _print_demo_users(f"http://{host}:{port}/")
+    base = f"http://{host}:{port}"
+    sim = _start_simulated_devices(plat, base, rate)
     kiosks_stop = threading.Event()
-    if "waste" in [m.strip() for m in settings.modules.split(",")]:
-        from onecity.waste import demo as waste_demo
-
-        with console.status("placing iTrash stations at the real iTrash sites…"):
-            station_keys = waste_demo.seed(plat, Path("var/demo-station-keys.json"))
-        waste_demo.start_kiosks(f"http://{host}:{port}", station_keys, Path("var"), kiosks_stop)
-        waste_demo.start_station_telemetry(plat, f"http://{host}:{port}", station_keys, kiosks_stop)
-        console.print(
-            f"{len(station_keys)} iTrash stations with simulated citizens: "
-            f"http://{host}:{port}/waste/transactions (epb.operator), crews' jobs at "
-            f"http://{host}:{port}/waste/jobs (epb.crew), the public station finder at "
-            f"http://{host}:{port}/waste/stations, collection routes at "
-            f"http://{host}:{port}/waste/planner (epb.operator), "
-            "watch one with `onecity kiosk status --journal var/kiosks/IT125-1.sqlite`"
-        )
-    if "roadworks" in [m.strip() for m in settings.modules.split(",")]:
-        from onecity.roadworks.cli import print_demo
-        from onecity.roadworks.demo import city as roadworks_demo
-        from onecity.roadworks.demo import sites as demo_sites
-
-        with console.status("loading a day of Taipei's road works and a synthetic pipe map…"):
-            summary = roadworks_demo.seed(plat)
-            demo_sites.register_cameras(plat)
-        demo_sites.start_camera_gateway(plat, kiosks_stop)
-        print_demo(summary, f"http://{host}:{port}")
-        console.print(
-            f"road works: the public map at http://{host}:{port}/roadworks/map, permits at "
-            f"http://{host}:{port}/roadworks/permits (pwd.operator), filing at "
-            f"http://{host}:{port}/roadworks/apply (pwd.contractor, twc.staff, taipower.staff), "
-            f"locate requests at http://{host}:{port}/roadworks/locates"
-        )
+    enabled = [m.strip() for m in settings.modules.split(",")]
+    if "waste" in enabled:
+        _start_waste_demo(plat, base, kiosks_stop)
+    if "roadworks" in enabled:
+        _start_roadworks_demo(plat, base, kiosks_stop)
     app_ = create_app(settings, plat)
     uvicorn.run(app_, host=host, port=port, log_level="warning")
     kiosks_stop.set()
