@@ -5,8 +5,10 @@ minimum, maximum, count), and its export. The latest value of each key is core.d
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from onecity.core import audit
 from onecity.core.auth.permissions import Perm, Principal, require
@@ -48,45 +50,10 @@ class TelemetryQueries:
                 Reading.ts_ms >= a,
                 Reading.ts_ms < b,
             )
-            points: list[sc.Point] = []
             if bucket_s is None:
-                rows = s.execute(
-                    select(Reading.ts_ms, Reading.value)
-                    .where(*base)
-                    .order_by(Reading.ts_ms)
-                    .limit(MAX_POINTS + 1)
-                ).all()
-                if len(rows) > MAX_POINTS:
-                    raise Invalid(
-                        f"more than {MAX_POINTS} points in range; ask for a bucket "
-                        "(e.g. bucket=60) to downsample",
-                        field="bucket",
-                    )
-                points = [sc.Point(ts=_dt(t), value=v) for t, v in rows]
+                points = _raw_points(s, base)
             else:
-                bms = bucket_s * 1000
-                if (b - a) // bms > MAX_POINTS:
-                    raise Invalid(
-                        f"more than {MAX_POINTS} buckets; use a larger bucket", field="bucket"
-                    )
-                # Raw "/" on two integers is integer division on both SQLite and PostgreSQL.
-                bucket = (Reading.ts_ms.op("/")(bms) * bms).label("b")
-                rows2 = s.execute(
-                    select(
-                        bucket,
-                        func.avg(Reading.value),
-                        func.min(Reading.value),
-                        func.max(Reading.value),
-                        func.count(),
-                    )
-                    .where(*base)
-                    .group_by(bucket)
-                    .order_by(bucket)
-                ).all()
-                points = [
-                    sc.Point(ts=_dt(int(t)), value=float(avg), min=mn, max=mx, count=int(c))
-                    for t, avg, mn, mx, c in rows2
-                ]
+                points = _bucketed_points(s, base, bucket_s * 1000, b - a)
         return sc.Series(
             device_id=device_id, key=key, bucket_s=bucket_s, points=points, as_of=utcnow()
         )
@@ -119,3 +86,42 @@ class TelemetryQueries:
 
 def _dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _raw_points(s: Session, where: tuple[Any, ...]) -> list[sc.Point]:
+    rows = s.execute(
+        select(Reading.ts_ms, Reading.value)
+        .where(*where)
+        .order_by(Reading.ts_ms)
+        .limit(MAX_POINTS + 1)
+    ).all()
+    if len(rows) > MAX_POINTS:
+        raise Invalid(
+            f"more than {MAX_POINTS} points in range; ask for a bucket "
+            "(e.g. bucket=60) to downsample",
+            field="bucket",
+        )
+    return [sc.Point(ts=_dt(t), value=v) for t, v in rows]
+
+
+def _bucketed_points(s: Session, where: tuple[Any, ...], bms: int, span_ms: int) -> list[sc.Point]:
+    if span_ms // bms > MAX_POINTS:
+        raise Invalid(f"more than {MAX_POINTS} buckets; use a larger bucket", field="bucket")
+    # Raw "/" on two integers is integer division on both SQLite and PostgreSQL.
+    bucket = (Reading.ts_ms.op("/")(bms) * bms).label("b")
+    rows = s.execute(
+        select(
+            bucket,
+            func.avg(Reading.value),
+            func.min(Reading.value),
+            func.max(Reading.value),
+            func.count(),
+        )
+        .where(*where)
+        .group_by(bucket)
+        .order_by(bucket)
+    ).all()
+    return [
+        sc.Point(ts=_dt(int(t)), value=float(avg), min=mn, max=mx, count=int(c))
+        for t, avg, mn, mx, c in rows
+    ]
