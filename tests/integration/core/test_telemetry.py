@@ -162,6 +162,19 @@ def test_series_raw_and_downsampled(client: TestClient, admin: dict[str, str]) -
     assert per_min[0]["count"] == 6
     assert abs(per_min[0]["value"] - 0.025) < 1e-9
     assert per_min[0]["min"] == 0.0 and per_min[0]["max"] == 0.05
+    # A year in one-second buckets is more than a chart can take: refused, naming the fix.
+    year = client.get(
+        "/api/v1/devices/bin-1/telemetry",
+        headers=admin,
+        params={
+            "key": "fill",
+            "bucket": 1,
+            "from": "2026-01-01T00:00:00+08:00",
+            "to": "2026-12-31T00:00:00+08:00",
+        },
+    )
+    assert year.status_code == 422, year.text
+    assert year.json()["field"] == "bucket" and "larger bucket" in year.json()["detail"]
 
 
 def test_threshold_alert_with_hysteresis(
