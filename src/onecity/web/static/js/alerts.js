@@ -12,6 +12,7 @@
   let shown = [];
   let cursor = null;
   let loadFailed = false; // only a failed load's message is cleared by the next good load
+  let ticket = 0; // loads overlap (filter change, an action, the timer): only the newest may draw
 
   const by = (who, when) => (who ? t("alerts.by", { who: who, time: OC.dateTime(when) }) : "–");
 
@@ -49,8 +50,10 @@
   /* Reload from the top, keeping as many rows as are on screen. */
   async function load() {
     const q = new URLSearchParams({ state: stateSel.value, limit: String(Math.min(500, Math.max(100, shown.length))) });
+    const mine = ++ticket;
     try {
       const r = await api("/api/v1/alerts?" + q);
+      if (mine !== ticket) return; // a newer load was asked for: this answer is already old
       shown = r.items;
       cursor = r.next_cursor;
       render();
@@ -58,6 +61,7 @@
       loadFailed = false;
       fresh.mark(r.as_of);
     } catch (err) {
+      if (mine !== ticket) return;
       loadFailed = true;
       show(errorBox, t("err.generic", { detail: err.detail }));
     }
@@ -66,8 +70,10 @@
   async function loadMore() {
     if (!cursor) return;
     const q = new URLSearchParams({ state: stateSel.value, cursor: String(cursor), limit: "100" });
+    const mine = ticket;
     try {
       const r = await api("/api/v1/alerts?" + q);
+      if (mine !== ticket) return; // the list was reloaded meanwhile: this page belongs to the old one
       shown = shown.concat(r.items);
       cursor = r.next_cursor;
       render();
