@@ -107,6 +107,9 @@ def _config(p: Platform, lang: str, page: dict[str, Any]) -> dict[str, Any]:
     return {
         "lang": lang,
         "timezone": city.timezone,
+        # The language the city's own data (addresses, station and road names) is written in.
+        "data_language": city.default_language,
+        "currency": city.currency,
         "city": {
             "name": city.name,
             "center": city.center,

@@ -36,6 +36,33 @@
   OC.can = (perm) => (OC.page.can || []).indexOf(perm) >= 0;
   OC.num = (v) => (typeof v === "number" ? v.toLocaleString(cfg.lang, { maximumFractionDigits: 3 }) : String(v));
 
+  /* Numbers and units in the page's language: a share 0.808 is "81%", not a fraction. */
+  OC.percent = (share, digits) =>
+    typeof share === "number"
+      ? share.toLocaleString(cfg.lang, { style: "percent", maximumFractionDigits: digits || 0 })
+      : "–";
+  OC.kg = (v) => (typeof v === "number" ? OC.t("unit.kg", { n: v.toLocaleString(cfg.lang, { maximumFractionDigits: 1 }) }) : "–");
+  OC.money = (v, currency) =>
+    typeof v === "number"
+      ? v.toLocaleString(cfg.lang, { style: "currency", currency: currency || cfg.currency || "TWD", maximumFractionDigits: 0 })
+      : "–";
+  /* A date with its year: a calendar date ("2026-12-05") as it is, an instant in the city's
+     time zone. */
+  const dayOpts = { year: "numeric", month: "2-digit", day: "2-digit" };
+  const fmtDay = new Intl.DateTimeFormat(cfg.lang, { ...dayOpts, timeZone: cfg.timezone });
+  const fmtCalendarDay = new Intl.DateTimeFormat(cfg.lang, { ...dayOpts, timeZone: "UTC" });
+  OC.date = (v) => {
+    if (!v) return "";
+    const s = String(v);
+    return /^\d{4}-\d\d-\d\d$/.test(s) ? fmtCalendarDay.format(new Date(s + "T00:00:00Z")) : fmtDay.format(OC.parseTime(v));
+  };
+
+  /* A proper name that exists in one language only (an address, a station or road name from the
+     city's open data): it keeps its own language, said with a lang attribute, so screen readers
+     read it right and the pages' language check (tests/e2e) knows it is a name, not a slip. */
+  OC.name = (text, lang) =>
+    OC.el("span", { class: "proper-name", lang: lang || cfg.data_language || cfg.lang, text: text == null ? "" : String(text) });
+
   /* Build DOM without innerHTML, so no server string is ever parsed as markup. */
   OC.el = function (tag, attrs, ...kids) {
     const e = document.createElement(tag);
