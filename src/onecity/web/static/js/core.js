@@ -254,6 +254,24 @@
   live.on("connected", renderAll);
   live.on("disconnected", renderAll);
 
+  /* The navigation: one system's menu open at a time, closed by Escape or a click elsewhere;
+     on a phone the whole list folds under the menu button. */
+  const nav = document.getElementById("nav");
+  if (nav) {
+    const menus = Array.from(nav.querySelectorAll(".nav-group details"));
+    menus.forEach((d) =>
+      d.addEventListener("toggle", () => d.open && menus.forEach((o) => o !== d && (o.open = false)))
+    );
+    const closeAll = () => menus.forEach((d) => (d.open = false));
+    document.addEventListener("click", (ev) => !nav.contains(ev.target) && closeAll());
+    document.addEventListener("keydown", (ev) => ev.key === "Escape" && closeAll());
+    const toggle = nav.querySelector(".nav-toggle");
+    toggle.addEventListener("click", () => {
+      const open = nav.classList.toggle("is-open");
+      toggle.setAttribute("aria-expanded", String(open));
+    });
+  }
+
   const logout = document.getElementById("logout");
   if (logout) {
     logout.addEventListener("click", async () => {
