@@ -85,8 +85,10 @@ _COLLECT = """
       }
     }
   }
-  if (document.title.trim()) out.push({ where: "title", text: document.title.trim() });
-  if (document.body) walk(document.body);
+  const root = opts.root ? document.querySelector(opts.root) : document.body;
+  const title = document.title.trim();
+  if (!opts.root && title) out.push({ where: "title", text: title });
+  if (root) walk(root);
   return { lang: pageLang, texts: out };
 }
 """
@@ -139,7 +141,12 @@ def findings(
     return out
 
 
-def other_language_text(page: Any, allowed: frozenset[str] = ALLOWED) -> list[str]:
-    """What the Playwright `page` shows in the other language than its <html lang>."""
-    got = page.evaluate(_COLLECT, {"attrs": list(ATTRIBUTES)})
+def other_language_text(
+    page: Any, allowed: frozenset[str] = ALLOWED, root: str | None = None
+) -> list[str]:
+    """What the Playwright `page` shows in the other language than its <html lang> (only
+    inside the element `root` selects, when given: e.g. "main" leaves out the header)."""
+    got = page.evaluate(_COLLECT, {"attrs": list(ATTRIBUTES), "root": root})
+    if not got["lang"]:
+        raise ValueError(f"{page.url} has no <html lang>: no language to check it against")
     return findings(got["lang"], [(t["where"], t["text"]) for t in got["texts"]], allowed)

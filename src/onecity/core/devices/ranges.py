@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-
 # What a value measures, so pages can show it: a share 0..1 as a percent, °C, kg, a count.
 UNITS = frozenset({"share", "celsius", "kg", "count"})
 

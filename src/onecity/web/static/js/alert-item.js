@@ -57,7 +57,7 @@
       ),
       opts.device === false
         ? null
-        : el("a", { class: "alert-device", href: "/devices/" + encodeURIComponent(a.device_id), text: a.device_name }),
+        : el("a", { class: "alert-device", href: "/devices/" + encodeURIComponent(a.device_id) }, OC.name(a.device_name)),
       el("p", { class: "alert-msg", text: OC.alertMessage(a) })
     );
     if (opts.onLocate && a.location) {
