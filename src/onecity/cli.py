@@ -375,7 +375,11 @@ def telemetry_purge(
     s = Settings()
     keep = days or s.telemetry_retention_days
     db = Database(s.database_url)
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task(f"deleting readings older than {keep} days", total=due(db, keep))
-        n = purge(db, keep, progress=lambda k: bar.advance(task, k))
+    todo = due(db, keep)
+    if todo == 0:
+        n = 0
+    else:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task(f"deleting readings older than {keep} days", total=todo)
+            n = purge(db, keep, progress=lambda k: bar.advance(task, k))
     console.print(f"deleted {n} readings older than {keep} days")
