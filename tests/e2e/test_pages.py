@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from onecity.app import create_app
+from onecity.core.auth.permissions import Role
 from onecity.core.modules import start_platform
 from onecity.web.pages import safe_next
 
@@ -208,6 +209,7 @@ def test_both_languages_have_every_string() -> None:
             "default",
         ],
         "fresh": ["live", "stale", "live_hint", "stale_hint"],
+        "role": [r.value for r in Role],
     }.items():
         sep = "_" if family == "alerts.done" else "."
         used |= {f"{family}{sep}{v}" for v in values}
