@@ -9,7 +9,7 @@ from onecity.core.auth.permissions import Perm, Principal
 from onecity.core.modules import MapLayer, Module, Page
 from onecity.core.platform import Platform
 from onecity.core.workers import Loop
-from onecity.roadworks import services
+from onecity.roadworks import overview, services
 from onecity.roadworks.cli import roadworks_app
 from onecity.roadworks.permits import api, locate_desk
 from onecity.roadworks.public import api as public_api
@@ -141,6 +141,7 @@ MODULE = Module(
         ),
     ),
     pages=PAGES,
+    cards=overview.CARDS,
     templates=HERE / "templates",
     static=HERE / "static",
     i18n=HERE / "i18n",

@@ -15,7 +15,7 @@ from onecity.core.devices.ingest import TelemetryHook
 from onecity.core.modules import Module, Page
 from onecity.core.platform import Platform
 from onecity.core.workers import Loop
-from onecity.waste import services
+from onecity.waste import overview, services
 from onecity.waste.cli import waste_app
 from onecity.waste.jobs import api as jobs_api
 from onecity.waste.jobs import citizen_reports as reports
@@ -135,6 +135,7 @@ MODULE = Module(
     department=reports.DEPARTMENT,
     ngsi_types=(ngsi.WASTE_CONTAINERS,),
     pages=PAGES,
+    cards=overview.CARDS,
     templates=HERE / "templates",
     static=HERE / "static",
     i18n=HERE / "i18n",
