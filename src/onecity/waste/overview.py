@@ -300,7 +300,7 @@ def read_jobs(p: Platform, who: Viewer) -> CardData:
                 Series(
                     "open",
                     "overview.waste.jobs.open",
-                    [(f"waste.jobs.kind.{k}", by_kind.get(k, 0)) for k in order],
+                    [(f"waste.jobs.kind.{k}", by_kind[k]) for k in order if k in by_kind],
                 )
             ],
         ),

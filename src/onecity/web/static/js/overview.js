@@ -214,7 +214,7 @@
     entry.shown = true;
     entry.layer.addTo(map);
     const b = entry.layer.getBounds();
-    if (b.isValid()) map.fitBounds(b.pad(0.15), { maxZoom: 15 });
+    if (b.isValid()) map.fitBounds(b.pad(0.15), { maxZoom: 14, animate: false });
     mapNote.textContent = t("overview.map.count", { card: t(entry.card.title), n: OC.num(entry.count || 0) });
     if (window.matchMedia("(max-width: 900px)").matches) mapEl.scrollIntoView({ behavior: "smooth", block: "center" });
   }
@@ -224,7 +224,7 @@
     const entry = cards.get(id);
     entry.layer.eachLayer((m) => {
       if ((m.feature.properties || {}).name === name) {
-        map.setView(m.getLatLng(), Math.max(map.getZoom(), 15));
+        map.setView(m.getLatLng(), Math.max(map.getZoom(), 15), { animate: false });
         m.openTooltip();
       }
     });
