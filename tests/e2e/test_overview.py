@@ -102,7 +102,8 @@ def _wait_cards_live(pg: Any) -> None:
     wait_js(
         pg,
         "document.querySelectorAll('.overview-card').length >= 5 && Array.from("
-        "document.querySelectorAll('.overview-card .fresh')).every(e => e.dataset.state === 'live')",
+        "document.querySelectorAll('.overview-card .fresh'))"
+        ".every(e => e.dataset.state === 'live')",
     )
 
 
