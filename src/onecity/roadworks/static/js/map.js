@@ -29,10 +29,23 @@
       "li",
       { class: "rw-item", "data-ref": p.ref, "data-purpose": p.purpose },
       el("h3", { class: "rw-item-title" }, R.swatch(p.purpose), R.title(p)),
-      el("p", { class: "rw-item-who", text: [R.applicant(p), R.contractor(p)].filter(Boolean).join(" · ") }),
+      el("p", { class: "rw-item-who" }, R.joined([R.applicant(p), R.contractor(p)])),
       el("p", { class: "rw-item-when", text: R.period(p) + " · " + R.status(p.status) }),
-      el("p", { class: "rw-item-why", text: p.description }),
+      el("p", { class: "rw-item-why" }, R.text(p.description)),
       el("button", { type: "button", class: "link-btn rw-show", onclick: () => R.focus(map, drawn.byRef.get(p.ref)), text: t("roadworks.map.show") })
+    );
+  }
+
+  /* Real records whose data looks wrong (an end decades out, a point outside the city) are not
+     drawn as if true: the page says how many were left out, and why, under the list. */
+  function renderWithheld(items) {
+    const box = document.getElementById("rw-withheld");
+    box.hidden = items.length === 0;
+    mapEl.dataset.withheld = String(items.length);
+    if (!items.length) return;
+    document.getElementById("rw-withheld-h").textContent = t("roadworks.map.withheld", { n: OC.num(items.length) });
+    document.getElementById("rw-withheld-list").replaceChildren(
+      ...items.map((w) => el("li", { "data-ref": w.ref }, el("strong", { text: w.ref }), ": ", R.joined(w.notes.map((n) => el("span", { "data-code": n.code, text: R.local(n.reason) })), "; ")))
     );
   }
 
@@ -44,7 +57,8 @@
     mapEl.dataset.day = doc.day;
     list.replaceChildren(...features.map((f) => item(f.properties)));
     document.getElementById("rw-empty").hidden = features.length > 0;
-    document.getElementById("rw-count").textContent = "(" + t("roadworks.map.count", { n: features.length }) + ")";
+    document.getElementById("rw-count").textContent = "(" + t("roadworks.map.count", { n: OC.num(features.length) }) + ")";
+    renderWithheld(doc.withheld || []);
     if (!fitted && features.length) {
       map.fitBounds(drawn.group.getBounds(), { padding: [30, 30], maxZoom: 15 });
       fitted = true;
