@@ -19,7 +19,8 @@
   const amendRef = new URLSearchParams(location.search).get("amend") || "";
 
   const local = (zhEn) => (cfg.lang === "en" ? zhEn.en : zhEn["zh-TW"] || zhEn.en);
-  const orgName = (code) => (orgs[code] ? (cfg.lang === "en" ? orgs[code].name_en : orgs[code].name_zh) : code);
+  /* An organisation's name as text in the page's language (Chinese where it has no other). */
+  const orgName = (code) => (orgs[code] ? (cfg.lang === "en" ? orgs[code].name_en || orgs[code].name_zh : orgs[code].name_zh) : code);
   const whole = new Intl.NumberFormat(cfg.lang, { maximumFractionDigits: 0 });
   const ntd = (n) => "NT$" + whole.format(n);
   // The rules call the application being checked "(this application)"; say it in the page's language.

@@ -20,9 +20,18 @@
 
   R.legend(document.getElementById("rw-legend"));
   document.querySelectorAll(".rw-date").forEach((s) => (s.textContent = R.fmtDay(R.day(Number(s.dataset.offset)))));
-  if (new URLSearchParams(location.search).get("day") === "tomorrow") radios[1].checked = true;
+  const asked = new URLSearchParams(location.search);
+  // A link from a permit page (?ref=…&day=YYYY-MM-DD) opens that works on its first day.
+  let focusRef = asked.get("ref");
+  const askedDay = /^\d{4}-\d\d-\d\d$/.test(asked.get("day") || "") ? asked.get("day") : null;
+  if (askedDay && askedDay !== R.day(0) && askedDay !== R.day(1)) {
+    const label = el("label", { class: "rw-day" }, el("input", { type: "radio", name: "rw-day", value: "iso", checked: true }), " ", el("span", { class: "rw-date", text: R.fmtDay(askedDay) }));
+    radios[0].closest("fieldset").append(label);
+    radios.push(label.querySelector("input"));
+  } else if (askedDay === R.day(1) || asked.get("day") === "tomorrow") radios[1].checked = true;
 
-  const offset = () => Number((radios.find((r) => r.checked) || radios[0]).value);
+  const checkedRadio = () => radios.find((r) => r.checked) || radios[0];
+  const dayShown = () => (checkedRadio().value === "iso" ? askedDay : R.day(Number(checkedRadio().value)));
 
   function item(p) {
     return el(
@@ -59,14 +68,20 @@
     document.getElementById("rw-empty").hidden = features.length > 0;
     document.getElementById("rw-count").textContent = "(" + t("roadworks.map.count", { n: OC.num(features.length) }) + ")";
     renderWithheld(doc.withheld || []);
-    if (!fitted && features.length) {
+    if (focusRef && drawn.byRef.get(focusRef)) {
+      R.focus(map, drawn.byRef.get(focusRef));
+      const li = list.querySelector('[data-ref="' + CSS.escape(focusRef) + '"]');
+      if (li) li.classList.add("is-focused");
+      focusRef = null;
+      fitted = true;
+    } else if (!fitted && features.length) {
       map.fitBounds(drawn.group.getBounds(), { padding: [30, 30], maxZoom: 15 });
       fitted = true;
     }
   }
 
   async function load() {
-    const day = R.day(offset());
+    const day = dayShown();
     download.href = URL_BASE + "?day=" + day + "&download=1";
     if (loading) loading.abort();
     loading = new AbortController();
@@ -81,7 +96,9 @@
   radios.forEach((r) =>
     r.addEventListener("change", () => {
       const q = new URLSearchParams(location.search);
-      if (offset() === 1) q.set("day", "tomorrow");
+      q.delete("ref");
+      if (checkedRadio().value === "1") q.set("day", "tomorrow");
+      else if (checkedRadio().value === "iso") q.set("day", askedDay);
       else q.delete("day");
       const s = q.toString();
       history.replaceState(null, "", location.pathname + (s ? "?" + s : ""));

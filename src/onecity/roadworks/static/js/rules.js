@@ -18,7 +18,7 @@
   let fees = [];
   let fitted = false;
 
-  const money = (n) => "NT$" + Number(n).toLocaleString(cfg.lang);
+  const money = (n) => OC.money(Number(n));
   const today = () => R.day(0);
   const dayAfter = (iso) => {
     const d = new Date(iso + "T00:00:00Z");
@@ -85,9 +85,9 @@
     return el(
       "tr",
       { "data-embargo": e.id, class: past ? "is-past" : null },
-      cell("name", "wide", el("strong", { text: embName(e) }), el("br"), el("span", { class: "sub", text: cfg.lang === "en" ? e.name_zh : e.name_en })),
+      cell("name", "wide", el("strong", { text: embName(e) }), el("br"), el("span", { class: "sub" }, cfg.lang === "en" ? OC.name(e.name_zh, "zh-TW") : OC.name(e.name_en, "en"))),
       cell("kind", null, kindName(e.kind)),
-      cell("dates", "nowrap", e.start_date === e.end_date ? e.start_date : e.start_date + " – " + e.end_date),
+      cell("dates", "nowrap", e.start_date === e.end_date ? OC.date(e.start_date) : OC.date(e.start_date) + " – " + OC.date(e.end_date)),
       cell("area", null, where)
     );
   }
@@ -106,7 +106,7 @@
       map.closePopup();
       shapes.clearLayers();
       const banRows = bans.map((b) => banRow(b, drawn(b.geometry, "reg-ban", t("roadworks.rules.ban_popup", { road: b.road, date: b.until }))));
-      const embRows = embs.map((e) => embRow(e, drawn(e.area, "reg-emb", embName(e) + " · " + e.start_date + " – " + e.end_date)));
+      const embRows = embs.map((e) => embRow(e, drawn(e.area, "reg-emb", embName(e) + " · " + OC.date(e.start_date) + " – " + OC.date(e.end_date))));
       $("bans-body").replaceChildren(...banRows);
       $("emb-body").replaceChildren(...embRows);
       $("bans-none").hidden = bans.length > 0;
