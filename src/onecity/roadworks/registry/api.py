@@ -54,9 +54,13 @@ def list_pipes(
     bbox: Annotated[str, Query(max_length=100, description="west,south,east,north (WGS84)")],
     who: CurrentUser,
     svc: Pipes,
+    zoom: Annotated[
+        int | None, Query(ge=0, le=24, description="the map's zoom: below 16, plan lines only")
+    ] = None,
 ) -> JSONResponse:
-    """Pipes in service in a box, as GeoJSON with [lon, lat, -depth m] per vertex."""
-    out: dict[str, Any] = svc.in_box(who, bbox)
+    """Every pipe in service in a box: in full (GeoJSON with [lon, lat, -depth m] per vertex)
+    near in, as plan lines (`detail: "overview"`) at a lower `zoom` or when many match."""
+    out: dict[str, Any] = svc.in_box(who, bbox, zoom)
     return JSONResponse(out, media_type="application/geo+json")
 
 
