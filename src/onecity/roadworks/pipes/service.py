@@ -319,8 +319,6 @@ def _overview(s: Session, ids: list[int]) -> dict[str, Any]:
                             "owner": row.owner_code,
                             "kind": row.kind,
                             "diameter_mm": row.diameter_mm,
-                            "depth_start_m": row.depth_start_m,
-                            "depth_end_m": row.depth_end_m,
                             "synthetic": row.synthetic,
                         },
                     }
