@@ -307,19 +307,23 @@ def _overview(s: Session, ids: list[int]) -> dict[str, Any]:
     }
     features: list[dict[str, Any]] = []
     if not out["zoom_in"]:
+        cols = (PipeRow.id, PipeRow.owner_code, PipeRow.kind, PipeRow.diameter_mm)
         for i in range(0, len(ids), 5000):
-            for row in spatial.pipes(s, ids[i : i + 5000]):
-                coords = [[round(c[0], 5), round(c[1], 5)] for c in row.geometry["coordinates"]]
+            q = select(*cols, PipeRow.synthetic, PipeRow.geometry).where(
+                PipeRow.id.in_(ids[i : i + 5000])
+            )
+            for pid, owner, kind, dn, synthetic, geom in s.execute(q):
+                coords = [[round(c[0], 5), round(c[1], 5)] for c in geom["coordinates"]]
                 features.append(
                     {
                         "type": "Feature",
-                        "id": row.id,
+                        "id": pid,
                         "geometry": {"type": "LineString", "coordinates": coords},
                         "properties": {
-                            "owner": row.owner_code,
-                            "kind": row.kind,
-                            "diameter_mm": row.diameter_mm,
-                            "synthetic": row.synthetic,
+                            "owner": owner,
+                            "kind": kind,
+                            "diameter_mm": dn,
+                            "synthetic": synthetic,
                         },
                     }
                 )
