@@ -64,6 +64,21 @@ class PermitIn(_In):
     traffic_plan: Annotated[str, Field(max_length=4000)] = ""
 
 
+class FootprintIn(_In):
+    """A works outline on its own, to check before the rest of an application."""
+
+    geometry: GeoJsonIn
+    crs: Annotated[str, Field(max_length=40)] | None = None
+    width_m: Annotated[float, Field(gt=0, le=30)] | None = None
+
+
+class FootprintOut(BaseModel):
+    type: str
+    area_m2: float
+    district: str | None
+    geometry: dict[str, Any]  # as it would be stored: WGS84, a trench widened to its outline
+
+
 class FindingOut(BaseModel):
     code: str
     severity: str

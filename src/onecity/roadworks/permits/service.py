@@ -155,6 +155,17 @@ class PermitService:
         )
         return fp, app, got
 
+    def footprint(self, who: Principal, body: sc.FootprintIn) -> sc.FootprintOut:
+        """Whether an outline can be a works footprint (a 422 saying what is wrong if not:
+        its `error` code names the problem, for the page to say in its language)."""
+        if not (who.can(Perm.ROADWORKS_APPLY) or who.can(Perm.ROADWORKS_READ)):
+            raise Forbidden("checking a works outline is for those who file permits")
+        fp = footprint.parse(self.city, body.geometry, crs=body.crs, width_m=body.width_m)
+        kind = str(body.geometry.get("type")) if isinstance(body.geometry, dict) else ""
+        return sc.FootprintOut(
+            type=kind, area_m2=fp.area_m2, district=fp.district, geometry=fp.wgs84
+        )
+
     def check(self, who: Principal, body: sc.PermitIn) -> sc.CheckOut:
         """What the rules would say if this were filed now; writes nothing."""
         with self.db.read() as s:
