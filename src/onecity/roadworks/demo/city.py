@@ -308,7 +308,7 @@ def _scenario(s: Session, p: Platform, today: date) -> Permit:
                 step=step,
                 from_status=before,
                 to_status=after.value,
-                note="demo scenario",
+                note="",
                 detail={},
             )
         )

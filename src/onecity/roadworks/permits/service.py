@@ -288,9 +288,9 @@ class PermitService:
                     m,
                     who.username,
                     "joint_dig",
-                    f"joined {group} with {p.ref}",
+                    "",
                     src,
-                    {"group": group},
+                    {"group": group, "with": p.ref},
                 )
         return {
             "group": group,
@@ -317,8 +317,9 @@ class PermitService:
                     PermitStatus.GRANTED,
                     "system",
                     "deemed_granted",
-                    f"not answered by {p.decide_by.isoformat()}",
+                    "",  # the page says it in its language, from the detail
                     "rpic-loop",
+                    {"decide_by": p.decide_by.isoformat()},
                 )
                 n += 1
         return n

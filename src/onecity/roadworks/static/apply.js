@@ -22,7 +22,8 @@
   const local = (zhEn) => (cfg.lang === "en" ? zhEn.en : zhEn["zh-TW"] || zhEn.en);
   /* An organisation's name as text in the page's language (Chinese where it has no other). */
   const orgName = (code) => (orgs[code] ? (cfg.lang === "en" ? orgs[code].name_en || orgs[code].name_zh : orgs[code].name_zh) : code);
-  const ntd = (n) => OC.money(n);
+  // "NT$" in both languages (zh-TW's own currency format would say a bare "$").
+  const ntd = (n) => "NT$" + Number(n).toLocaleString(cfg.lang, { maximumFractionDigits: 0 });
   // The rules call the application being checked "(this application)"; say it in the page's language.
   const ours = (text) => text.split("(this application)").join(t("roadworks.apply.this_application"));
   const shape = () => form.querySelector('input[name="shape"]:checked').value;
@@ -382,7 +383,7 @@
     try {
       const list = await api("/api/v1/roadworks/orgs");
       orgs = Object.fromEntries(list.map((o) => [o.code, o]));
-      const opt = (o) => el("option", { value: o.code, text: (cfg.lang === "en" ? o.name_en : o.name_zh) + " (" + o.code + ")" });
+      const opt = (o) => el("option", { value: o.code, text: orgName(o.code) });
       const mine = list.filter((o) => o.members.includes(page.username));
       $("a-applicant").replaceChildren(...mine.map(opt));
       $("a-contractor").append(...list.filter((o) => o.kind === "contractor" && !o.barred_until).map(opt));
@@ -395,7 +396,7 @@
   }
   /* --- amending an application RPIC sent back for changes ---------------------------------- */
   const pick = (id, code, name) => {
-    if (code && !$(id).querySelector('option[value="' + CSS.escape(code) + '"]')) $(id).append(el("option", { value: code, text: name + " (" + code + ")" }));
+    if (code && !$(id).querySelector('option[value="' + CSS.escape(code) + '"]')) $(id).append(el("option", { value: code, text: name }));
     $(id).value = code || "";
   };
   function fillFrom(p) {

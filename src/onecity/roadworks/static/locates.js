@@ -108,5 +108,5 @@
   OC.live.on("connected", reload);
   setInterval(() => !busy && load(), REFRESH_MS);
   load();
-  OC.live.start();
+  window.OCR.startLive();
 })();

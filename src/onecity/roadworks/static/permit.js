@@ -31,6 +31,10 @@
     const o = orgs && orgs[code];
     return o ? R.orgName(code, o.name_zh, o.name_en) : code;
   };
+  const nameText = (code) => {
+    const n = orgName(code);
+    return typeof n === "string" ? n : n.textContent;
+  };
   const status = (s) => el("span", { class: "rw-status st-" + s, text: t("roadworks.permit.status." + s) });
   /* Another works named on this permit: its page when this user may open it, its public view
      on the works map when the city has it on the road, else its number alone (saying why). */
@@ -41,7 +45,8 @@
     return el("span", { class: "mono", title: t("roadworks.permit.not_yours"), text: r });
   };
   const yes = (b) => (b ? t("roadworks.permit.yes") : t("roadworks.permit.no"));
-  const ntd = (n) => OC.money(n);
+  // "NT$" in both languages (zh-TW's own currency format would say a bare "$").
+  const ntd = (n) => "NT$" + Number(n).toLocaleString(cfg.lang, { maximumFractionDigits: 0 });
   const clashRefs = (p) => p.findings.filter((f) => (f.code === "clash" || f.code === "repeat_dig") && f.data && f.data.other).map((f) => f.data.other);
 
   /* --- the map (district outlines, no tiles from the internet) ---------------------------- */
@@ -228,12 +233,16 @@
         const moved = st.from_status && st.from_status !== st.to_status ? " · " + t("roadworks.permit.status." + st.from_status) + " → " + t("roadworks.permit.status." + st.to_status) : "";
         const d = st.detail || {};
         const extra = d.response
-          ? t("roadworks.permit.step_locate", { owner: orgName(d.owner).textContent || orgName(d.owner), response: t("roadworks.locates.resp." + d.response) })
+          ? t("roadworks.permit.step_locate", { owner: nameText(d.owner), response: t("roadworks.locates.resp." + d.response) })
           : d.group
             ? t("roadworks.permit.step_group", { group: d.group })
             : d.snapshot
               ? t("roadworks.permit.step_imported", { day: OC.date(d.snapshot) })
-              : "";
+              : st.step === "locate_overdue" && d.due_by
+                ? t("roadworks.permit.step_overdue", { owner: String(nameText(d.owner)), date: OC.date(d.due_by) })
+                : st.step === "deemed_granted" && d.decide_by
+                  ? t("roadworks.permit.step_deemed", { date: OC.date(d.decide_by) })
+                  : "";
         return el(
           "li",
           { "data-step": st.step },
@@ -383,5 +392,6 @@
   OC.live.on("roadworks.permit", (ev) => (ev.payload.permit === ref || (permit && clashRefs(permit).includes(ev.payload.permit))) && !busy && reload());
   OC.live.on("connected", () => permit && reload());
   load();
-  OC.live.start();
+  window.OCR.startLive();
+  if (!OC.can(R.STREAM_PERM)) setInterval(() => !busy && load(), 60000); // no stream: look again now and then
 })();

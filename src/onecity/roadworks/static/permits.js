@@ -46,10 +46,10 @@
       { "data-ref": p.ref },
       cell("ref", "nowrap wide", el("a", { href: href(p.ref), class: "mono", text: p.ref })),
       cell("applicant", null, orgName(p.applicant, p.applicant_names), p.contractor ? [el("br"), el("span", { class: "sub" }, t("roadworks.permits.via_before"), orgName(p.contractor, p.contractor_names))] : null),
-      cell("purpose", null, purpose(p.purpose), el("br"), el("span", { class: "sub", text: p.description })),
-      cell("road", null, p.road || "–", p.district ? [el("br"), el("span", { class: "sub", text: p.district })] : null),
+      cell("purpose", null, purpose(p.purpose), el("br"), el("span", { class: "sub" }, R.text(p.description))),
+      cell("road", null, p.road ? R.text(p.road) : "–", p.district ? [el("br"), el("span", { class: "sub" }, R.text(p.district))] : null),
       cell("dates", "nowrap", t("roadworks.map.period", { start: OC.date(p.start_date), end: OC.date(p.end_date) }), p.emergency ? [el("br"), el("strong", { text: t("roadworks.permit.emergency") })] : null),
-      cell("status", null, status(p.status), p.status === "applied" ? [el("br"), el("span", { class: "sub", text: t("roadworks.permits.decide_by", { date: p.decide_by }) })] : null),
+      cell("status", null, status(p.status), p.status === "applied" ? [el("br"), el("span", { class: "sub", text: t("roadworks.permits.decide_by", { date: OC.date(p.decide_by) }) })] : null),
       cell("flags", "wide", flags(p))
     );
   }
@@ -62,7 +62,7 @@
       const page = await api("/api/v1/roadworks/permits?" + q);
       body.replaceChildren(...page.items.map(row));
       none.hidden = page.items.length > 0;
-      count.textContent = "(" + page.total + ")";
+      count.textContent = "(" + OC.num(page.total) + ")";
       show(errorBox, "");
     } catch (err) {
       show(errorBox, t("err.generic", { detail: err.detail }));
@@ -84,5 +84,5 @@
   OC.live.on("connected", reload);
   setInterval(load, REFRESH_MS);
   load();
-  OC.live.start();
+  window.OCR.startLive();
 })();

@@ -16,7 +16,7 @@
 
   const name = (o) => (cfg.lang === "en" ? o.name_en : o.name_zh) || o.code;
   const orgName = (code) => (orgs[code] ? name(orgs[code]) : code);
-  const money = (n) => OC.money(Number(n));
+  const money = (n) => "NT$" + Number(n).toLocaleString(cfg.lang);
   const local = (obj, fallback) => OC.local(obj) || fallback;
   const cell = (label, cls, ...kids) => el("td", { "data-label": t("roadworks.contractors.col." + label), class: cls || null }, ...kids);
   const members = (o) => (o.members.length ? o.members.join(", ") : el("span", { class: "sub", text: t("roadworks.contractors.no_members") }));

@@ -131,5 +131,5 @@
   ["roadworks.site", "roadworks.permit", "connected"].forEach((type) => OC.live.on(type, reload));
   setInterval(load, REFRESH_MS);
   load();
-  OC.live.start();
+  window.OCR.startLive();
 })();

@@ -38,6 +38,13 @@
   /* A stored note or finding's reason in the page's language. */
   R.local = (zhEn) => (zhEn ? (R.ZH ? zhEn["zh-TW"] || zhEn.en : zhEn.en || zhEn["zh-TW"]) : "");
 
+  /* The live event stream, for a role the server lets open it (today: who reads alerts); a
+     contractor's pages reload on their own actions and on a timer instead of being refused. */
+  R.STREAM_PERM = "alerts:read";
+  R.startLive = () => {
+    if (OC.can(R.STREAM_PERM)) OC.live.start();
+  };
+
   /* The city's calendar day `offset` days from today, as YYYY-MM-DD. */
   const isoDay = new Intl.DateTimeFormat("en-CA", { timeZone: cfg.timezone, year: "numeric", month: "2-digit", day: "2-digit" });
   R.day = function (offset) {
@@ -78,6 +85,18 @@
   R.popup = (p, extra) =>
     el("div", { class: "popup rw-popup", "data-ref": p.ref }, el("h3", {}, R.swatch(p.purpose), ...R.title(p)), R.facts(p, extra));
 
+  /* A district's name in the page's language when the city serves one (per-language names),
+     else its own name, marked as the proper name it is. */
+  R.districtName = function (props) {
+    const lang = cfg.lang;
+    const names = props.names || props.name;
+    if (names && typeof names === "object" && names[lang]) return String(names[lang]);
+    const own = props["name_" + (R.ZH ? "zh" : "en")] || props["name_" + lang];
+    if (own) return String(own);
+    const native = props.TNAME || (typeof props.name === "string" ? props.name : null);
+    return native ? (R.ZH ? String(native) : OC.name(native, "zh-TW")) : null;
+  };
+
   /* A Leaflet map of the city over its district outlines (and tiles when the city has them). */
   R.cityMap = function (mapEl) {
     const [w, s, e, n] = cfg.city.bounds;
@@ -100,11 +119,11 @@
         }).addTo(map);
         // District names: without tiles they are the only way to tell where a works is.
         layer.eachLayer((l) => {
-          const name = l.feature.properties.TNAME;
+          const name = R.districtName(l.feature.properties);
           if (!name) return;
           L.tooltip({ permanent: true, direction: "center", className: "district-label", pane: "labels", interactive: false })
             .setLatLng(l.getBounds().getCenter())
-            .setContent(String(name))
+            .setContent(name)
             .addTo(map);
         });
       })

@@ -18,7 +18,7 @@
   let fees = [];
   let fitted = false;
 
-  const money = (n) => OC.money(Number(n));
+  const money = (n) => "NT$" + Number(n).toLocaleString(cfg.lang);
   const today = () => R.day(0);
   const dayAfter = (iso) => {
     const d = new Date(iso + "T00:00:00Z");
