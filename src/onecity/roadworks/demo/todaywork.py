@@ -100,7 +100,7 @@ NOTE_TEXT: dict[str, tuple[str, dict[str, str]]] = {
         {
             "zh-TW": "資料存疑：點位（{lon}, {lat}）不在市界內，原資料卻標示為「{district_text}」",
             "en": "Implausible data: the point ({lon}, {lat}) lies outside the city, although "
-            'the record says "{district_text}"',
+            "the record names one of its districts",
         },
     ),
     "footprint_from_point": (
