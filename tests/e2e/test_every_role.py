@@ -143,7 +143,7 @@ def _check(page: Any, watch: Watch, where: str) -> list[str]:
 
     try:
         page.wait_for_function(
-            "() => Array.from(document.querySelectorAll('[data-fresh]'))"
+            "() => Array.from(document.querySelectorAll('[data-fresh]')).filter(e => e.checkVisibility())"
             ".every(e => e.dataset.state === 'live')",
             timeout=LIVE_WAIT_MS,
         )

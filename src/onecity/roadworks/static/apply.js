@@ -383,7 +383,7 @@
     try {
       const list = await api("/api/v1/roadworks/orgs");
       orgs = Object.fromEntries(list.map((o) => [o.code, o]));
-      const opt = (o) => el("option", { value: o.code, text: orgName(o.code) });
+      const opt = (o) => el("option", { value: o.code, lang: OC.nameLang(orgName(o.code)), text: orgName(o.code) });
       const mine = list.filter((o) => o.members.includes(page.username));
       $("a-applicant").replaceChildren(...mine.map(opt));
       $("a-contractor").append(...list.filter((o) => o.kind === "contractor" && !o.barred_until).map(opt));
@@ -396,7 +396,7 @@
   }
   /* --- amending an application RPIC sent back for changes ---------------------------------- */
   const pick = (id, code, name) => {
-    if (code && !$(id).querySelector('option[value="' + CSS.escape(code) + '"]')) $(id).append(el("option", { value: code, text: name }));
+    if (code && !$(id).querySelector('option[value="' + CSS.escape(code) + '"]')) $(id).append(el("option", { value: code, lang: OC.nameLang(name), text: name }));
     $(id).value = code || "";
   };
   function fillFrom(p) {

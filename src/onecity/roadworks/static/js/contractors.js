@@ -32,7 +32,7 @@
     return el(
       "tr",
       { "data-code": o.code, class: o.barred_until ? "is-barred" : null },
-      cell("name", "wide", el("strong", {}, R.orgName(o.code, o.name_zh, o.name_en)), el("br"), el("span", { class: "sub mono", text: o.code })),
+      cell("name", "wide", el("strong", {}, R.orgName(o.code, o.name_zh, o.name_en)), el("br"), el("span", { class: "sub mono", translate: "no", text: o.code })),
       cell("members", null, members(o)),
       cell("points", "num", of),
       cell("barred", null, barCell(o))
@@ -44,7 +44,7 @@
     return el(
       "tr",
       { "data-code": o.code },
-      cell("name", "wide", el("strong", {}, R.orgName(o.code, o.name_zh, o.name_en)), el("br"), el("span", { class: "sub mono", text: o.code })),
+      cell("name", "wide", el("strong", {}, R.orgName(o.code, o.name_zh, o.name_en)), el("br"), el("span", { class: "sub mono", translate: "no", text: o.code })),
       cell("kind", null, kind),
       cell("members", null, members(o))
     );
@@ -61,7 +61,7 @@
     $("ct-org-count").textContent = "(" + others.length + ")";
     const options = (sel, first) => {
       const keep = sel.value;
-      sel.replaceChildren(...first, ...cons.map((o) => el("option", { value: o.code, text: name(o) + (o.barred_until ? " " + t("roadworks.contractors.barred_tag") : "") })));
+      sel.replaceChildren(...first, ...cons.map((o) => el("option", { value: o.code, lang: OC.nameLang(name(o)), text: name(o) + (o.barred_until ? " " + t("roadworks.contractors.barred_tag") : "") })));
       if (keep && orgs[keep]) sel.value = keep;
     };
     options(who, [el("option", { value: "", text: t("roadworks.contractors.all") })]);

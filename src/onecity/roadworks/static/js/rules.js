@@ -222,7 +222,7 @@
       cell("base", "num", money(f.base)),
       cell("daily", "wide", el("ul", { class: "reg-plain" }, ...CLASSES.map((c) => el("li", { text: t("roadworks.rules.class." + c) + " " + money(f.daily[c] || 0) })))),
       cell("restoration", "wide", el("ul", { class: "reg-plain" }, ...f.restoration.map((b) => el("li", { text: bandText(b) })))),
-      cell("by", null, f.created_at ? f.created_by + " · " + OC.dateTime(f.created_at) : t("roadworks.rules.builtin"))
+      cell("by", null, f.created_at ? [el("span", { translate: "no", text: f.created_by }), " · " + OC.dateTime(f.created_at)] : t("roadworks.rules.builtin"))
     );
   }
 

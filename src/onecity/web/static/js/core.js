@@ -89,6 +89,10 @@
     });
   }
 
+  /* The lang attribute for a name where no span can go (an <option>): the data's language when
+     the name is in it and the page is not. */
+  OC.nameLang = (text) => (/[\u3400-\u9fff]/.test(String(text || "")) && !/^zh/.test(cfg.lang) ? cfg.data_language : null);
+
   /* Build DOM without innerHTML, so no server string is ever parsed as markup. */
   OC.el = function (tag, attrs, ...kids) {
     const e = document.createElement(tag);
