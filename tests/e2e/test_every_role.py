@@ -143,13 +143,15 @@ def _check(page: Any, watch: Watch, where: str) -> list[str]:
 
     try:
         page.wait_for_function(
-            "() => Array.from(document.querySelectorAll('[data-fresh]')).filter(e => e.checkVisibility())"
+            "() => Array.from(document.querySelectorAll('[data-fresh]'))"
+            ".filter(e => e.checkVisibility())"
             ".every(e => e.dataset.state === 'live')",
             timeout=LIVE_WAIT_MS,
         )
     except PlaywrightTimeout:  # report which panels
         stale = page.eval_on_selector_all(
-            "[data-fresh]:not([data-state=live])", "es => es.map(e => e.dataset.fresh)"
+            "[data-fresh]:not([data-state=live])",
+            "es => es.filter(e => e.checkVisibility()).map(e => e.dataset.fresh)",
         )
         watch.problems.append(f"STALE after {LIVE_WAIT_MS} ms: {stale}")
     page.wait_for_timeout(300)  # a request answered after the panels went live
