@@ -106,10 +106,12 @@
   }
 
   /* "drove 2 % fewer km" or "drove 2 % more km": the sign is said in words. */
-  function comparison(key, pct) {
+  const FORECAST = { fewer: "waste.sim.forecast_fewer", more: "waste.sim.forecast_more", same: "waste.sim.forecast_same" };
+  const BOUND = { fewer: "waste.sim.bound_fewer", more: "waste.sim.bound_more", same: "waste.sim.bound_same" };
+  function comparison(keys, pct) {
     const share = OC.percent(Math.abs(pct) / 100, 1);
-    if (Math.abs(pct) < 0.05) return t(key + "_same");
-    return t(key + (pct > 0 ? "_fewer" : "_more"), { pct: share });
+    if (Math.abs(pct) < 0.05) return t(keys.same);
+    return t(pct > 0 ? keys.fewer : keys.more, { pct: share });
   }
 
   function render(got) {
@@ -133,8 +135,8 @@
       el("td", { class: "num", text: num(p.fires_late) }),
     ])));
     const bound = r.km_saved_clairvoyant_pct;
-    $("sim-saved").textContent = comparison("waste.sim.forecast", r.km_saved_vs_fixed_pct) +
-      (bound == null ? "" : " " + comparison("waste.sim.bound", bound));
+    $("sim-saved").textContent = comparison(FORECAST, r.km_saved_vs_fixed_pct) +
+      (bound == null ? "" : " " + comparison(BOUND, bound));
     $("sim-charts").replaceChildren(
       daily(r.results, "daily_km", t("waste.sim.km"), t("waste.sim.chart_km_per_day")),
       daily(r.results, "daily_overflow_hours", t("waste.sim.overflow"), t("waste.sim.chart_overflow_per_day")),
