@@ -205,7 +205,7 @@ def test_a_transaction_appears_live_with_ledger_and_stations(
     expect_text(page, '[data-account="card_issue"] td', r"^−NT\$\d{1,3}(,\d{3})+$")
     expect_text(page, '#station-rows tr[data-station="itrash-e2e-s"]', "信義廣場站.*1")
     row = page.locator('#txn-rows tr[data-txn-id]:has(a:text("E2E-0001"))').last
-    expect_text_loc(row, r"垃圾.*大安森林公園站.*0\.75 kg.*−NT\$22.*NT\$300.*NT\$278")
+    expect_text_loc(row, r"垃圾.*大安森林公園站.*0\.75 公斤.*−NT\$22.*NT\$300.*NT\$278")
     page.screenshot(path=str(shots / "waste-transactions.png"), full_page=True)
 
     # A station uploads while the page is open: the row arrives over SSE, no reload.
@@ -215,7 +215,7 @@ def test_a_transaction_appears_live_with_ledger_and_stations(
     t = world.north.garbage(card, 1200, ago_min=1)  # 3 started half-kilos: NT$33
     world.north.upload(t)
     new = page.locator("#txn-rows tr.is-new")
-    expect_text_loc(new, rf"E2E-0001.*1\.20 kg.*−NT\$33.*NT\${before}.*NT\${before - 33}")
+    expect_text_loc(new, rf"E2E-0001.*1\.20 公斤.*−NT\$33.*NT\${before}.*NT\${before - 33}")
     expect_text(page, "#txn-live", r"收到 iTrash 大安森林公園站 的 1 筆新交易")
     assert page.get_attribute("#txn-live", "aria-live") == "polite"
     assert _same_page(page)
@@ -275,7 +275,7 @@ def test_cards_flags_blocking_and_the_blocklist(page: Any, world: World, shots: 
     )
     assert page.is_visible("#card-blocked")
     expect_text(page, "#c-balance", r"^NT\$\d+$")
-    expect_text(page, "#history", r"垃圾.*0\.48 kg")
+    expect_text(page, "#history", r"垃圾.*0\.48 公斤")
     page.screenshot(path=str(shots / "waste-card-flagged.png"), full_page=True)
 
     # An operator blocks a card (lost, reported by phone) with a reason.
@@ -387,7 +387,7 @@ def test_a_citizen_registers_a_card_and_sees_its_history(
     )
     assert card.locator("progress").get_attribute("value") == "24"
     assert card.locator("tbody tr").count() == 2
-    expect_text_loc(card.locator("tbody"), r"資源回收.*6 件.*垃圾.*0\.15 kg.*−NT\$5")
+    expect_text_loc(card.locator("tbody"), r"資源回收.*6 件.*垃圾.*0\.15 公斤.*−NT\$5")
     page.screenshot(path=str(shots / "waste-my-cards.png"), full_page=True)
 
     page.click(f'section[data-card="{r["card_id"]}"] button[data-action="unregister"]')

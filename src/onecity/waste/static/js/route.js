@@ -68,7 +68,7 @@
         el("span", { class: "pkind pkind-" + st.kind, text: OCP.kind(st.kind) }),
         next ? el("span", { class: "rstop-next", text: t("waste.route.next") }) : null
       ),
-      el("h3", { class: "rstop-name", text: st.station_name }),
+      el("h3", { class: "rstop-name" }, OC.name(st.station_name)),
       el("p", { class: "rstop-what", text: what(st) }),
       served
         ? el("p", { class: "rstop-done", text: "✓ " + t("waste.route.done_at", { time: OCP.hhmm(st.served_at) }) })

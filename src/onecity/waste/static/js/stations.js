@@ -67,7 +67,7 @@
       li = el(
         "li",
         { class: "station", "data-station": st.id },
-        el("h2", { class: "station-title", text: st.name }),
+        el("h2", { class: "station-title" }, OC.name(st.name)),
         el("p", { class: "station-where" }),
         el("ul", { class: "comps" }),
         reportBlock(st)
@@ -102,7 +102,7 @@
     return el(
       "div",
       { class: "popup" },
-      el("h3", { text: st.name }),
+      el("h3", {}, OC.name(st.name)),
       el("ul", { class: "comps" }, st.compartments.map(compartmentRow))
     );
   }

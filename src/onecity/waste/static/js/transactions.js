@@ -152,7 +152,7 @@
       items.forEach((s) => names.set(s.id, s.name));
       f.terminal_id.replaceChildren(
         el("option", { value: "", text: t("waste.f.all_stations") }),
-        ...items.map((s) => el("option", { value: s.id, text: s.name + " (" + s.id + ")" }))
+        ...items.map((s) => el("option", { value: s.id, lang: OC.cfg.data_language, text: s.name + " (" + s.id + ")" }))
       );
       if (chosen && !names.has(chosen)) f.terminal_id.append(el("option", { value: chosen, text: chosen }));
       f.terminal_id.value = chosen;
@@ -162,7 +162,7 @@
           return el(
             "tr",
             { "data-station": s.id },
-            el("td", { "data-label": t("waste.col.station") }, el("a", { class: "station-name", href: "/waste/transactions?terminal_id=" + encodeURIComponent(s.id), text: s.name }), el("br"), el("span", { class: "sub-inline", text: s.id })),
+            el("td", { "data-label": t("waste.col.station") }, el("a", { class: "station-name", href: "/waste/transactions?terminal_id=" + encodeURIComponent(s.id) }, OC.name(s.name)), el("br"), el("span", { class: "sub-inline", text: s.id })),
             el("td", { "data-label": t("waste.col.district"), text: s.district || "–" }),
             el("td", { "data-label": t("device.connectivity") }, el("span", { class: "conn-" + conn, text: t("conn." + conn) })),
             el("td", { "data-label": t("waste.stations.last_upload"), class: "nowrap", text: s.last_upload_at ? OC.dateTime(s.last_upload_at) : t("waste.never") }),
