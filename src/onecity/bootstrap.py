@@ -193,7 +193,8 @@ def _demo_device(s: Session, p: Platform, d: dict[str, object], keys: dict[str, 
 def _demo_rules() -> list[AlertRule]:
     return [
         AlertRule(
-            name="清潔箱將滿 Bin nearly full",
+            name="清潔箱將滿",
+            names={"zh-TW": "清潔箱將滿", "en": "Bin nearly full"},
             device_type="litter_bin",
             key="fill",
             direction="above",
@@ -202,7 +203,8 @@ def _demo_rules() -> list[AlertRule]:
             severity="warning",
         ),
         AlertRule(
-            name="清潔箱高溫 Bin fire risk",
+            name="清潔箱高溫",
+            names={"zh-TW": "清潔箱高溫", "en": "Bin fire risk"},
             device_type="litter_bin",
             key="temperature",
             direction="above",
@@ -211,7 +213,8 @@ def _demo_rules() -> list[AlertRule]:
             severity="critical",
         ),
         AlertRule(
-            name="車柱無車 Dock empty",
+            name="車柱無車",
+            names={"zh-TW": "車柱無車", "en": "Dock empty"},
             device_type="bike_dock",
             key="bikes",
             direction="below",

@@ -34,9 +34,12 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(telemetry_app, name="telemetry")
 app.add_typer(mqtt_app, name="mqtt")
 from onecity.core import modules as _modules  # noqa: E402
+from onecity.core import overview_cli  # noqa: E402
 from onecity.waste.kiosk.cli import kiosk_app  # noqa: E402 (the iTrash station software)
 
 app.add_typer(kiosk_app, name="kiosk")
+# `onecity status` and the lists (devices, alerts, users), as Rich tables a page at a time.
+overview_cli.install(app, devices_app=devices_app, users_app=users_app)
 # Each domain module's own commands, as `onecity <module> …`.
 for _module in _modules.load("waste,roadworks"):
     if _module.cli is not None:
@@ -310,7 +313,8 @@ def audit_verify() -> None:
 
     settings = Settings()
     p = start_platform(settings)
-    n, anchors, findings = audit_anchor.verify(p.db, settings)
+    with console.status("walking the audit hash chain…"):
+        n, anchors, findings = audit_anchor.verify(p.db, settings)
     against = f"against {anchors} signed checkpoint(s)" if anchors else "(no signed checkpoint yet)"
     if not findings:
         console.print(f"[green]audit log intact: {n} records verified {against}[/green]")
@@ -365,10 +369,19 @@ def telemetry_purge(
     ] = None,
 ) -> None:
     """Delete readings older than the retention period."""
+    from rich.progress import Progress
+
     from onecity.core.db import Database
-    from onecity.core.devices.retention import purge
+    from onecity.core.devices.retention import due, purge
 
     s = Settings()
     keep = days or s.telemetry_retention_days
-    n = purge(Database(s.database_url), keep)
+    db = Database(s.database_url)
+    todo = due(db, keep)
+    if todo == 0:
+        n = 0
+    else:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task(f"deleting readings older than {keep} days", total=todo)
+            n = purge(db, keep, progress=lambda k: bar.advance(task, k))
     console.print(f"deleted {n} readings older than {keep} days")

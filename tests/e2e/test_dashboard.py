@@ -155,7 +155,8 @@ def test_device_page_shows_delivery_and_chart(
     assert "bad" in (page.get_attribute("#s-gaps", "class") or "")
     wait_js(page, "document.querySelectorAll('#chart svg path.line').length >= 1")
     wait_js(page, "document.querySelectorAll('#chart svg circle.pt').length === 5")
-    expect_text(page, "#latest", "fill.*temperature")
+    # Values named and shown in the page's language: a share as a percent, °C.
+    expect_text(page, "#latest", "填充率.*%.*溫度.*°C")
     wait_live(page, "device")
     wait_live(page, "chart")
     page.screenshot(path=str(shots / "device.png"), full_page=True)
@@ -171,7 +172,7 @@ def test_device_page_shows_delivery_and_chart(
     wait_js(page, "document.getElementById('csv').href.includes('key=temperature')")
     wait_js(
         page,
-        "document.querySelector('#chart svg').getAttribute('aria-label').startsWith('temperature')",
+        "document.querySelector('#chart svg').getAttribute('aria-label').startsWith('溫度')",
     )
 
 

@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from onecity.app import create_app
+from onecity.core.auth.permissions import Role
 from onecity.core.modules import start_platform
 from onecity.web.pages import safe_next
 
@@ -61,7 +62,8 @@ def _external(text: str, path: str) -> list[str]:
 
 def test_root_and_pages_need_a_session(live_server: LiveServer) -> None:
     with httpx.Client(base_url=live_server.url, timeout=10) as c:
-        assert c.get("/").headers["location"] == "/dashboard"
+        # Without a session "/" is the public city page (or the login page without one).
+        assert c.get("/").headers["location"] in ("/city", "/login?next=%2F&reason=not_logged_in")
         for path in ("/dashboard", "/alerts", "/devices/x"):
             r = c.get(path)
             assert r.status_code == 303
@@ -93,7 +95,7 @@ def test_language_is_the_city_default_then_the_cookie(live_server: LiveServer) -
         assert '<html lang="en">' in en and "Taipei City" in en and "Username" in en
         # An unknown language changes nothing; another site is never a place to go back to.
         r = c.get("/lang/xx", params={"next": "https://example.org/"})
-        assert r.headers["location"] == "/dashboard"
+        assert r.headers["location"] == "/"  # each user's own landing page
         assert c.cookies.get("onecity_lang") == "en"
 
 
@@ -207,6 +209,7 @@ def test_both_languages_have_every_string() -> None:
             "default",
         ],
         "fresh": ["live", "stale", "live_hint", "stale_hint"],
+        "role": [r.value for r in Role],
     }.items():
         sep = "_" if family == "alerts.done" else "."
         used |= {f"{family}{sep}{v}" for v in values}

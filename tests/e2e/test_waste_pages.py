@@ -442,7 +442,7 @@ def test_the_police_are_refused(page: Any, world: World, shots: Path) -> None:
     # A supervisor holds waste:read, but iTrash records are the environment department's.
     log_in(page, world.live.url, "police.supervisor", then="/waste/transactions")
     expect_text(page, "h1", "您無權使用此頁")
-    expect_text(page, "#forbidden-lead", "supervisor.*iTrash 交易紀錄")
+    expect_text(page, "#forbidden-lead", "督導.*iTrash 交易紀錄")
     expect_text(page, "#forbidden-reason", "營運站點的局處")
     nav = page.inner_text("nav.nav")
     assert "交易紀錄" not in nav and "黑名單" not in nav and "地圖" in nav

@@ -3,9 +3,9 @@ resolved by people, with who and when."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ class Rule:
     device_type: str | None
     device_id: str | None
     department: str | None = None  # None: a city-wide rule
+    names: Mapping[str, str] = field(default_factory=dict)  # per language
 
     def applies_to(self, device_id: str, device_type: str, department: str | None = None) -> bool:
         if self.department is not None and self.department != department:
@@ -78,9 +79,26 @@ def load_rules(session: Session) -> list[Rule]:
             r.device_type,
             r.device_id,
             r.department_code,
+            dict(r.names or {}),
         )
         for r in rows
     ]
+
+
+def _no_unit(device_type: str, key: str) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a threshold alert's sentence is made of, so each page words it in its language."""
+
+    rule_name: Mapping[str, str] | None = None
+    metric: str | None = None
+    threshold: float | None = None
+    comparison: str | None = None
+    unit: str | None = None
+    params: Mapping[str, Any] | None = None
 
 
 def open_alert(
@@ -94,8 +112,21 @@ def open_alert(
     message: str,
     value: float | None = None,
     rule_id: int | None = None,
+    facts: Facts | None = None,
 ) -> int | None:
-    """Open an alert unless an unresolved one exists for this device and condition."""
+    """Open an alert unless an unresolved one exists for this device and condition.
+    `message` is one fixed sentence (for API readers and webhooks); `facts` let a page word
+    the alert in its own language (another kind than a threshold puts its facts in `params`,
+    which fill the catalog's "alert.<kind>" sentence)."""
+    f = facts or Facts()
+    words: dict[str, Any] = {
+        "rule_name": dict(f.rule_name) if f.rule_name else None,
+        "metric": f.metric,
+        "threshold": f.threshold,
+        "comparison": f.comparison,
+        "unit": f.unit,
+        "params": dict(f.params) if f.params else None,
+    }
     ins = insert_for(session)
     stmt = (
         ins(Alert)
@@ -109,6 +140,7 @@ def open_alert(
             message=message,
             value=value,
             opened_at=utcnow(),
+            **words,
         )
         .on_conflict_do_nothing(
             index_elements=["device_id", "dedupe_key"],
@@ -128,6 +160,7 @@ def open_alert(
                 "severity": severity,
                 "message": message,
                 "value": value,
+                **words,
             },
             department,
         )
@@ -163,14 +196,16 @@ def evaluate(
     session: Session,
     rules: Sequence[Rule],
     latest: Iterable[tuple[str, str, str | None, str, float]],
+    unit_of: Callable[[str, str], str | None] = _no_unit,
 ) -> None:
     """Apply rules to the newest value of each (device, key) in a batch.
-    `latest` yields (device_id, device_type, department, key, value)."""
-    pairs: list[tuple[Rule, str, str | None, float]] = []
+    `latest` yields (device_id, device_type, department, key, value); `unit_of(type, key)`
+    is what the value measures (the city profile's device types)."""
+    pairs: list[tuple[Rule, str, str | None, float, str | None]] = []
     for device_id, device_type, dept, key, value in latest:
         for rule in rules:
             if rule.key == key and rule.applies_to(device_id, device_type, dept):
-                pairs.append((rule, device_id, dept, value))
+                pairs.append((rule, device_id, dept, value, unit_of(device_type, key)))
     if not pairs:
         return
     device_ids = {p[1] for p in pairs}
@@ -183,7 +218,7 @@ def evaluate(
             )
         ).tuples()
     )
-    for rule, device_id, dept, value in pairs:
+    for rule, device_id, dept, value, unit in pairs:
         dedupe = f"rule:{rule.id}"
         decision = decide(rule, value, (device_id, dedupe) in active)
         if decision == "raise":
@@ -198,6 +233,13 @@ def evaluate(
                 rule_id=rule.id,
                 value=value,
                 message=f"{rule.name}: {rule.key} = {value:g} ({verb} {rule.raise_at:g})",
+                facts=Facts(
+                    rule_name=rule.names or None,
+                    metric=rule.key,
+                    threshold=rule.raise_at,
+                    comparison=rule.direction,
+                    unit=unit,
+                ),
             )
         elif decision == "clear":
             auto_resolve(session, device_id, dedupe, dept, f"{rule.key} back to {value:g}")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from onecity.core.alerts_schemas import RuleIn, RuleOut
 from onecity.core.alerts_service import AlertService, StateFilter
@@ -30,8 +30,25 @@ class AlertOut(BaseModel):
     kind: str
     severity: str
     state: str
-    message: str
+    message: str = Field(
+        description="one fixed sentence; pages word the alert from the fields below"
+    )
     value: float | None
+    rule_id: int | None = None
+    rule_name: dict[str, str] | None = Field(
+        default=None, description="a threshold rule's name per language"
+    )
+    metric: str | None = Field(default=None, description="the value's key, e.g. fill")
+    threshold: float | None = Field(default=None, description="the rule's limit")
+    comparison: Literal["above", "below"] | None = Field(
+        default=None, description="raised at or above the limit, or at or below it"
+    )
+    unit: str | None = Field(
+        default=None, description="share (0..1, shown as a percent), celsius, kg or count"
+    )
+    params: dict[str, Any] | None = Field(
+        default=None, description="another kind's facts, for its sentence"
+    )
     opened_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: str | None
@@ -58,6 +75,13 @@ def _out(a: Alert, d: Device) -> AlertOut:
         state=a.state,
         message=a.message,
         value=a.value,
+        rule_id=a.rule_id,
+        rule_name=a.rule_name,
+        metric=a.metric,
+        threshold=a.threshold,
+        comparison=a.comparison if a.comparison in ("above", "below") else None,
+        unit=a.unit,
+        params=a.params,
         opened_at=a.opened_at,
         acknowledged_at=a.acknowledged_at,
         acknowledged_by=a.acknowledged_by,

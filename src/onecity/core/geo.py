@@ -103,6 +103,49 @@ class CityProfile:
         return _load_boundaries(self.folder / b["file"], b["name"], b["code"], None)
 
     @cached_property
+    def district_names(self) -> dict[str, dict[str, str]]:
+        """Each district's name per language, by its code: the boundary data's own name in the
+        city's default language, and the profile's `[boundaries.district_names]` for others
+        (`"<code>" = { en = "..." }`). An unknown code or language stops start-up, named."""
+        b = self.districts
+        out = {c: {self.default_language: n} for c, n in zip(b.codes, b.names, strict=True)}
+        given = self.raw["boundaries"].get("district_names", {})
+        for code, names in given.items():
+            where = f"boundaries.district_names.{code}"
+            if code not in out:
+                raise ValueError(f"{where}: no district with that code in the boundary data")
+            if not isinstance(names, dict) or not all(
+                lang in self.languages and isinstance(n, str) and n.strip()
+                for lang, n in names.items()
+            ):
+                raise ValueError(f'{where}: give {{ <language> = "name" }} for {self.languages}')
+            out[code].update(names)
+        return out
+
+    def district_names_of(self, name: str | None) -> dict[str, str] | None:
+        """A district's names per language, from its name in the boundary data (what a device
+        stores) or its code."""
+        if name is None:
+            return None
+        code = self._district_codes.get(name, name)
+        return self.district_names.get(code)
+
+    @cached_property
+    def _district_codes(self) -> dict[str, str]:
+        return dict(zip(self.districts.names, self.districts.codes, strict=True))
+
+    @cached_property
+    def districts_geojson(self) -> dict[str, Any]:
+        """The district boundaries as served: each feature's properties also carry its `code`
+        and its `names` per language."""
+        b = self.districts
+        features = [
+            {**f, "properties": {**f["properties"], "code": c, "names": self.district_names[c]}}
+            for f, c in zip(b.geojson["features"], b.codes, strict=True)
+        ]
+        return {**b.geojson, "features": features}
+
+    @cached_property
     def villages(self) -> Boundaries:
         b = self.raw["boundaries"]["villages"]
         return _load_boundaries(self.folder / b["file"], b["name"], b["code"], b.get("parent"))

@@ -200,6 +200,8 @@ class AlertRule(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
+    # The name in each language ({"zh-TW": ..., "en": ...}); `name` is the one for other readers.
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     device_type: Mapped[str | None] = mapped_column(String(64))
     device_id: Mapped[str | None] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(64))
@@ -224,6 +226,15 @@ class Alert(Base):
     state: Mapped[str] = mapped_column(String(16), default="open", index=True)
     message: Mapped[str] = mapped_column(Text)
     value: Mapped[float | None] = mapped_column(Float)
+    # What a page needs to word the alert in its own language (`message` is one fixed
+    # sentence): a threshold alert's rule names, metric, limit, comparison and the metric's
+    # unit; other kinds' facts in `params`, for the catalog's "alert.<kind>" sentence.
+    rule_name: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    metric: Mapped[str | None] = mapped_column(String(64))
+    threshold: Mapped[float | None] = mapped_column(Float)
+    comparison: Mapped[str | None] = mapped_column(String(8))  # above | below
+    unit: Mapped[str | None] = mapped_column(String(16))
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_by: Mapped[str | None] = mapped_column(String(64))

@@ -63,6 +63,9 @@ class Page:
     check: PageCheck | None = None
     # The i18n key of the sentence the refusal page shows when `check` says no.
     refused: str | None = None
+    # Roles (Role values) that land on this page after logging in: the page made for their
+    # day (a crew's job list, a contractor's permits, a citizen's cards).
+    home_for: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

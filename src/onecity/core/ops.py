@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from onecity.core import audit, audit_anchor, events
 from onecity.core.auth.permissions import Perm, require
@@ -88,14 +88,15 @@ def city(p: PlatformDep) -> dict[str, Any]:
     response_class=Response,
     responses={
         200: {
-            "description": "The city's districts, a GeoJSON FeatureCollection (RFC 7946).",
+            "description": "The city's districts, a GeoJSON FeatureCollection (RFC 7946); "
+            "each feature's properties carry its `code` and its `names` per language.",
             "content": {"application/geo+json": {"schema": {"type": "object"}}},
         }
     },
 )
 def districts(p: PlatformDep) -> Response:
     return Response(
-        json.dumps(p.city.districts.geojson, ensure_ascii=False),
+        json.dumps(p.city.districts_geojson, ensure_ascii=False),
         media_type="application/geo+json",
         headers={"Cache-Control": "public, max-age=3600"},
     )
@@ -108,6 +109,9 @@ class PlaceOut(BaseModel):
     twd97_y: float
     district: str | None
     district_code: str | None
+    district_names: dict[str, str] | None = Field(
+        default=None, description="the district's name per language"
+    )
     village: str | None
     village_code: str | None
 
@@ -140,6 +144,7 @@ def place(
         twd97_y=py,
         district=pl.district,
         district_code=pl.district_code,
+        district_names=p.city.district_names_of(pl.district_code),
         village=pl.village,
         village_code=pl.village_code,
     )

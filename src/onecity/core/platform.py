@@ -32,6 +32,9 @@ class Platform:
         hole_wait.grace_s = settings.outbox_hole_grace_s
         hole_wait.max_wait_s = settings.outbox_hole_max_wait_s
         self.city = CityProfile.load(settings.city)
+        # Checked now, so a wrong district code or language stops start-up naming its key.
+        if not self.city.district_names:
+            raise ValueError("city profile: the district boundaries hold no district")
         # Filled once by core.modules.start_platform: each enabled module's services and
         # telemetry hooks.
         self._services: dict[type, object] = {}

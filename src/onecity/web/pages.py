@@ -34,7 +34,8 @@ STATIC = Path(__file__).parent / "static"
 # The web shell's own templates; an app with modules renders with app.state.templates.
 templates = Jinja2Templates(directory=str(TEMPLATES))
 
-HOME = "/dashboard"
+# Where "/" and a login without a `next` go: each user's own landing page (home_for).
+HOME = "/"
 # A panel whose data is older than this, or whose live connection is down, is marked stale.
 LIVE_WINDOW_S = 60
 # Devices fetched per view: pages of PAGE_SIZE, at most MAX_PAGES of them.
@@ -176,39 +177,89 @@ CORE_NAV = (
     ("/dashboard", "nav.map", Perm.DEVICES_READ),
     ("/alerts", "nav.alerts", Perm.ALERTS_READ),
 )
+# A core page that is not always there: the city overview, once its routes are installed.
+OVERVIEW = "/overview"
+PUBLIC_OVERVIEW = "/city"
 
 
-def _links(request: Request, who: Principal | None, t: Callable[..., str]) -> list[dict[str, Any]]:
-    """The header's links: the pages this user may open. The current page is marked "page";
-    the page a sub-page belongs to (a card under the card list) is marked "true"."""
-    if who is None:
-        return []
+def _has_page(request: Request, path: str) -> bool:
+    return any(getattr(r, "path", None) == path for r in request.app.router.routes)
+
+
+def _core_links(request: Request, who: Principal) -> list[tuple[str, str]]:
+    found = [(href, key) for href, key, perm in CORE_NAV if who.can(perm)]
+    if who.can(Perm.DEVICES_READ) and _has_page(request, OVERVIEW):
+        found.insert(0, (OVERVIEW, "nav.overview"))
+    return found
+
+
+def _offered(request: Request, who: Principal | None) -> list[ModulePage]:
+    """The module pages with a header link that `who` may open (anonymous: the public ones)."""
     p = _platform(request)
-    here = request.url.path
-    found = [(href, t(key)) for href, key, perm in CORE_NAV if who.can(perm)]
-    found += [
-        (mp.page.path, t(mp.page.nav))
+    return [
+        mp
         for mp in _module_pages(request)
-        if mp.page.nav and "{" not in mp.page.path and mp.may_open(who, p)
+        if mp.page.nav
+        and "{" not in mp.page.path
+        and (mp.page.public if who is None else mp.may_open(who, p))
     ]
+
+
+def _group_label(t: Callable[..., str], key: str) -> str:
+    label = t(f"nav.group.{key}")
+    return key if label == f"nav.group.{key}" else label
+
+
+def _nav(request: Request, who: Principal | None, t: Callable[..., str]) -> list[dict[str, Any]]:
+    """The header: the pages this user may open — the same permission table and page checks
+    the routes use — grouped by system (the city's core pages first, then each module's, its
+    public pages last). A link is marked "page" on its page and "true" on a page under it (a
+    card under the card list); a group holding such a link is marked current too."""
+    here = request.url.path
+    groups: list[tuple[str, list[tuple[str, str, bool]]]] = []
+    if who is not None:
+        core = [(href, t(key), False) for href, key in _core_links(request, who)]
+        if core:
+            groups.append(("core", core))
+    by_module: dict[str, list[tuple[str, str, bool]]] = {}
+    for mp in sorted(_offered(request, who), key=lambda mp: mp.page.public):
+        assert mp.page.nav is not None
+        by_module.setdefault(mp.module, []).append((mp.page.path, t(mp.page.nav), mp.page.public))
+    groups += list(by_module.items())
     out = []
-    for href, label in found:
-        current = "page" if here == href else "true" if here.startswith(href + "/") else None
-        out.append({"href": href, "label": label, "current": current})
+    for key, links in groups:
+        items = []
+        for href, label, public in links:
+            current = "page" if here == href else "true" if here.startswith(href + "/") else None
+            items.append({"href": href, "label": label, "current": current, "public": public})
+        out.append(
+            {
+                "key": key,
+                "label": _group_label(t, key),
+                "links": items,
+                "current": any(i["current"] for i in items),
+            }
+        )
     return out
 
 
-def _home(request: Request, who: Principal) -> str | None:
-    """The first page in the header this user may open, for those who cannot use the map."""
-    p = _platform(request)
-    for href, _key, perm in CORE_NAV:
-        if who.can(perm):
-            return href
-    # A page made for this role before one that is open to everybody.
-    listed = [mp for mp in _module_pages(request) if mp.page.nav and "{" not in mp.page.path]
-    for mp in sorted(listed, key=lambda mp: mp.page.public):
-        if mp.may_open(who, p):
+def home_for(request: Request, who: Principal) -> str | None:
+    """Where `who` lands after logging in: a page its module made for this role (the crew's
+    job list, a contractor's permits, a citizen's cards), the city overview for city-wide
+    roles, the map for staff who see devices, else the first page they may open."""
+    offered = _offered(request, who)
+    for mp in offered:
+        if who.role.value in mp.page.home_for:
             return mp.page.path
+    core = [href for href, _key in _core_links(request, who)]
+    if OVERVIEW in core and who.city_wide:
+        return OVERVIEW
+    staff = [href for href in core if href != OVERVIEW]
+    if staff:
+        return staff[0]
+    # A page made for this role before one that is open to everybody.
+    for mp in sorted(offered, key=lambda mp: mp.page.public):
+        return mp.page.path
     return None
 
 
@@ -231,7 +282,11 @@ def _render(
         "city_name": city.name.get(lang) or next(iter(city.name.values()), city.id),
         "who": who,
         "nav": name.removesuffix(".html").replace("/", "-"),
-        "links": _links(request, who, t),
+        "groups": _nav(request, who, t),
+        # A public page offers the way in; the login page itself does not.
+        "login_href": None
+        if who is not None or name == "login.html"
+        else f"/login?next={quote(_here(request), safe='')}",
         "switch": _switch(p, lang, _here(request)),
         "config": _config(p, lang, page),
         "v": __version__,
@@ -273,7 +328,7 @@ def _forbidden(
     page = {
         "denied": i18n.translate(lang, title_key),
         "reason": i18n.translate(lang, key, **values),
-        "home": _home(request, who),
+        "home": home_for(request, who),
     }
     return _render(request, "forbidden.html", "forbidden.title", who, _page_data(who, page), 403)
 
@@ -374,8 +429,18 @@ def install(app: FastAPI, modules: Sequence[Module]) -> None:
 
 
 @router.get("/")
-def root() -> RedirectResponse:
-    return RedirectResponse(HOME, status_code=303)
+def root(request: Request, p: PlatformDep) -> Response:
+    """A logged-in user's landing page; anyone else gets the public city page when the city
+    overview is installed, else the login page."""
+    who = _session(request, p)
+    if isinstance(who, str):
+        if _has_page(request, PUBLIC_OVERVIEW):
+            return RedirectResponse(PUBLIC_OVERVIEW, status_code=303)
+        return _to_login(request, who)
+    home = home_for(request, who)
+    if home is None:
+        return _forbidden(request, who, "app.dashboard", ("forbidden.no_home", {}))
+    return RedirectResponse(home, status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -402,7 +467,7 @@ def dashboard(request: Request, p: PlatformDep) -> Response:
     if isinstance(who, str):
         return _to_login(request, who)
     if not who.can(Perm.DEVICES_READ):
-        home = _home(request, who)
+        home = home_for(request, who)
         if home is not None:
             return RedirectResponse(home, status_code=303)
         why = ("forbidden.permission", {"perm": Perm.DEVICES_READ.value})

@@ -36,6 +36,13 @@ def test_its_wards_place_a_point(client: TestClient, platform: Platform) -> None
         "North Ward",
         "South Ward",
     ]
+    # Named in both of its languages: English from the boundary data, Chinese from the profile.
+    assert sorted(
+        (f["properties"]["code"], f["properties"]["names"]) for f in wards["features"]
+    ) == [
+        ("EX01", {"en": "North Ward", "zh-TW": "北區"}),
+        ("EX02", {"en": "South Ward", "zh-TW": "南區"}),
+    ]
     north = platform.city.place(139.62, 35.67)
     assert (north.district, north.village) == ("North Ward", "North Ward West")
     assert platform.city.place(139.69, 35.61).district == "South Ward"
@@ -59,6 +66,7 @@ def test_a_device_registered_there_is_placed_in_its_ward(
     )
     assert r.status_code == 201, r.text
     assert r.json()["district"] == "South Ward"
+    assert r.json()["district_names"] == {"en": "South Ward", "zh-TW": "南區"}
     # A department the city does not have is refused, not stored.
     bad = client.post(
         "/api/v1/devices",

@@ -505,3 +505,46 @@ def test_a_departments_rule_never_touches_another_departments_devices(
     ]
     _send(client, key, 2, fill=0.95)
     assert [a.kind for a in _alerts(platform)] == ["threshold"]
+
+
+def test_a_threshold_alert_carries_what_each_language_words_it_from(
+    client: TestClient, admin: dict[str, str], platform: Platform
+) -> None:
+    """The stored sentence stays (older readers), and beside it the facts a page words in its
+    own language: the rule's names, the metric, the value and limit, their unit (a share)."""
+    key = _device(client, admin)
+    names = {"zh-TW": "清潔箱將滿", "en": "Bin nearly full"}
+    r = client.post(
+        "/api/v1/alert-rules",
+        headers=admin,
+        json={"name": "清潔箱將滿", "names": names, "key": "fill", "direction": "above"}
+        | {"raise_at": 0.8, "clear_at": 0.5, "device_type": "litter_bin"},
+    )
+    assert r.status_code == 201 and r.json()["names"] == names, r.text
+    _send(client, key, 1, fill=0.808)
+    (a,) = client.get("/api/v1/alerts", headers=admin).json()["items"]
+    assert a["message"] == "清潔箱將滿: fill = 0.808 (≥ 0.8)"
+    assert a["rule_name"] == names and a["rule_id"] == r.json()["id"]
+    assert (a["metric"], a["value"], a["threshold"], a["comparison"], a["unit"]) == (
+        "fill",
+        0.808,
+        0.8,
+        "above",
+        "share",
+    )
+    (ev,) = [p for t, p, _ in _events(platform, "alert.opened")]
+    assert ev["rule_name"] == names and ev["unit"] == "share"
+
+
+@pytest.mark.parametrize(
+    "names",
+    [{"english": "x"}, {"en": ""}, {"en": "x" * 101}, "Bin full"],
+)
+def test_bad_rule_names_are_422(client: TestClient, admin: dict[str, str], names: Any) -> None:
+    r = client.post(
+        "/api/v1/alert-rules",
+        headers=admin,
+        json={"name": "r", "names": names, "key": "fill", "direction": "above"}
+        | {"raise_at": 0.8, "clear_at": 0.5},
+    )
+    assert r.status_code == 422 and r.json()["field"].startswith("names"), r.text

@@ -173,3 +173,53 @@ def test_db_upgrade_builds_an_empty_database(tmp_path: Path) -> None:
     assert auth.login("first.admin", "long-enough", None).principal.role == "admin"
     db.dispose()
     assert _run(url, "db", "upgrade")[0] == 0  # running it again is harmless
+
+
+def test_lists_are_tables_a_page_at_a_time(
+    client: TestClient, admin: dict[str, str], db_url: str
+) -> None:
+    _some_activity(client, admin)  # bin-0, bin-1, bin-2
+    code, out = _run(db_url, "devices", "list", "--limit", "2")
+    assert code == 0, out
+    assert "bin-0" in out and "bin-1" in out and "bin-2" not in out
+    assert "showing 1–2 of 3 (next: --offset 2)" in out
+    assert "┃ id" in out and "connectivity" in out  # a table with its header
+    code, out = _run(db_url, "devices", "list", "--limit", "2", "--offset", "2")
+    assert code == 0 and "bin-2" in out and "showing 3–3 of 3" in out and "next" not in out
+    code, out = _run(db_url, "devices", "list", "--offset", "9")
+    assert code == 0 and "nothing at offset 9: there are 3" in out
+    code, out = _run(db_url, "devices", "list", "--type", "bike_dock")
+    assert code == 0 and "nothing to show" in out
+    code, out = _run(db_url, "devices", "list", "--limit", "0")
+    assert code == 2 and "--limit must be from 1 to 500" in out
+    code, out = _run(db_url, "users", "list")
+    assert code == 0 and "admin" in out and "showing 1–" in out
+    code, out = _run(db_url, "alerts", "list", "--state", "closed")
+    assert code == 2 and "--state must be" in out
+    code, out = _run(db_url, "alerts", "list")
+    assert code == 0 and "nothing to show" in out
+
+
+def test_status_is_a_table_of_the_platform(
+    client: TestClient, admin: dict[str, str], db_url: str
+) -> None:
+    _some_activity(client, admin)
+    code, out = _run(db_url, "status")
+    assert code == 0, out
+    assert "OneCity status" in out
+    assert "3: 0 online, 0 offline, 3 unknown" in out
+    assert "0: 0 critical, 0 warning, 0 info" in out
+
+
+def test_telemetry_purge_counts_what_it_deleted(platform: Platform, db_url: str) -> None:
+    import time
+
+    from onecity.core.devices.ingest import Msg
+    from onecity.core.models import Device
+
+    with platform.db.session() as s:
+        s.add(Device(id="d1", name="d1", type="litter_bin", department_code="epb"))
+    old = int(time.time() * 1000) - 40 * 86_400_000
+    platform.ingester.write([Msg("d1", i, old + i, (("fill", 0.1),)) for i in range(30)])
+    code, out = _run(db_url, "telemetry", "purge", "--days", "30")
+    assert code == 0 and "deleted 30 readings older than 30 days" in out, out

@@ -44,6 +44,7 @@ def test_register_looks_up_the_district(client: TestClient, admin: dict[str, str
     assert r.status_code == 201, r.text
     d = r.json()
     assert d["district"] == "信義區"
+    assert d["district_names"] == {"zh-TW": "信義區", "en": "Xinyi"}
     assert d["location"] == {"type": "Point", "coordinates": TAIPEI_101}
     assert (d["status"], d["connectivity"], d["heartbeat_s"]) == ("active", "unknown", 60)
     got = client.get("/api/v1/devices/bin-1", headers=admin).json()

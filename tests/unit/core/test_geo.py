@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
+import shutil
+from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -172,3 +176,40 @@ def test_bbox_around_holds_every_point_of_the_circle(radius: float) -> None:
     # ...and is not much bigger than it needs to be.
     assert haversine_m(lon, lat, lon, n) == pytest.approx(radius, rel=1e-9)
     assert haversine_m(lon, lat, e, lat) < radius * 1.01
+
+
+def test_taipei_districts_are_named_in_both_languages(taipei: CityProfile) -> None:
+    names = taipei.district_names
+    assert len(names) == 12 and all(set(n) == {"zh-TW", "en"} for n in names.values())
+    assert names["6300200"] == {"zh-TW": "信義區", "en": "Xinyi"}
+    assert taipei.district_names_of("大安區") == {"zh-TW": "大安區", "en": "Da'an"}
+    assert taipei.district_names_of("6301200") == {"zh-TW": "北投區", "en": "Beitou"}
+    assert taipei.district_names_of(None) is None and taipei.district_names_of("板橋區") is None
+    served = {
+        f["properties"]["TNAME"]: f["properties"] for f in taipei.districts_geojson["features"]
+    }
+    assert served["中正區"]["names"]["en"] == "Zhongzheng" and served["中正區"]["code"] == "6300500"
+    # the boundary data itself is left as it was read
+    assert "names" not in taipei.districts.geojson["features"][0]["properties"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ('"9999999" = { en = "Nowhere" }', "boundaries.district_names.9999999"),
+        ('"6300200" = { fr = "Xinyi" }', "boundaries.district_names.6300200"),
+        ('"6300200" = { en = "" }', "boundaries.district_names.6300200"),
+    ],
+)
+def test_a_wrong_district_name_stops_the_profile_naming_its_key(
+    tmp_path: Path, extra: str, named: str
+) -> None:
+    src = Path(str(resources.files("onecity.cities") / "taipei"))
+    for f in src.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    toml = (tmp_path / "city.toml").read_text(encoding="utf-8")
+    (tmp_path / "city.toml").write_text(
+        toml.replace('"6300200" = { en = "Xinyi" }', extra), encoding="utf-8"
+    )
+    with pytest.raises(ValueError, match=re.escape(named)):
+        _ = CityProfile.load(str(tmp_path)).district_names

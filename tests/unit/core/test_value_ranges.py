@@ -27,3 +27,10 @@ def test_a_profile_with_an_impossible_range_is_refused_at_start() -> None:
         ranges_from_profile({"x": {"fill": {"min": 1, "max": 0}}})
     with pytest.raises(ValueError, match="min <= max"):
         ranges_from_profile({"x": {"fill": {"min": 0, "max": float("nan")}}})
+
+
+def test_a_value_says_what_it_measures_and_a_wrong_unit_is_named() -> None:
+    r = ranges_from_profile({"litter_bin": {"fill": {"min": 0, "max": 1, "unit": "share"}}})
+    assert r["litter_bin"].unit("fill") == "share" and r["litter_bin"].unit("other") is None
+    with pytest.raises(ValueError, match=r"litter_bin: fill\.unit must be one of"):
+        ranges_from_profile({"litter_bin": {"fill": {"min": 0, "max": 1, "unit": "percent"}}})

@@ -48,7 +48,8 @@ _STAFF_READ = {Perm.DEVICES_READ, Perm.TELEMETRY_READ, Perm.ALERTS_READ}
 _HANDLERS = {Perm.ALERTS_HANDLE, Perm.OPEN311_HANDLE}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
-    Role.ADMIN: frozenset(Perm),
+    # Everything but a card holder's own cards: an administrator's account is not a citizen's.
+    Role.ADMIN: frozenset(set(Perm) - {Perm.OWN_CARDS}),
     Role.SUPERVISOR: frozenset(
         _STAFF_READ
         | {

@@ -274,8 +274,13 @@ class Ingester:
                 self._run_hooks(s, new, known)
             rules = self._rules_now(s) if new else []
             if rules:
-                alerts.evaluate(s, rules, self._current(s, rules, _latest(new, known)))
+                alerts.evaluate(
+                    s, rules, self._current(s, rules, _latest(new, known)), self._unit_of
+                )
         return out
+
+    def _unit_of(self, device_type: str, key: str) -> str | None:
+        return self.ranges.get(device_type, self._any_type).unit(key)
 
     def count_rejected(self, device_id: str, n: int) -> None:
         """Account messages of a batch refused whole (HTTP), in a transaction of their own."""

@@ -8,12 +8,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# What a value measures, so pages can show it: a share 0..1 as a percent, °C, kg, a count.
+UNITS = frozenset({"share", "celsius", "kg", "count"})
+
 
 @dataclass(frozen=True)
 class ValueRange:
     low: float
     high: float
     whole: bool = False  # only whole numbers (a count, a state)
+    unit: str | None = None  # one of UNITS
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,10 @@ class ValueRanges:
 
     keys: Mapping[str, ValueRange] = field(default_factory=dict)
     other_abs_max: float = 1e15
+
+    def unit(self, key: str) -> str | None:
+        spec = self.keys.get(key)
+        return spec.unit if spec else None
 
     def check(self, values: Iterable[tuple[str, float]]) -> tuple[str, str] | None:
         for k, v in values:
@@ -42,7 +50,7 @@ class ValueRanges:
 
 
 def ranges_from_profile(raw: Mapping[str, Any]) -> dict[str, ValueRanges]:
-    """The `[device_types.<type>]` tables of a city profile: `key = { min, max, whole }`."""
+    """The `[device_types.<type>]` tables of a city profile: `key = { min, max, whole, unit }`."""
     out: dict[str, ValueRanges] = {}
     for dtype, keys in raw.items():
         specs: dict[str, ValueRange] = {}
@@ -50,6 +58,11 @@ def ranges_from_profile(raw: Mapping[str, Any]) -> dict[str, ValueRanges]:
             low, high = float(spec["min"]), float(spec["max"])
             if not (math.isfinite(low) and math.isfinite(high) and low <= high):
                 raise ValueError(f"device type {dtype}: {key} needs finite min <= max")
-            specs[key] = ValueRange(low, high, bool(spec.get("whole", False)))
+            unit = spec.get("unit")
+            if unit is not None and unit not in UNITS:
+                raise ValueError(
+                    f"device type {dtype}: {key}.unit must be one of {', '.join(sorted(UNITS))}"
+                )
+            specs[key] = ValueRange(low, high, bool(spec.get("whole", False)), unit)
         out[dtype] = ValueRanges(specs)
     return out

@@ -7,6 +7,8 @@ portable path."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import text
 
 from onecity.core import clock
@@ -21,12 +23,31 @@ _EMPTY_EPOCHS = text(
 )
 
 
-def purge(db: Database, retention_days: int, now_ms: int | None = None) -> int:
-    """Delete readings older than `retention_days`; returns how many were deleted."""
+def _cutoff(retention_days: int, now_ms: int | None) -> int:
     if retention_days < 1:
         raise ValueError("retention must be at least one day")
     now = now_ms if now_ms is not None else clock.time_ms()
-    cutoff = now - retention_days * 86_400_000
+    return now - retention_days * 86_400_000
+
+
+def due(db: Database, retention_days: int, now_ms: int | None = None) -> int:
+    """How many readings a purge would delete now (for a progress bar)."""
+    with db.read() as s:
+        q = text("SELECT COUNT(*) FROM readings WHERE ts_ms < :cutoff")
+        return int(
+            s.connection().execute(q, {"cutoff": _cutoff(retention_days, now_ms)}).scalar_one()
+        )
+
+
+def purge(
+    db: Database,
+    retention_days: int,
+    now_ms: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Delete readings older than `retention_days`; returns how many were deleted.
+    `progress(n)` is told after each chunk how many it deleted."""
+    cutoff = _cutoff(retention_days, now_ms)
     # ctid and rowid are each engine's physical row id: the cheapest way to delete a chunk.
     rid = "ctid" if db.dialect == "postgresql" else "rowid"
     stmt = text(
@@ -38,6 +59,8 @@ def purge(db: Database, retention_days: int, now_ms: int | None = None) -> int:
         with db.session() as s:
             n = int(s.connection().execute(stmt, {"cutoff": cutoff, "n": CHUNK}).rowcount)
         total += n
+        if progress is not None:
+            progress(n)
         if n < CHUNK:
             break
     with db.session() as s:

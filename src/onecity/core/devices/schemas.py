@@ -77,6 +77,9 @@ class DeviceOut(BaseModel):
     department: str
     location: dict[str, Any] | None
     district: str | None
+    district_names: dict[str, str] | None = Field(
+        default=None, description="the district's name per language"
+    )
     metadata: dict[str, Any]
     status: str
     connectivity: str

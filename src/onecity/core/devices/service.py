@@ -22,7 +22,7 @@ from onecity.core.models import DeliveryAccount, Department, Device, DeviceCrede
 MAX_PAGE = 1000
 
 
-def device_out(d: Device) -> sc.DeviceOut:
+def device_out(d: Device, city: CityProfile | None = None) -> sc.DeviceOut:
     return sc.DeviceOut(
         id=d.id,
         name=d.name,
@@ -30,6 +30,7 @@ def device_out(d: Device) -> sc.DeviceOut:
         department=d.department_code,
         location=geojson_point(d.lon, d.lat),
         district=d.district,
+        district_names=city.district_names_of(d.district) if city else None,
         metadata=d.meta,
         status=d.status,
         connectivity=d.connectivity,
@@ -130,7 +131,7 @@ class DeviceService:
                 s, actor=who.username, action="device.create", target=body.id, source=source
             )
             events.emit(s, "device.registered", {"device_id": d.id}, d.department_code)
-            return device_out(d)
+            return device_out(d, self.city)
 
     def update(
         self, who: Principal, device_id: str, patch: sc.DevicePatch, source: str = ""
@@ -161,7 +162,7 @@ class DeviceService:
                 source=source,
                 detail={"fields": sorted(changed)},
             )
-            return device_out(d)
+            return device_out(d, self.city)
 
     def get(self, who: Principal, device_id: str) -> sc.DeviceDetail:
         require(who, Perm.DEVICES_READ)
@@ -170,12 +171,18 @@ class DeviceService:
             acc = s.get(DeliveryAccount, device_id)
             # Latest values are telemetry: a role without telemetry:read sees the device only.
             latest = latest_values(s, device_id) if who.can(Perm.TELEMETRY_READ) else {}
+            # What each value measures (the profile's device types, checked at start-up), so
+            # the page shows a share as a percent and a temperature in °C.
+            specs = self.city.raw.get("device_types", {}).get(d.type, {})
+            for k, v in latest.items():
+                if "unit" in specs.get(k, {}):
+                    v["unit"] = specs[k]["unit"]
             projected = None
             if d.lon is not None and d.lat is not None:
                 x, y = self.city.to_projected(d.lon, d.lat)
                 projected = {"crs": self.city.projected_crs, "x": round(x, 3), "y": round(y, 3)}
             return sc.DeviceDetail(
-                **device_out(d).model_dump(),
+                **device_out(d, self.city).model_dump(),
                 location_projected=projected,
                 delivery=delivery_out(acc),
                 latest=latest,
@@ -218,7 +225,7 @@ class DeviceService:
         more = len(rows) > limit
         rows = rows[:limit]
         return sc.DevicePage(
-            items=[device_out(d) for d in rows],
+            items=[device_out(d, self.city) for d in rows],
             next_cursor=rows[-1].id if more else None,
             total=total,
             as_of=utcnow(),

@@ -9,16 +9,39 @@
     return Date.now() - d.getTime() < 20 * 3600 * 1000 ? OC.time(d) : OC.dateTime(d);
   };
 
-  /* The alert's sentence. Offline alerts are worded here, in the page's language; rule
-     alerts carry the rule's own name, which is the city's data. */
+  /* A value as its unit says: a share 0.808 is "81%", a temperature "61 °C", a weight "kg". */
+  OC.unitValue = (v, unit) => {
+    if (typeof v !== "number") return "–";
+    if (unit === "share") return OC.percent(v);
+    if (unit === "celsius") return t("unit.celsius", { n: v.toLocaleString(OC.cfg.lang, { maximumFractionDigits: 1 }) });
+    if (unit === "kg") return OC.kg(v);
+    return OC.num(v);
+  };
+  const metricName = (key) => (OC.cfg.messages["metric." + key] ? t("metric." + key) : key);
+
+  /* The alert's sentence in the page's language, from its facts: a threshold alert's rule
+     name (stored per language), metric, value and limit; an offline alert's last data; another
+     kind's "alerts.<kind>" sentence filled with its params. An alert without them (older rows,
+     a rule not named in this language) shows its stored sentence. */
   OC.alertMessage = (a) => {
-    if (a.kind !== "offline") return a.message;
+    if (a.kind === "offline") return offlineMessage(a);
+    if (a.kind === "threshold" && a.metric && typeof a.threshold === "number") {
+      const rule = a.rule_name && a.rule_name[OC.cfg.lang];
+      if (!rule) return a.message;
+      const vars = { rule: rule, metric: metricName(a.metric), value: OC.unitValue(a.value, a.unit), limit: OC.unitValue(a.threshold, a.unit) };
+      return t("alerts.threshold", vars);
+    }
+    if (a.params && OC.cfg.messages["alerts." + a.kind]) return t("alerts." + a.kind, a.params);
+    return a.message;
+  };
+
+  function offlineMessage(a) {
     const since = /since (\S+)$/.exec(a.message);
     if (!since) return a.message;
     if (since[1] === "never") return t("alerts.offline_never");
     const when = OC.parseTime(since[1]);
     return isNaN(when.getTime()) ? a.message : t("alerts.offline_since", { time: OC.dateTime(when) });
-  };
+  }
 
   OC.alertItem = function (a, opts) {
     opts = opts || {};
@@ -34,8 +57,8 @@
       ),
       opts.device === false
         ? null
-        : el("a", { class: "alert-device", href: "/devices/" + encodeURIComponent(a.device_id), text: a.device_name }),
-      el("p", { class: "alert-msg", text: OC.alertMessage(a), title: a.message })
+        : el("a", { class: "alert-device", href: "/devices/" + encodeURIComponent(a.device_id) }, OC.name(a.device_name)),
+      el("p", { class: "alert-msg", text: OC.alertMessage(a) })
     );
     if (opts.onLocate && a.location) {
       li.querySelector(".alert-top").append(

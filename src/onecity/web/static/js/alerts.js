@@ -30,7 +30,7 @@
       "tr",
       { class: "sev-" + a.severity + " state-" + a.state, "data-alert-id": a.id },
       cell("col.severity", el("span", { class: "sev sev-" + a.severity, text: t("sev." + a.severity) })),
-      cell("col.device", el("a", { href: "/devices/" + encodeURIComponent(a.device_id), text: a.device_name })),
+      cell("col.device", el("a", { href: "/devices/" + encodeURIComponent(a.device_id) }, OC.name(a.device_name))),
       cell("col.message", OC.alertMessage(a)),
       cell("col.opened", el("time", { datetime: a.opened_at, text: OC.dateTime(a.opened_at) })),
       cell("col.state", el("span", { class: "alert-state", text: t("state." + a.state) })),

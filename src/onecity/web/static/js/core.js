@@ -63,6 +63,32 @@
   OC.name = (text, lang) =>
     OC.el("span", { class: "proper-name", lang: lang || cfg.data_language || cfg.lang, text: text == null ? "" : String(text) });
 
+  /* Where a device (or anything with `district` and `district_names`) is: the district's name
+     in the page's language, else its one name marked as a name. */
+  OC.districtName = (x) => {
+    const names = x && x.district_names;
+    if (names && names[cfg.lang]) return names[cfg.lang];
+    return x && x.district ? OC.name(x.district) : "–";
+  };
+
+  /* Leaflet's own controls speak English ("Zoom in", "Close popup"). Pages load Leaflet after
+     this file, so its words are set the moment it arrives (it ends by assigning window.L). */
+  if (!("L" in window)) {
+    Object.defineProperty(window, "L", {
+      configurable: true,
+      get: () => undefined,
+      set: (lib) => {
+        Object.defineProperty(window, "L", { value: lib, writable: true, configurable: true });
+        lib.Control.Zoom.mergeOptions({ zoomInTitle: OC.t("map.zoom_in"), zoomOutTitle: OC.t("map.zoom_out") });
+        const layout = lib.Popup.prototype._initLayout; // the vendored 1.9.4's, checked in tests/e2e
+        lib.Popup.prototype._initLayout = function () {
+          layout.call(this);
+          if (this._closeButton) this._closeButton.setAttribute("aria-label", OC.t("map.close_popup"));
+        };
+      },
+    });
+  }
+
   /* Build DOM without innerHTML, so no server string is ever parsed as markup. */
   OC.el = function (tag, attrs, ...kids) {
     const e = document.createElement(tag);
@@ -253,6 +279,24 @@
   setInterval(renderAll, 1000);
   live.on("connected", renderAll);
   live.on("disconnected", renderAll);
+
+  /* The navigation: one system's menu open at a time, closed by Escape or a click elsewhere;
+     on a phone the whole list folds under the menu button. */
+  const nav = document.getElementById("nav");
+  if (nav) {
+    const menus = Array.from(nav.querySelectorAll(".nav-group details"));
+    menus.forEach((d) =>
+      d.addEventListener("toggle", () => d.open && menus.forEach((o) => o !== d && (o.open = false)))
+    );
+    const closeAll = () => menus.forEach((d) => (d.open = false));
+    document.addEventListener("click", (ev) => !nav.contains(ev.target) && closeAll());
+    document.addEventListener("keydown", (ev) => ev.key === "Escape" && closeAll());
+    const toggle = nav.querySelector(".nav-toggle");
+    toggle.addEventListener("click", () => {
+      const open = nav.classList.toggle("is-open");
+      toggle.setAttribute("aria-expanded", String(open));
+    });
+  }
 
   const logout = document.getElementById("logout");
   if (logout) {

@@ -50,7 +50,10 @@
         },
       }).addTo(map);
       layer.eachLayer((l) => {
-        const name = l.feature.properties.TNAME;
+        // The district's name in the page's language (the city profile names each district
+        // in every language it speaks).
+        const props = l.feature.properties;
+        const name = (props.names && props.names[cfg.lang]) || OC.name(OC.local(props.names));
         L.tooltip({ permanent: true, direction: "center", className: "district-label", pane: "labels", interactive: false })
           .setLatLng(l.getBounds().getCenter())
           .setContent(name)
@@ -103,12 +106,12 @@
     return el(
       "div",
       { class: "popup" },
-      el("h3", { text: d.name }),
+      el("h3", {}, OC.name(d.name)),
       el(
         "dl",
         {},
         el("dt", { text: t("map.type") }), el("dd", { text: OC.typeName(d.type) }),
-        el("dt", { text: t("map.district") }), el("dd", { text: d.district || "–" }),
+        el("dt", { text: t("map.district") }), el("dd", {}, OC.districtName(d)),
         el("dt", { text: t("device.connectivity") }), el("dd", { class: "conn-" + conn, text: t("conn." + conn) }),
         el("dt", { text: t("map.last_seen") }), el("dd", { text: d.last_seen_at ? OC.dateTime(d.last_seen_at) : t("map.never") })
       ),
@@ -136,7 +139,7 @@
         m = L.circleMarker([lat, lon], style(d)).addTo(map);
         m.device = d;
         m.bindPopup(() => popup(m.device));
-        m.bindTooltip(() => m.device.name, { direction: "top", offset: [0, -6] });
+        m.bindTooltip(() => OC.name(m.device.name), { direction: "top", offset: [0, -6] });
         markers.set(d.id, m);
       }
     }

@@ -16,9 +16,12 @@
   const $ = (x) => document.getElementById(x);
 
   function renderHeader(d) {
-    $("dev-name").textContent = d.name;
-    document.title = d.name + " · " + document.title.split(" · ").slice(1).join(" · ");
-    $("dev-sub").textContent = [OC.typeName(d.type), d.district, OC.deptName(d.department), d.id].filter(Boolean).join(" · ");
+    // The name is the city's data, in its own language (marked, for screen readers); the
+    // tab's title cannot mark a language, so it names the device by its id.
+    $("dev-name").replaceChildren(OC.name(d.name));
+    document.title = t("device.title") + " " + d.id + " · " + document.title.split(" · ").slice(1).join(" · ");
+    const parts = [OC.typeName(d.type), d.district ? OC.districtName(d) : null, OC.deptName(d.department), d.id].filter(Boolean);
+    $("dev-sub").replaceChildren(...parts.flatMap((p, i) => (i ? [" · ", p] : [p])));
     const conn = $("dev-conn");
     conn.hidden = false;
     conn.className = "conn conn-" + d.connectivity;
@@ -39,17 +42,22 @@
     $("d-seq").textContent = a.first_seq != null ? t("delivery.seq_range", { first: a.first_seq, last: a.last_seq }) : t("delivery.no_data");
   }
 
+  /* A value's name in the page's language; a key the catalogs do not name is a code, shown
+     as it is (translate="no"). */
+  const metricText = (k) => (OC.cfg.messages["metric." + k] ? t("metric." + k) : k);
+  const metricLabel = (k) => (OC.cfg.messages["metric." + k] ? metricText(k) : el("span", { translate: "no", text: k }));
+
   function renderLatest(latest) {
     const keys = Object.keys(latest).sort();
     $("latest").replaceChildren(
       ...keys.map((k) =>
-        el("tr", {}, el("th", { scope: "row", text: k }), el("td", { class: "num", text: OC.num(latest[k].value) }), el("td", { text: OC.dateTime(latest[k].ts) }))
+        el("tr", {}, el("th", { scope: "row" }, metricLabel(k)), el("td", { class: "num", text: OC.unitValue(latest[k].value, latest[k].unit) }), el("td", { text: OC.dateTime(latest[k].ts) }))
       )
     );
     $("latest-none").hidden = keys.length > 0;
     const chosen = keySel.value;
     if (keys.join() !== Array.from(keySel.options, (o) => o.value).join()) {
-      keySel.replaceChildren(...keys.map((k) => el("option", { value: k, text: k })));
+      keySel.replaceChildren(...keys.map((k) => el("option", { value: k, translate: OC.cfg.messages["metric." + k] ? null : "no", text: metricText(k) })));
       if (keys.includes(chosen)) keySel.value = chosen;
     }
   }
@@ -59,14 +67,14 @@
       ["device.id", d.id],
       ["device.type", OC.typeName(d.type)],
       ["device.department", OC.deptName(d.department)],
-      ["device.district", d.district || "–"],
+      ["device.district", OC.districtName(d)],
       ["device.status", t("status." + d.status)],
       ["device.connectivity", t("conn." + d.connectivity)],
       ["device.heartbeat", t("device.heartbeat_s", { s: d.heartbeat_s })],
       ["device.last_seen", d.last_seen_at ? OC.dateTime(d.last_seen_at) : t("map.never")],
       ["device.location", d.location ? d.location.coordinates.map((c) => c.toFixed(6)).join(", ") : "–"],
     ];
-    $("details").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: t(k) }), el("dd", { text: v })]));
+    $("details").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: t(k) }), el("dd", {}, v)]));
   }
 
   async function loadDevice() {
@@ -101,7 +109,7 @@
     if (csv) csv.href = base + "/telemetry.csv?" + new URLSearchParams({ key: key, from: start.toISOString(), to: end.toISOString() });
     try {
       const r = await api(base + "/telemetry?" + q);
-      OC.lineChart(figure, r.points, { key: key, start: start, end: end, bucketS: bucket });
+      OC.lineChart(figure, r.points, { key: metricText(key), start: start, end: end, bucketS: bucket });
       chartFresh.mark(r.as_of);
     } catch (err) {
       figure.replaceChildren(el("p", { class: "error", text: t("err.generic", { detail: err.detail }) }));
