@@ -140,7 +140,7 @@ def test_a_full_compartment_from_alert_to_open_again(
     finder = desktop
     finder.goto(f"{base}/waste/stations")
     expect_text(finder, "h1", "iTrash 站點查詢")
-    assert finder.locator("nav.nav").count() == 0
+    assert finder.locator('nav.nav a[href="/waste/transactions"]').count() == 0
     wait_js(finder, "Number(document.getElementById('finder-map').dataset.markers) >= 2")
     _wait_state(finder, world.full_id, "garbage", "full", r"一般垃圾.*已滿.*預計 \d\d:\d\d 前恢復")
     _wait_state(finder, world.full_id, "recycling_pet", "open", "寶特瓶.*可投入")

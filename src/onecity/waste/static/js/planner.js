@@ -173,7 +173,7 @@
         "div",
         { class: "truck-head" },
         el("span", { class: "swatch", "aria-hidden": "true" }),
-        el("h3", { text: r.truck_name }),
+        el("h3", {}, OC.name(r.truck_name)),
         el("span", { class: "truck-crew", text: r.crew ? t("waste.planner.crew", { crew: r.crew }) : t("waste.planner.no_crew") })
       ),
       el("p", { class: "truck-facts", text: facts.join(" · ") }),
@@ -274,7 +274,7 @@
       ...opts
         .filter(([id]) => !seen.has(id) && seen.add(id))
         .sort((a, b) => a[1].localeCompare(b[1], cfg.lang))
-        .map(([id, label]) => el("option", { value: id, text: label }))
+        .map(([id, label]) => el("option", { value: id, lang: cfg.data_language, text: label }))
     );
     if (seen.has(keep)) select.value = keep;
   }

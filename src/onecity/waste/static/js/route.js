@@ -81,11 +81,11 @@
     const nextId = (stops.find((st) => st.status !== "served") || {}).id;
     list.replaceChildren(...stops.map((st) => stopCard(st, st.id === nextId)));
     const truck = trucks && trucks.find((tr) => tr.id === truckId);
-    $("route-truck").textContent = route
-      ? t("waste.route.truck", { truck: route.truck_name, done: stops.filter((st) => st.status === "served").length, n: stops.length })
+    $("route-truck").replaceChildren(...(route
+      ? OCW.said("waste.route.truck", { truck: route.truck_name, done: stops.filter((st) => st.status === "served").length, n: stops.length }, ["truck"])
       : truck
-        ? truck.name
-        : "";
+        ? [OC.name(truck.name)]
+        : []));
     let why = "";
     if (!route) why = truckId ? t("waste.route.none", { truck: truck ? truck.name : truckId }) : t("waste.route.pick_first");
     show(empty, why);
@@ -100,7 +100,7 @@
     if (own) return;
     select.replaceChildren(
       el("option", { value: "", text: t("waste.route.pick_none") }),
-      ...trucks.map((tr) => el("option", { value: tr.id, text: tr.name + (tr.crew ? " · " + tr.crew : "") }))
+      ...trucks.map((tr) => el("option", { value: tr.id, lang: OC.cfg.data_language, text: tr.name + (tr.crew ? " · " + tr.crew : "") }))
     );
     select.value = truckId || "";
   }

@@ -76,8 +76,9 @@
     }
     li.dataset.overall = overall(st);
     const d = distanceTo(st);
-    const bits = [st.district, d != null ? t("waste.finder.away", { d: away(d) }) : null].filter(Boolean);
-    li.querySelector(".station-where").textContent = bits.join(" · ");
+    const where = st.district ? [OC.districtName(st)] : [];
+    if (d != null) where.push((where.length ? " · " : "") + t("waste.finder.away", { d: away(d) }));
+    li.querySelector(".station-where").replaceChildren(...where);
     li.querySelector(".comps").replaceChildren(...st.compartments.map(compartmentRow));
     return li;
   }

@@ -163,7 +163,7 @@
             "tr",
             { "data-station": s.id },
             el("td", { "data-label": t("waste.col.station") }, el("a", { class: "station-name", href: "/waste/transactions?terminal_id=" + encodeURIComponent(s.id) }, OC.name(s.name)), el("br"), el("span", { class: "sub-inline", text: s.id })),
-            el("td", { "data-label": t("waste.col.district"), text: s.district || "–" }),
+            el("td", { "data-label": t("waste.col.district") }, OC.districtName(s)),
             el("td", { "data-label": t("device.connectivity") }, el("span", { class: "conn-" + conn, text: t("conn." + conn) })),
             el("td", { "data-label": t("waste.stations.last_upload"), class: "nowrap", text: s.last_upload_at ? OC.dateTime(s.last_upload_at) : t("waste.never") }),
             el("td", { "data-label": t("waste.stations.today"), class: "num", text: W.int(s.txns_today) }),
@@ -197,7 +197,7 @@
   OC.live.on("waste.transactions", (ev) => {
     const p = ev.payload || {};
     (p.last || []).forEach((x) => arrived.set(x.txn_id, Date.now()));
-    liveLine.textContent = t("waste.txns.arrived", { n: p.count, station: stationName(p.terminal_id), time: OC.time(ev.at) });
+    liveLine.replaceChildren(...W.said("waste.txns.arrived", { n: p.count, station: stationName(p.terminal_id), time: OC.time(ev.at) }, ["station"]));
     reloadAll();
   });
   OC.live.on("waste.settlement_mismatch", OC.debounce(loadStations, 250));

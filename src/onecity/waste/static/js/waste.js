@@ -20,6 +20,13 @@
   W.today = () => isoDay.format(new Date());
   W.dayOf = (v) => isoDay.format(OC.parseTime(v));
   W.kind = (k) => t("waste.kind." + k);
+  /* A translated sentence as nodes, with the `names` among its values (a station's or a
+     truck's name from the city's data) marked as names in their own language. */
+  W.said = (key, vars, names) => {
+    const marked = { ...vars };
+    for (const k of names) marked[k] = "\u0001" + k + "\u0001";
+    return t(key, marked).split("\u0001").map((part, i) => (i % 2 ? OC.name(vars[part]) : part));
+  };
   W.cardHref = (id) => "/waste/cards/" + encodeURIComponent(id);
   W.CARD = /^[A-Za-z0-9-]{1,32}$/;
 
