@@ -38,7 +38,7 @@ from onecity.core.platform import Platform
 from onecity.core.webhooks import webhook_loop
 from onecity.core.workers import Loop, audit_checkpoint_loop, liveness_loop, retention_loop
 from onecity.settings import Settings
-from onecity.web import pages
+from onecity.web import overview_pages, pages
 
 MAX_BODY = 4 * 1024 * 1024
 
@@ -230,6 +230,7 @@ def _install_routes(app: FastAPI, settings: Settings, plat: Platform) -> None:
     app.state.ngsi_types = {t.type: t for m in app.state.modules for t in m.ngsi_types}
     app.include_router(open311_api.staff_router)
     pages.install(app, app.state.modules)
+    overview_pages.install(app)
 
 
 def _install_static(app: FastAPI) -> None:

@@ -34,12 +34,12 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(telemetry_app, name="telemetry")
 app.add_typer(mqtt_app, name="mqtt")
 from onecity.core import modules as _modules  # noqa: E402
-from onecity.core import overview_cli  # noqa: E402
+from onecity.core import status_cli  # noqa: E402
 from onecity.waste.kiosk.cli import kiosk_app  # noqa: E402 (the iTrash station software)
 
 app.add_typer(kiosk_app, name="kiosk")
 # `onecity status` and the lists (devices, alerts, users), as Rich tables a page at a time.
-overview_cli.install(app, devices_app=devices_app, users_app=users_app)
+status_cli.install(app, devices_app=devices_app, users_app=users_app)
 # Each domain module's own commands, as `onecity <module> …`.
 for _module in _modules.load("waste,roadworks"):
     if _module.cli is not None:

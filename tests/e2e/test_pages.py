@@ -102,12 +102,12 @@ def test_language_is_the_city_default_then_the_cookie(live_server: LiveServer) -
 @pytest.mark.parametrize(
     ("raw", "want"),
     [
-        (None, "/dashboard"),
+        (None, "/"),
         ("/alerts?state=open", "/alerts?state=open"),
-        ("//evil.example/x", "/dashboard"),
-        ("https://evil.example/", "/dashboard"),
-        ("/\\evil.example", "/dashboard"),
-        ("javascript:alert(1)", "/dashboard"),
+        ("//evil.example/x", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
     ],
 )
 def test_safe_next(raw: str | None, want: str) -> None:

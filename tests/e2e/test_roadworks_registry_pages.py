@@ -187,8 +187,12 @@ def test_pipe_map_and_profile(chromium: Any, city: City, monkeypatch: pytest.Mon
     log_in(pg, city.url, "rpic.op", "/roadworks/pipes")
     expect_text(pg, "h1", "管線圖資")
     settled(pg)
+    # The city-wide first view gets every pipe as a plan line, then the map moves to them and
+    # gets them in full.
+    wait_js(pg, "document.getElementById('pm-map').dataset.detail === 'full'")
     wait_js(pg, "document.getElementById('pm-map').dataset.pipes === '3'")
     assert pg.locator("path.reg-pipe").count() == 3
+    assert all("zoom=" in u for u in bboxes)
     expect_text(pg, "#pm-count", "範圍內 3 條")
     # One of them is synthetic: the page says so, and so does its popup.
     expect_text(pg, "#pm-synthetic", "合成資料.*不可用於定位真實管線")
@@ -231,15 +235,22 @@ def test_pipe_map_and_profile(chromium: Any, city: City, monkeypatch: pytest.Mon
     assert problems == [], problems
     ctx.close()
 
-    # When the view holds more than the API returns, the page says how many it left out.
+    # When the view holds more than one full answer, every pipe still comes, as a line, and
+    # the page says so; none is left out.
     monkeypatch.setattr(pipes_service, "MAX_FEATURES", 2)
     phone = context(chromium, phone=True)
     pg, problems = watched_page(phone, city.live)
     log_in(pg, city.url, "rpic.op", "/roadworks/pipes")
     settled(pg)
-    wait_js(pg, "document.getElementById('pm-map').dataset.pipes === '2'")
-    expect_text(pg, "#pm-capped", "共 3 條.*前 2 條.*放大")
+    wait_js(pg, "document.getElementById('pm-map').dataset.fitted === 'true'")
+    wait_js(pg, "document.getElementById('pm-map').dataset.pipes === '3'")
+    assert pg.evaluate("document.getElementById('pm-map').dataset.detail") == "overview"
+    expect_text(pg, "#pm-capped", "3 條管線全部以線條顯示.*放大")
     no_sideways_scroll(pg)
+    monkeypatch.setattr(pipes_service, "MAX_FEATURES", 5000)
+    pg.evaluate("OC.pipeMap.setZoom(OC.pipeMap.getZoom() + 0.5)")
+    wait_js(pg, "document.getElementById('pm-map').dataset.detail === 'full'")
+    assert pg.locator("#pm-capped").is_hidden()
     # On a phone the profile is in the popup itself (the side panel is below the map).
     pg.locator("path.reg-pipe.kind-power").click(force=True)
     profile = pg.locator(".leaflet-popup-content svg.reg-profile-svg")
@@ -278,7 +289,9 @@ def test_rules_page_adds_ban_embargo_and_fees(chromium: Any, city: City) -> None
     pg.click("#ban-submit")
     until = add_years(paved, 5).isoformat()
     expect_text(pg, "#ban-done", f"忠孝東路四段.*{until}")
-    expect_text(pg, "#bans-body tr", f"忠孝東路四段.*{paved.isoformat()}.*5.*{until}.*2026 年刨鋪")
+    # The list shows dates with their year, as the page's language writes them.
+    slash = (paved.strftime("%Y/%m/%d"), add_years(paved, 5).strftime("%Y/%m/%d"))
+    expect_text(pg, "#bans-body tr", f"忠孝東路四段.*{slash[0]}.*5.*{slash[1]}.*2026 年刨鋪")
     wait_js(pg, "document.getElementById('ru-map').dataset.bans === '1'")
     assert pg.locator("path.reg-ban").count() == 1
     assert pg.get_attribute("#ru-map", "data-points") == "0"

@@ -24,6 +24,7 @@ from onecity.core.devices.ingest import TelemetryHook
 from onecity.core.geo import CityProfile
 from onecity.core.ngsi_entities import EntityType
 from onecity.core.open311 import Open311Service
+from onecity.core.overview import Card
 from onecity.core.platform import Platform
 from onecity.settings import Settings
 
@@ -103,6 +104,9 @@ class Module:
     # services land in that department's queue. Resolved and checked once at start-up:
     # `platform.department(<name>)`.
     department: str | None = None
+    # The module's cards on the city overview (core.overview.Card): figures, chart, map
+    # layer, freshness and who may see each; the core serves them at /api/v1/overview.
+    cards: Sequence[Card] = ()
 
 
 def start_platform(settings: Settings, db: Database | None = None) -> Platform:

@@ -1,163 +1,312 @@
-"""What the operator's command line shows: the platform at a glance (`onecity status`) and long
-lists one page at a time (`onecity devices list`, `alerts list`, `users list`), read-only,
-with Rich tables that say which rows of how many are shown. The CLI runs on the server with
-the database's own rights, so these read everything (no department scope)."""
+"""The city overview: one card per thing a city system wants seen at a glance (stations online,
+today's tonnage, works on the road), declared by its module and drawn by the core.
+
+A module lists its cards in `Module.cards`; each card says what it shows (figures, an optional
+chart, an optional map layer), how fresh its data is and what "live" means for it, where the
+data comes from, who may see it and which outbox events change it. `Overview` holds every
+enabled module's cards and reads them for a caller: staff get the cards their role and
+department allow, the public (no login) only the cards marked public, whose read functions get
+no principal and must return nothing personal. A card whose read fails is served as
+unavailable rather than failing the whole overview."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
-from typing import Any
+import csv
+import io
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
-from rich.table import Table
-from sqlalchemy import Select, func, select
+from onecity.core.auth.permissions import Perm, Principal
+from onecity.core.db import utcnow
+from onecity.core.errors import Forbidden, NotFound
+from onecity.core.platform import Platform
 
-from onecity.core.alerts_status import AlertStatus
-from onecity.core.db import Database
-from onecity.core.models import Alert, AuditRecord, Device, Event, User
+log = logging.getLogger(__name__)
 
-MAX_LIMIT = 500
+# How a number is shown: the page formats each per language (OC.num, OC.percent, OC.kg, ...).
+Unit = Literal["count", "percent", "kg", "money", "days"]
+# What a chart's x values are: calendar days, instants, proper names (shown in their own
+# language) or string keys (translated).
+Axis = Literal["day", "time", "name", "key"]
+Value = float | int | None
+CARD_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
 
 @dataclass(frozen=True)
-class Page:
-    """Rows `offset + 1` .. `offset + len(rows)` of `total`."""
-
-    columns: Sequence[str]
-    rows: Sequence[tuple[str, ...]]
-    total: int
-    offset: int
-    limit: int
-
-    def showing(self) -> str:
-        """'showing 1-50 of 312 (next: --offset 50)' (with an en dash), or what is wrong
-        with the offset."""
-        if self.total == 0:
-            return "nothing to show"
-        if not self.rows:
-            return f"nothing at offset {self.offset}: there are {self.total}"
-        last = self.offset + len(self.rows)
-        more = f" (next: --offset {last})" if last < self.total else ""
-        return f"showing {self.offset + 1}–{last} of {self.total}{more}"
-
-    def table(self, title: str) -> Table:
-        t = Table(title=title, caption=self.showing(), caption_justify="left")
-        for c in self.columns:
-            t.add_column(c, overflow="fold")
-        for r in self.rows:
-            t.add_row(*r)
-        return t
+class Figure:
+    key: str  # a machine name, unique within the card ("online", "garbage_kg")
+    label: str  # i18n key
+    value: Value
+    unit: Unit = "count"
 
 
-def _when(v: datetime | None, tz: tzinfo) -> str:
-    """A time in the city's time zone, as its people read it."""
-    return v.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if v else "-"
+@dataclass(frozen=True)
+class Series:
+    key: str
+    label: str  # i18n key
+    points: Sequence[tuple[str, Value]]  # (x, y); x as the chart's axis says
 
 
-def _page(
-    db: Database, q: Select[Any], columns: Sequence[str], limit: int, offset: int
-) -> tuple[list[Any], int]:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"--limit must be from 1 to {MAX_LIMIT}")
-    if offset < 0:
-        raise ValueError("--offset must be 0 or more")
-    with db.read() as s:
-        total = int(s.execute(select(func.count()).select_from(q.subquery())).scalar_one())
-        rows = list(s.execute(q.limit(limit).offset(offset)).tuples())
-    return rows, total
+@dataclass(frozen=True)
+class Chart:
+    kind: Literal["line", "bar"]
+    x: Axis
+    unit: Unit
+    series: Sequence[Series]
 
 
-def devices(
-    db: Database,
-    *,
-    type_: str | None = None,
-    department: str | None = None,
-    connectivity: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-    tz: tzinfo = UTC,
-) -> Page:
-    q = select(Device).order_by(Device.id)
-    if type_:
-        q = q.where(Device.type == type_)
-    if department:
-        q = q.where(Device.department_code == department)
-    if connectivity:
-        q = q.where(Device.connectivity == connectivity)
-    cols = ("id", "name", "type", "department", "district", "connectivity", "last seen")
-    rows, total = _page(db, q, cols, limit, offset)
-    out = [
-        (d.id, d.name, d.type, d.department_code, d.district or "-", d.connectivity, seen)
-        for (d,) in rows
-        for seen in (_when(d.last_seen_at, tz),)
-    ]
-    return Page(cols, out, total, offset, limit)
+@dataclass(frozen=True)
+class CardData:
+    """What a card's read returns. `as_of`: when the data was true (the newest reading it
+    rests on), or None when nothing has been heard yet."""
+
+    figures: Sequence[Figure]
+    as_of: datetime | None
+    chart: Chart | None = None
 
 
-def alerts(
-    db: Database, *, state: str = "active", limit: int = 50, offset: int = 0, tz: tzinfo = UTC
-) -> Page:
-    q = select(Alert).order_by(Alert.id.desc())
-    if state == "active":
-        q = q.where(Alert.state != AlertStatus.RESOLVED.value)
-    elif state != "all":
-        q = q.where(Alert.state == state)
-    cols = ("id", "device", "kind", "severity", "state", "message", "opened")
-    rows, total = _page(db, q, cols, limit, offset)
-    out = [
-        (str(a.id), a.device_id, a.kind, a.severity, a.state, a.message, _when(a.opened_at, tz))
-        for (a,) in rows
-    ]
-    return Page(cols, out, total, offset, limit)
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str  # i18n key
+    unit: Unit | Literal["day", "time", "name", "text"] = "count"
 
 
-def users(db: Database, *, limit: int = 50, offset: int = 0) -> Page:
-    q = select(User).order_by(User.username)
-    cols = ("username", "role", "department", "second factor", "state")
-    rows, total = _page(db, q, cols, limit, offset)
-    out = [
-        (
-            u.username,
-            u.role,
-            u.department_code or "-",
-            "TOTP" if u.totp_secret else "-",
-            "disabled" if u.disabled else "active",
+@dataclass(frozen=True)
+class History:
+    """A card's history as a table, for the more-info dialog and the CSV download."""
+
+    columns: Sequence[Column]
+    rows: Sequence[Sequence[str | float | int | None]]
+
+
+Viewer = Principal | None  # None: the public, who may see public cards only
+Read = Callable[[Platform, Viewer], CardData]
+ReadHistory = Callable[[Platform, Viewer], History]
+# A GeoJSON FeatureCollection (RFC 7946) of the card's map layer.
+ReadGeometry = Callable[[Platform, Viewer], dict[str, Any]]
+CardCheck = Callable[[Principal, Platform], bool]
+
+
+@dataclass(frozen=True)
+class Card:
+    """One card of the city overview, as a module declares it.
+
+    `title`, `source` and `live` are i18n keys; `link` is the page the source text links to.
+    `public` cards are shown without a login and their read functions get `None` for the
+    viewer; the others need `permission` (a Perm value) and pass `check`. `max_age_s` says
+    what live means: data older than that is stale (a station that stopped reporting); None
+    means the figure is computed from the records at the moment of asking, so it is as fresh
+    as the read. `events` are the outbox event types after which the card may have changed."""
+
+    id: str  # "<system>.<name>"
+    system: str  # the module
+    title: str
+    read: Read
+    source: str
+    link: str
+    live: str
+    public: bool = False
+    permission: str | None = None
+    check: CardCheck | None = None
+    max_age_s: int | None = None
+    events: Sequence[str] = ()
+    history: ReadHistory | None = None
+    geometry: ReadGeometry | None = None
+
+
+def check_cards(cards: Sequence[Card], known_strings: Mapping[str, str]) -> None:
+    """Mistakes in the cards stop the start-up, naming the card."""
+    seen: set[str] = set()
+    for c in cards:
+        where = f"overview card '{c.id}'"
+        if not CARD_ID.match(c.id) or not c.id.startswith(c.system + "."):
+            raise ValueError(f"{where}: ids are '<system>.<name>' in lower case")
+        if c.id in seen:
+            raise ValueError(f"{where}: two cards share this id")
+        seen.add(c.id)
+        if c.permission is not None and c.permission not in {p.value for p in Perm}:
+            raise ValueError(f"{where}: unknown permission '{c.permission}'")
+        if not c.link.startswith("/"):
+            raise ValueError(f"{where}: link must be a path on this site")
+        for key in (c.title, c.source, c.live):
+            if key not in known_strings:
+                raise ValueError(f"{where}: no string '{key}' in the catalogs")
+
+
+@dataclass
+class Overview:
+    """Every enabled module's cards, read for a caller."""
+
+    platform: Platform
+    cards: Sequence[Card]
+    _by_id: dict[str, Card] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._by_id = {c.id: c for c in self.cards}
+
+    def may_see(self, card: Card, who: Viewer) -> bool:
+        if card.public:
+            return True
+        if who is None:
+            return False
+        if card.permission is not None and not who.can(Perm(card.permission)):
+            return False
+        return card.check is None or card.check(who, self.platform)
+
+    def visible(self, who: Viewer) -> list[Card]:
+        return [c for c in self.cards if self.may_see(c, who)]
+
+    def card(self, card_id: str, who: Principal) -> Card:
+        """The card, if this caller may see it: 404 for no such card, 403 for a role that
+        may not see it (card ids are no secret: they are in the code)."""
+        card = self._by_id.get(card_id)
+        if card is None:
+            raise NotFound(f"no overview card '{card_id}'", field="card_id")
+        if not self.may_see(card, who):
+            raise Forbidden(f"role '{who.role}' may not see the overview card '{card_id}'")
+        return card
+
+    def public_card(self, card_id: str) -> Card:
+        """A public card by id; any other id is 404, whoever asks."""
+        card = self._by_id.get(card_id)
+        if card is None or not card.public:
+            raise NotFound(f"no public overview card '{card_id}'", field="card_id")
+        return card
+
+    def read(self, card: Card, who: Viewer) -> dict[str, Any]:
+        """The card with its data, as the API serves it."""
+        try:
+            data: CardData | None = card.read(self.platform, who)
+        except Exception:  # one system's trouble must not blank the whole overview
+            log.exception("overview card %s could not be read", card.id)
+            data = None
+        return card_out(card, data, utcnow())
+
+    def history(self, card: Card, who: Viewer) -> History:
+        if card.history is not None:
+            return card.history(self.platform, who)
+        return history_of(card.read(self.platform, who))
+
+    def geometry(self, card: Card, who: Viewer) -> dict[str, Any]:
+        if card.geometry is None:
+            raise NotFound(f"the overview card '{card.id}' has no map layer", field="card_id")
+        return card.geometry(self.platform, who)
+
+    def cards_for_event(self, event_type: str) -> list[str]:
+        """The public cards an outbox event of this type may change."""
+        return [c.id for c in self.cards if c.public and event_type in c.events]
+
+    @property
+    def public_events(self) -> frozenset[str]:
+        return frozenset(t for c in self.cards if c.public for t in c.events)
+
+
+def is_stale(card: Card, as_of: datetime | None, now: datetime) -> bool:
+    if as_of is None:
+        return True
+    return card.max_age_s is not None and now - as_of > timedelta(seconds=card.max_age_s)
+
+
+def card_out(card: Card, data: CardData | None, now: datetime) -> dict[str, Any]:
+    base = f"/api/v1/overview{'/public' if card.public else ''}/cards/{card.id}"
+    as_of = data.as_of if data else None
+    return {
+        "id": card.id,
+        "system": card.system,
+        "title": card.title,
+        "public": card.public,
+        "available": data is not None,
+        "figures": [_figure(f) for f in data.figures] if data else [],
+        "chart": _chart(data.chart) if data and data.chart else None,
+        "map": {"url": f"{base}/map.geojson"} if card.geometry else None,
+        "freshness": {
+            "as_of": as_of.isoformat() if as_of else None,
+            "max_age_s": card.max_age_s,
+            "live": card.live,
+            "stale": data is None or is_stale(card, as_of, now),
+        },
+        "source": {"text": card.source, "link": card.link},
+        "events": list(card.events),
+        "links": {
+            "self": base,
+            "history": f"{base}/history",
+            "csv": f"{base}/history.csv",
+            "geojson": f"{base}/map.geojson?download=1" if card.geometry else None,
+        },
+    }
+
+
+def _figure(f: Figure) -> dict[str, Any]:
+    return {"key": f.key, "label": f.label, "value": f.value, "unit": f.unit}
+
+
+def _chart(c: Chart) -> dict[str, Any]:
+    return {
+        "kind": c.kind,
+        "x": c.x,
+        "unit": c.unit,
+        "series": [
+            {"key": s.key, "label": s.label, "points": [[x, y] for x, y in s.points]}
+            for s in c.series
+        ],
+    }
+
+
+def history_of(data: CardData) -> History:
+    """A card without its own history: its chart as a table (x, then one column per series),
+    or else its figures as one row."""
+    if data.chart is not None and data.chart.series:
+        chart = data.chart
+        xs: list[str] = []
+        for s in chart.series:
+            for x, _ in s.points:
+                if x not in xs:
+                    xs.append(x)
+        values = [dict(s.points) for s in chart.series]
+        x_unit: Literal["day", "time", "name", "text"] = (
+            chart.x if chart.x in ("day", "time", "name") else "text"
         )
-        for (u,) in rows
-    ]
-    return Page(cols, out, total, offset, limit)
+        return History(
+            columns=[
+                Column("x", "overview.col.x", x_unit),
+                *(Column(s.key, s.label, chart.unit) for s in chart.series),
+            ],
+            rows=[[x, *(v.get(x) for v in values)] for x in xs],
+        )
+    at = data.as_of.isoformat() if data.as_of else None
+    return History(
+        columns=[
+            Column("as_of", "overview.col.as_of", "time"),
+            *(Column(f.key, f.label, f.unit) for f in data.figures),
+        ],
+        rows=[[at, *(f.value for f in data.figures)]],
+    )
 
 
-def status(db: Database, modules: Sequence[str], tz: tzinfo = UTC) -> Table:
-    """The platform at a glance: database, modules, devices by connectivity, open alerts by
-    severity, the audit log and the event outbox."""
-    with db.read() as s:
-        conn = dict(
-            s.execute(select(Device.connectivity, func.count()).group_by(Device.connectivity))
-            .tuples()
-            .all()
-        )
-        sev = dict(
-            s.execute(
-                select(Alert.severity, func.count())
-                .where(Alert.state != AlertStatus.RESOLVED.value)
-                .group_by(Alert.severity)
-            )
-            .tuples()
-            .all()
-        )
-        audit_n = s.execute(select(func.count()).select_from(AuditRecord)).scalar_one()
-        last_event = s.execute(select(func.max(Event.created_at))).scalar_one()
-    t = Table(title="OneCity status", show_header=False)
-    t.add_column("what", style="bold")
-    t.add_column("state")
-    t.add_row("database", db.engine.url.render_as_string(hide_password=True))
-    t.add_row("modules", ", ".join(modules) or "none (ONECITY_MODULES)")
-    devices_line = ", ".join(f"{conn.get(k, 0)} {k}" for k in ("online", "offline", "unknown"))
-    t.add_row("devices", f"{sum(conn.values())}: {devices_line}")
-    alerts_line = ", ".join(f"{sev.get(k, 0)} {k}" for k in ("critical", "warning", "info"))
-    t.add_row("open alerts", f"{sum(sev.values())}: {alerts_line}")
-    t.add_row("audit log", f"{audit_n} records")
-    t.add_row("last event", _when(last_event, tz))
-    return t
+def history_out(h: History) -> dict[str, Any]:
+    return {
+        "columns": [{"key": c.key, "label": c.label, "unit": c.unit} for c in h.columns],
+        "rows": [list(r) for r in h.rows],
+    }
+
+
+def history_csv(h: History) -> str:
+    """The history as CSV: a header of column keys, then the rows (numbers as they are)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow([c.key for c in h.columns])
+    for row in h.rows:
+        w.writerow(["" if v is None else _csv_safe(v) for v in row])
+    return buf.getvalue()
+
+
+def _csv_safe(v: str | float | int) -> str | float | int:
+    """A text cell a spreadsheet would run as a formula is quoted with a leading apostrophe."""
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v
+    return v

@@ -5,11 +5,11 @@ use cases, api.py their routes; docs/roadworks.md tells the whole story."""
 
 from pathlib import Path
 
-from onecity.core.auth.permissions import Perm, Principal
+from onecity.core.auth.permissions import Perm, Principal, Role
 from onecity.core.modules import MapLayer, Module, Page
 from onecity.core.platform import Platform
 from onecity.core.workers import Loop
-from onecity.roadworks import services
+from onecity.roadworks import overview, services
 from onecity.roadworks.cli import roadworks_app
 from onecity.roadworks.permits import api, locate_desk
 from onecity.roadworks.public import api as public_api
@@ -95,6 +95,7 @@ PAGES = (
         title="roadworks.mine.title",
         nav="roadworks.mine.nav",
         permission=Perm.ROADWORKS_APPLY.value,
+        home_for=(Role.CONTRACTOR.value,),
     ),
     Page(
         path="/roadworks/apply",
@@ -141,6 +142,7 @@ MODULE = Module(
         ),
     ),
     pages=PAGES,
+    cards=overview.CARDS,
     templates=HERE / "templates",
     static=HERE / "static",
     i18n=HERE / "i18n",

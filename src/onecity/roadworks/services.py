@@ -11,6 +11,7 @@ from onecity.core.workdays import WorkCalendar, calendar_from_profile
 from onecity.roadworks.config import RoadworksConfig
 from onecity.roadworks.permits.service import PermitService
 from onecity.roadworks.pipes.service import PipeService
+from onecity.roadworks.public.reference import Reference
 from onecity.roadworks.public.service import PublicWorks
 from onecity.roadworks.registry.orgs import OrgRegistry
 from onecity.roadworks.registry.service import RegistryService
@@ -25,6 +26,7 @@ class RoadworksServices:
     pipes: PipeService  # the 3D pipeline map and as-built surveys (pipes/)
     sites: SiteService  # live sites: cameras, frames, stage photos (sites/)
     public: PublicWorks  # the public works map, no login (public/)
+    reference: Reference  # lines and names to draw against without map tiles (public/)
 
 
 def build(p: Platform) -> RoadworksServices:
@@ -37,6 +39,7 @@ def build(p: Platform) -> RoadworksServices:
         pipes=PipeService(permits),
         sites=SiteService(permits),
         public=PublicWorks(permits),
+        reference=Reference(p.city),
     )
 
 

@@ -10,12 +10,12 @@ web shell, data from the */api.py routes)."""
 
 from pathlib import Path
 
-from onecity.core.auth.permissions import Perm, Principal
+from onecity.core.auth.permissions import Perm, Principal, Role
 from onecity.core.devices.ingest import TelemetryHook
 from onecity.core.modules import Module, Page
 from onecity.core.platform import Platform
 from onecity.core.workers import Loop
-from onecity.waste import services
+from onecity.waste import overview, services
 from onecity.waste.cli import waste_app
 from onecity.waste.jobs import api as jobs_api
 from onecity.waste.jobs import citizen_reports as reports
@@ -69,6 +69,7 @@ PAGES = (
         title="waste.my.title",
         nav="waste.nav.my_cards",
         permission=Perm.OWN_CARDS.value,
+        home_for=(Role.CITIZEN.value,),
     ),
     # The tariff is public (like GET /api/v1/waste/tariffs): what a drop costs is no secret.
     Page(
@@ -88,6 +89,7 @@ PAGES = (
         permission=Perm.WASTE_JOBS.value,
         check=sees_records,
         refused="waste.refused",
+        home_for=(Role.CREW.value,),
     ),
     # Public like the tariffs: which station takes waste now is for everybody.
     Page(
@@ -138,6 +140,7 @@ MODULE = Module(
     department=reports.DEPARTMENT,
     ngsi_types=(ngsi.WASTE_CONTAINERS,),
     pages=PAGES,
+    cards=overview.CARDS,
     templates=HERE / "templates",
     static=HERE / "static",
     i18n=HERE / "i18n",

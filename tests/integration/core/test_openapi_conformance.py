@@ -127,6 +127,7 @@ SKIP = {
     ("POST", "/api/v1/auth/logout"),
     # The event stream never ends by design (tests/integration/core/test_events.py).
     ("GET", "/api/v1/events/stream"),
+    ("GET", "/api/v1/overview/public/stream"),
 }
 CHECKS = [
     not_a_server_error,

@@ -116,6 +116,7 @@ def _operations() -> list[tuple[str, str]]:
         ("POST", "/api/v1/auth/logout"),
         # The event stream never ends by design (tests/integration/core/test_events.py).
         ("GET", "/api/v1/events/stream"),
+        ("GET", "/api/v1/overview/public/stream"),
     }
     return [
         (m.upper(), path)

@@ -53,7 +53,10 @@ def test_seeding_twice_keeps_the_same_books(platform: Platform) -> None:
             start, end = date.fromisoformat(src["起始日期"]), date.fromisoformat(src["結束日期"])
             assert p.end_date - p.start_date == end - start
             assert abs((p.start_date - start) - (today - demo_import.SNAPSHOT)).days <= 1
-            assert "footprint approximated from a point" in p.description
+            # How the footprint was made is a note stored with the record, not English text
+            # glued to its Chinese description.
+            assert "footprint" not in p.description
+            assert "footprint_from_point" in {f["code"] for f in p.findings}
             assert 23 < p.area_m2 < 25  # 12 m x 2 m
             assert p.minx < p.maxx and p.maxx - p.minx < 13 and p.maxy - p.miny < 13
 
@@ -128,3 +131,30 @@ def test_every_pipe_owner_of_the_demo_has_a_login_to_answer_locates(platform: Pl
     assert owners == {u.owner for u in DEFAULT_UTILITIES}
     for owner in owners:
         assert any(org == owner and user in logins for org, user in members), owner
+
+
+def test_implausible_real_records_are_withheld_from_the_public_with_a_count(
+    client: TestClient, platform: Platform
+) -> None:
+    """The real 2016 → 2110 manhole record placed outside the city (labelled 中正區) is kept on
+    the books with its flags, left off the public map, and counted there with its reasons."""
+    demo.seed(platform)
+    with platform.db.read() as s:
+        steps = s.scalars(select(PermitStep).where(PermitStep.step == "imported")).all()
+        (step,) = [x for x in steps if x.detail["index"] == 92]
+        odd = s.get(Permit, step.permit_id)
+        assert odd is not None and odd.district is None  # not the record's 中正區
+        flags = {f["code"] for f in odd.findings if f["severity"] == "data"}
+        assert flags == {"implausible_end", "outside_city"}
+        assert set(step.detail["notes"]) == {"footprint_from_point", *flags}
+        ref = odd.ref
+    doc = client.get(f"{API}/public/works.geojson").json()
+    shown = {f["properties"]["ref"] for f in doc["features"]}
+    assert ref not in shown and len(shown) >= 100
+    (withheld,) = doc["withheld"]
+    assert withheld["ref"] == ref
+    assert {n["code"] for n in withheld["notes"]} == {"implausible_end", "outside_city"}
+    assert all(n["reason"]["en"] and n["reason"]["zh-TW"] for n in withheld["notes"])
+    # What is shown carries its notes per language, as codes.
+    some = doc["features"][0]["properties"]
+    assert [n["code"] for n in some["notes"]] == ["footprint_from_point"]

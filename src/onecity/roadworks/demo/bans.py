@@ -35,7 +35,7 @@ def dig_ban(s: Session, p: Platform, today: date) -> None:
             geometry=footprint.to_wgs84(p.city, area),
             paved_on=date(today.year - 1, 8, 15),
             years=5,
-            note="demo: resurfaced last year (approximate line)",
+            note="示範資料：去年重新鋪面（路線為概略）",
             minx=x0,
             miny=y0,
             maxx=x1,

@@ -42,8 +42,7 @@ SCENARIO = "demo:scenario"
 DEPARTMENT = "pwd"
 PIPE_DISTRICT = "大安區"
 PIPE_SEED = 2026
-TRENCH_M = (12.0, 2.0)  # length, width of a footprint approximated from a point
-APPROX = "範圍由點位推估 footprint approximated from a point"
+TRENCH_M = (float(demo_import.FOOTPRINT_M[0]), float(demo_import.FOOTPRINT_M[1]))
 # Logins of the demo (bootstrap.DEMO_USERS) and the organisations they act for.
 # Every pipe owner of the synthetic network has one, so every locate request can be answered.
 MEMBERS = {
@@ -76,7 +75,7 @@ def seed(p: Platform, today: date | None = None) -> DemoSummary:
                 "first (it loads the city profile's departments)"
             )
     seed_reference(p)
-    works = demo_import.load(day)
+    works = demo_import.load(day, district_at=lambda lon, lat: p.city.place(lon, lat).district)
     with p.db.session() as s:
         _orgs(s, works)
         _members(s)
@@ -155,8 +154,13 @@ def _permits(s: Session, p: Platform, works: list[demo_import.Work]) -> None:
                 step="imported",
                 from_status=None,
                 to_status=w.status.value,
-                note=f"臺北市道路施工 {demo_import.SNAPSHOT.isoformat()} snapshot; {APPROX}",
-                detail={"source": w.source, "index": w.index},
+                note="",
+                detail={
+                    "source": w.source,
+                    "index": w.index,
+                    "snapshot": demo_import.SNAPSHOT.isoformat(),
+                    "notes": [n["code"] for n in w.notes],
+                },
             )
         )
 
@@ -186,14 +190,14 @@ def _permit_row(p: Platform, w: demo_import.Work, geom: BaseGeometry, filed: dat
         applicant_code=w.applicant.code,
         contractor_code=w.contractor.code if w.contractor else None,
         purpose=w.purpose,
-        description=f"{npurp} · {w.source.get('app_name', '')} · {APPROX}"[:200],
+        description=f"{npurp} · {w.source.get('app_name', '')}"[:200],
         road=None,
         road_class="wide",  # the source does not say; the fee is illustrative
         width_m=TRENCH_M[1],
         area_m2=area,
         depth_m=w.depth_m,
         geometry=footprint.to_wgs84(p.city, geom),
-        district=w.district or p.city.place(w.lon, w.lat).district,
+        district=w.district,
         start_date=w.start,
         end_date=w.end,
         night=w.night,
@@ -208,7 +212,9 @@ def _permit_row(p: Platform, w: demo_import.Work, geom: BaseGeometry, filed: dat
         fee_total=quote.total,
         fee_version=quote.version,
         fee_lines=[{"item": k, "amount": v} for k, v in quote.lines()],
-        findings=[],
+        # The import's notes: how the record was read, and what looks wrong in it (withheld
+        # from the public map, listed there as withheld; see todaywork.NOTE_TEXT).
+        findings=list(w.notes),
         created_by=IMPORTER,
         updated_at=filed,
         minx=x0,
@@ -286,7 +292,8 @@ def _scenario(s: Session, p: Platform, today: date) -> Permit:
     filed = datetime.combine(today - timedelta(days=10), time(10, 0), tzinfo=tz)
     row = _permit_row(p, w, geom, filed)
     row.created_by, row.road = SCENARIO, "復興南路一段"
-    row.description = "自來水管汰換（示範情境）Water main renewal (demo scenario, synthetic street)"
+    row.description = "自來水管汰換（示範情境，合成街道）"
+    row.findings = []
     row.area_m2, row.width_m = round(float(geom.area), 2), 2.0
     s.add(row)
     s.flush()
@@ -301,7 +308,7 @@ def _scenario(s: Session, p: Platform, today: date) -> Permit:
                 step=step,
                 from_status=before,
                 to_status=after.value,
-                note="demo scenario",
+                note="",
                 detail={},
             )
         )

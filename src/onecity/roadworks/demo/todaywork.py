@@ -7,7 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,75 @@ PURPOSE_RULES: tuple[tuple[str, str | None], ...] = (
     ("管遷", None),
     ("搶修", None),
 )
+# A real record the import keeps but does not show as if true: works lasting longer than this
+# (the source has a 2016 → 2110 permit; the longest plausible ones, metro works, run ~8 years).
+MAX_PLAUSIBLE_DAYS = 15 * 366
+FOOTPRINT_M = (12, 2)  # the trench drawn around a record's point: length, width
+
+# What the import knows about a record, as a code stored with it (a finding of severity
+# "data": the record looks wrong and is withheld from the public; "note": how it was read),
+# and its reason in each language. `{…}` are filled from the note's data.
+NOTE_TEXT: dict[str, tuple[str, dict[str, str]]] = {
+    "implausible_end": (
+        "data",
+        {
+            "zh-TW": "資料存疑：施工期間 {days} 天（{start} 至 {end}），超過 {max_years} 年，"
+            "結束日期應有誤",
+            "en": "Implausible data: the works would last {days} days ({start} to {end}), "
+            "more than {max_years} years; the end date is probably wrong",
+        },
+    ),
+    "outside_city": (
+        "data",
+        {
+            "zh-TW": "資料存疑：點位（{lon}, {lat}）不在市界內，原資料卻標示為「{district_text}」",
+            "en": "Implausible data: the point ({lon}, {lat}) lies outside the city, although "
+            "the record names one of its districts",
+        },
+    ),
+    "footprint_from_point": (
+        "note",
+        {
+            "zh-TW": "範圍由點位推估（{length_m} 公尺 × {width_m} 公尺）",
+            "en": "Footprint approximated from a point ({length_m} m × {width_m} m)",
+        },
+    ),
+}
+
+
+def note(code: str, **data: Any) -> dict[str, Any]:
+    """A stored note: its code, severity, reason per language and data, in the shape of the
+    rules' findings (so the permit page and API show it like one)."""
+    severity, text = NOTE_TEXT[code]
+    return {
+        "code": code,
+        "severity": severity,
+        "reason": {lang: t.format(**data) for lang, t in text.items()},
+        "data": data,
+    }
+
+
+def doubts(
+    lon: float, lat: float, start: date, end: date, district: str | None, district_text: str
+) -> list[dict[str, Any]]:
+    """What is implausible in a real record: an end decades out, a point outside the city
+    (`district` is the one core geo finds there, None outside)."""
+    out = []
+    if (end - start).days > MAX_PLAUSIBLE_DAYS:
+        out.append(
+            note(
+                "implausible_end",
+                days=(end - start).days,
+                start=start.isoformat(),
+                end=end.isoformat(),
+                max_years=MAX_PLAUSIBLE_DAYS // 366,
+            )
+        )
+    if district is None:
+        out.append(note("outside_city", lon=lon, lat=lat, district_text=district_text))
+    return out
+
+
 DEPTH_M = {"road": 0.3, "sewer": 2.5, "water": 1.5, "power": 1.5, "gas": 1.2, "telecom": 1.0}
 
 
@@ -152,13 +222,19 @@ class Work:
     applicant: Org
     contractor: Org | None
     purpose: str
-    district: str
+    district: str | None
     hours: str
     night: bool
     start: date  # shifted
     end: date
     status: PermitStatus
     source: dict[str, Any]
+    # The import's notes on the record (note(): how it was read, what looks wrong).
+    notes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def doubtful(self) -> bool:
+        return any(n["severity"] == "data" for n in self.notes)
 
     @property
     def depth_m(self) -> float:
@@ -169,8 +245,13 @@ class Work:
         return "搶修" in str(self.source.get("npurp", ""))
 
 
-def load(today: date, path: Path = SOURCE) -> list[Work]:
-    """Every work of the source, mapped, in the source's order."""
+def load(
+    today: date,
+    path: Path = SOURCE,
+    district_at: Callable[[float, float], str | None] | None = None,
+) -> list[Work]:
+    """Every work of the source, mapped, in the source's order. `district_at(lon, lat)` (core
+    geo) places each point; without it the record's own district text is taken at its word."""
     features = json.loads(path.read_text("utf-8"))["features"]
     contractors = frozenset(_clean(f["properties"].get("tc_na", "")) for f in features)
     out: list[Work] = []
@@ -182,6 +263,12 @@ def load(today: date, path: Path = SOURCE) -> list[Work]:
         applicant = applicant_org(p["app_name"], contractors)
         contractor = contractor_org(p["tc_na"]) if _clean(p.get("tc_na", "")) else None
         hours = str(p.get("co_ti") or "")
+        said = str(p.get("c_name", ""))
+        district = district_at(lon, lat) if district_at else said
+        notes = [
+            note("footprint_from_point", length_m=FOOTPRINT_M[0], width_m=FOOTPRINT_M[1]),
+            *doubts(lon, lat, start, end, district, said),
+        ]
         out.append(
             Work(
                 index=i,
@@ -190,13 +277,14 @@ def load(today: date, path: Path = SOURCE) -> list[Work]:
                 applicant=applicant,
                 contractor=contractor,
                 purpose=purpose_of(str(p.get("npurp", "")), applicant),
-                district=str(p.get("c_name", "")),
+                district=district,
                 hours=hours[:120],
                 night="夜" in hours,
                 start=shifted(start, today),
                 end=shifted(end, today),
                 status=status_on(start, end),
                 source=dict(p),
+                notes=notes,
             )
         )
     return out

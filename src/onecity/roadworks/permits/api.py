@@ -63,6 +63,14 @@ def add_org(
     return reg.add(who, body, source(request))
 
 
+@router.post("/footprints/check", response_model=sc.FootprintOut)
+def check_footprint(body: sc.FootprintIn, who: CurrentUser, svc: Permits) -> sc.FootprintOut:
+    """A works outline checked on its own (pasted or loaded from a file): its area and
+    district, or a 422 whose `error` names what is wrong (wrong_type, self_intersecting,
+    outside_city, trench_width, no_area, too_large, not_degrees, …). Writes nothing."""
+    return svc.footprint(who, body)
+
+
 @router.post("/permits/check", response_model=sc.CheckOut)
 def check(body: sc.PermitIn, who: CurrentUser, svc: Permits) -> sc.CheckOut:
     """What the rules say about an application (conflicts, dig bans, embargoes, notice, night

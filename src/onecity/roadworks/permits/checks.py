@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from shapely.geometry import shape
+from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -77,6 +77,25 @@ def works_of(p: Permit, geom: BaseGeometry) -> r.Works:
         residential=p.residential,
         status=p.status,
     )
+
+
+def joint_plan(s: Session, p: Permit) -> tuple[r.JointDig | None, list[Permit]]:
+    """The joint dig of a filed permit with the works its findings clash with, by the same
+    rule as the check before filing (r.propose_joint_dig), and the rows of its members. The
+    order needs no geometry; each works stands in with its box."""
+    named = [
+        f["data"]["other"]
+        for f in p.findings
+        if f["code"] in ("clash", "repeat_dig") and f.get("data", {}).get("other")
+    ]
+    rows = [o for o in s.scalars(select(Permit).where(Permit.ref.in_(named))) if o.id != p.id]
+    plan = r.propose_joint_dig(_boxed(p), [_boxed(o) for o in rows])
+    members = [p, *rows]
+    return plan, [m for m in members if plan is not None and m.ref in plan.members]
+
+
+def _boxed(p: Permit) -> r.Works:
+    return works_of(p, box(p.minx, p.miny, p.maxx, p.maxy))
 
 
 def fee_tables(s: Session) -> list[fees.FeeTable]:

@@ -38,7 +38,7 @@ def escalate_overdue(svc: PermitService) -> int:
                 p,
                 "system",
                 "locate_overdue",
-                f"{loc.owner_code} did not answer by {loc.due_by.isoformat()}",
+                "",  # the page says it in its language, from the detail
                 "rpic-loop",
                 {"owner": loc.owner_code, "due_by": loc.due_by.isoformat()},
             )

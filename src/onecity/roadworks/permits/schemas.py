@@ -64,6 +64,21 @@ class PermitIn(_In):
     traffic_plan: Annotated[str, Field(max_length=4000)] = ""
 
 
+class FootprintIn(_In):
+    """A works outline on its own, to check before the rest of an application."""
+
+    geometry: GeoJsonIn
+    crs: Annotated[str, Field(max_length=40)] | None = None
+    width_m: Annotated[float, Field(gt=0, le=30)] | None = None
+
+
+class FootprintOut(BaseModel):
+    type: str
+    area_m2: float
+    district: str | None
+    geometry: dict[str, Any]  # as it would be stored: WGS84, a trench widened to its outline
+
+
 class FindingOut(BaseModel):
     code: str
     severity: str
@@ -81,6 +96,7 @@ class LocateOut(BaseModel):
     permit_ref: str
     owner: str
     owner_name: str
+    owner_names: dict[str, str] = Field(default_factory=dict)  # per language: zh-TW, en
     pipes: int
     notified_at: datetime
     due_by: date
@@ -117,12 +133,38 @@ class CheckOut(BaseModel):
     district: str | None
 
 
+class JointDigOut(BaseModel):
+    """A permit's joint dig: as granted (`group`, members in their dig order) or, for an open
+    application, as the rules propose it (the same order the check before filing gave)."""
+
+    members: list[str]
+    group: str | None = None
+    reason: dict[str, str] | None = None
+    window: list[date] | None = None
+
+
+class RelatedOut(BaseModel):
+    """Another works a permit's findings name, as far as the reader may see it: its own page
+    when they may read it (`readable`), else its public view on the works map (`public`: the
+    city allowed it on the road, from `start_date`), else its number only."""
+
+    ref: str
+    readable: bool
+    public: bool
+    start_date: date | None = None
+    geometry: dict[str, Any] | None = None
+
+
 class PermitOut(BaseModel):
     id: int
     ref: str
     applicant: str
     applicant_name: str
+    # The organisations' names per language (zh-TW, en); a name that exists only in Chinese
+    # is the same in both.
+    applicant_names: dict[str, str] = Field(default_factory=dict)
     contractor: str | None
+    contractor_names: dict[str, str] | None = None
     purpose: str
     description: str
     road: str | None
@@ -149,6 +191,8 @@ class PermitOut(BaseModel):
     findings: list[FindingOut]
     joint_group: str | None
     dig_order: int | None
+    joint_dig: JointDigOut | None = None
+    related: list[RelatedOut] = Field(default_factory=list)
     locates: list[LocateOut] = Field(default_factory=list)
     steps: list[StepOut] = Field(default_factory=list)
 

@@ -27,7 +27,7 @@ from onecity.roadworks.registry import penalty_book
 from onecity.roadworks.registry.models import RoadOrg, RoadOrgMember
 from onecity.roadworks.rules import footprint
 from onecity.roadworks.rules import permit as r
-from onecity.roadworks.rules.status import OPEN, PermitStatus
+from onecity.roadworks.rules.status import PermitStatus
 
 
 class PermitService:
@@ -62,15 +62,19 @@ class PermitService:
         return set(s.scalars(q).all())
 
     def may_read(self, s: Session, who: Principal, p: Permit) -> None:
+        if not self.reads(s, who, p):
+            raise NotFound(f"no permit {p.ref}")
+
+    def reads(self, s: Session, who: Principal, p: Permit) -> bool:
+        """Whether `who` may open `p`: RPIC, the applicant's and contractor's staff, and the
+        owners asked to locate their pipes under it."""
         if who.can(Perm.ROADWORKS_READ) and who.sees_department(self.config.department):
-            return
+            return True
         mine = self.orgs_of(s, who)
         owners = set(
             s.scalars(select(LocateRequest.owner_code).where(LocateRequest.permit_id == p.id))
         )
-        if mine & ({p.applicant_code, p.contractor_code} | owners):
-            return
-        raise NotFound(f"no permit {p.ref}")
+        return bool(mine & ({p.applicant_code, p.contractor_code} | owners))
 
     def may_act_for(self, s: Session, who: Principal, p: Permit) -> None:
         """The applicant's or contractor's staff (or RPIC) report the works."""
@@ -150,6 +154,17 @@ class PermitService:
             exclude_id=exclude_id,
         )
         return fp, app, got
+
+    def footprint(self, who: Principal, body: sc.FootprintIn) -> sc.FootprintOut:
+        """Whether an outline can be a works footprint (a 422 saying what is wrong if not:
+        its `error` code names the problem, for the page to say in its language)."""
+        if not (who.can(Perm.ROADWORKS_APPLY) or who.can(Perm.ROADWORKS_READ)):
+            raise Forbidden("checking a works outline is for those who file permits")
+        fp = footprint.parse(self.city, body.geometry, crs=body.crs, width_m=body.width_m)
+        kind = str(body.geometry.get("type")) if isinstance(body.geometry, dict) else ""
+        return sc.FootprintOut(
+            type=kind, area_m2=fp.area_m2, district=fp.district, geometry=fp.wgs84
+        )
 
     def check(self, who: Principal, body: sc.PermitIn) -> sc.CheckOut:
         """What the rules would say if this were filed now; writes nothing."""
@@ -255,38 +270,27 @@ class PermitService:
         if body.joint_dig:
             if not clashes:
                 raise Invalid(f"{p.ref} has no works to share a trench with", field="joint_dig")
-            detail = self._form_joint_dig(s, who, p, [f["data"]["other"] for f in clashes], src)
+            detail = self._form_joint_dig(s, who, p, src)
         self.books.move(s, p, PermitStatus.GRANTED, who.username, "granted", body.note, src, detail)
 
-    def _form_joint_dig(
-        self, s: Session, who: Principal, p: Permit, others: list[str], src: str
-    ) -> dict[str, Any]:
-        rows = [
-            o
-            for o in s.scalars(select(Permit).where(Permit.ref.in_(others))).all()
-            if o.status in OPEN
-        ]
-        members = [p, *rows]
-        shapes = checks.project_all(
-            self.city, [footprint.to_metres(self.city, m.geometry) for m in members]
-        )
-        works = [checks.works_of(m, g) for m, g in zip(members, shapes, strict=True)]
-        plan = r.propose_joint_dig(works[0], works[1:])
+    def _form_joint_dig(self, s: Session, who: Principal, p: Permit, src: str) -> dict[str, Any]:
+        plan, members = checks.joint_plan(s, p)
         if plan is None:
             raise Conflict(f"no open works left to dig jointly with {p.ref}")
+        rows = [m for m in members if m is not p]
         group = next((m.joint_group for m in rows if m.joint_group), None) or f"JD-{p.ref[3:]}"
         for m in members:
             m.joint_group = group
-            m.dig_order = plan.members.index(m.ref) + 1 if m.ref in plan.members else None
+            m.dig_order = plan.members.index(m.ref) + 1
             if m is not p:
                 self.books.record(
                     s,
                     m,
                     who.username,
                     "joint_dig",
-                    f"joined {group} with {p.ref}",
+                    "",
                     src,
-                    {"group": group},
+                    {"group": group, "with": p.ref},
                 )
         return {
             "group": group,
@@ -313,8 +317,9 @@ class PermitService:
                     PermitStatus.GRANTED,
                     "system",
                     "deemed_granted",
-                    f"not answered by {p.decide_by.isoformat()}",
+                    "",  # the page says it in its language, from the detail
                     "rpic-loop",
+                    {"decide_by": p.decide_by.isoformat()},
                 )
                 n += 1
         return n
@@ -325,7 +330,9 @@ class PermitService:
         with self.db.read() as s:
             p = self.find(s, ref)
             self.may_read(s, who, p)
-            return views.permit_out(s, p, full=True, today=self.today())
+            out = views.permit_out(s, p, full=True, today=self.today())
+            out.related = views.related_out(s, p, lambda o: self.reads(s, who, o))
+            return out
 
     def list(self, who: Principal, status: str | None, limit: int, offset: int) -> sc.PermitPage:
         with self.db.read() as s:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy import select
@@ -9,16 +10,67 @@ from sqlalchemy.orm import Session
 
 from onecity.core import clock
 from onecity.roadworks.permits import schemas as sc
-from onecity.roadworks.permits.checks import Checked, finding_dicts
+from onecity.roadworks.permits.checks import Checked, finding_dicts, joint_plan
 from onecity.roadworks.permits.models import LocateRequest, Permit, PermitStep
 from onecity.roadworks.registry.models import RoadOrg
 from onecity.roadworks.rules.footprint import Footprint
-from onecity.roadworks.rules.status import LocateStatus
+from onecity.roadworks.rules.status import STARTED, LocateStatus, PermitStatus
 
 
 def _org_name(s: Session, code: str) -> str:
     org = s.get(RoadOrg, code)
     return org.name_zh if org is not None else code
+
+
+def org_names(s: Session, code: str) -> dict[str, str]:
+    """An organisation's name per language; the code where the books have no name."""
+    org = s.get(RoadOrg, code)
+    if org is None:
+        return {"zh-TW": code, "en": code}
+    return {"zh-TW": org.name_zh, "en": org.name_en or org.name_zh}
+
+
+def related_out(s: Session, p: Permit, reads: Callable[[Permit], bool]) -> list[sc.RelatedOut]:
+    """The works `p`'s findings and joint dig name, each as far as the reader may see it, so
+    a page links to what they may open (the permit, or its public view) and to nothing else."""
+    refs = {f["data"]["other"] for f in p.findings if f.get("data", {}).get("other")}
+    if p.joint_group:
+        refs |= set(s.scalars(select(Permit.ref).where(Permit.joint_group == p.joint_group)))
+    refs.discard(p.ref)
+    out = []
+    for o in s.scalars(select(Permit).where(Permit.ref.in_(refs)).order_by(Permit.ref)):
+        readable = reads(o)
+        # What the public works map shows (the same statuses and no doubtful record).
+        public = o.status in (PermitStatus.GRANTED, *STARTED) and not any(
+            f.get("severity") == "data" for f in o.findings
+        )
+        out.append(
+            sc.RelatedOut(
+                ref=o.ref,
+                readable=readable,
+                public=public,
+                start_date=o.start_date if readable or public else None,
+                geometry=o.geometry if readable or public else None,
+            )
+        )
+    return out
+
+
+def joint_dig_out(s: Session, p: Permit) -> sc.JointDigOut | None:
+    """The joint dig as granted (members by dig order), or as proposed for an application."""
+    if p.joint_group:
+        members = s.scalars(
+            select(Permit.ref)
+            .where(Permit.joint_group == p.joint_group)
+            .order_by(Permit.dig_order, Permit.id)
+        ).all()
+        return sc.JointDigOut(members=list(members), group=p.joint_group)
+    if p.status not in (PermitStatus.APPLIED, PermitStatus.CHANGES_REQUESTED):
+        return None
+    plan, _rows = joint_plan(s, p)
+    if plan is None:
+        return None
+    return sc.JointDigOut(members=plan.members, reason=plan.reason, window=list(plan.window))
 
 
 def locate_out(s: Session, loc: LocateRequest, p: Permit, today: date) -> sc.LocateOut:
@@ -27,6 +79,7 @@ def locate_out(s: Session, loc: LocateRequest, p: Permit, today: date) -> sc.Loc
         permit_ref=p.ref,
         owner=loc.owner_code,
         owner_name=_org_name(s, loc.owner_code),
+        owner_names=org_names(s, loc.owner_code),
         pipes=len(loc.pipe_ids),
         notified_at=loc.notified_at,
         due_by=loc.due_by,
@@ -46,7 +99,9 @@ def permit_out(
         ref=p.ref,
         applicant=p.applicant_code,
         applicant_name=_org_name(s, p.applicant_code),
+        applicant_names=org_names(s, p.applicant_code),
         contractor=p.contractor_code,
+        contractor_names=org_names(s, p.contractor_code) if p.contractor_code else None,
         purpose=p.purpose,
         description=p.description,
         road=p.road,
@@ -75,6 +130,7 @@ def permit_out(
         dig_order=p.dig_order,
     )
     if full:
+        out.joint_dig = joint_dig_out(s, p)
         day = today or clock.now().date()
         locs = s.scalars(
             select(LocateRequest).where(LocateRequest.permit_id == p.id).order_by(LocateRequest.id)

@@ -26,7 +26,11 @@ from onecity.roadworks.rules import footprint
 from onecity.roadworks.rules import pipes as pipe_rules
 from onecity.roadworks.rules.status import PermitStatus
 
-MAX_FEATURES = 5000
+MAX_FEATURES = 5000  # pipes in full (3D, every fact) in one answer
+# Below this zoom, or past MAX_FEATURES, every pipe in the box comes as its plan line only
+# (WGS84 as stored, 1 m precision, the facts the map draws by); a pipe opens in full nearer in.
+DETAIL_ZOOM = 16
+MAX_OVERVIEW = 60000  # more than this in one box: the page asks to zoom in (and says how many)
 # An as-built pipe must come within this distance of the permit's dug area: a survey
 # records what the works touched, not pipes elsewhere in the city.
 AS_BUILT_REACH_M = 10.0
@@ -92,17 +96,25 @@ class PipeService:
             )
             return pipe_out(row)
 
-    def in_box(self, who: Principal, bbox: str) -> dict[str, Any]:
-        """Pipes in service inside a WGS84 box, as a GeoJSON FeatureCollection whose
-        coordinates are [lon, lat, -depth] (at most 5000, lowest ids first)."""
+    def in_box(self, who: Principal, bbox: str, zoom: int | None = None) -> dict[str, Any]:
+        """Every pipe in service inside a WGS84 box, as a GeoJSON FeatureCollection: in full
+        ([lon, lat, -depth] per vertex, every fact) at `zoom` >= DETAIL_ZOOM (or no zoom) when
+        at most MAX_FEATURES match, else each as its plan line (`detail: "overview"`). Never
+        a silent cut: past MAX_OVERVIEW no pipe comes and `zoom_in` says so, with the count."""
         if not (who.can(Perm.ROADWORKS_READ) or who.can(Perm.ROADWORKS_APPLY)):
             raise Forbidden("the pipeline map is for RPIC's and the utilities' staff")
         west, south, east, north = parse_bbox(bbox)
+        in_city = self.city.bounds
+        if east < in_city[0] or west > in_city[2] or north < in_city[1] or south > in_city[3]:
+            raise Invalid("bbox lies outside the city", field="bbox")
         xs, ys = self.city.to_projected_many([west, east, west, east], [south, south, north, north])
         box = (float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys)))
         with self.db.read() as s:
             ids = sorted(spatial.pipe_ids_near(s, box))
-            rows = sorted(spatial.pipes(s, ids[:MAX_FEATURES]), key=lambda p: p.id)
+            full = len(ids) <= MAX_FEATURES and (zoom is None or zoom >= DETAIL_ZOOM)
+            if not full:
+                return _overview(s, ids)
+            rows = sorted(spatial.pipes(s, ids), key=lambda p: p.id)
             lines = checks.project_all(self.city, [shape(p.geometry) for p in rows])
             features = []
             for row, line in zip(rows, lines, strict=True):
@@ -111,6 +123,7 @@ class PipeService:
                 features.append(feat)
         return {
             "type": "FeatureCollection",
+            "detail": "full",
             "features": features,
             "numberMatched": len(ids),
             "numberReturned": len(features),
@@ -281,3 +294,40 @@ def _row(
         maxx=x1,
         maxy=y1,
     )
+
+
+def _overview(s: Session, ids: list[int]) -> dict[str, Any]:
+    """Every pipe of `ids` as its plan line (as stored, WGS84, 5 decimals: about 1 m) with the
+    facts the map draws by; none past MAX_OVERVIEW, saying so."""
+    out: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "detail": "overview",
+        "numberMatched": len(ids),
+        "zoom_in": len(ids) > MAX_OVERVIEW,
+    }
+    features: list[dict[str, Any]] = []
+    if not out["zoom_in"]:
+        cols = (PipeRow.id, PipeRow.owner_code, PipeRow.kind, PipeRow.diameter_mm)
+        for i in range(0, len(ids), 5000):
+            q = select(*cols, PipeRow.synthetic, PipeRow.geometry).where(
+                PipeRow.id.in_(ids[i : i + 5000])
+            )
+            for pid, owner, kind, dn, synthetic, geom in s.execute(q):
+                coords = [[round(c[0], 5), round(c[1], 5)] for c in geom["coordinates"]]
+                features.append(
+                    {
+                        "type": "Feature",
+                        "id": pid,
+                        "geometry": {"type": "LineString", "coordinates": coords},
+                        "properties": {
+                            "owner": owner,
+                            "kind": kind,
+                            "diameter_mm": dn,
+                            "synthetic": synthetic,
+                        },
+                    }
+                )
+    features.sort(key=lambda f: f["id"])
+    out["features"] = features
+    out["numberReturned"] = len(features)
+    return out

@@ -28,6 +28,19 @@ MAX_DAYS_AWAY = 366
 Bbox = Annotated[str | None, Query(max_length=200, description="west,south,east,north (WGS84)")]
 
 
+@router.get("/reference.geojson", response_class=Response)
+def reference(p: PlatformDep, bbox: Annotated[str, Query(max_length=200)]) -> Response:
+    """What to draw against without map tiles, in a street-level box (west,south,east,north,
+    at most 0.06° a side): village boundary lines (they mostly run along streets) and named
+    narrow alleys where the city has that list. Not a street map."""
+    doc = p.services(RoadworksServices).reference.features(parse_bbox(bbox))
+    return Response(
+        json.dumps(doc, ensure_ascii=False, separators=(",", ":")),
+        media_type=GEOJSON,
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
 @router.get("/works.geojson", response_class=Response)
 def works(
     p: PlatformDep,

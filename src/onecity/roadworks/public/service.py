@@ -13,7 +13,14 @@ from onecity.core.db import utcnow
 from onecity.roadworks.permits.models import Permit
 from onecity.roadworks.permits.service import PermitService
 from onecity.roadworks.rules.status import STARTED, PermitStatus
-from onecity.roadworks.sites.monitoring import MAX_SITES, on_road, org_names, works_properties
+from onecity.roadworks.sites.monitoring import (
+    MAX_SITES,
+    doubtful,
+    on_road,
+    org_names,
+    record_notes,
+    works_properties,
+)
 
 
 class PublicWorks:
@@ -43,11 +50,19 @@ class PublicWorks:
                 Permit.maxy >= min(ys),
             )
         with self.permits.db.read() as s:
-            rows = [
+            found = [
                 p
                 for p in s.scalars(q.order_by(Permit.start_date, Permit.id).limit(MAX_SITES))
                 if on_road(p.status, p.start_date, p.end_date, day)
                 and (area is None or shape(p.geometry).intersects(area))
+            ]
+            # Records whose data looks wrong are not drawn as if true; the map says how many
+            # it left out and why.
+            rows = [p for p in found if not doubtful(p)]
+            withheld = [
+                {"ref": p.ref, "notes": [n for n in record_notes(p) if n["severity"] == "data"]}
+                for p in found
+                if doubtful(p)
             ]
             orgs = org_names(s, [c for p in rows for c in (p.applicant_code, p.contractor_code)])
             features = [
@@ -59,4 +74,5 @@ class PublicWorks:
             "day": day.isoformat(),
             "generated_at": utcnow().isoformat(),
             "features": features,
+            "withheld": withheld,
         }

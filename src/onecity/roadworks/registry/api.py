@@ -3,10 +3,12 @@ tables and penalties. Parse → service → schema."""
 
 from __future__ import annotations
 
+import gzip
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from onecity.core.deps import CurrentUser, PlatformDep
 from onecity.core.http import source
@@ -51,13 +53,26 @@ def add_pipe(
 
 @router.get("/pipes", responses={200: {"content": {"application/geo+json": {}}}})
 def list_pipes(
+    request: Request,
     bbox: Annotated[str, Query(max_length=100, description="west,south,east,north (WGS84)")],
     who: CurrentUser,
     svc: Pipes,
-) -> JSONResponse:
-    """Pipes in service in a box, as GeoJSON with [lon, lat, -depth m] per vertex."""
-    out: dict[str, Any] = svc.in_box(who, bbox)
-    return JSONResponse(out, media_type="application/geo+json")
+    zoom: Annotated[
+        int | None, Query(ge=0, le=24, description="the map's zoom: below 16, plan lines only")
+    ] = None,
+) -> Response:
+    """Every pipe in service in a box: in full (GeoJSON with [lon, lat, -depth m] per vertex)
+    near in, as plan lines (`detail: "overview"`) at a lower `zoom` or when many match."""
+    out: dict[str, Any] = svc.in_box(who, bbox, zoom)
+    body = json.dumps(out, separators=(",", ":")).encode()
+    # A city-wide view is megabytes of coordinates that compress about fivefold.
+    if len(body) > 4096 and "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(
+            gzip.compress(body, compresslevel=5),
+            media_type="application/geo+json",
+            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
+        )
+    return Response(body, media_type="application/geo+json", headers={"Vary": "Accept-Encoding"})
 
 
 @router.get("/permits/{ref}/pipes", responses={200: {"content": {"application/geo+json": {}}}})

@@ -63,14 +63,22 @@ def read(
     be made of, an unknown crs, and projected metres sent as degrees; `wrong_kind` and `empty`
     are the sentences for a geometry of another kind and one without coordinates."""
     if not isinstance(geometry, dict) or geometry.get("type") not in kinds:
-        raise Invalid(wrong_kind, field=field)
+        raise Invalid(wrong_kind, field=field, code="wrong_type")
     points = _coords(geometry.get("coordinates"), field)
     if not points:
-        raise Invalid(empty, field=f"{field}.coordinates")
+        raise Invalid(empty, field=f"{field}.coordinates", code="empty")
     if len(points) > max_vertices:
-        raise Invalid(f"at most {max_vertices} vertices, please", field=f"{field}.coordinates")
+        raise Invalid(
+            f"at most {max_vertices} vertices, please",
+            field=f"{field}.coordinates",
+            code="too_many_vertices",
+        )
     if any(len(p) < 2 or not all(math.isfinite(v) for v in p[:3]) for p in points):
-        raise Invalid("every position needs a finite x and y", field=f"{field}.coordinates")
+        raise Invalid(
+            "every position needs a finite x and y",
+            field=f"{field}.coordinates",
+            code="bad_coordinates",
+        )
     given = (crs or WGS84).upper().replace("URN:OGC:DEF:CRS:EPSG::", "EPSG:")
     if given not in (WGS84, "CRS84", city.projected_crs.upper()):
         raise Invalid(f"crs must be {WGS84} (the default) or {city.projected_crs}", field="crs")
@@ -80,14 +88,17 @@ def read(
             "these coordinates are not WGS84 degrees; they look like projected metres "
             f"(e.g. TWD97). Send [longitude, latitude], or set crs to {city.projected_crs}",
             field=f"{field}.coordinates",
+            code="not_degrees",
         )
     try:
         # Only x and y: depths travel as their own fields, never as z.
         raw = transform(lambda x, y, z=None: (x, y), shape(geometry))
     except (ValueError, TypeError, AttributeError, IndexError):
-        raise Invalid("the geometry is not valid GeoJSON", field=field) from None
+        raise Invalid(
+            "the geometry is not valid GeoJSON", field=field, code="bad_geojson"
+        ) from None
     if raw.is_empty:
-        raise Invalid(empty, field=field)
+        raise Invalid(empty, field=field, code="empty")
     if projected:
         return raw, transform(lambda x, y, z=None: _to_deg(city, x, y), raw)
     return transform(lambda x, y, z=None: _to_m(city, x, y), raw), raw
@@ -115,23 +126,27 @@ def parse(
         raise Invalid(
             f"the works outline crosses itself or is malformed ({explain_validity(metres)})",
             field=field,
+            code="self_intersecting",
         )
     if metres.geom_type == "LineString":
         if width_m is None or not (0.2 <= width_m <= 30):
             raise Invalid(
-                "a trench given as a line needs width_m between 0.2 and 30", field="width_m"
+                "a trench given as a line needs width_m between 0.2 and 30",
+                field="width_m",
+                code="trench_width",
             )
         if metres.length < 0.5:
-            raise Invalid("the trench is shorter than half a metre", field=field)
+            raise Invalid("the trench is shorter than half a metre", field=field, code="too_short")
         metres = metres.buffer(width_m / 2, cap_style="flat")
         wgs = transform(lambda x, y, z=None: _to_deg(city, x, y), metres)
     if metres.area <= 0.05:
-        raise Invalid("the works outline has no area", field=field)
+        raise Invalid("the works outline has no area", field=field, code="no_area")
     if metres.area > MAX_AREA_M2:
         raise Invalid(
             f"the works cover {metres.area:,.0f} m²; one permit covers at most "
             f"{MAX_AREA_M2:,.0f} m² (split the works)",
             field=field,
+            code="too_large",
         )
     west, south, east, north = city.bounds
     lon0, lat0, lon1, lat1 = wgs.bounds
@@ -142,6 +157,7 @@ def parse(
             f"the works are outside {city.name.get('en', city.id)}: send [longitude, "
             "latitude] in WGS84 degrees within the city",
             field=field,
+            code="outside_city",
         )
     return Footprint(
         wgs84=_rounded(mapping(wgs)),

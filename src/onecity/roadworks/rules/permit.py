@@ -17,7 +17,7 @@ from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
 from onecity.core.workdays import add_years
-from onecity.roadworks.rules.status import PermitStatus
+from onecity.roadworks.rules.status import OPEN, PermitStatus
 
 PURPOSES = ("water", "sewer", "power", "gas", "telecom", "road", "other")
 Severity = Literal["block", "warn"]
@@ -228,18 +228,28 @@ class ConflictIndex:
         return find_conflicts(app, self.nearby(app, cfg), cfg)
 
 
+def dig_order_key(w: Works, newest: Works) -> tuple[bool, float, date, bool, str]:
+    """Where a member goes in a joint dig's order: deepest first, road surface works last;
+    among equals the earlier start, then the one filed first. `newest` is the application
+    being checked or granted: before filing it has no number yet, so it is placed after the
+    numbered works it ties with, exactly where its number will put it once filed."""
+    return (w.purpose == "road", -w.depth_m, w.start, w is newest, w.ref)
+
+
 def propose_joint_dig(app: Works, conflicting: Sequence[Works]) -> JointDig | None:
     """One shared dig for the application and the works it conflicts with, or None if alone.
+    The one rule for the order: the pre-filing check, the filed permit's page and the grant
+    all call it.
 
-    Deepest pipes go in first so shallower ones are not disturbed; resurfacing comes last."""
+    Deepest pipes go in first so shallower ones are not disturbed; resurfacing comes last.
+    Only works still open (not closed, refused or withdrawn) can share the trench."""
     members: dict[str, Works] = {app.ref: app}
     for c in conflicting:
-        members.setdefault(c.ref, c)
+        if c.status in OPEN:
+            members.setdefault(c.ref, c)
     if len(members) < 2:
         return None
-    order = sorted(
-        members.values(), key=lambda w: (w.purpose == "road", -w.depth_m, w.start, w.ref)
-    )
+    order = sorted(members.values(), key=lambda w: dig_order_key(w, app))
     window = (min(w.start for w in order), max(w.end for w in order))
     refs = [w.ref for w in order]
     first = order[0]

@@ -114,6 +114,25 @@ def _when(p: Permit, day: date, nxt: date) -> str | None:
     return None
 
 
+RECORD_NOTES = ("note", "data")  # severities of what an import noted on a record
+
+
+def record_notes(p: Permit) -> list[dict[str, Any]]:
+    """What an import noted on a record (how it was read, what looks wrong in it): code,
+    severity and reason per language; the rules' own findings are not among them."""
+    return [
+        {"code": f["code"], "severity": f["severity"], "reason": f["reason"]}
+        for f in p.findings
+        if f.get("severity") in RECORD_NOTES
+    ]
+
+
+def doubtful(p: Permit) -> bool:
+    """Whether a record holds data that looks wrong (an end decades out, a point outside the
+    city): kept on the books, not shown to the public as if true."""
+    return any(f.get("severity") == "data" for f in p.findings)
+
+
 def works_properties(p: Permit, orgs: dict[str, RoadOrg]) -> dict[str, Any]:
     """What a works is, who digs it, until when and why: the properties the public and RPIC
     maps share. No fees, no camera, no logins."""
@@ -142,4 +161,5 @@ def works_properties(p: Permit, orgs: dict[str, RoadOrg]) -> dict[str, Any]:
         "end_date": p.end_date.isoformat(),
         "night": p.night,
         "hours": p.hours,
+        "notes": record_notes(p),
     }

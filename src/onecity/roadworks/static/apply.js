@@ -15,13 +15,15 @@
   let orgs = {};
   let points = []; // L.LatLng, in the order clicked
   let finished = false;
+  let pasted = null; // a GeoJSON outline pasted or loaded from a file, as the server read it
   let busy = false;
   const amendRef = new URLSearchParams(location.search).get("amend") || "";
 
   const local = (zhEn) => (cfg.lang === "en" ? zhEn.en : zhEn["zh-TW"] || zhEn.en);
-  const orgName = (code) => (orgs[code] ? (cfg.lang === "en" ? orgs[code].name_en : orgs[code].name_zh) : code);
-  const whole = new Intl.NumberFormat(cfg.lang, { maximumFractionDigits: 0 });
-  const ntd = (n) => "NT$" + whole.format(n);
+  /* An organisation's name as text in the page's language (Chinese where it has no other). */
+  const orgName = (code) => (orgs[code] ? (cfg.lang === "en" ? orgs[code].name_en || orgs[code].name_zh : orgs[code].name_zh) : code);
+  // "NT$" in both languages (zh-TW's own currency format would say a bare "$").
+  const ntd = (n) => "NT$" + Number(n).toLocaleString(cfg.lang, { maximumFractionDigits: 0 });
   // The rules call the application being checked "(this application)"; say it in the page's language.
   const ours = (text) => text.split("(this application)").join(t("roadworks.apply.this_application"));
   const shape = () => form.querySelector('input[name="shape"]:checked').value;
@@ -65,9 +67,57 @@
   }
   map.on("moveend", OC.debounce(loadBooked, 300));
 
+  /* No map tiles offline: from street level, the village boundary lines (they mostly run down
+     streets) and the named narrow alleys of the city's open data, to draw against. */
+  const refLayer = L.featureGroup().addTo(map);
+  map.createPane("reference").style.zIndex = 380;
+  async function loadReference() {
+    if (map.getZoom() < 15) {
+      refLayer.clearLayers();
+      mapEl.dataset.reference = "0";
+      $("ref-note").hidden = true;
+      return;
+    }
+    const b = map.getBounds();
+    const q = new URLSearchParams({ bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",") });
+    const gj = await api("/api/v1/roadworks/public/reference.geojson?" + q).catch(() => null);
+    if (!gj) return;
+    refLayer.clearLayers();
+    L.geoJSON(gj, {
+      pane: "reference",
+      interactive: false,
+      filter: (f) => f.properties.kind === "village",
+      style: { color: "#57606a", weight: 2, opacity: 0.7 },
+    }).addTo(refLayer);
+    gj.features
+      .filter((f) => f.properties.kind === "alley")
+      .forEach((f) => {
+        const [lon, lat] = f.geometry.coordinates;
+        L.circleMarker([lat, lon], { pane: "reference", radius: 3, color: "#57606a", weight: 1, fillOpacity: 0.8, interactive: false }).addTo(refLayer);
+        L.tooltip({ permanent: true, direction: "right", className: "rw-street-label", interactive: false, pane: "reference" })
+          .setLatLng([lat, lon])
+          .setContent(OC.name(f.properties.name, "zh-TW"))
+          .addTo(refLayer);
+      });
+    mapEl.dataset.reference = String(gj.features.length);
+    $("ref-note").hidden = false;
+  }
+  map.on("moveend", OC.debounce(loadReference, 300));
+  loadReference();
+
   function redraw() {
     draft.clearLayers();
     const style = { color: "#8250df", weight: 3, fillOpacity: 0.3, dashArray: finished ? null : "5 5", interactive: false };
+    if (pasted) {
+      L.geoJSON(pasted, { style: style }).addTo(draft);
+      mapEl.dataset.points = "pasted";
+      mapEl.dataset.finished = "true";
+      stateLine.textContent = t("roadworks.apply.pasted_state");
+      $("draw-finish").disabled = true;
+      $("draw-undo").disabled = true;
+      $("draw-clear").disabled = false;
+      return;
+    }
     if (shape() === "polygon" && points.length >= 3) L.polygon(points, style).addTo(draft);
     else if (points.length >= 2) L.polyline(points, style).addTo(draft);
     points.forEach((p) => L.circleMarker(p, { radius: 4, color: "#8250df", fillColor: "#fff", fillOpacity: 1, weight: 2, interactive: false }).addTo(draft));
@@ -97,7 +147,7 @@
     changed();
   }
   map.on("click", (ev) => {
-    if (finished) return;
+    if (finished || pasted) return;
     points.push(ev.latlng);
     redraw();
   });
@@ -111,6 +161,7 @@
   });
   $("draw-clear").addEventListener("click", () => {
     finished = false;
+    pasted = null;
     points = [];
     redraw();
     changed();
@@ -125,10 +176,73 @@
   );
 
   function geometry() {
+    if (pasted) return pasted;
     const xy = points.map((p) => [Number(p.lng.toFixed(7)), Number(p.lat.toFixed(7))]);
     if (shape() === "line") return { type: "LineString", coordinates: xy };
     return { type: "Polygon", coordinates: [[...xy, xy[0]]] };
   }
+
+  /* --- an outline pasted or loaded from a file ---------------------------------------------- */
+  /* Read what was pasted: a GeoJSON geometry, or a Feature / FeatureCollection of one feature.
+     Says what is wrong in the page's language; the server checks the rest (crossing itself,
+     outside the city, no area …) and names the problem by a code this page translates. */
+  function readPasted(text) {
+    let doc;
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      throw new Error(t("roadworks.apply.paste_err.json"));
+    }
+    if (doc && doc.type === "FeatureCollection") {
+      if (!Array.isArray(doc.features) || doc.features.length !== 1) throw new Error(t("roadworks.apply.paste_err.one_feature", { n: Array.isArray(doc.features) ? doc.features.length : 0 }));
+      doc = doc.features[0];
+    }
+    if (doc && doc.type === "Feature") doc = doc.geometry;
+    if (!doc || typeof doc !== "object" || typeof doc.type !== "string") throw new Error(t("roadworks.apply.paste_err.not_geojson"));
+    if (!["Polygon", "MultiPolygon", "LineString"].includes(doc.type)) throw new Error(t("roadworks.apply.paste_err.wrong_type", { type: doc.type }));
+    return { type: doc.type, coordinates: doc.coordinates };
+  }
+  const PASTE_CODES = ["wrong_type", "empty", "too_many_vertices", "bad_coordinates", "not_degrees", "bad_geojson", "self_intersecting", "trench_width", "too_short", "no_area", "too_large", "outside_city"];
+  async function usePasted(text) {
+    const out = $("paste-msg");
+    out.className = "hint";
+    show(out, "");
+    let geom;
+    try {
+      geom = readPasted(text);
+    } catch (e) {
+      out.className = "error";
+      return show(out, e.message);
+    }
+    const req = { geometry: geom };
+    if (geom.type === "LineString") req.width_m = Number($("a-width").value) || 1.5;
+    try {
+      const fp = await api("/api/v1/roadworks/footprints/check", { json: req });
+      pasted = geom;
+      finished = true;
+      points = [];
+      const line = geom.type === "LineString";
+      form.querySelector('input[name="shape"][value="' + (line ? "line" : "polygon") + '"]').checked = true;
+      widthWrap.hidden = !line;
+      redraw();
+      map.fitBounds(L.geoJSON(geom).getBounds(), { padding: [40, 40], maxZoom: 19 });
+      show(out, t("roadworks.apply.paste_ok", { area: OC.num(fp.area_m2) }));
+      out.append(" ", OC.name(fp.district || ""));
+      changed();
+    } catch (err) {
+      out.className = "error";
+      show(out, PASTE_CODES.includes(err.code) ? t("roadworks.apply.paste_err." + err.code) : t("roadworks.apply.paste_err.other", { detail: err.detail }));
+    }
+  }
+  $("paste-use").addEventListener("click", () => usePasted($("paste-text").value));
+  $("paste-file").addEventListener("change", async () => {
+    const f = $("paste-file").files[0];
+    if (!f) return;
+    if (f.size > 1048576) return show($("paste-msg"), t("roadworks.apply.paste_err.too_big"));
+    const text = await f.text();
+    $("paste-text").value = text;
+    usePasted(text);
+  });
 
   /* --- the form ---------------------------------------------------------------------------- */
   const isoDay = new Intl.DateTimeFormat("en-CA", { timeZone: cfg.timezone, year: "numeric", month: "2-digit", day: "2-digit" });
@@ -269,7 +383,7 @@
     try {
       const list = await api("/api/v1/roadworks/orgs");
       orgs = Object.fromEntries(list.map((o) => [o.code, o]));
-      const opt = (o) => el("option", { value: o.code, text: (cfg.lang === "en" ? o.name_en : o.name_zh) + " (" + o.code + ")" });
+      const opt = (o) => el("option", { value: o.code, text: orgName(o.code) });
       const mine = list.filter((o) => o.members.includes(page.username));
       $("a-applicant").replaceChildren(...mine.map(opt));
       $("a-contractor").append(...list.filter((o) => o.kind === "contractor" && !o.barred_until).map(opt));
@@ -282,7 +396,7 @@
   }
   /* --- amending an application RPIC sent back for changes ---------------------------------- */
   const pick = (id, code, name) => {
-    if (code && !$(id).querySelector('option[value="' + CSS.escape(code) + '"]')) $(id).append(el("option", { value: code, text: name + " (" + code + ")" }));
+    if (code && !$(id).querySelector('option[value="' + CSS.escape(code) + '"]')) $(id).append(el("option", { value: code, text: name }));
     $(id).value = code || "";
   };
   function fillFrom(p) {

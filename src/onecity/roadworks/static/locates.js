@@ -14,7 +14,12 @@
   let busy = false;
   let loadFailed = false; // only a failed load's message is cleared by the next load
 
-  const orgName = (code, fallback) => (orgs && orgs[code] ? (cfg.lang === "en" ? orgs[code].name_en : orgs[code].name_zh) : fallback || code);
+  const R = window.OCR;
+  const orgName = (code, names) => {
+    if (names) return R.orgName(code, names["zh-TW"], names.en);
+    const o = orgs && orgs[code];
+    return o ? R.orgName(code, o.name_zh, o.name_en) : code;
+  };
   const permitHref = (ref) => "/roadworks/permits/" + encodeURIComponent(ref);
 
   function answerCell(l) {
@@ -37,9 +42,9 @@
       "tr",
       { class: l.overdue ? "is-overdue" : null, "data-id": String(l.id), "data-permit": l.permit_ref },
       cell("permit", "nowrap wide", el("a", { href: permitHref(l.permit_ref), class: "mono", text: l.permit_ref }), el("br"), el("span", { class: "sub", text: t("roadworks.locates.notified", { when: OC.dateTime(l.notified_at) }) })),
-      cell("owner", null, orgName(l.owner, l.owner_name)),
+      cell("owner", null, orgName(l.owner, l.owner_names)),
       cell("pipes", "num", String(l.pipes)),
-      cell("due", "nowrap", el("span", { class: l.overdue ? "overdue" : null, text: l.due_by }), l.overdue ? [el("br"), el("span", { class: "overdue", text: t("roadworks.locates.overdue") })] : null),
+      cell("due", "nowrap", el("span", { class: l.overdue ? "overdue" : null, text: OC.date(l.due_by) }), l.overdue ? [el("br"), el("span", { class: "overdue", text: t("roadworks.locates.overdue") })] : null),
       cell(
         "response",
         null,
@@ -103,5 +108,5 @@
   OC.live.on("connected", reload);
   setInterval(() => !busy && load(), REFRESH_MS);
   load();
-  OC.live.start();
+  window.OCR.startLive();
 })();

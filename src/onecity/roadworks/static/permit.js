@@ -14,7 +14,8 @@
   const mapEl = document.getElementById("permit-map");
   const $ = (id) => document.getElementById(id);
   let orgs = null; // code -> org, with members
-  let others = {}; // ref -> permit the findings name (when this user may read it)
+  const R = window.OCR;
+  let related = {}; // ref -> the works the findings name, as far as this user may see it
   let outlines = {}; // ref -> geometry of the works the findings name (read or public)
   let permit = null;
   let pipes = []; // GeoJSON features of the pipes the locate requests named
@@ -22,13 +23,30 @@
   const query = new URLSearchParams(location.search);
   let justFiled = query.get("filed") === "1" ? "roadworks.permit.filed" : query.get("resubmitted") === "1" ? "roadworks.amend.done" : "";
 
-  const local = (zhEn) => (cfg.lang === "en" ? zhEn.en : zhEn["zh-TW"] || zhEn.en);
-  const orgName = (code) => (orgs && orgs[code] ? (cfg.lang === "en" ? orgs[code].name_en : orgs[code].name_zh) : code);
+  const local = R.local;
+  /* An organisation's name in the page's language: from the permit's own names when it has
+     them, else from the register; the code when neither knows it. */
+  const orgName = (code, names) => {
+    if (names) return R.orgName(code, names["zh-TW"], names.en);
+    const o = orgs && orgs[code];
+    return o ? R.orgName(code, o.name_zh, o.name_en) : code;
+  };
+  const nameText = (code) => {
+    const n = orgName(code);
+    return typeof n === "string" ? n : n.textContent;
+  };
   const status = (s) => el("span", { class: "rw-status st-" + s, text: t("roadworks.permit.status." + s) });
-  const permitLink = (r) => el("a", { href: "/roadworks/permits/" + encodeURIComponent(r), class: "mono", text: r });
+  /* Another works named on this permit: its page when this user may open it, its public view
+     on the works map when the city has it on the road, else its number alone (saying why). */
+  const permitLink = (r) => {
+    const o = related[r];
+    if (r === ref || (o && o.readable)) return el("a", { href: "/roadworks/permits/" + encodeURIComponent(r), class: "mono", text: r });
+    if (o && o.public) return el("a", { href: "/roadworks/map?" + new URLSearchParams({ ref: r, day: o.start_date }), class: "mono rw-public-link", title: t("roadworks.permit.public_view"), text: r });
+    return el("span", { class: "mono", title: t("roadworks.permit.not_yours"), text: r });
+  };
   const yes = (b) => (b ? t("roadworks.permit.yes") : t("roadworks.permit.no"));
-  const whole = new Intl.NumberFormat(cfg.lang, { maximumFractionDigits: 0 });
-  const ntd = (n) => "NT$" + whole.format(n);
+  // "NT$" in both languages (zh-TW's own currency format would say a bare "$").
+  const ntd = (n) => "NT$" + Number(n).toLocaleString(cfg.lang, { maximumFractionDigits: 0 });
   const clashRefs = (p) => p.findings.filter((f) => (f.code === "clash" || f.code === "repeat_dig") && f.data && f.data.other).map((f) => f.data.other);
 
   /* --- the map (district outlines, no tiles from the internet) ---------------------------- */
@@ -75,7 +93,7 @@
     return el(
       "div",
       { class: "rw-pipe-pop" },
-      el("strong", { text: orgName(q.owner) + " · " + t("roadworks.pipes.kind." + q.kind) }),
+      el("strong", {}, orgName(q.owner), " · " + t("roadworks.pipes.kind." + q.kind)),
       q.retired ? el("p", { class: "rw-retired", text: t("roadworks.pipes.retired", { id: q.replaced_by || "?" }) }) : null,
       el(
         "dl",
@@ -110,16 +128,16 @@
     const dd = (key, ...kids) => [el("dt", { text: t("roadworks.permit.f." + key) }), el("dd", {}, ...kids)];
     const flags = ["night", "residential", "emergency"].filter((k) => p[k]).map((k) => t("roadworks.permit." + k));
     $("details").replaceChildren(
-      ...dd("applicant", orgName(p.applicant), el("span", { class: "sub", text: " (" + p.applicant + ")" })),
-      ...dd("contractor", p.contractor ? orgName(p.contractor) : "–"),
-      ...dd("purpose", t("roadworks.permit.purpose." + p.purpose) + " · " + p.description),
-      ...dd("road", (p.road || "–") + (p.district ? " · " + p.district : "")),
-      ...dd("dates", p.start_date + " – " + p.end_date + (p.hours ? " · " + p.hours : "")),
+      ...dd("applicant", orgName(p.applicant, p.applicant_names)),
+      ...dd("contractor", p.contractor ? orgName(p.contractor, p.contractor_names) : "–"),
+      ...dd("purpose", t("roadworks.permit.purpose." + p.purpose) + " · ", R.text(p.description)),
+      ...dd("road", ...R.joined([p.road ? R.text(p.road) : "–", R.text(p.district)])),
+      ...dd("dates", t("roadworks.map.period", { start: OC.date(p.start_date), end: OC.date(p.end_date) }), p.hours ? [" · ", R.text(p.hours)] : null),
       ...dd("size", t("roadworks.permit.size", { area: OC.num(p.area_m2), width: OC.num(p.width_m), depth: OC.num(p.depth_m) })),
       ...dd("road_class", t("roadworks.permit.road_class." + p.road_class)),
       ...dd("category", t("roadworks.permit.category." + p.category)),
       ...dd("filed", OC.dateTime(p.filed_at)),
-      ...dd("decide_by", p.decide_by),
+      ...dd("decide_by", OC.date(p.decide_by)),
       ...dd("conditions", flags.length ? flags.join(" · ") : t("roadworks.permit.none"))
     );
   }
@@ -137,32 +155,20 @@
     );
   }
 
-  /* The dig order: as granted (kept in the grant step of whichever member was granted last),
-     or as proposed before the grant (deepest first, road surface last, as RPIC's rule does). */
-  function jointOrder(p) {
-    for (const q of [p, ...Object.values(others)]) {
-      for (const st of q.steps || []) if (st.detail && st.detail.order && st.detail.group === p.joint_group) return st.detail.order;
-    }
-    return null;
-  }
-  function proposedOrder(p) {
-    const members = [p, ...clashRefs(p).map((r) => others[r] || { ref: r, depth_m: 0, purpose: "", start_date: "" })];
-    members.sort((a, b) => (a.purpose === "road") - (b.purpose === "road") || b.depth_m - a.depth_m || a.start_date.localeCompare(b.start_date) || a.ref.localeCompare(b.ref));
-    return members.map((m) => m.ref);
-  }
   function renderJoint(p) {
     const box = $("joint-body");
     const order = (refs) =>
       el("ol", { class: "rw-order", id: "dig-order" }, refs.map((r) => el("li", { class: r === p.ref ? "is-this" : null }, permitLink(r), r === p.ref ? " " + t("roadworks.permit.this_one") : null)));
+    // The order comes from the server, by the one rule the check before filing used too.
+    const jd = p.joint_dig;
     if (p.joint_group) {
-      const refs = jointOrder(p);
       box.replaceChildren(
         el("p", { text: t("roadworks.permit.joint_granted", { group: p.joint_group, n: p.dig_order || "?" }) }),
-        refs ? order(refs) : null
+        jd ? order(jd.members) : null
       );
       $("joint").hidden = false;
-    } else if (clashRefs(p).length && ["applied", "changes_requested"].includes(p.status)) {
-      box.replaceChildren(el("p", { text: t("roadworks.permit.joint_proposed") }), order(proposedOrder(p)));
+    } else if (jd) {
+      box.replaceChildren(el("p", { text: t("roadworks.permit.joint_proposed") }), order(jd.members));
       $("joint").hidden = false;
     } else {
       $("joint").hidden = true;
@@ -208,16 +214,16 @@
         el(
           "tr",
           { class: l.overdue ? "is-overdue" : null, "data-owner": l.owner },
-          cell("owner", null, orgName(l.owner)),
+          cell("owner", null, orgName(l.owner, l.owner_names)),
           el("td", { "data-label": t("roadworks.pipes.col"), class: "wide" }, pipeList(l)),
-          cell("due", "nowrap", l.due_by, l.overdue ? [" ", el("span", { class: "overdue", text: t("roadworks.locates.overdue") })] : null),
+          cell("due", "nowrap", OC.date(l.due_by), l.overdue ? [" ", el("span", { class: "overdue", text: t("roadworks.locates.overdue") })] : null),
           cell("response", null, el("span", { class: "rw-resp r-" + l.response, text: t("roadworks.locates.resp." + l.response) }), l.responded_by ? [el("br"), el("span", { class: "sub", text: l.responded_by + " · " + OC.dateTime(l.responded_at) })] : null),
           cell("note", "wide", l.note || "–")
         )
       )
     );
     $("locates-none").hidden = p.locates.length > 0;
-    $("locates-count").textContent = "(" + p.locates.length + ")";
+    $("locates-count").textContent = "(" + OC.num(p.locates.length) + ")";
   }
 
   function renderSteps(p) {
@@ -226,7 +232,17 @@
         const what = t("roadworks.permit.step." + st.step);
         const moved = st.from_status && st.from_status !== st.to_status ? " · " + t("roadworks.permit.status." + st.from_status) + " → " + t("roadworks.permit.status." + st.to_status) : "";
         const d = st.detail || {};
-        const extra = d.response ? t("roadworks.permit.step_locate", { owner: orgName(d.owner), response: t("roadworks.locates.resp." + d.response) }) : d.group ? t("roadworks.permit.step_group", { group: d.group }) : "";
+        const extra = d.response
+          ? t("roadworks.permit.step_locate", { owner: nameText(d.owner), response: t("roadworks.locates.resp." + d.response) })
+          : d.group
+            ? t("roadworks.permit.step_group", { group: d.group })
+            : d.snapshot
+              ? t("roadworks.permit.step_imported", { day: OC.date(d.snapshot) })
+              : st.step === "locate_overdue" && d.due_by
+                ? t("roadworks.permit.step_overdue", { owner: String(nameText(d.owner)), date: OC.date(d.due_by) })
+                : st.step === "deemed_granted" && d.decide_by
+                  ? t("roadworks.permit.step_deemed", { date: OC.date(d.decide_by) })
+                  : "";
         return el(
           "li",
           { "data-step": st.step },
@@ -287,7 +303,7 @@
     $("actions").hidden = list.length === 0;
     $("note-field").hidden = list.length === 0;
     const lead = OC.can("roadworks:assess") && ["applied", "changes_requested"].includes(p.status) ? "roadworks.permit.lead_decide" : mine(p) ? "roadworks.permit.lead_works" : "";
-    show($("actions-lead"), lead ? t(lead, { date: p.decide_by }) : "");
+    show($("actions-lead"), lead ? t(lead, { date: OC.date(p.decide_by) }) : "");
     $("note-hint").textContent = t(OC.can("roadworks:assess") ? "roadworks.permit.note_hint" : "roadworks.permit.note_hint_works");
   }
 
@@ -329,19 +345,12 @@
   }
 
   /* --- loading ----------------------------------------------------------------------------- */
-  /* The works the findings name: in full where this user may read them, else their outline
-     from the public works map (works the city allowed on the road on this permit's first day). */
-  async function loadOthers(p) {
-    const refs = [...new Set(clashRefs(p))];
-    const got = await Promise.all(refs.map((r) => api("/api/v1/roadworks/permits/" + encodeURIComponent(r)).catch(() => null)));
-    others = {};
-    got.forEach((o) => o && (others[o.ref] = o));
-    outlines = Object.fromEntries(Object.values(others).map((o) => [o.ref, o.geometry]));
-    if (refs.every((r) => outlines[r])) return;
-    const b = L.geoJSON(p.geometry).getBounds().pad(2);
-    const q = new URLSearchParams({ day: p.start_date, bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",") });
-    const pub = await api("/api/v1/roadworks/public/works.geojson?" + q).catch(() => ({ features: [] }));
-    pub.features.forEach((f) => refs.includes(f.properties.ref) && !outlines[f.properties.ref] && (outlines[f.properties.ref] = f.geometry));
+  /* The works the findings name, as the permit's `related` says this user may see them: their
+     outline where they may read them or the public may; no request for a permit they may not
+     open. */
+  function relate(p) {
+    related = Object.fromEntries((p.related || []).map((o) => [o.ref, o]));
+    outlines = Object.fromEntries((p.related || []).filter((o) => o.geometry).map((o) => [o.ref, o.geometry]));
   }
 
   async function load() {
@@ -351,14 +360,14 @@
         orgs = Object.fromEntries(list.map((o) => [o.code, o]));
       }
       const [p, under] = await Promise.all([api(URL_), api(URL_ + "/pipes").catch(() => ({ features: [] }))]);
-      await loadOthers(p);
+      relate(p);
       pipes = under.features;
       permit = p;
       $("permit-status").replaceChildren(status(p.status));
       renderDetails(p);
       $("findings").replaceChildren(...p.findings.map((f) => finding(f, p)));
       $("findings-none").hidden = p.findings.length > 0;
-      $("findings-count").textContent = "(" + p.findings.length + ")";
+      $("findings-count").textContent = "(" + OC.num(p.findings.length) + ")";
       renderJoint(p);
       renderFee(p);
       renderLocates(p);
@@ -383,5 +392,6 @@
   OC.live.on("roadworks.permit", (ev) => (ev.payload.permit === ref || (permit && clashRefs(permit).includes(ev.payload.permit))) && !busy && reload());
   OC.live.on("connected", () => permit && reload());
   load();
-  OC.live.start();
+  window.OCR.startLive();
+  if (!OC.can(R.STREAM_PERM)) setInterval(() => !busy && load(), 60000); // no stream: look again now and then
 })();

@@ -13,7 +13,14 @@
   const filter = document.getElementById("f-status");
   const REFRESH_MS = 30000;
   let orgs = null; // code -> org, for names in the page's language
-  const orgName = (code, fallback) => (orgs && orgs[code] ? (cfg.lang === "en" ? orgs[code].name_en : orgs[code].name_zh) : fallback || code);
+  const R = window.OCR;
+  /* An organisation's name in the page's language (a Chinese-only name kept as the proper name
+     it is); the permit's own names first, then the register, then the code. */
+  const orgName = (code, names) => {
+    if (names) return R.orgName(code, names["zh-TW"], names.en);
+    const o = orgs && orgs[code];
+    return o ? R.orgName(code, o.name_zh, o.name_en) : code;
+  };
 
   const status = (s) => el("span", { class: "rw-status st-" + s, text: t("roadworks.permit.status." + s) });
   const purpose = (p) => t("roadworks.permit.purpose." + p);
@@ -38,11 +45,11 @@
       "tr",
       { "data-ref": p.ref },
       cell("ref", "nowrap wide", el("a", { href: href(p.ref), class: "mono", text: p.ref })),
-      cell("applicant", null, orgName(p.applicant, p.applicant_name), p.contractor ? [el("br"), el("span", { class: "sub", text: t("roadworks.permits.via", { who: orgName(p.contractor) }) })] : null),
-      cell("purpose", null, purpose(p.purpose), el("br"), el("span", { class: "sub", text: p.description })),
-      cell("road", null, p.road || "–", p.district ? [el("br"), el("span", { class: "sub", text: p.district })] : null),
-      cell("dates", "nowrap", p.start_date + " – " + p.end_date, p.emergency ? [el("br"), el("strong", { text: t("roadworks.permit.emergency") })] : null),
-      cell("status", null, status(p.status), p.status === "applied" ? [el("br"), el("span", { class: "sub", text: t("roadworks.permits.decide_by", { date: p.decide_by }) })] : null),
+      cell("applicant", null, orgName(p.applicant, p.applicant_names), p.contractor ? [el("br"), el("span", { class: "sub" }, t("roadworks.permits.via_before"), orgName(p.contractor, p.contractor_names))] : null),
+      cell("purpose", null, purpose(p.purpose), el("br"), el("span", { class: "sub" }, R.text(p.description))),
+      cell("road", null, p.road ? R.text(p.road) : "–", p.district ? [el("br"), el("span", { class: "sub" }, R.text(p.district))] : null),
+      cell("dates", "nowrap", t("roadworks.map.period", { start: OC.date(p.start_date), end: OC.date(p.end_date) }), p.emergency ? [el("br"), el("strong", { text: t("roadworks.permit.emergency") })] : null),
+      cell("status", null, status(p.status), p.status === "applied" ? [el("br"), el("span", { class: "sub", text: t("roadworks.permits.decide_by", { date: OC.date(p.decide_by) }) })] : null),
       cell("flags", "wide", flags(p))
     );
   }
@@ -55,7 +62,7 @@
       const page = await api("/api/v1/roadworks/permits?" + q);
       body.replaceChildren(...page.items.map(row));
       none.hidden = page.items.length > 0;
-      count.textContent = "(" + page.total + ")";
+      count.textContent = "(" + OC.num(page.total) + ")";
       show(errorBox, "");
     } catch (err) {
       show(errorBox, t("err.generic", { detail: err.detail }));
@@ -77,5 +84,5 @@
   OC.live.on("connected", reload);
   setInterval(load, REFRESH_MS);
   load();
-  OC.live.start();
+  window.OCR.startLive();
 })();

@@ -91,3 +91,35 @@ def test_the_whole_source_maps() -> None:
     assert {w.applicant.code for w in works} >= {"twc", "taipower", "cht", "sewer", "gas"}
     codes = [w.applicant.code for w in works] + [w.contractor.code for w in works if w.contractor]
     assert all(len(c) <= 32 and c == c.lower() for c in codes)
+
+
+def _taipei_district(lon: float, lat: float) -> str | None:
+    from onecity.core.geo import CityProfile
+
+    return CityProfile.load("taipei").place(lon, lat).district
+
+
+def test_implausible_real_records_are_flagged_not_believed() -> None:
+    """The source's 新工處 manhole record (index 92) runs 2016-05-19 → 2110-12-31 and its point
+    lies outside Taipei although it says 中正區: both are flagged, with reasons in both
+    languages; the district comes from the city's boundaries, not the record's text."""
+    works = di.load(TODAY, district_at=_taipei_district)
+    odd = works[92]
+    assert odd.source["結束日期"] == "2110-12-31" and odd.source["c_name"] == "中正區"
+    codes = {n["code"]: n for n in odd.notes if n["severity"] == "data"}
+    assert set(codes) == {"implausible_end", "outside_city"}
+    assert odd.doubtful and odd.district is None
+    assert "2110-12-31" in codes["implausible_end"]["reason"]["en"]
+    assert "中正區" in codes["outside_city"]["reason"]["zh-TW"]
+    assert "Implausible" in codes["outside_city"]["reason"]["en"]
+    # The only one: the 8-year metro works are long but plausible, border points are placed.
+    assert [w.index for w in works if w.doubtful] == [92]
+    assert works[1].source["c_name"] == "信義區" and works[1].district == "南港區"
+
+
+def test_every_record_says_in_each_language_that_its_footprint_is_approximated() -> None:
+    for w in di.load(TODAY):
+        (n,) = [n for n in w.notes if n["code"] == "footprint_from_point"]
+        assert n["severity"] == "note" and n["data"] == {"length_m": 12, "width_m": 2}
+        assert n["reason"]["en"] == "Footprint approximated from a point (12 m × 2 m)"
+        assert n["reason"]["zh-TW"] == "範圍由點位推估（12 公尺 × 2 公尺）"

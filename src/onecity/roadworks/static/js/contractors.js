@@ -32,7 +32,7 @@
     return el(
       "tr",
       { "data-code": o.code, class: o.barred_until ? "is-barred" : null },
-      cell("name", "wide", el("strong", { text: name(o) }), el("br"), el("span", { class: "sub mono", text: o.code })),
+      cell("name", "wide", el("strong", {}, R.orgName(o.code, o.name_zh, o.name_en)), el("br"), el("span", { class: "sub mono", text: o.code })),
       cell("members", null, members(o)),
       cell("points", "num", of),
       cell("barred", null, barCell(o))
@@ -44,7 +44,7 @@
     return el(
       "tr",
       { "data-code": o.code },
-      cell("name", "wide", el("strong", { text: name(o) }), el("br"), el("span", { class: "sub mono", text: o.code })),
+      cell("name", "wide", el("strong", {}, R.orgName(o.code, o.name_zh, o.name_en)), el("br"), el("span", { class: "sub mono", text: o.code })),
       cell("kind", null, kind),
       cell("members", null, members(o))
     );
@@ -99,8 +99,8 @@
     return el(
       "tr",
       { "data-id": p.id, "data-contractor": p.contractor, class: cls },
-      cell("date", "nowrap", p.on_date, el("br"), el("span", { class: "sub mono", text: "#" + p.id })),
-      cell("contractor", null, orgName(p.contractor)),
+      cell("date", "nowrap", OC.date(p.on_date), el("br"), el("span", { class: "sub mono", text: "#" + p.id })),
+      cell("contractor", null, orgs[p.contractor] ? R.orgName(p.contractor, orgs[p.contractor].name_zh, orgs[p.contractor].name_en) : p.contractor),
       cell("breach", "wide reg-what", local(p.breach_name, p.breach)),
       cell("points", "num reg-what", p.voids ? "−" + p.points : String(p.points)),
       cell("fine", "num reg-what", money(p.fine_twd)),

@@ -63,8 +63,8 @@
     return el(
       "li",
       { class: "rw-item", "data-ref": p.ref },
-      el("h3", { class: "rw-item-title" }, R.swatch(p.purpose), p.ref + " · " + R.title(p)),
-      el("p", { class: "rw-item-who", text: [R.applicant(p), R.contractor(p)].filter(Boolean).join(" · ") }),
+      el("h3", { class: "rw-item-title" }, R.swatch(p.purpose), p.ref + " · ", R.title(p)),
+      el("p", { class: "rw-item-who" }, R.joined([R.applicant(p), R.contractor(p)])),
       el("p", { class: "rw-item-why feed-down", text: feedText(p) }),
       el("button", { type: "button", class: "link-btn rw-show", onclick: () => R.focus(map, drawn.byRef.get(p.ref)), text: t("roadworks.map.show") })
     );
@@ -74,9 +74,9 @@
     return el(
       "li",
       { class: "rw-item", "data-ref": p.ref },
-      el("h3", { class: "rw-item-title" }, R.swatch(p.purpose), p.ref + " · " + R.title(p)),
-      el("p", { class: "rw-item-who", text: [R.applicant(p), R.contractor(p)].filter(Boolean).join(" · ") }),
-      el("p", { class: "rw-item-why feed-down", text: t("roadworks.monitor.overrun_since", { end: p.end_date }) }),
+      el("h3", { class: "rw-item-title" }, R.swatch(p.purpose), p.ref + " · ", R.title(p)),
+      el("p", { class: "rw-item-who" }, R.joined([R.applicant(p), R.contractor(p)])),
+      el("p", { class: "rw-item-why feed-down", text: t("roadworks.monitor.overrun_since", { end: OC.date(p.end_date) }) }),
       el("a", { class: "link-btn", href: "/roadworks/permits/" + encodeURIComponent(p.ref), text: t("roadworks.monitor.open_permit") })
     );
   }
@@ -131,5 +131,5 @@
   ["roadworks.site", "roadworks.permit", "connected"].forEach((type) => OC.live.on(type, reload));
   setInterval(load, REFRESH_MS);
   load();
-  OC.live.start();
+  window.OCR.startLive();
 })();

@@ -12,6 +12,7 @@
   const SVGNS = "http://www.w3.org/2000/svg";
   const mapEl = $("pm-map");
   const map = R.cityMap(mapEl);
+  OC.pipeMap = map; // for tests and the console
   const layer = L.layerGroup().addTo(map);
   let orgs = {};
   let loading = null;
@@ -22,7 +23,8 @@
   const fmt = (v, digits) => Number(v).toLocaleString(cfg.lang, { minimumFractionDigits: digits, maximumFractionDigits: digits });
   const metres = (v) => fmt(v, 2) + " m";
   const kindName = (k) => R.purpose(KINDS.indexOf(k) >= 0 ? k : "other");
-  const owner = (code) => (orgs[code] ? (cfg.lang === "en" ? orgs[code].name_en : orgs[code].name_zh) : code);
+  const owner = (code) => (orgs[code] ? (cfg.lang === "en" ? orgs[code].name_en || orgs[code].name_zh : orgs[code].name_zh) : code);
+  const DETAIL_ZOOM = 16; // the server sends pipes in full from this zoom
 
   /* Depth bands (by the shallower end: what a digger meets first) and line weight by size. */
   const depthBand = (p) => {
@@ -161,9 +163,33 @@
     lines.set(f.id, { line, both });
   }
 
-  /* Only the pipes that came into or left the view change, so an open popup stays open when
-     the map moves (opening one near the edge pans the map, which reloads). */
-  function draw(doc) {
+  /* Further out the server sends every pipe in the view as its plan line (detail
+     "overview"): drawn at once on one canvas, coloured by kind; a click zooms in to it. */
+  const canvas = L.canvas({ padding: 0.2 });
+  let overview = null;
+  function clearFull() {
+    for (const [, d] of lines) layer.removeLayer(d.both);
+    lines.clear();
+  }
+  function clearOverview() {
+    if (overview) layer.removeLayer(overview);
+    overview = null;
+  }
+  function drawOverview(doc) {
+    clearFull();
+    clearOverview();
+    overview = L.geoJSON(doc, {
+      renderer: canvas,
+      style: (f) => ({ color: R.color(f.properties.kind), weight: Math.max(1, weight(f.properties.diameter_mm) - 2), opacity: 0.85 }),
+    })
+      .on("click", (e) => map.setView(e.latlng, Math.max(map.getZoom() + 2, DETAIL_ZOOM)))
+      .addTo(layer);
+  }
+
+  /* Near in, each pipe in full. Only the pipes that came into or left the view change, so an
+     open popup stays open when the map moves (opening one near the edge pans the map). */
+  function drawFull(doc) {
+    clearOverview();
     const ids = new Set(doc.features.map((f) => f.id));
     for (const [id, drawn] of lines) {
       if (ids.has(id)) continue;
@@ -171,11 +197,22 @@
       lines.delete(id);
     }
     for (const f of doc.features) if (!lines.has(f.id)) addPipe(f);
+  }
+
+  function draw(doc) {
+    if (doc.detail === "overview") drawOverview(doc);
+    else drawFull(doc);
     mapEl.dataset.pipes = String(doc.features.length);
     mapEl.dataset.matched = String(doc.numberMatched);
-    $("pm-count").textContent = "(" + t("roadworks.pipemap.count", { n: doc.numberReturned }) + ")";
-    const capped = doc.numberMatched > doc.numberReturned;
-    show($("pm-capped"), capped ? t("roadworks.pipemap.capped", { shown: doc.numberReturned, n: doc.numberMatched }) : "");
+    mapEl.dataset.detail = doc.detail;
+    $("pm-count").textContent = "(" + t("roadworks.pipemap.count", { n: OC.num(doc.numberMatched) }) + ")";
+    // Never a silent cut: say how many are drawn, and how.
+    const line = doc.zoom_in
+      ? t("roadworks.pipemap.zoom_in", { n: OC.num(doc.numberMatched) })
+      : doc.detail === "overview"
+        ? t("roadworks.pipemap.overview", { shown: OC.num(doc.numberReturned), n: OC.num(doc.numberMatched) })
+        : "";
+    show($("pm-capped"), line);
     $("pm-synthetic").hidden = !doc.features.some((f) => f.properties.synthetic);
     if (!fitted && doc.features.length) {
       fitted = true;
@@ -184,18 +221,24 @@
     }
   }
 
+  /* The pipes of the view, asked by box and zoom; only the newest answer is drawn. */
+  let asked = 0;
   async function load() {
     const b = map.getBounds();
     const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",");
     if (loading) loading.abort();
     const mine = (loading = new AbortController());
+    const n = ++asked;
     mapEl.dataset.loading = "true";
+    const started = performance.now();
     try {
-      const doc = await api("/api/v1/roadworks/pipes?bbox=" + bbox, { signal: mine.signal });
+      const doc = await api("/api/v1/roadworks/pipes?" + new URLSearchParams({ bbox: bbox, zoom: String(Math.floor(map.getZoom())) }), { signal: mine.signal });
+      if (n !== asked) return; // a later view was asked for meanwhile
       draw(doc);
+      mapEl.dataset.drawMs = String(Math.round(performance.now() - started));
       show($("pm-error"), "");
     } catch (err) {
-      if (err.name === "AbortError") return;
+      if (err.name === "AbortError" || n !== asked) return;
       show($("pm-error"), t("roadworks.pipemap.error", { detail: err.detail }));
     }
     if (loading === mine) mapEl.dataset.loading = "false";

@@ -20,8 +20,28 @@
   R.purpose = (p) => t("roadworks.map.purpose." + (R.COLOR[p] ? p : "other"));
   R.status = (s) => (cfg.messages["roadworks.map.status." + s] ? t("roadworks.map.status." + s) : s);
   R.ZH = cfg.lang.toLowerCase().startsWith("zh");
-  R.applicant = (p) => (R.ZH ? p.applicant_zh : p.applicant_en) || p.applicant;
-  R.contractor = (p) => (p.contractor ? (R.ZH ? p.contractor_zh : p.contractor_en) || p.contractor : null);
+  /* An organisation's name in the page's language. A name that exists in Chinese only (most
+     contractors) is shown as the proper name it is (OC.name, lang zh-TW); with no name on
+     the books, the code. */
+  R.orgName = function (code, zh, en) {
+    if (!code) return null;
+    if (R.ZH) return zh || en || code;
+    if (en && en !== zh) return en;
+    return zh ? OC.name(zh) : code;
+  };
+  R.applicant = (p) => R.orgName(p.applicant, p.applicant_zh, p.applicant_en);
+  R.contractor = (p) => (p.contractor ? R.orgName(p.contractor, p.contractor_zh, p.contractor_en) : null);
+  /* Nodes and strings joined by a separator, for a line of text that may hold proper names. */
+  R.joined = (parts, sep) => parts.filter(Boolean).flatMap((x, i) => (i ? [sep || " · ", x] : [x]));
+  /* Free text from the books (a description, a road, working hours): in the data's language. */
+  R.text = (v) => (v ? (R.ZH ? String(v) : OC.name(v)) : null);
+  /* A stored note or finding's reason in the page's language. */
+  R.local = (zhEn) => (zhEn ? (R.ZH ? zhEn["zh-TW"] || zhEn.en : zhEn.en || zhEn["zh-TW"]) : "");
+
+  /* The live event stream: every logged-in role may open it, but its events go only to those
+     who read alerts (STREAM_PERM); a contractor's pages also reload on a timer. */
+  R.STREAM_PERM = "alerts:read";
+  R.startLive = () => OC.live.start();
 
   /* The city's calendar day `offset` days from today, as YYYY-MM-DD. */
   const isoDay = new Intl.DateTimeFormat("en-CA", { timeZone: cfg.timezone, year: "numeric", month: "2-digit", day: "2-digit" });
@@ -30,10 +50,12 @@
     d.setUTCDate(d.getUTCDate() + (offset || 0));
     return d.toISOString().slice(0, 10);
   };
-  const shortDay = new Intl.DateTimeFormat(cfg.lang, { timeZone: "UTC", month: "numeric", day: "numeric", weekday: "short" });
-  R.fmtDay = (iso) => shortDay.format(new Date(iso + "T00:00:00Z"));
-  R.period = (p) => t("roadworks.map.period", { start: R.fmtDay(p.start_date), end: R.fmtDay(p.end_date) });
-  R.title = (p) => t("roadworks.map.works_of", { purpose: R.purpose(p.purpose) }) + (p.road ? " · " + p.road : "");
+  // A calendar day with its year and weekday ("2026/12/05 週六", "Sat, 12/05/2026").
+  const longDay = new Intl.DateTimeFormat(cfg.lang, { timeZone: "UTC", year: "numeric", month: "2-digit", day: "2-digit", weekday: "short" });
+  R.fmtDay = (iso) => longDay.format(new Date(iso + "T00:00:00Z"));
+  R.period = (p) => t("roadworks.map.period", { start: OC.date(p.start_date), end: OC.date(p.end_date) });
+  /* What and where: "Water works · 復興南路一段" (the road as the proper name it is). */
+  R.title = (p) => [t("roadworks.map.works_of", { purpose: R.purpose(p.purpose) }), ...(p.road ? [" · ", R.text(p.road)] : [])];
 
   R.swatch = (purpose) => el("span", { class: "rw-dot pur-" + purpose, "aria-hidden": "true" });
   R.legend = function (ul) {
@@ -47,18 +69,31 @@
     return el(
       "dl",
       {},
-      row("roadworks.map.why", p.description),
+      row("roadworks.map.why", R.text(p.description)),
       row("roadworks.map.who", R.applicant(p)),
       R.contractor(p) ? row("roadworks.map.contractor", R.contractor(p)) : null,
-      row("roadworks.map.when", R.period(p), p.hours ? el("br") : null, p.hours || null),
+      row("roadworks.map.when", R.period(p), p.hours ? el("br") : null, R.text(p.hours)),
       row("roadworks.map.status", R.status(p.status), flags.length ? " · " + flags.join(" · ") : null),
-      p.district || p.road ? row("roadworks.map.road", [p.district, p.road].filter(Boolean).join(" ")) : null,
+      p.district || p.road ? row("roadworks.map.road", ...R.joined([R.text(p.district), R.text(p.road)], " ")) : null,
       row("roadworks.map.ref", p.ref),
+      (p.notes || []).length ? row("roadworks.map.notes", ...R.joined(p.notes.map((n) => el("span", { class: "rw-note note-" + n.severity, "data-code": n.code, text: R.local(n.reason) })), el("br"))) : null,
       ...(extra || [])
     );
   };
   R.popup = (p, extra) =>
-    el("div", { class: "popup rw-popup", "data-ref": p.ref }, el("h3", {}, R.swatch(p.purpose), R.title(p)), R.facts(p, extra));
+    el("div", { class: "popup rw-popup", "data-ref": p.ref }, el("h3", {}, R.swatch(p.purpose), ...R.title(p)), R.facts(p, extra));
+
+  /* A district's name in the page's language when the city serves one (per-language names),
+     else its own name, marked as the proper name it is. */
+  R.districtName = function (props) {
+    const lang = cfg.lang;
+    const names = props.names || props.name;
+    if (names && typeof names === "object" && names[lang]) return String(names[lang]);
+    const own = props["name_" + (R.ZH ? "zh" : "en")] || props["name_" + lang];
+    if (own) return String(own);
+    const native = props.TNAME || (typeof props.name === "string" ? props.name : null);
+    return native ? (R.ZH ? String(native) : OC.name(native, "zh-TW")) : null;
+  };
 
   /* A Leaflet map of the city over its district outlines (and tiles when the city has them). */
   R.cityMap = function (mapEl) {
@@ -82,11 +117,11 @@
         }).addTo(map);
         // District names: without tiles they are the only way to tell where a works is.
         layer.eachLayer((l) => {
-          const name = l.feature.properties.TNAME;
+          const name = R.districtName(l.feature.properties);
           if (!name) return;
           L.tooltip({ permanent: true, direction: "center", className: "district-label", pane: "labels", interactive: false })
             .setLatLng(l.getBounds().getCenter())
-            .setContent(String(name))
+            .setContent(name)
             .addTo(map);
         });
       })
@@ -108,7 +143,7 @@
       const build = () => popup(p);
       shape.bindPopup(build);
       dot.bindPopup(build);
-      dot.bindTooltip(R.title(p), { direction: "top", offset: [0, -8] });
+      dot.bindTooltip(el("span", {}, ...R.title(p)), { direction: "top", offset: [0, -8] });
       shape.addTo(group);
       dot.addTo(group);
       byRef.set(p.ref, dot);

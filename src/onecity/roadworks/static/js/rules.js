@@ -65,11 +65,11 @@
     return el(
       "tr",
       { "data-ban": b.id, class: live ? null : "is-past" },
-      cell("road", "wide", el("strong", { text: b.road })),
-      cell("paved", "nowrap", b.paved_on),
+      cell("road", "wide", el("strong", {}, R.text(b.road))),
+      cell("paved", "nowrap", OC.date(b.paved_on)),
       cell("years", "num", String(b.years)),
-      cell("until", "nowrap", el("span", { class: live ? "reg-ban-live" : "sub", text: live ? t("roadworks.rules.until_live", { date: b.until }) : t("roadworks.rules.until_past", { date: b.until }) })),
-      cell("note", null, b.note || "–"),
+      cell("until", "nowrap", el("span", { class: live ? "reg-ban-live" : "sub", text: live ? t("roadworks.rules.until_live", { date: OC.date(b.until) }) : t("roadworks.rules.until_past", { date: OC.date(b.until) }) })),
+      cell("note", null, b.note ? R.text(b.note) : "–"),
       cell("where", null, layer ? el("button", { type: "button", class: "link-btn", onclick: showOn(layer), text: t("roadworks.rules.show") }) : el("span", { class: "sub", text: t("roadworks.rules.by_name") }))
     );
   }
@@ -85,9 +85,9 @@
     return el(
       "tr",
       { "data-embargo": e.id, class: past ? "is-past" : null },
-      cell("name", "wide", el("strong", { text: embName(e) }), el("br"), el("span", { class: "sub", text: cfg.lang === "en" ? e.name_zh : e.name_en })),
+      cell("name", "wide", el("strong", { text: embName(e) }), el("br"), el("span", { class: "sub" }, cfg.lang === "en" ? OC.name(e.name_zh, "zh-TW") : OC.name(e.name_en, "en"))),
       cell("kind", null, kindName(e.kind)),
-      cell("dates", "nowrap", e.start_date === e.end_date ? e.start_date : e.start_date + " – " + e.end_date),
+      cell("dates", "nowrap", e.start_date === e.end_date ? OC.date(e.start_date) : OC.date(e.start_date) + " – " + OC.date(e.end_date)),
       cell("area", null, where)
     );
   }
@@ -95,7 +95,7 @@
   function drawn(geometry, cls, popupText) {
     if (!geometry) return null;
     const layer = L.geoJSON(geometry, { style: () => ({ className: cls, weight: 2 }) });
-    layer.bindPopup(() => el("div", { class: "popup" }, el("strong", { text: popupText })));
+    layer.bindPopup(() => el("div", { class: "popup" }, el("strong", {}, popupText)));
     layer.addTo(shapes);
     return layer;
   }
@@ -105,8 +105,8 @@
       const [bans, embs] = await Promise.all([api(API + "/dig-bans"), api(API + "/embargoes")]);
       map.closePopup();
       shapes.clearLayers();
-      const banRows = bans.map((b) => banRow(b, drawn(b.geometry, "reg-ban", t("roadworks.rules.ban_popup", { road: b.road, date: b.until }))));
-      const embRows = embs.map((e) => embRow(e, drawn(e.area, "reg-emb", embName(e) + " · " + e.start_date + " – " + e.end_date)));
+      const banRows = bans.map((b) => banRow(b, drawn(b.geometry, "reg-ban", [t("roadworks.rules.ban_popup", { date: OC.date(b.until) }), " ", R.text(b.road)])));
+      const embRows = embs.map((e) => embRow(e, drawn(e.area, "reg-emb", embName(e) + " · " + OC.date(e.start_date) + " – " + OC.date(e.end_date))));
       $("bans-body").replaceChildren(...banRows);
       $("emb-body").replaceChildren(...embRows);
       $("bans-none").hidden = bans.length > 0;

@@ -262,7 +262,12 @@
     });
   }
 
+  // A role that may not read alerts (a contractor) gets the map without the alerts panel.
+  const readsAlerts = OC.can("alerts:read");
+  if (!readsAlerts) document.querySelector(".alerts-panel").hidden = true;
+
   async function loadAlerts() {
+    if (!readsAlerts) return;
     try {
       const r = await api("/api/v1/alerts?state=active&limit=200");
       renderAlerts(r.items);

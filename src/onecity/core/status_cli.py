@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 
-from onecity.core.overview import Page
+from onecity.core.cli_lists import Page
 from onecity.settings import Settings
 
 console = Console()
@@ -36,12 +36,12 @@ def _show(title: str, page: Callable[[], Page]) -> None:
 
 def status() -> None:
     """The platform at a glance: database, modules, devices by connectivity, open alerts."""
-    from onecity.core import overview
+    from onecity.core import cli_lists
     from onecity.core.db import Database
 
     s = Settings()
     mods = [m.strip() for m in s.modules.split(",") if m.strip()]
-    console.print(overview.status(Database(s.database_url), mods, _city_tz()))
+    console.print(cli_lists.status(Database(s.database_url), mods, _city_tz()))
 
 
 def devices_list(
@@ -52,13 +52,13 @@ def devices_list(
     offset: Offset = 0,
 ) -> None:
     """The device registry, a page at a time."""
-    from onecity.core import overview
+    from onecity.core import cli_lists
     from onecity.core.db import Database
 
     db = Database(Settings().database_url)
     _show(
         "Devices",
-        lambda: overview.devices(
+        lambda: cli_lists.devices(
             db,
             type_=type_,
             department=department,
@@ -78,23 +78,23 @@ def alerts_list(
     offset: Offset = 0,
 ) -> None:
     """Alerts, newest first, a page at a time."""
-    from onecity.core import overview
+    from onecity.core import cli_lists
     from onecity.core.db import Database
 
     if state not in ("active", "open", "acknowledged", "resolved", "all"):
         console.print("[red]--state must be active, open, acknowledged, resolved or all[/red]")
         raise typer.Exit(2)
     db, tz = Database(Settings().database_url), _city_tz()
-    _show("Alerts", lambda: overview.alerts(db, state=state, limit=limit, offset=offset, tz=tz))
+    _show("Alerts", lambda: cli_lists.alerts(db, state=state, limit=limit, offset=offset, tz=tz))
 
 
 def users_list(limit: Limit = 50, offset: Offset = 0) -> None:
     """People who may log in, a page at a time."""
-    from onecity.core import overview
+    from onecity.core import cli_lists
     from onecity.core.db import Database
 
     db = Database(Settings().database_url)
-    _show("Users", lambda: overview.users(db, limit=limit, offset=offset))
+    _show("Users", lambda: cli_lists.users(db, limit=limit, offset=offset))
 
 
 def install(app: typer.Typer, *, devices_app: typer.Typer, users_app: typer.Typer) -> None:
