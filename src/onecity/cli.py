@@ -107,11 +107,13 @@ def _start_simulated_devices(plat: Platform, base: str, rate: float) -> Simulato
 
 def _start_waste_demo(plat: Platform, base: str, stop: threading.Event) -> None:
     from onecity.waste import demo as waste_demo
+    from onecity.waste import demo_sim
 
     with console.status("placing iTrash stations at the real iTrash sites…"):
         station_keys = waste_demo.seed(plat, Path("var/demo-station-keys.json"))
     waste_demo.start_kiosks(base, station_keys, Path("var"), stop)
     waste_demo.start_station_telemetry(plat, base, station_keys, stop)
+    demo_sim.start(plat)  # a small collection simulation for the simulation page
     console.print(
         f"{len(station_keys)} iTrash stations with simulated citizens: "
         f"{base}/waste/transactions (epb.operator), crews' jobs at "

@@ -25,11 +25,14 @@ def test_simulation_page_shows_the_policies_and_charts(
     wait_js(page, "document.querySelectorAll('#sim-rows tr').length === 4")
     expect_text(page, "#sim-rows tr:last-child th", "Clairvoyant yardstick|全知基準")
     bound = report.to_dict()["km_saved_clairvoyant_pct"]
-    shown = re.escape(f"{round(bound, 1):g}")  # as Intl.NumberFormat writes it
+    # said in words with the size of the difference, never a signed percent ("saved -2 %")
+    shown = re.escape(f"{abs(round(bound, 1)):g}")  # as Intl.NumberFormat writes it
     expect_text(page, "#sim-saved", rf"\D{shown}\s?%")
+    assert not re.search(r"[-−]\d", page.locator("#sim-saved").inner_text())
     expect_text(page, "#sim-meta", r"3 \S*.*8")
     stops = page.locator("#sim-rows tr").first.locator("td").nth(1).inner_text()
     assert stops.replace(",", "") == str(report.result("fixed").stops)
-    images = "[...document.querySelectorAll('#sim-charts img')]"
-    wait_js(page, f"{images}.length === 3 && {images}.every(i => i.complete && i.naturalWidth > 0)")
+    # the charts are drawn in the page's language: two daily charts and five totals
+    wait_js(page, "document.querySelectorAll('#sim-charts svg.sim-svg').length === 7")
+    expect_text(page, "#sim-charts", "Simulated day|模擬第幾天")
     page.screenshot(path=str(shots / "waste-simulation.png"), full_page=True)

@@ -126,9 +126,9 @@ def test_a_full_compartment_from_alert_to_open_again(
     live.post_telemetry(world.full_id, {"garbage.fill": 0.85})
     live.post_telemetry(world.fire_id, {"garbage.smoke": 1, "garbage.temp_c": 75})
 
-    full = crew.locator('li.job[data-kind="full"]:has(h2:text("iTrash 大安公園站"))')
+    full = crew.locator('li.job[data-kind="full"]:has(h2:has-text("iTrash 大安公園站"))')
     expect_loc(full, r"已滿.*iTrash 大安公園站.*一般垃圾.*已滿 85%.*已開 \d+ 分鐘.*\d+ 公尺")
-    fire = crew.locator('li.job[data-kind="fire"]:has(h2:text("iTrash 松山車站站"))')
+    fire = crew.locator('li.job[data-kind="fire"]:has(h2:has-text("iTrash 松山車站站"))')
     expect_loc(fire, r"火警.*iTrash 松山車站站.*一般垃圾.*119")
     assert crew.evaluate("window.__samePage === true")  # arrived over SSE, no reload
     expect_text(crew, "#jobs-live", "新工作")
@@ -140,7 +140,7 @@ def test_a_full_compartment_from_alert_to_open_again(
     finder = desktop
     finder.goto(f"{base}/waste/stations")
     expect_text(finder, "h1", "iTrash 站點查詢")
-    assert finder.locator("nav.nav").count() == 0
+    assert finder.locator('nav.nav a[href="/waste/transactions"]').count() == 0
     wait_js(finder, "Number(document.getElementById('finder-map').dataset.markers) >= 2")
     _wait_state(finder, world.full_id, "garbage", "full", r"一般垃圾.*已滿.*預計 \d\d:\d\d 前恢復")
     _wait_state(finder, world.full_id, "recycling_pet", "open", "寶特瓶.*可投入")

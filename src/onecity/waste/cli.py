@@ -3,7 +3,8 @@ command line."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -135,16 +136,35 @@ def simulate(
     import time
     from pathlib import Path
 
+    from onecity.waste.simulation import reports as sim_reports
     from onecity.waste.simulation.collection import simulate as run
     from onecity.waste.simulation.plots import plots
 
+    warmup = 7
     began = time.monotonic()
-    report = run(days, stations, seed=seed, trucks=trucks, solve_s=solve_seconds)
+    with _day_progress(f"simulating {days} days at {stations} stations") as tell:
+        report = run(
+            days,
+            stations,
+            seed=seed,
+            trucks=trucks,
+            solve_s=solve_seconds,
+            warmup_days=warmup,
+            progress=tell,
+        )
     elapsed = time.monotonic() - began
     console.print(report.table(), highlight=False)
     folder = Path(out)
     charts = plots(report, folder)
-    data = {**report.to_dict(), "run_s": round(elapsed, 1)}
+    params = sim_reports.parameters(
+        days=days,
+        stations=stations,
+        warmup_days=warmup,
+        solve_s=solve_seconds,
+        seed=seed,
+        demo=False,
+    )
+    data = {**report.to_dict(), **params, "run_s": round(elapsed, 1)}
     (folder / "report.json").write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     stored = _store_simulation(data, charts)
     summary = {
@@ -163,6 +183,37 @@ def simulate(
         "charts": [str(p) for p in charts],
     }
     print(json.dumps(summary, ensure_ascii=False))
+
+
+@contextmanager
+def _day_progress(what: str) -> Iterator[Callable[[int, int], None]]:
+    """A Rich progress bar over the simulated days, on stderr (stdout keeps the table and the
+    JSON summary a script reads); gone when the run ends."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(what, total=None)
+
+        def tell(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield tell
 
 
 def _store_simulation(data: dict[str, Any], charts: Sequence[object]) -> int | None:

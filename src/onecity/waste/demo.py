@@ -25,12 +25,12 @@ from onecity.core.devices.broker_auth import mqtt_password_hash
 from onecity.core.errors import AppError
 from onecity.core.models import Device, DeviceCredential, Reading, User
 from onecity.core.platform import Platform
+from onecity.waste import demo_fleet
 from onecity.waste.jobs.models import WasteJob
 from onecity.waste.kiosk.sim import KioskConfig, SimulatedKiosk, wallet_cards
 from onecity.waste.ledger.models import WasteCard
 from onecity.waste.ledger.schemas import CardIssueIn
 from onecity.waste.planning.forecast import offset_hours
-from onecity.waste.planning.models import WasteTruck
 from onecity.waste.rules.stations import STATION_TYPE
 from onecity.waste.services import WasteServices
 from onecity.waste.simulation.station_config import COMPARTMENTS, FAULTS, INCIDENTS, SimConfig
@@ -120,7 +120,7 @@ def seed(p: Platform, keys_file: Path) -> dict[str, str]:
                 keys[site.id] = full
     keys_file.parent.mkdir(parents=True, exist_ok=True)
     keys_file.write_text(json.dumps(keys, indent=1))
-    seed_trucks(p)
+    demo_fleet.seed_trucks(p)
     svc = p.services(WasteServices).ledger
     cards = [
         CardIssueIn(card_id=c, balance=b, counter=n)
@@ -134,39 +134,6 @@ def seed(p: Platform, keys_file: Path) -> dict[str, str]:
         if citizen is not None and first is not None and first.owner_user_id is None:
             first.owner_user_id = citizen
     return keys
-
-
-# The demo's collection trucks. A team (分隊) has no address in the city's garbage-truck data
-# (taipei_garbage_truck_stops.csv): its depot here is the medoid of the team's stops.
-# One truck on the night-and-morning shift, one on the afternoon-and-evening shift, so one is
-# always on the road whenever someone tries the demo.
-DEMO_TRUCKS = (
-    ("EPB-T1", "信義 1 號車", "三張犁分隊", 121.56657, 25.04148, "epb.crew", "00:00", "12:00"),
-    ("EPB-T2", "內湖 1 號車", "東湖分隊", 121.61222, 25.07142, None, "12:00", "24:00"),
-)
-
-
-def seed_trucks(p: Platform) -> None:
-    """Two trucks for the demo's stations. Safe to run at every start."""
-    with p.db.session() as s:
-        for tid, name, depot, lon, lat, crew, start, end in DEMO_TRUCKS:
-            if s.get(WasteTruck, tid) is None:
-                s.add(
-                    WasteTruck(
-                        id=tid,
-                        name=name,
-                        department_code="epb",
-                        depot_name=depot,
-                        depot_lon=lon,
-                        depot_lat=lat,
-                        capacity_kg=4000.0,
-                        capacity_m3=16.0,
-                        shift_start=start,
-                        shift_end=end,
-                        crew=crew,
-                        active=True,
-                    )
-                )
 
 
 def start_kiosks(
@@ -214,6 +181,7 @@ HISTORY_EVERY = timedelta(minutes=15)
 _READINGS = cast(Table, Reading.__table__)
 HISTORY_EMPTY_AT = 0.9  # the past's crews empty a compartment about this full
 TELEMETRY_EVERY_S = 10.0
+HAND_OVER_EVERY = 6  # telemetry ticks: once a minute
 CREW_ARRIVES_S = 20.0  # after a crew accepts a job, it is at the station this much later
 
 
@@ -240,12 +208,17 @@ def start_station_telemetry(
             try:
                 _history(p, sims, now)
                 _plan_days(p)
+                demo_fleet.hand_over(p)
             except Exception:
                 log.exception("demo station history and plans")
+            ticks = 0
             while not stop.wait(TELEMETRY_EVERY_S):
+                ticks += 1
                 try:
                     _crews_at_work(p, sims, handled)
                     _report(client, sims, keys)
+                    if ticks % HAND_OVER_EVERY == 0:
+                        demo_fleet.hand_over(p)  # the crew account changes trucks with the shift
                 except Exception:  # the demo keeps going; the log says what went wrong
                     log.exception("demo station telemetry")
 

@@ -79,13 +79,16 @@ PAGES = (
         nav="waste.nav.tariffs",
         public=True,
     ),
-    # The crews' list in the truck: their own permission, any department's crew sees its own.
+    # The crews' list in the truck: their own permission, for the department that runs the
+    # stations (another department's crew or operator would only be refused its trucks).
     Page(
         path="/waste/jobs",
         template="waste/jobs.html",
         title="waste.jobs.title",
         nav="waste.nav.jobs",
         permission=Perm.WASTE_JOBS.value,
+        check=sees_records,
+        refused="waste.refused",
         home_for=(Role.CREW.value,),
     ),
     # Public like the tariffs: which station takes waste now is for everybody.

@@ -209,42 +209,15 @@ def status(
     journal: Annotated[Path, typer.Option(help="the kiosk's journal file")],
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Uploads pending, stored and refused; the open batch; the last contact."""
+    """The station and its link, its transactions and open batch, each batch's balance, what
+    was refused, and the last one-time code shown, as tables (`--json`: as JSON)."""
     st = _status(journal)
     if as_json:
         _say(json.dumps(st, ensure_ascii=False, indent=2))
         return
-    c = st["counts"]
-    total = c["pending"] + c["stored"] + c["refused"]
-    _say(f"station {st['station']} · journal {st['journal']} · {st['sessions']} visits")
-    _say(
-        f"transactions {total}: {c['pending']} pending · {c['stored']} stored "
-        f"({c['duplicate']} duplicate) · {c['refused']} refused · "
-        f"{c['unknown_outcomes']} unknown outcomes"
-    )
-    ob = st["open_batch"]
-    _say(f"open batch {ob['batch_no']} since {ob['opened_at']} · next seq {st['next_seq']}")
-    _say(
-        f"last upload {st['last_upload_at'] or 'never'} · last contact "
-        f"{st['last_contact_at'] or 'never'}"
-        + (f" · last error: {st['last_upload_error']}" if st["last_upload_error"] else "")
-    )
-    _say(f"blocklist v{st['blocklist_version']} · {st['blocked_cards']} cards blocked")
-    if st["out_of_service"]:
-        _say(f"OUT OF SERVICE: {st['out_of_service']}")
-    if st["paper_out"]:
-        _say("receipt paper out")
-    for s in st["settlements"]:
-        _say(
-            f"batch {s['batch_no']}: {s['count']} txns · NT${s['debit_total']} charged · "
-            f"NT${s['credit_total']} rebated · {s['status']}"
-        )
-    for r in st["refused"]:
-        _say(f"refused seq {r['terminal_seq']} ({r['card_id']}): {r['error']}: {r['detail']}")
-    for u in st["unknown_outcomes"]:
-        _say(f"unknown outcome seq {u['terminal_seq']} ({u['card_id']}, NT${u['amount']})")
-    for k in st["last_link_code"]:
-        _say(f"last screen, seq {k['terminal_seq']} card {k['card_id']}: {k['en']}")
+    from onecity.waste.kiosk.status_view import show
+
+    show(st)
 
 
 @kiosk_app.command("settle")

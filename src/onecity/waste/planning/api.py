@@ -138,8 +138,9 @@ def served(
 
 
 @router.get("/simulations/latest")
-def latest_simulation(who: CurrentUser, p: PlatformDep) -> dict[str, Any]:
+def latest_simulation(who: CurrentUser, p: PlatformDep) -> dict[str, Any] | None:
     """The newest stored collection simulation: its report (per policy: truck km, stops, kg,
-    overflow hours, fires handled late) and its charts as SVG text."""
+    overflow hours, fires handled late; the parameters it was run with) and its charts as SVG
+    text; null before the first run."""
     svc = p.services(WasteServices).planner
     return sim_reports.latest(svc.db, who, svc.config.department)

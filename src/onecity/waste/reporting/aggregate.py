@@ -67,9 +67,14 @@ def tonnage(
                 m = item.get("material") if isinstance(item, dict) else None
                 if m in ITEM_GRAMS:
                     a[f"{m}_items"] += 1
-    for job in rows.jobs:
+    for sid, kg_out, at in rows.emptied:
+        by[(day(at), sid)]["collected_kg"] += kg_out
+    weighed = {key for key, a in by.items() if a["collected_kg"] > 0}
+    for job in rows.jobs:  # a crew's figure where the scales saw no emptying that day
         if job.closed_at is not None and lo <= job.closed_at < hi and job.collected_kg:
-            by[(day(job.closed_at), job.station_id)]["collected_kg"] += job.collected_kg
+            key = (day(job.closed_at), job.station_id)
+            if key not in weighed:
+                by[key]["collected_kg"] += job.collected_kg
     districts: dict[tuple[str, str], dict[str, float]] = defaultdict(tonnage_row)
     totals: dict[str, dict[str, float]] = defaultdict(tonnage_row)
     for (per, sid), a in by.items():

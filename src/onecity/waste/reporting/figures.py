@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -151,3 +151,5 @@ class Rows:
     money: list[tuple[str, int, str, datetime]]
     jobs: list[WasteJob]
     overflows: list[WasteOverflow]
+    # (station, kg, at): what the station's scales saw taken out (`emptyings`)
+    emptied: list[tuple[str, float, datetime]] = field(default_factory=list)

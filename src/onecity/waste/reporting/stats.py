@@ -9,7 +9,9 @@ turns them into figures.
 Definitions (docs/waste.md, "Reports and open data"):
 - garbage kg: the sum of the garbage deposits' weighed grams;
 - recyclables: items counted per material, with an *estimated* weight of ITEM_GRAMS each;
-- collected kg: what crews entered when closing jobs, by the day the job was closed;
+- collected kg: what the station's scales saw taken out at each emptying (`emptyings`), by
+  the day of the emptying; at a station whose scales saw none that day, what crews entered
+  when closing jobs, by the day the job was closed;
 - fees / rebates: the ledger's garbage_fee_revenue and recycling_rebate_expense postings;
 - out of order: an offline, fault or fire job from raised_at to the earlier of
   condition_cleared_at and closed_at (now while neither), windows merged per station;
@@ -42,6 +44,7 @@ from onecity.waste.reporting.aggregate import (
     tonnage_out,
     tonnage_row,
 )
+from onecity.waste.reporting.emptyings import emptyings
 from onecity.waste.reporting.figures import (
     AVAILABILITY_TARGET,
     ITEM_GRAMS,
@@ -110,8 +113,9 @@ class Reports:
                     .order_by(o.id)
                 ).scalars()
             )
+            emptied = emptyings(s, [d.id for d in stations], lo, hi)
             s.expunge_all()
-        return Rows(stations, txns, money, jobs, overflows)
+        return Rows(stations, txns, money, jobs, overflows, emptied)
 
     def summary(self, who: Principal, r: Range) -> dict[str, Any]:
         self.check(who)

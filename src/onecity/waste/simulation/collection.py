@@ -50,6 +50,7 @@ import copy
 import itertools
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -92,6 +93,13 @@ from onecity.waste.simulation.station_config import COMPARTMENTS, SimConfig
 from onecity.waste.simulation.stations import StationSim
 
 # --- the simulation ---------------------------------------------------------------------
+
+# Told (days done, days in all) after each simulated day, warm-up and every policy's days.
+Progress = Callable[[int, int], None]
+
+
+def _silent(done: int, total: int) -> None:
+    return None
 
 
 def _fleet_for(loads: list[tuple[float, float]]) -> int:
@@ -160,6 +168,7 @@ def run_policies(
     solve_s: float = 1.0,
     warmup_days: int = 7,
     visits_per_day: float | None = None,
+    progress: Progress = _silent,
 ) -> tuple[SimReport, dict[str, list[StationSim]]]:
     """`simulate`, also handing back each policy's station simulators as they ended (for
     checks against the simulator's own counters)."""
@@ -175,7 +184,7 @@ def run_policies(
     with warnings.catch_warnings():
         # PyVRP warns when a shift's stops cannot all be served; the plan reports them unserved
         warnings.simplefilter("ignore", PenaltyBoundWarning)
-        return _run(days, stations, seed, trucks, solve_s, warmup_days, cfg)
+        return _run(days, stations, seed, trucks, solve_s, warmup_days, cfg, progress)
 
 
 def _run(
@@ -186,6 +195,7 @@ def _run(
     solve_s: float,
     warmup_days: int,
     cfg: SimConfig,
+    progress: Progress = _silent,
 ) -> tuple[SimReport, dict[str, list[StationSim]]]:
     first = FIRST_DAY.timestamp()
     begin, end = first - warmup_days * DAY_S, first + days * DAY_S
@@ -193,8 +203,12 @@ def _run(
     sims = [StationSim(s.id, f"{seed}/{s.id}", cfg, local_at(begin)) for s in probe.stations]
     city, fixed = _fixed(sims, trucks, seed, solve_s, (begin, end))
     warm = Run(sims)
+    total, done = warmup_days + len(POLICIES) * days, 0
+    progress(done, total)
     for d in range(warmup_days):
         run_day(warm, city, begin + d * DAY_S, d - warmup_days, lambda *_: fixed, None)
+        done += 1
+        progress(done, total)
     planners: dict[str, tuple[Planner, Urgent | None]] = {
         "fixed": (lambda *_: fixed, None),
         "threshold": (threshold_policy(solve_s, seed), None),
@@ -208,6 +222,8 @@ def _run(
         planner, urgent = planners[name]
         for d in range(days):
             run_day(run, city, first + d * DAY_S, d, planner, urgent)
+            done += 1
+            progress(done, total)
         results.append(_result(name, run, city, (first, end)))
         ends[name] = run.sims
     report = SimReport(days, stations, city.layout.trucks, seed, tuple(results))
@@ -223,6 +239,7 @@ def simulate(
     solve_s: float = 1.0,
     warmup_days: int = 7,
     visits_per_day: float | None = None,
+    progress: Progress = _silent,
 ) -> SimReport:
     """Run the three policies on the same seeded city for `days` counted days; with
     `visits_per_day`, every station's usage scaled so a typical one sees that many deposits a
@@ -235,5 +252,6 @@ def simulate(
         solve_s=solve_s,
         warmup_days=warmup_days,
         visits_per_day=visits_per_day,
+        progress=progress,
     )
     return report

@@ -1,5 +1,6 @@
 """Collection simulation reports kept for the dashboard: `onecity waste simulate` stores its
-report and SVG charts here, the planner's simulation page shows the newest."""
+report and SVG charts here, `onecity demo` a small run of its own; the simulation page shows
+the newest, with the parameters it was run with (`parameters`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,24 @@ from sqlalchemy import select
 
 from onecity.core.auth.permissions import Perm, Principal, require
 from onecity.core.db import Database
-from onecity.core.errors import Forbidden, NotFound
+from onecity.core.errors import Forbidden
 from onecity.waste.simulation.models import WasteSimReport
+
+# A run small enough to finish in seconds when the demo starts, so the simulation page has
+# something to show; the page says it is small and how to run a full one.
+DEMO_RUN = {"days": 3, "stations": 8, "warmup_days": 2, "solve_s": 0.2, "seed": 0}
+
+
+def parameters(
+    *, days: int, stations: int, warmup_days: int, solve_s: float, seed: int, demo: bool
+) -> dict[str, Any]:
+    """What a stored report says about how it was run (the page shows these, not defaults)."""
+    return {
+        "warmup_days": warmup_days,
+        "solve_s": solve_s,
+        "demo": demo,
+        "command": f"onecity waste simulate --days {days} --stations {stations} --seed {seed}",
+    }
 
 
 def store(
@@ -25,7 +42,8 @@ def store(
         return row.id
 
 
-def latest(db: Database, who: Principal, department: str) -> dict[str, Any]:
+def latest(db: Database, who: Principal, department: str) -> dict[str, Any] | None:
+    """The newest stored report, None when there is none yet (an empty page, not an error)."""
     require(who, Perm.WASTE_READ)
     if not who.sees_department(department):
         raise Forbidden(f"simulations belong to department '{department}'", code="forbidden")
@@ -37,9 +55,7 @@ def latest(db: Database, who: Principal, department: str) -> dict[str, Any]:
             .limit(1)
         ).first()
         if row is None:
-            raise NotFound(
-                "no simulation yet: run `onecity waste simulate --days 30 --stations 100`"
-            )
+            return None
         return {
             "id": row.id,
             "created_at": row.created_at,

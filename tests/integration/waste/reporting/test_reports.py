@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import insert
 
 from onecity.core import clock
+from onecity.core.models import Reading
 from onecity.core.platform import Platform
 from onecity.waste.jobs.models import WasteJob
 from onecity.waste.kiosk.cards import SimulatedEasyCard
@@ -379,3 +381,67 @@ def test_overflow_hours_come_from_the_station_telemetry(
     now_min = (clock.now().astimezone(TPE) - start).total_seconds() / 60
     expected = (21 + (now_min - 40)) / 60
     assert row["overflow_hours"] == pytest.approx(expected, abs=0.01)
+
+
+def test_collected_kg_is_what_the_station_scales_saw_taken_out(
+    client: TestClient, admin: dict[str, str], platform: Platform
+) -> None:
+    """Crews empty stations on their routes without typing a weight (the demo showed 0 kg
+    collected all day): the station's scales say what went out. Deposits and the scale's
+    noise are not emptyings; a crew's figure counts only where the scales saw nothing."""
+    add_station(client, admin, "IT-A")
+    add_station(client, admin, "IT-C")
+    series = {
+        ("IT-A", "garbage.weight_kg"): [
+            ("2026-11-02T08:00:00", 100.0),
+            ("2026-11-02T08:10:00", 99.5),  # noise: less than a kilogram
+            ("2026-11-02T09:00:00", 150.0),
+            ("2026-11-02T09:10:00", 3.0),  # emptied: 147 kg
+            ("2026-11-02T12:00:00", 50.0),
+            ("2026-11-02T12:10:00", 48.5),  # noise: 3 % of what is there
+            ("2026-11-03T23:50:00", 80.0),  # Taipei's 3rd
+            ("2026-11-04T00:10:00", 0.0),  # emptied on the 4th: outside the range
+        ],
+        ("IT-A", "recycling_pet.weight_kg"): [
+            ("2026-11-02T08:00:00", 20.0),
+            ("2026-11-02T09:10:00", 0.0),  # emptied: 20 kg
+        ],
+    }
+    rows = [
+        {
+            "device_id": sid,
+            "seq": n,
+            "key": key,
+            "ts_ms": int(at(ts).timestamp() * 1000),
+            "value": v,
+        }
+        for (sid, key), points in series.items()
+        for n, (ts, v) in enumerate(points)
+    ]
+    with platform.db.session() as s:
+        s.execute(insert(Reading), rows)
+        s.add_all(
+            [
+                # the crew also typed a figure at IT-A: the scales' 167 kg stand
+                job(
+                    "IT-A",
+                    "full",
+                    "2026-11-02T08:00:00",
+                    "garbage",
+                    closed_at="2026-11-02T10:00:00",
+                    collected_kg=35.5,
+                ),
+                # IT-C has no scale readings: the crew's figure is all there is
+                job(
+                    "IT-C",
+                    "full",
+                    "2026-11-03T08:00:00",
+                    "garbage",
+                    closed_at="2026-11-03T10:00:00",
+                    collected_kg=42.0,
+                ),
+            ]
+        )
+    rep = get(client, admin)
+    got = {(x["period"], x["station_id"]): x["collected_kg"] for x in rep["tonnage"]["by_station"]}
+    assert got == {("2026-11-02", "IT-A"): 167.0, ("2026-11-03", "IT-C"): 42.0}

@@ -5,13 +5,19 @@
   const { t, el, api, show } = OC;
   const W = OCW;
   const REFRESH_MS = 30000;
+  const PAGE = 50;
   const qIn = document.getElementById("c-q");
   const statusSel = document.getElementById("c-status");
   const rows = document.getElementById("card-rows");
-  const more = document.getElementById("cards-more");
+  const prev = document.getElementById("cards-prev");
+  const next = document.getElementById("cards-next");
+  const pageLine = document.getElementById("cards-page");
   const errorBox = document.getElementById("cards-error");
   const fresh = new OC.Freshness("waste-cards");
   let shown = [];
+  // Page n starts at cursors[n] (null: the first); the API's next_cursor opens the next one.
+  let cursors = [null];
+  let at = 0;
   let cursor = null;
 
   const start = W.params();
@@ -37,8 +43,13 @@
   function render() {
     rows.replaceChildren(...shown.map(row));
     document.getElementById("cards-empty").hidden = shown.length > 0;
-    document.getElementById("card-count").textContent = "(" + shown.length + (cursor ? "+" : "") + ")";
-    more.hidden = !cursor;
+    const first = at * PAGE + 1;
+    const range = shown.length ? t("waste.cards.range", { from: W.int(first), to: W.int(first + shown.length - 1) }) : "";
+    document.getElementById("card-count").textContent = range ? "(" + range + ")" : "";
+    pageLine.textContent = shown.length ? t(cursor ? "waste.cards.page_more" : "waste.cards.page_last", { range: range, page: W.int(at + 1) }) : "";
+    prev.disabled = at === 0;
+    next.disabled = !cursor;
+    prev.parentElement.hidden = at === 0 && !cursor;
   }
 
   function query(extra) {
@@ -50,8 +61,10 @@
   }
 
   async function load() {
+    const extra = { limit: String(PAGE) };
+    if (cursors[at]) extra.cursor = cursors[at];
     try {
-      const r = await api("/api/v1/waste/cards?" + query({ limit: String(Math.min(500, Math.max(100, shown.length))) }));
+      const r = await api("/api/v1/waste/cards?" + query(extra));
       shown = r.items;
       cursor = r.next_cursor;
       render();
@@ -62,19 +75,19 @@
     }
   }
 
-  async function loadMore() {
-    if (!cursor) return;
-    try {
-      const r = await api("/api/v1/waste/cards?" + query({ limit: "100", cursor: cursor }));
-      shown = shown.concat(r.items);
-      cursor = r.next_cursor;
-      render();
-    } catch (err) {
-      show(errorBox, t("err.generic", { detail: err.detail }));
+  function turn(to) {
+    if (to < 0 || to > cursors.length) return;
+    if (to === cursors.length) {
+      if (!cursor) return;
+      cursors.push(cursor);
     }
+    at = to;
+    load();
   }
 
   const refilter = () => {
+    cursors = [null];
+    at = 0;
     shown = [];
     load();
   };
@@ -84,7 +97,8 @@
   });
   qIn.addEventListener("input", OC.debounce(refilter, 300));
   statusSel.addEventListener("change", refilter);
-  more.addEventListener("click", loadMore);
+  prev.addEventListener("click", () => turn(at - 1));
+  next.addEventListener("click", () => turn(at + 1));
   const reload = OC.debounce(load, 500);
   ["waste.transactions", "waste.card_flagged", "waste.card_blocked", "waste.card_unblocked", "connected"].forEach(
     (type) => OC.live.on(type, reload),

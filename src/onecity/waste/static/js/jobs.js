@@ -83,7 +83,7 @@
         "data-status": j.status,
       },
       el("div", { class: "job-top" }, badges),
-      el("h2", { class: "job-station", text: j.station_name }),
+      el("h2", { class: "job-station" }, OC.name(j.station_name)),
       el("p", { class: "job-compartment", text: compartment(j.compartment) }),
       el("p", { class: "job-what", text: what(j) }),
       j.condition_cleared_at ? el("p", { class: "job-cleared", text: "✓ " + t("waste.jobs.cleared", { time: OC.time(j.condition_cleared_at).slice(0, 5) }) }) : null,

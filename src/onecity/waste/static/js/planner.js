@@ -51,7 +51,7 @@
     return el(
       "div",
       { class: "popup plan-popup" },
-      el("h3", { text: st.seq + ". " + st.station_name }),
+      el("h3", {}, st.seq + ". ", OC.name(st.station_name)),
       el("p", { text: r.truck_name + " · " + OCP.hhmm(st.arrive_at) + " · " + OCP.kind(st.kind) }),
       el("p", { class: "sub", text: OCP.why(st.reason) }),
       st.status === "served" ? el("p", { class: "ok-line", text: "✓ " + t("waste.planner.served_at", { time: OCP.hhmm(st.served_at) }) }) : null
@@ -104,7 +104,7 @@
             el(
               "div",
               { class: "popup plan-popup" },
-              el("h3", { text: st.station_name }),
+              el("h3", {}, OC.name(st.station_name)),
               el("p", { text: t("waste.planner.status." + st.status) }),
               el("p", { class: "sub", text: OCP.why(st.reason) })
             )
@@ -147,7 +147,7 @@
       el(
         "span",
         { class: "pstop-main" },
-        el("span", { class: "pstop-name", text: st.station_name }),
+        el("span", { class: "pstop-name", lang: OC.cfg.data_language, text: st.station_name }),
         " ",
         el("span", { class: "pkind pkind-" + st.kind, text: OCP.kind(st.kind) }),
         served ? el("span", { class: "pstop-served", text: t("waste.planner.served_at", { time: OCP.hhmm(st.served_at) }) }) : null,
@@ -173,7 +173,7 @@
         "div",
         { class: "truck-head" },
         el("span", { class: "swatch", "aria-hidden": "true" }),
-        el("h3", { text: r.truck_name }),
+        el("h3", {}, OC.name(r.truck_name)),
         el("span", { class: "truck-crew", text: r.crew ? t("waste.planner.crew", { crew: r.crew }) : t("waste.planner.no_crew") })
       ),
       el("p", { class: "truck-facts", text: facts.join(" · ") }),
@@ -186,7 +186,7 @@
     return el(
       "li",
       { class: "truck is-idle", "data-truck": tr.id },
-      el("div", { class: "truck-head" }, el("span", { class: "swatch", "aria-hidden": "true" }), el("h3", { text: tr.name }), el("span", { class: "truck-crew", text: tr.crew ? t("waste.planner.crew", { crew: tr.crew }) : t("waste.planner.no_crew") })),
+      el("div", { class: "truck-head" }, el("span", { class: "swatch", "aria-hidden": "true" }), el("h3", {}, OC.name(tr.name)), el("span", { class: "truck-crew", text: tr.crew ? t("waste.planner.crew", { crew: tr.crew }) : t("waste.planner.no_crew") })),
       el("p", { class: "truck-facts", text: t("waste.planner.shift", { start: tr.shift_start, end: tr.shift_end }) + " · " + t("waste.planner.idle") })
     );
   }
@@ -210,7 +210,7 @@
             el(
               "li",
               { class: "left left-" + st.status, "data-station": st.station_id, "data-status": st.status },
-              el("span", { class: "left-name", text: st.station_name }),
+              el("span", { class: "left-name", lang: OC.cfg.data_language, text: st.station_name }),
               el("span", { class: "left-status", text: t("waste.planner.status." + st.status) }),
               el("span", { class: "left-reason", text: OCP.why(st.reason) })
             )
@@ -274,7 +274,7 @@
       ...opts
         .filter(([id]) => !seen.has(id) && seen.add(id))
         .sort((a, b) => a[1].localeCompare(b[1], cfg.lang))
-        .map(([id, label]) => el("option", { value: id, text: label }))
+        .map(([id, label]) => el("option", { value: id, lang: cfg.data_language, text: label }))
     );
     if (seen.has(keep)) select.value = keep;
   }

@@ -115,7 +115,7 @@
     }
     items.forEach((it, i) => {
       const top = pad.t + rowH * i;
-      svg.append(svgEl("text", { x: pad.l - 8, y: top + rowH / 2 + 4, "text-anchor": "end", class: "label" }, it.label.length > 22 ? it.label.slice(0, 21) + "…" : it.label));
+      svg.append(svgEl("text", { x: pad.l - 8, y: top + rowH / 2 + 4, "text-anchor": "end", class: "label", lang: it.lang || OC.cfg.lang }, it.label.length > 22 ? it.label.slice(0, 21) + "…" : it.label));
       const bars = it.bars.filter((b) => b.value != null);
       bars.forEach((b, k) => {
         const bh = (rowH - 8) / bars.length;
@@ -141,9 +141,9 @@
     const ton = r.tonnage.by_period, money = r.money.by_period;
     const item = (label, value) => el("li", {}, el("span", { class: "k", text: label }), el("span", { class: "v", text: value }));
     document.getElementById("rp-kpis").replaceChildren(
-      item(t("waste.reports.garbage_kg"), one.format(sum(ton, "garbage_kg")) + " kg"),
-      item(t("waste.reports.recyclables_kg"), one.format(sum(ton, "recyclables_kg_est")) + " kg"),
-      item(t("waste.reports.collected_kg"), one.format(sum(ton, "collected_kg")) + " kg"),
+      item(t("waste.reports.garbage_kg"), OC.kg(sum(ton, "garbage_kg"))),
+      item(t("waste.reports.recyclables_kg"), OC.kg(sum(ton, "recyclables_kg_est"))),
+      item(t("waste.reports.collected_kg"), OC.kg(sum(ton, "collected_kg"))),
       item(t("waste.reports.fees"), W.ntd(sum(money, "fees_ntd"))),
       item(t("waste.reports.rebates"), W.ntd(sum(money, "rebates_ntd"))),
       item(t("waste.reports.service_median"), hoursText(r.response.service.overall.median_h)),
@@ -156,7 +156,7 @@
     const cats = r.periods;
     const ton = new Map(r.tonnage.by_period.map((x) => [x.period, x]));
     const pick = (map, k) => cats.map((p) => (map.get(p) ? map.get(p)[k] : 0));
-    const kg = (v) => one.format(v) + " kg";
+    const kg = (v) => OC.kg(v);
     columns(document.getElementById("rp-tonnage"), {
       cats,
       stack: true,
@@ -190,6 +190,7 @@
       keys: [["s-up", t("waste.reports.uptime")], ["s-up-low", t("waste.reports.below_target")]],
       items: r.availability.map((a) => ({
         label: names.get(a.station_id) || a.station_id,
+        lang: OC.cfg.data_language,
         bars: [{ cls: a.uptime != null && a.uptime < goal ? "s-up-low" : "s-up", label: t("waste.reports.uptime"), value: a.uptime }],
         note: a.uptime == null ? "–" : pct.format(a.uptime),
       })),
@@ -204,11 +205,12 @@
         max: Math.max(hi, target || 0) * 1.05,
         target,
         targetLabel: t("waste.reports.target", { v: hoursText(target) }),
-        fmt: (v) => one.format(v) + " h",
+        fmt: hoursText,
         desc: t("waste.reports." + kind + "_caption"),
         keys: [["s-median", t("waste.reports.median")], ["s-p90", t("waste.reports.p90")]],
         items: list.map((s) => ({
           label: s.station_id ? names.get(s.station_id) || s.station_id : t("waste.reports.all_stations"),
+          lang: s.station_id ? OC.cfg.data_language : OC.cfg.lang,
           bars: [
             { cls: "s-median", label: t("waste.reports.median"), value: s.median_h },
             { cls: "s-p90", label: t("waste.reports.p90"), value: s.p90_h },
@@ -221,7 +223,7 @@
     document.getElementById("rp-full").replaceChildren(
       ...full.map((x) =>
         el("tr", {},
-          el("td", { "data-label": t("waste.col.station"), text: names.get(x.station_id) || x.station_id }),
+          el("td", { "data-label": t("waste.col.station") }, OC.name(names.get(x.station_id) || x.station_id)),
           el("td", { "data-label": t("waste.reports.compartment"), text: x.compartment ? t("waste.compartment." + x.compartment) : "–" }),
           el("td", { "data-label": t("waste.reports.full_jobs"), class: "num", text: W.int(x.jobs) }),
           el("td", { "data-label": t("waste.reports.hours_full"), class: "num", text: one.format(x.hours_full) }),

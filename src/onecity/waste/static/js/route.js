@@ -68,7 +68,7 @@
         el("span", { class: "pkind pkind-" + st.kind, text: OCP.kind(st.kind) }),
         next ? el("span", { class: "rstop-next", text: t("waste.route.next") }) : null
       ),
-      el("h3", { class: "rstop-name", text: st.station_name }),
+      el("h3", { class: "rstop-name" }, OC.name(st.station_name)),
       el("p", { class: "rstop-what", text: what(st) }),
       served
         ? el("p", { class: "rstop-done", text: "✓ " + t("waste.route.done_at", { time: OCP.hhmm(st.served_at) }) })
@@ -81,11 +81,11 @@
     const nextId = (stops.find((st) => st.status !== "served") || {}).id;
     list.replaceChildren(...stops.map((st) => stopCard(st, st.id === nextId)));
     const truck = trucks && trucks.find((tr) => tr.id === truckId);
-    $("route-truck").textContent = route
-      ? t("waste.route.truck", { truck: route.truck_name, done: stops.filter((st) => st.status === "served").length, n: stops.length })
+    $("route-truck").replaceChildren(...(route
+      ? OCW.said("waste.route.truck", { truck: route.truck_name, done: stops.filter((st) => st.status === "served").length, n: stops.length }, ["truck"])
       : truck
-        ? truck.name
-        : "";
+        ? [OC.name(truck.name)]
+        : []));
     let why = "";
     if (!route) why = truckId ? t("waste.route.none", { truck: truck ? truck.name : truckId }) : t("waste.route.pick_first");
     show(empty, why);
@@ -100,7 +100,7 @@
     if (own) return;
     select.replaceChildren(
       el("option", { value: "", text: t("waste.route.pick_none") }),
-      ...trucks.map((tr) => el("option", { value: tr.id, text: tr.name + (tr.crew ? " · " + tr.crew : "") }))
+      ...trucks.map((tr) => el("option", { value: tr.id, lang: OC.cfg.data_language, text: tr.name + (tr.crew ? " · " + tr.crew : "") }))
     );
     select.value = truckId || "";
   }

@@ -43,7 +43,7 @@
     return el(
       "tr",
       { class: "settle-" + s.status, "data-station": s.terminal_id, "data-batch": s.batch_no },
-      cell("waste.col.station", null, el("a", { href: "/waste/transactions?terminal_id=" + encodeURIComponent(s.terminal_id), text: names.get(s.terminal_id) || s.terminal_id }), names.has(s.terminal_id) ? [el("br"), el("span", { class: "sub-inline", text: s.terminal_id })] : null),
+      cell("waste.col.station", null, el("a", { href: "/waste/transactions?terminal_id=" + encodeURIComponent(s.terminal_id), lang: OC.cfg.data_language, text: names.get(s.terminal_id) || s.terminal_id }), names.has(s.terminal_id) ? [el("br"), el("span", { class: "sub-inline", text: s.terminal_id })] : null),
       cell("waste.col.batch_no", "num", W.int(s.batch_no)),
       cell("waste.col.status", null, el("span", { class: "status " + (s.status === "mismatch" ? "status-blocked" : "status-ok"), text: t("waste.settle." + s.status) }), el("br"), el("span", { class: "sub-inline", text: t("waste.settle.checked", { time: OC.dateTime(s.checked_at) }) })),
       cell("waste.col.period", "nowrap", el("time", { datetime: s.opened_at, text: OC.dateTime(s.opened_at) }), el("br"), el("time", { datetime: s.closed_at, text: OC.dateTime(s.closed_at) })),

@@ -67,7 +67,7 @@
       li = el(
         "li",
         { class: "station", "data-station": st.id },
-        el("h2", { class: "station-title", text: st.name }),
+        el("h2", { class: "station-title" }, OC.name(st.name)),
         el("p", { class: "station-where" }),
         el("ul", { class: "comps" }),
         reportBlock(st)
@@ -76,8 +76,9 @@
     }
     li.dataset.overall = overall(st);
     const d = distanceTo(st);
-    const bits = [st.district, d != null ? t("waste.finder.away", { d: away(d) }) : null].filter(Boolean);
-    li.querySelector(".station-where").textContent = bits.join(" · ");
+    const where = st.district ? [OC.districtName(st)] : [];
+    if (d != null) where.push((where.length ? " · " : "") + t("waste.finder.away", { d: away(d) }));
+    li.querySelector(".station-where").replaceChildren(...where);
     li.querySelector(".comps").replaceChildren(...st.compartments.map(compartmentRow));
     return li;
   }
@@ -102,7 +103,7 @@
     return el(
       "div",
       { class: "popup" },
-      el("h3", { text: st.name }),
+      el("h3", {}, OC.name(st.name)),
       el("ul", { class: "comps" }, st.compartments.map(compartmentRow))
     );
   }

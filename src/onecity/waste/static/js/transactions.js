@@ -6,6 +6,7 @@
   const { t, el, api, show } = OC;
   const W = OCW;
   const REFRESH_MS = 30000;
+  const PAGE = 50;
   const NEW_MS = 60000;
   const COLS = ["time", "kind", "station", "card", "what", "amount", "balance", "batch", "received"];
 
@@ -17,7 +18,9 @@
     day: document.getElementById("f-day"),
   };
   const rows = document.getElementById("txn-rows");
-  const more = document.getElementById("txn-more");
+  const newer = document.getElementById("txn-newer");
+  const older = document.getElementById("txn-older");
+  const pageLine = document.getElementById("txn-page");
   const liveLine = document.getElementById("txn-live");
   const txnError = document.getElementById("txn-error");
   const cardError = document.getElementById("f-card-error");
@@ -26,7 +29,10 @@
   const names = new Map(); // station id -> name
   const stationName = (id) => names.get(id) || id;
   let shown = [];
-  let cursor = null;
+  // Page n starts at cursors[n] (null: the newest); the API's next_cursor opens the next one.
+  let cursors = [null];
+  let at = 0;
+  let cursor = null; // the page after this one, if any
   const arrived = new Map(); // txn id -> when the live stream announced it
 
   // Filters from the address (a link from a card or a station), kept in it as they change.
@@ -57,8 +63,13 @@
       })
     );
     document.getElementById("txn-empty").hidden = shown.length > 0;
-    document.getElementById("txn-count").textContent = "(" + shown.length + (cursor ? "+" : "") + ")";
-    more.hidden = !cursor;
+    const first = at * PAGE + 1;
+    const range = shown.length ? t("waste.txns.range", { from: W.int(first), to: W.int(first + shown.length - 1) }) : "";
+    document.getElementById("txn-count").textContent = range ? "(" + range + ")" : "";
+    pageLine.textContent = shown.length ? t(cursor ? "waste.txns.page_more" : "waste.txns.page_last", { range: range, page: W.int(at + 1) }) : "";
+    newer.disabled = at === 0;
+    older.disabled = !cursor;
+    newer.parentElement.hidden = at === 0 && !cursor;
   }
 
   function query(extra) {
@@ -71,7 +82,9 @@
   }
 
   async function load() {
-    const q = query({ limit: String(Math.min(500, Math.max(100, shown.length))) });
+    const extra = { limit: String(PAGE) };
+    if (cursors[at]) extra.cursor = cursors[at];
+    const q = query(extra);
     if (!q) return;
     try {
       const r = await api("/api/v1/waste/transactions?" + q);
@@ -85,18 +98,21 @@
     }
   }
 
-  async function loadMore() {
-    if (!cursor) return;
-    const q = query({ limit: "100", cursor: cursor });
-    if (!q) return;
-    try {
-      const r = await api("/api/v1/waste/transactions?" + q);
-      shown = shown.concat(r.items);
-      cursor = r.next_cursor;
-      render();
-    } catch (err) {
-      show(txnError, t("err.generic", { detail: err.detail }));
+  function turn(to) {
+    if (to < 0 || to > cursors.length) return;
+    if (to === cursors.length) {
+      if (!cursor) return;
+      cursors.push(cursor);
     }
+    at = to;
+    load();
+  }
+
+  function firstPage() {
+    cursors = [null];
+    at = 0;
+    shown = [];
+    load();
   }
 
   async function loadLedger() {
@@ -136,7 +152,7 @@
       items.forEach((s) => names.set(s.id, s.name));
       f.terminal_id.replaceChildren(
         el("option", { value: "", text: t("waste.f.all_stations") }),
-        ...items.map((s) => el("option", { value: s.id, text: s.name + " (" + s.id + ")" }))
+        ...items.map((s) => el("option", { value: s.id, lang: OC.cfg.data_language, text: s.name + " (" + s.id + ")" }))
       );
       if (chosen && !names.has(chosen)) f.terminal_id.append(el("option", { value: chosen, text: chosen }));
       f.terminal_id.value = chosen;
@@ -146,8 +162,8 @@
           return el(
             "tr",
             { "data-station": s.id },
-            el("td", { "data-label": t("waste.col.station") }, el("a", { class: "station-name", href: "/waste/transactions?terminal_id=" + encodeURIComponent(s.id), text: s.name }), el("br"), el("span", { class: "sub-inline", text: s.id })),
-            el("td", { "data-label": t("waste.col.district"), text: s.district || "–" }),
+            el("td", { "data-label": t("waste.col.station") }, el("a", { class: "station-name", href: "/waste/transactions?terminal_id=" + encodeURIComponent(s.id) }, OC.name(s.name)), el("br"), el("span", { class: "sub-inline", text: s.id })),
+            el("td", { "data-label": t("waste.col.district") }, OC.districtName(s)),
             el("td", { "data-label": t("device.connectivity") }, el("span", { class: "conn-" + conn, text: t("conn." + conn) })),
             el("td", { "data-label": t("waste.stations.last_upload"), class: "nowrap", text: s.last_upload_at ? OC.dateTime(s.last_upload_at) : t("waste.never") }),
             el("td", { "data-label": t("waste.stations.today"), class: "num", text: W.int(s.txns_today) }),
@@ -172,7 +188,8 @@
   }
 
   const reloadAll = OC.debounce(() => {
-    load();
+    if (at === 0) load(); // an older page stays as it is while new ones arrive
+    else fresh.txns.mark();
     loadLedger();
     loadStations();
   }, 250);
@@ -180,7 +197,7 @@
   OC.live.on("waste.transactions", (ev) => {
     const p = ev.payload || {};
     (p.last || []).forEach((x) => arrived.set(x.txn_id, Date.now()));
-    liveLine.textContent = t("waste.txns.arrived", { n: p.count, station: stationName(p.terminal_id), time: OC.time(ev.at) });
+    liveLine.replaceChildren(...W.said("waste.txns.arrived", { n: p.count, station: stationName(p.terminal_id), time: OC.time(ev.at) }, ["station"]));
     reloadAll();
   });
   OC.live.on("waste.settlement_mismatch", OC.debounce(loadStations, 250));
@@ -188,20 +205,18 @@
 
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    shown = [];
-    load();
+    firstPage();
   });
-  const refilter = () => {
-    shown = [];
-    load();
-  };
+  const refilter = firstPage;
   [f.terminal_id, f.kind, f.day].forEach((x) => x.addEventListener("change", refilter));
   f.card_id.addEventListener("input", OC.debounce(refilter, 400));
   form.addEventListener("reset", () => setTimeout(refilter, 0));
-  more.addEventListener("click", loadMore);
+  newer.addEventListener("click", () => turn(at - 1));
+  older.addEventListener("click", () => turn(at + 1));
 
   setInterval(() => {
-    load();
+    if (at === 0) load();
+    else fresh.txns.mark();
     loadLedger();
     loadStations();
   }, REFRESH_MS);

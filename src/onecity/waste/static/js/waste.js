@@ -14,12 +14,19 @@
   W.ntd = (n) => (n < 0 ? MINUS : "") + "NT$" + whole.format(Math.abs(n));
   /* +NT$3 / −NT$11 / NT$0: a charge or a rebate, from the card's side. */
   W.signed = (n) => (n > 0 ? "+" : n < 0 ? MINUS : "") + "NT$" + whole.format(Math.abs(n));
-  W.kg = (grams) => two.format(grams / 1000) + " kg";
+  W.kg = (grams) => t("unit.kg", { n: two.format(grams / 1000) });
   /* The city's calendar day of an instant (YYYY-MM-DD), whatever the browser's zone. */
   const isoDay = new Intl.DateTimeFormat("en-CA", { timeZone: cfg.timezone, year: "numeric", month: "2-digit", day: "2-digit" });
   W.today = () => isoDay.format(new Date());
   W.dayOf = (v) => isoDay.format(OC.parseTime(v));
   W.kind = (k) => t("waste.kind." + k);
+  /* A translated sentence as nodes, with the `names` among its values (a station's or a
+     truck's name from the city's data) marked as names in their own language. */
+  W.said = (key, vars, names) => {
+    const marked = { ...vars };
+    for (const k of names) marked[k] = "\u0001" + k + "\u0001";
+    return t(key, marked).split("\u0001").map((part, i) => (i % 2 ? OC.name(vars[part]) : part));
+  };
   W.cardHref = (id) => "/waste/cards/" + encodeURIComponent(id);
   W.CARD = /^[A-Za-z0-9-]{1,32}$/;
 
@@ -73,7 +80,7 @@
       kind: () => cell("waste.col.kind", null, W.kindBadge(x.kind)),
       station: () =>
         cell("waste.col.station", null, stationName && stationName(x.terminal_id) !== x.terminal_id
-          ? [el("span", { class: "station-name", text: stationName(x.terminal_id) }), el("br"), el("span", { class: "sub-inline", text: x.terminal_id })]
+          ? [el("span", { class: "station-name", lang: OC.cfg.data_language, text: stationName(x.terminal_id) }), el("br"), el("span", { class: "sub-inline", text: x.terminal_id })]
           : x.terminal_id),
       card: () => cell("waste.col.card", "nowrap", el("a", { href: W.cardHref(x.card_id), text: x.card_id })),
       counter: () => cell("waste.col.counter", "num", W.int(x.card_counter)),
