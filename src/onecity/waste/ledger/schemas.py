@@ -152,6 +152,7 @@ class SignOnIn(BaseModel):
 class TariffOut(BaseModel):
     effective_from: date
     name: str
+    names: dict[str, str] = {}  # per language, when the city profile gives them
     steps: list[tuple[int, int]]
     increment_g: int
     per_increment: int

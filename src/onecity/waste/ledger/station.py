@@ -21,6 +21,7 @@ class StationDesk:
             sc.TariffOut(
                 effective_from=t.effective_from,
                 name=t.name,
+                names=dict(t.names),
                 steps=list(t.steps),
                 increment_g=t.increment_g,
                 per_increment=t.per_increment,

@@ -16,7 +16,7 @@ from typing import Any
 from onecity.waste.rules.money import Material, Tariff, TariffTable
 
 SECTION = "waste.tariffs"
-_VERSION_KEYS = {"effective_from", "name", "steps", "increment_g", "per_increment"}
+_VERSION_KEYS = {"effective_from", "name", "names", "steps", "increment_g", "per_increment"}
 
 
 @dataclass(frozen=True)
@@ -75,11 +75,21 @@ def _tariff(key: str, raw: Any) -> Tariff:
             increment_g=_whole(f"{key}.increment_g", raw["increment_g"], positive=True),
             per_increment=_whole(f"{key}.per_increment", raw["per_increment"]),
             name=str(raw.get("name", "")),
+            names=_names(key, raw.get("names", {})),
         )
     except ValueError as e:
         if str(e).startswith("city profile:"):
             raise
         raise ValueError(f"city profile: {key}: {e}") from None
+
+
+def _names(key: str, raw: Any) -> tuple[tuple[str, str], ...]:
+    """`names = { "zh-TW" = "...", en = "..." }`: the tariff's name per language."""
+    if not isinstance(raw, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in raw.items()
+    ):
+        raise ValueError(f"city profile: {key}.names must map languages to names")
+    return tuple(sorted(raw.items()))
 
 
 def _rebates(raw: Any) -> dict[Material, int]:

@@ -46,6 +46,10 @@ class Tariff:
     increment_g: int
     per_increment: int
     name: str = ""
+    # The name in each of the city's languages ((language, name) pairs); `name` is the default.
+    # Words only: two versions that charge the same are the same tariff (a station's shipped
+    # table is compared with the profile's).
+    names: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if not self.steps or self.increment_g <= 0 or self.per_increment < 0:

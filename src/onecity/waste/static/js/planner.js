@@ -235,10 +235,16 @@
       return;
     }
     const item = (k, v, cls) => el("div", { class: "meta-item" }, el("dt", { text: t("waste.planner.meta." + k) }), el("dd", { class: cls || null, "data-meta": k, text: v }));
+    const made = () => {
+      const parts = t("waste.planner.made_by", { time: OC.dateTime(plan.created_at), user: "\u0001" }).split("\u0001");
+      const dd = item("made", "");
+      dd.querySelector("dd").replaceChildren(parts[0], el("span", { translate: "no", text: plan.created_by }), parts[1] || "");
+      return dd;
+    };
     meta.replaceChildren(
       item("version", "v" + plan.version),
       item("reason", OCP.reason(plan.reason, names), "meta-reason"),
-      item("made", t("waste.planner.made_by", { time: OC.dateTime(plan.created_at), user: plan.created_by })),
+      made(),
       item("km", t("waste.planner.km", { km: OCP.one(plan.distance_km) })),
       item("solve", t("waste.planner.seconds", { s: OCP.one(plan.solve_s) })),
       item("travel", OCP.travel(plan.travel))

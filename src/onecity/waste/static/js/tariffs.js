@@ -6,6 +6,8 @@
   const { t, el, api, show } = OC;
   const W = OCW;
   const MAX_GRAMS = 50000;
+  /* The tariff's name in the page's language when the city profile gives one. */
+  const tariffName = (tf) => (tf.names && tf.names[OC.cfg.lang]) || tf.name || tf.effective_from;
   const EXAMPLES = [150, 450, 750, 1200, 3000];
   const list = document.getElementById("tariffs");
   const gramsIn = document.getElementById("calc-grams");
@@ -52,12 +54,12 @@
     return el(
       "article",
       { class: "tariff tariff-" + state, "aria-labelledby": headId, "data-from": tf.effective_from },
-      el("h2", { id: headId }, tf.name || tf.effective_from, " ", el("span", { class: "status status-" + (state === "in_force" ? "ok" : state === "future" ? "registered" : "past"), text: t("waste.tariffs." + state) })),
+      el("h2", { id: headId }, tariffName(tf), " ", el("span", { class: "status status-" + (state === "in_force" ? "ok" : state === "future" ? "registered" : "past"), text: t("waste.tariffs." + state) })),
       el("p", { class: "sub", text: span }),
       el(
         "table",
         { class: "table waste-table tariff-table" },
-        el("caption", { class: "sr-only", text: (tf.name || "") + " " + span }),
+        el("caption", { class: "sr-only", text: tariffName(tf) + " " + span }),
         el("thead", {}, el("tr", {}, el("th", { scope: "col", text: t("waste.tariffs.weight") }), el("th", { scope: "col", class: "num", text: t("waste.tariffs.charge") }))),
         el("tbody", {}, rows)
       ),
@@ -91,7 +93,7 @@
       return;
     }
     out.className = "calc-out ok";
-    out.textContent = t("waste.calc.result", { kg: W.kg(grams), day: fmtDay(day), price: W.ntd(charge(tf, grams)), name: tf.name || tf.effective_from, from: fmtDay(tf.effective_from) });
+    out.textContent = t("waste.calc.result", { kg: W.kg(grams), day: fmtDay(day), price: W.ntd(charge(tf, grams)), name: tariffName(tf), from: fmtDay(tf.effective_from) });
   }
 
   async function load() {
