@@ -182,13 +182,14 @@ OVERVIEW = "/overview"
 PUBLIC_OVERVIEW = "/city"
 
 
-def _has_page(request: Request, path: str) -> bool:
-    return any(getattr(r, "path", None) == path for r in request.app.router.routes)
+def _has_overview(request: Request) -> bool:
+    """Whether the city overview's pages are installed (web.overview_pages sets its state)."""
+    return getattr(request.app.state, "overview", None) is not None
 
 
 def _core_links(request: Request, who: Principal) -> list[tuple[str, str]]:
     found = [(href, key) for href, key, perm in CORE_NAV if who.can(perm)]
-    if who.can(Perm.DEVICES_READ) and _has_page(request, OVERVIEW):
+    if who.can(Perm.DEVICES_READ) and _has_overview(request):
         found.insert(0, (OVERVIEW, "nav.overview"))
     return found
 
@@ -434,7 +435,7 @@ def root(request: Request, p: PlatformDep) -> Response:
     overview is installed, else the login page."""
     who = _session(request, p)
     if isinstance(who, str):
-        if _has_page(request, PUBLIC_OVERVIEW):
+        if _has_overview(request):
             return RedirectResponse(PUBLIC_OVERVIEW, status_code=303)
         return _to_login(request, who)
     home = home_for(request, who)
