@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD
+from tests.e2e.conftest import PASSWORD
 from tests.e2e.lang_check import other_language_text
 
 pytestmark = pytest.mark.browser
@@ -88,15 +88,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (`make browser`)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+def browser(chromium: Any) -> Any:
+    """The session's Chromium (tests/e2e/conftest.py): one Playwright per test process."""
+    return chromium
 
 
 class Watch:

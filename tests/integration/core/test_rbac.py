@@ -58,7 +58,7 @@ audit.list          Y      -      -     -        -          -          -        
 audit.verify        Y      -      -     -        -          -          -           -         -
 ngsi.query          Y      Y      Y     Y        Y          Y          Y           Y         -
 ngsi.get            Y      Y      Y     Y        Y          Y          Y           Y         -
-events.stream       Y      Y      Y     Y        Y          Y          -           Y         -
+events.stream       Y      Y      Y     Y        Y          Y          Y           Y         Y
 open311.update      Y      Y      Y     -        Y          Y          -           -         -
 webhooks.list       Y      Y      -     -        Y          -          -           -         -
 webhooks.create     Y      Y      -     -        Y          -          -           -         -
@@ -106,7 +106,53 @@ ROUTES: dict[str, tuple[str, str]] = {
 
 # Routes deliberately outside the matrix, each with the reason. Anything else the app serves
 # must have a matrix row, so a new endpoint cannot slip past this test unexamined.
+_CARDS = "any session; each card says who sees it (per role: tests/integration/test_overview_api)"
+_PUBLIC = "public cards only, no session (anonymous: tests/integration/test_overview_api)"
 EXEMPT: dict[tuple[str, str], str] = {
+    (
+        "GET",
+        "/api/v1/overview",
+    ): _CARDS,
+    (
+        "GET",
+        "/api/v1/overview/cards/{card_id}",
+    ): _CARDS,
+    (
+        "GET",
+        "/api/v1/overview/cards/{card_id}/history",
+    ): _CARDS,
+    (
+        "GET",
+        "/api/v1/overview/cards/{card_id}/history.csv",
+    ): _CARDS,
+    (
+        "GET",
+        "/api/v1/overview/cards/{card_id}/map.geojson",
+    ): _CARDS,
+    (
+        "GET",
+        "/api/v1/overview/public",
+    ): _PUBLIC,
+    (
+        "GET",
+        "/api/v1/overview/public/cards/{card_id}",
+    ): _PUBLIC,
+    (
+        "GET",
+        "/api/v1/overview/public/cards/{card_id}/history",
+    ): _PUBLIC,
+    (
+        "GET",
+        "/api/v1/overview/public/cards/{card_id}/history.csv",
+    ): _PUBLIC,
+    (
+        "GET",
+        "/api/v1/overview/public/cards/{card_id}/map.geojson",
+    ): _PUBLIC,
+    (
+        "GET",
+        "/api/v1/overview/public/stream",
+    ): _PUBLIC,
     ("GET", "/healthz"): "public liveness probe, no session",
     ("GET", "/readyz"): "public readiness probe, no session",
     ("GET", "/metrics"): "the scraper's bearer token (ONECITY_METRICS_TOKEN) or audit:read "
